@@ -1,0 +1,73 @@
+namespace MultiVip.Model.Api;
+
+/// <summary>
+/// The REST API's resource URLs, shared by the server and the client so they cannot drift.
+/// Names in paths are escaped by the client.
+/// </summary>
+public static class ApiRoutes
+{
+    public const string DefaultApi = "http://127.0.0.1:7400";
+
+    public const string Services = "/api/services";
+
+    public const string OpenApiDocument = "/openapi/v1.json";
+
+    public static string Service(string service) => $"{Services}/{E(service)}";
+
+    public static string Deployment(string service) => $"{Service(service)}/deployment";
+
+    public static string VirtualIps(string service) => $"{Service(service)}/virtual-ips";
+
+    public static string VirtualIp(string service, string vip) => $"{VirtualIps(service)}/{E(vip)}";
+
+    public static string Vms(string service) => $"{Service(service)}/vms";
+
+    public static string Vm(string service, string vm) => $"{Vms(service)}/{E(vm)}";
+
+    public static string Endpoints(string service, string vm) => $"{Vm(service, vm)}/endpoints";
+
+    public static string Endpoint(string service, string vm, string endpoint) => $"{Endpoints(service, vm)}/{E(endpoint)}";
+
+    public static string LoadBalancedSets(string service) => $"{Service(service)}/load-balanced-sets";
+
+    public static string LoadBalancedSet(string service, string set) => $"{LoadBalancedSets(service)}/{E(set)}";
+
+    public const string ReservedIps = "/api/reserved-ips";
+
+    public static string ReservedIp(string name) => $"{ReservedIps}/{E(name)}";
+
+    public static string ReservedIpAssociation(string name) => $"{ReservedIp(name)}/association";
+
+    public const string Operations = "/api/operations";
+
+    public static string Operation(Guid id) => $"{Operations}/{id}";
+
+    private static string E(string segment) => Uri.EscapeDataString(segment);
+}
+
+/// <summary>JSON settings both ends use: camelCase, enums as strings, unknown fields rejected.</summary>
+public static class ApiJson
+{
+    public static readonly System.Text.Json.JsonSerializerOptions Options = Create();
+
+    public static System.Text.Json.JsonSerializerOptions Create()
+    {
+        var options = new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web)
+        {
+            UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+            DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never,
+            MaxDepth = 32,
+        };
+        Configure(options);
+        return options;
+    }
+
+    /// <summary>Applies the API's settings to options someone else created (ASP.NET Core's).</summary>
+    public static void Configure(System.Text.Json.JsonSerializerOptions options)
+    {
+        options.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase;
+        options.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow;
+        options.MaxDepth = 32;
+        options.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase, allowIntegerValues: false));
+    }
+}

@@ -1,0 +1,143 @@
+namespace MultiVip.Model.Api;
+
+// Request bodies of the REST API. Enumerations travel as strings and are parsed by the server with
+// the domain's messages, so a typo gets "'tpc' is not an endpoint protocol. Use tcp or udp." rather
+// than a JSON converter error. Omitted (null) optional fields take Azure's defaults.
+
+public sealed record CreateServiceRequest
+{
+    public string? Name { get; init; }
+
+    public string? Label { get; init; }
+
+    public string? Description { get; init; }
+
+    public string? Location { get; init; }
+}
+
+/// <summary>Registers an existing machine as a VM; the first VM creates the Production deployment.</summary>
+public sealed record AddVmRequest
+{
+    public string? Name { get; init; }
+
+    public string? Address { get; init; }
+
+    /// <summary>Name of the default VIP when this VM creates the deployment (Vip1 when omitted).</summary>
+    public string? DefaultVirtualIpName { get; init; }
+}
+
+public sealed record AddVirtualIpRequest
+{
+    public string? Name { get; init; }
+}
+
+public sealed record ProbeRequest
+{
+    public string? Protocol { get; init; }
+
+    /// <summary>Defaults to the endpoint's local port.</summary>
+    public int? Port { get; init; }
+
+    public string? Path { get; init; }
+
+    public int? IntervalInSeconds { get; init; }
+
+    public int? TimeoutInSeconds { get; init; }
+}
+
+public sealed record AclRuleRequest
+{
+    public int? Order { get; init; }
+
+    public string? Action { get; init; }
+
+    public string? RemoteSubnet { get; init; }
+
+    public string? Description { get; init; }
+}
+
+/// <summary>Every option of Add-AzureEndpoint / Set-AzureEndpoint.</summary>
+public sealed record EndpointRequest
+{
+    public string? Name { get; init; }
+
+    public string? Protocol { get; init; }
+
+    public int? LocalPort { get; init; }
+
+    /// <summary>Defaults to the local port, as Azure's did.</summary>
+    public int? PublicPort { get; init; }
+
+    /// <summary>The default VIP when omitted.</summary>
+    public string? VirtualIpName { get; init; }
+
+    public string? LoadBalancedSetName { get; init; }
+
+    /// <summary>A TCP probe on the local port with the default interval and timeout.</summary>
+    public bool? DefaultProbe { get; init; }
+
+    public ProbeRequest? Probe { get; init; }
+
+    public IReadOnlyList<AclRuleRequest>? Acl { get; init; }
+
+    public int? IdleTimeoutInMinutes { get; init; }
+
+    public string? Distribution { get; init; }
+
+    public bool? DirectServerReturn { get; init; }
+
+    public string? ProxyProtocol { get; init; }
+}
+
+/// <summary>Update-AzureVM: the VM's whole endpoint list, committed at once (send If-Match with the VM's ETag).</summary>
+public sealed record UpdateVmRequest
+{
+    public IReadOnlyList<EndpointRequest>? Endpoints { get; init; }
+}
+
+/// <summary>Set-AzureLoadBalancedEndpoint: what is given changes on every member; the rest stays.</summary>
+public sealed record SetLoadBalancedSetRequest
+{
+    public string? VirtualIpName { get; init; }
+
+    public string? Protocol { get; init; }
+
+    public int? LocalPort { get; init; }
+
+    public int? PublicPort { get; init; }
+
+    /// <summary>Replaces the probe; leave null to keep it (the cmdlet's default parameter set).</summary>
+    public ProbeRequest? Probe { get; init; }
+
+    public IReadOnlyList<AclRuleRequest>? Acl { get; init; }
+
+    public int? IdleTimeoutInMinutes { get; init; }
+
+    public string? Distribution { get; init; }
+
+    public bool? DirectServerReturn { get; init; }
+
+    public string? ProxyProtocol { get; init; }
+}
+
+public sealed record CreateReservedIpRequest
+{
+    public string? Name { get; init; }
+
+    public string? Location { get; init; }
+
+    public string? Label { get; init; }
+
+    /// <summary>With a service: reserve the address its VIP already has.</summary>
+    public string? ServiceName { get; init; }
+
+    public string? VirtualIpName { get; init; }
+}
+
+public sealed record AssociateReservedIpRequest
+{
+    public string? ServiceName { get; init; }
+
+    /// <summary>The default VIP when omitted.</summary>
+    public string? VirtualIpName { get; init; }
+}

@@ -1,0 +1,73 @@
+using System.Net;
+using MultiVip.Model.Networking;
+using MultiVip.Model.Services;
+using MultiVip.Model.Validation;
+
+namespace MultiVip.Model.DesiredState;
+
+/// <summary>
+/// What the data plane should be doing, as one immutable snapshot. The control plane publishes a
+/// new snapshot (with a higher <see cref="Generation"/>) after every committed change; the data
+/// plane diffs it against what runs and touches only listeners whose <see cref="ListenerSpec"/> changed.
+/// </summary>
+public sealed record DesiredState(long Generation, IReadOnlyList<ListenerSpec> Listeners)
+{
+    public static readonly DesiredState Empty = new(0, []);
+}
+
+/// <summary>One public socket: a VIP address, a protocol and a public port.</summary>
+public readonly record struct ListenerKey(IPAddress Address, TransportProtocol Protocol, int Port)
+{
+    public override string ToString() => $"{Protocol.ToWire()}/{new IPEndPoint(Address, Port)}";
+}
+
+/// <summary>A backend of a listener: the VM's internal address and the endpoint's local port.</summary>
+public sealed record BackendSpec(string VmName, string EndpointName, IPEndPoint Target)
+{
+    /// <summary>Where the probe connects (the VM's address and the probe port), when the listener has a probe.</summary>
+    public IPEndPoint? ProbeTarget { get; init; }
+}
+
+/// <summary>
+/// Everything the data plane needs for one listener. A single endpoint has one backend and no probe;
+/// a load-balanced set has one backend per member and the set's probe.
+/// </summary>
+public sealed record ListenerSpec
+{
+    public required ListenerKey Key { get; init; }
+
+    public required string ServiceName { get; init; }
+
+    public required string VirtualIpName { get; init; }
+
+    /// <summary>Null for an endpoint that is not in a load-balanced set.</summary>
+    public string? LoadBalancedSetName { get; init; }
+
+    public required IReadOnlyList<BackendSpec> Backends { get; init; }
+
+    public LoadBalancerProbe? Probe { get; init; }
+
+    public LoadBalancerDistribution Distribution { get; init; }
+
+    public IReadOnlyList<AclRule> Acl { get; init; } = [];
+
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(InputEndpoint.DefaultIdleTimeoutInMinutes);
+
+    public ProxyProtocolVersion ProxyProtocol { get; init; }
+
+    /// <summary>Value equality over the lists too: the data plane's diff uses this to leave unchanged listeners alone.</summary>
+    public bool IsEquivalentTo(ListenerSpec other) =>
+        Key == other.Key
+        && ServiceName == other.ServiceName
+        && VirtualIpName == other.VirtualIpName
+        && LoadBalancedSetName == other.LoadBalancedSetName
+        && Backends.SequenceEqual(other.Backends)
+        && Equals(Probe, other.Probe)
+        && Distribution == other.Distribution
+        && DeploymentRules.AclEquals(Acl, other.Acl)
+        && IdleTimeout == other.IdleTimeout
+        && ProxyProtocol == other.ProxyProtocol;
+
+    /// <summary>The ACL as the per-connection check uses it.</summary>
+    public AclEvaluator CompileAcl() => Acl.Count == 0 ? AclEvaluator.AllowAll : new AclEvaluator(Acl);
+}
