@@ -1,0 +1,239 @@
+using System.Collections.Immutable;
+using MultiVip.Control.State;
+using MultiVip.Model.Errors;
+using MultiVip.Model.Networking;
+using MultiVip.Model.ReservedIps;
+using MultiVip.Model.Services;
+using MultiVip.Model.Validation;
+
+namespace MultiVip.Control.Commands;
+
+/// <summary>
+/// A change being built against one <see cref="WorldState"/>. Commands read through it (seeing their
+/// own pending writes), stage new aggregates, and allocate addresses; nothing is visible to anyone
+/// until <see cref="ControlPlane"/> has committed the result to the store.
+/// </summary>
+internal sealed class Mutation
+{
+    private readonly Dictionary<string, CloudService?> _services = new(Names.Comparer);
+    private readonly Dictionary<string, ReservedIp?> _reserved = new(Names.Comparer);
+    private readonly HashSet<uint> _allocated = [];
+    private readonly AddressPool _pool;
+
+    public Mutation(WorldState world, AddressPool pool, ServiceLimits limits, DateTimeOffset now)
+    {
+        World = world;
+        _pool = pool;
+        Limits = limits;
+        Now = now;
+        Cursor = world.AllocationCursor;
+    }
+
+    public WorldState World { get; }
+
+    public ServiceLimits Limits { get; }
+
+    public DateTimeOffset Now { get; }
+
+    public uint? Cursor { get; private set; }
+
+    public bool CursorMoved { get; private set; }
+
+    /// <summary>Services this change touches, for attributing data-plane faults to the operation.</summary>
+    public IEnumerable<string> TouchedServices => _services.Keys;
+
+    public CloudService? FindService(string name) =>
+        _services.TryGetValue(name, out var staged) ? staged : World.Services.GetValueOrDefault(name);
+
+    public CloudService RequireService(string name) =>
+        FindService(name) ?? throw MultiVipException.NotFound(Messages.ServiceNotFound(name));
+
+    public Deployment RequireDeployment(CloudService service) =>
+        service.Deployment ?? throw MultiVipException.NotFound(Messages.NoDeployment(service.Name));
+
+    public ReservedIp? FindReservedIp(string name) =>
+        _reserved.TryGetValue(name, out var staged) ? staged : World.ReservedIps.GetValueOrDefault(name);
+
+    public ReservedIp RequireReservedIp(string name) =>
+        FindReservedIp(name) ?? throw MultiVipException.NotFound(Messages.ReservedIpNotFound(name));
+
+    public IEnumerable<ReservedIp> AllReservedIps() =>
+        World.ReservedIps.Values.Where(r => !_reserved.ContainsKey(r.Name))
+            .Concat(_reserved.Values.OfType<ReservedIp>());
+
+    /// <summary>
+    /// Stages a service after checking every invariant of it, then settles its VIP addresses
+    /// (allocating or releasing) — so a rule violation never costs an address.
+    /// </summary>
+    public void PutService(CloudService service, string? changedVm = null)
+    {
+        DeploymentRules.Validate(service, Limits, changedVm);
+        _services[service.Name] = SettleAddresses(service);
+    }
+
+    public void DeleteService(string name) => _services[name] = null;
+
+    public void PutReservedIp(ReservedIp reserved) => _reserved[reserved.Name] = reserved;
+
+    public void DeleteReservedIp(string name) => _reserved[name] = null;
+
+    /// <summary>The next free pool address; never one in use, reserved, or handed out earlier in this change.</summary>
+    public string AllocateAddress()
+    {
+        var next = _pool.NextFree(Cursor, a => World.Addresses.ContainsKey(a) || _allocated.Contains(a) || IsReservedInThisChange(a))
+            ?? throw MultiVipException.Conflict(Messages.PoolExhausted(_pool.ToString()));
+        _allocated.Add(next);
+        Cursor = next;
+        CursorMoved = true;
+        return Ipv4.ToText(next);
+    }
+
+    /// <summary>
+    /// Applies the VIP address lifecycle: the default VIP always has an address; a reserved VIP has its
+    /// reservation's address; an extra VIP has an address exactly while an endpoint names it.
+    /// </summary>
+    private CloudService SettleAddresses(CloudService service)
+    {
+        if (service.Deployment is not { } deployment)
+        {
+            return service;
+        }
+
+        var used = new HashSet<string>(deployment.AllEndpoints().Select(x => x.Endpoint.VirtualIpName), Names.Comparer);
+        var changed = false;
+        var vips = new List<VirtualIp>(deployment.VirtualIps.Count);
+        foreach (var vip in deployment.VirtualIps)
+        {
+            var settled = vip;
+            if (vip.ReservedIpName is { } reservedName)
+            {
+                var address = RequireReservedIp(reservedName).Address;
+                if (vip.Address != address)
+                {
+                    settled = vip with { Address = address };
+                }
+            }
+            else if (vip.IsDnsProgrammed || used.Contains(vip.Name))
+            {
+                if (vip.Address is null)
+                {
+                    settled = vip with { Address = AllocateAddress() };
+                }
+            }
+            else if (vip.Address is not null)
+            {
+                settled = vip with { Address = null };
+            }
+
+            changed |= !ReferenceEquals(settled, vip);
+            vips.Add(settled);
+        }
+
+        return changed ? service with { Deployment = deployment with { VirtualIps = vips } } : service;
+    }
+
+    private bool IsReservedInThisChange(uint address) =>
+        _reserved.Values.Any(r => r is not null && Ipv4.TryParseStrict(r.Address, out var a) && a == address);
+
+    /// <summary>Builds the store change and the next world state; versions are bumped here, once.</summary>
+    public (StateChange Change, WorldState Next) Build(Model.Operations.Operation operation, long generation)
+    {
+        var upserts = new List<(CloudService, long)>();
+        var deletes = new List<(string, long)>();
+        var services = World.Services.ToBuilder();
+        var addresses = World.Addresses.ToBuilder();
+        foreach (var (name, staged) in _services)
+        {
+            var previous = World.Services.GetValueOrDefault(name);
+            if (previous is not null)
+            {
+                foreach (var (address, _) in WorldState.AddressesOf(previous))
+                {
+                    addresses.Remove(address);
+                }
+            }
+
+            if (staged is null)
+            {
+                if (previous is not null)
+                {
+                    deletes.Add((previous.Name, previous.Version));
+                    services.Remove(name);
+                }
+
+                continue;
+            }
+
+            var versioned = staged with { Version = (previous?.Version ?? 0) + 1 };
+            upserts.Add((versioned, previous?.Version ?? 0));
+            services[name] = versioned;
+        }
+
+        var reservedUpserts = new List<(ReservedIp, long)>();
+        var reservedDeletes = new List<(string, long)>();
+        var reserved = World.ReservedIps.ToBuilder();
+        foreach (var (name, staged) in _reserved)
+        {
+            var previous = World.ReservedIps.GetValueOrDefault(name);
+            if (previous is not null)
+            {
+                foreach (var (address, _) in WorldState.AddressesOf(previous))
+                {
+                    addresses.Remove(address);
+                }
+            }
+
+            if (staged is null)
+            {
+                if (previous is not null)
+                {
+                    reservedDeletes.Add((previous.Name, previous.Version));
+                    reserved.Remove(name);
+                }
+
+                continue;
+            }
+
+            var versioned = staged with { Version = (previous?.Version ?? 0) + 1 };
+            reservedUpserts.Add((versioned, previous?.Version ?? 0));
+            reserved[name] = versioned;
+        }
+
+        // Add after all removals: an address may change owner within one change.
+        foreach (var (service, _) in upserts)
+        {
+            foreach (var (address, owner) in WorldState.AddressesOf(service))
+            {
+                addresses[address] = owner;
+            }
+        }
+
+        foreach (var (ip, _) in reservedUpserts)
+        {
+            foreach (var (address, owner) in WorldState.AddressesOf(ip))
+            {
+                addresses[address] = owner;
+            }
+        }
+
+        var change = new StateChange
+        {
+            Operation = operation,
+            UpsertServices = upserts,
+            DeleteServices = deletes,
+            UpsertReservedIps = reservedUpserts,
+            DeleteReservedIps = reservedDeletes,
+            AllocationCursor = CursorMoved ? Cursor : null,
+            Generation = generation,
+        };
+        var next = World with
+        {
+            Services = services.ToImmutable(),
+            ReservedIps = reserved.ToImmutable(),
+            Addresses = addresses.ToImmutable(),
+            AllocationCursor = Cursor,
+            Generation = generation,
+        };
+        return (change, next);
+    }
+}

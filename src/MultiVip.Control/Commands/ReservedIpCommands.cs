@@ -1,0 +1,152 @@
+using MultiVip.Control.Commands;
+using MultiVip.Model.Api;
+using MultiVip.Model.Errors;
+using MultiVip.Model.Operations;
+using MultiVip.Model.ReservedIps;
+using MultiVip.Model.Services;
+using MultiVip.Model.Validation;
+
+namespace MultiVip.Control;
+
+// New-AzureReservedIP, Remove-AzureReservedIP, Set-/Remove-AzureReservedIPAssociation.
+public sealed partial class ControlPlane
+{
+    /// <summary>
+    /// Reserves an address: a new one from the pool, or — given a service — the address its VIP
+    /// already has, which then stays with the VIP whatever happens to its endpoints.
+    /// </summary>
+    public Task<Operation> CreateReservedIpAsync(CreateReservedIpRequest request, CallContext context, CancellationToken cancellationToken)
+    {
+        NameRules.ResourceName("reserved IP", request.Name);
+        NameRules.Text("label", request.Label);
+        NameRules.Text("location", request.Location, 64);
+        var name = request.Name!;
+        return ExecuteAsync("New-AzureReservedIP", name, context, m =>
+        {
+            if (m.FindReservedIp(name) is not null)
+            {
+                throw MultiVipException.Conflict(Messages.ReservedIpExists(name));
+            }
+
+            var reserved = new ReservedIp
+            {
+                Name = name,
+                Id = Guid.NewGuid(),
+                Label = request.Label,
+                Location = string.IsNullOrWhiteSpace(request.Location) ? "local" : request.Location,
+                CreatedAt = m.Now,
+                Address = "",
+            };
+
+            if (request.ServiceName is null)
+            {
+                if (request.VirtualIpName is not null)
+                {
+                    throw MultiVipException.BadRequest("A virtual IP name needs the cloud service it belongs to (-ServiceName / --service).");
+                }
+
+                m.PutReservedIp(reserved with { Address = m.AllocateAddress() });
+                return;
+            }
+
+            var service = m.RequireService(request.ServiceName);
+            var deployment = m.RequireDeployment(service);
+            var vip = RequireVip(service, deployment, request.VirtualIpName);
+            if (vip.ReservedIpName is { } already)
+            {
+                throw MultiVipException.Conflict(Messages.VirtualIpReserved(vip.Name, already));
+            }
+
+            var address = vip.Address ?? throw MultiVipException.Conflict(Messages.VirtualIpHasNoAddress(vip.Name));
+            m.PutReservedIp(reserved with
+            {
+                Address = address,
+                ServiceName = service.Name,
+                DeploymentName = deployment.Name,
+                VirtualIpName = vip.Name,
+            });
+            m.PutService(WithVip(service, deployment, vip with { ReservedIpName = name }));
+        }, cancellationToken);
+    }
+
+    public Task<Operation> DeleteReservedIpAsync(string name, CallContext context, CancellationToken cancellationToken) =>
+        ExecuteAsync("Remove-AzureReservedIP", name, context, m =>
+        {
+            var reserved = m.RequireReservedIp(name);
+            if (reserved.InUse)
+            {
+                throw MultiVipException.Conflict(Messages.ReservedIpInUse(reserved.Name, reserved.ServiceName!, reserved.VirtualIpName!));
+            }
+
+            m.DeleteReservedIp(reserved.Name);
+        }, cancellationToken);
+
+    /// <summary>Backs a VIP (the default one when none is named) with the reservation; the VIP's old dynamic address is released.</summary>
+    public Task<Operation> AssociateReservedIpAsync(string name, AssociateReservedIpRequest request, CallContext context, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(request.ServiceName))
+        {
+            throw MultiVipException.BadRequest(Messages.Required("The cloud service name (-ServiceName / --service)"));
+        }
+
+        return ExecuteAsync("Set-AzureReservedIPAssociation", name, context, m =>
+        {
+            var reserved = m.RequireReservedIp(name);
+            var service = m.RequireService(request.ServiceName);
+            var deployment = m.RequireDeployment(service);
+            var vip = RequireVip(service, deployment, request.VirtualIpName);
+            if (reserved.InUse)
+            {
+                throw MultiVipException.Conflict(Messages.ReservedIpInUse(reserved.Name, reserved.ServiceName!, reserved.VirtualIpName!));
+            }
+
+            if (vip.ReservedIpName is { } already)
+            {
+                throw MultiVipException.Conflict(Messages.VirtualIpReserved(vip.Name, already));
+            }
+
+            m.PutReservedIp(reserved with { ServiceName = service.Name, DeploymentName = deployment.Name, VirtualIpName = vip.Name });
+            m.PutService(WithVip(service, deployment, vip with { ReservedIpName = reserved.Name, Address = reserved.Address }));
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Detaches the reservation (it stays reserved). The VIP falls back to the dynamic lifecycle: a new
+    /// pool address if it is the default VIP or has endpoints, none otherwise.
+    /// </summary>
+    public Task<Operation> DisassociateReservedIpAsync(string name, string? serviceName, string? vipName, CallContext context, CancellationToken cancellationToken) =>
+        ExecuteAsync("Remove-AzureReservedIPAssociation", name, context, m =>
+        {
+            var reserved = m.RequireReservedIp(name);
+            if (!reserved.InUse)
+            {
+                throw MultiVipException.Conflict(Messages.ReservedIpNotAssociated(reserved.Name));
+            }
+
+            if ((serviceName is not null && !Names.Equal(serviceName, reserved.ServiceName))
+                || (vipName is not null && !Names.Equal(vipName, reserved.VirtualIpName)))
+            {
+                throw MultiVipException.Conflict(Messages.ReservedIpNotAssociatedWith(reserved.Name, serviceName ?? reserved.ServiceName!, vipName ?? reserved.VirtualIpName!));
+            }
+
+            m.PutReservedIp(reserved with { ServiceName = null, DeploymentName = null, VirtualIpName = null });
+            var service = m.RequireService(reserved.ServiceName!);
+            var deployment = m.RequireDeployment(service);
+            var vip = deployment.FindVirtualIp(reserved.VirtualIpName!) ?? throw MultiVipException.NotFound(Messages.VirtualIpNotFound(reserved.VirtualIpName!, service.Name));
+            m.PutService(WithVip(service, deployment, vip with { ReservedIpName = null, Address = null }));
+        }, cancellationToken);
+
+    private static VirtualIp RequireVip(CloudService service, Deployment deployment, string? vipName) =>
+        string.IsNullOrWhiteSpace(vipName)
+            ? deployment.DefaultVirtualIp
+            : deployment.FindVirtualIp(vipName) ?? throw MultiVipException.NotFound(Messages.VirtualIpNotFound(vipName, service.Name));
+
+    private static CloudService WithVip(CloudService service, Deployment deployment, VirtualIp vip) =>
+        service with
+        {
+            Deployment = deployment with
+            {
+                VirtualIps = deployment.VirtualIps.Select(v => Names.Equal(v.Name, vip.Name) ? vip : v).ToList(),
+            },
+        };
+}

@@ -1,0 +1,154 @@
+using MultiVip.Control.Commands;
+using MultiVip.Model.Api;
+using MultiVip.Model.Errors;
+using MultiVip.Model.Operations;
+using MultiVip.Model.Services;
+using MultiVip.Model.Validation;
+
+namespace MultiVip.Control;
+
+// New-AzureService, Remove-AzureService, New-AzureVM (register), Remove-AzureVM, Update-AzureVM.
+public sealed partial class ControlPlane
+{
+    public Task<Operation> CreateServiceAsync(CreateServiceRequest request, CallContext context, CancellationToken cancellationToken)
+    {
+        NameRules.ServiceName(request.Name);
+        NameRules.Text("label", request.Label);
+        NameRules.Text("description", request.Description, 1024);
+        NameRules.Text("location", request.Location, 64);
+        var name = request.Name!;
+        return ExecuteAsync("New-AzureService", name, context, m =>
+        {
+            if (m.FindService(name) is not null)
+            {
+                throw MultiVipException.Conflict(Messages.ServiceExists(name));
+            }
+
+            m.PutService(new CloudService
+            {
+                Name = name,
+                Label = request.Label ?? name,
+                Description = request.Description,
+                Location = string.IsNullOrWhiteSpace(request.Location) ? "local" : request.Location,
+                CreatedAt = m.Now,
+            });
+        }, cancellationToken);
+    }
+
+    public Task<Operation> DeleteServiceAsync(string name, bool deleteAll, CallContext context, CancellationToken cancellationToken) =>
+        ExecuteAsync("Remove-AzureService", name, context, m =>
+        {
+            var service = m.RequireService(name);
+            context.CheckPrecondition($"The cloud service '{service.Name}'", service.Version);
+            if (service.Deployment is { } deployment)
+            {
+                if (!deleteAll)
+                {
+                    throw MultiVipException.Conflict(Messages.ServiceHasDeployment(service.Name, deployment.VirtualMachines.Count));
+                }
+
+                ReleaseReservations(m, service);
+            }
+
+            m.DeleteService(service.Name);
+        }, cancellationToken);
+
+    public Task<Operation> AddVmAsync(string serviceName, AddVmRequest request, CallContext context, CancellationToken cancellationToken)
+    {
+        NameRules.ResourceName("VM", request.Name);
+        var address = NameRules.VmAddress(request.Address);
+        if (request.DefaultVirtualIpName is not null)
+        {
+            NameRules.ResourceName("virtual IP", request.DefaultVirtualIpName);
+        }
+
+        return ExecuteAsync("New-AzureVM", serviceName, context, m =>
+        {
+            var service = m.RequireService(serviceName);
+            context.CheckPrecondition($"The cloud service '{service.Name}'", service.Version);
+            var vm = new VirtualMachine { Name = request.Name!, Address = address, Version = 1 };
+            var deployment = service.Deployment;
+            if (deployment is null)
+            {
+                // The first VM creates the Production deployment and with it the default VIP.
+                deployment = new Deployment
+                {
+                    Name = service.Name,
+                    CreatedAt = m.Now,
+                    VirtualIps = [new VirtualIp { Name = request.DefaultVirtualIpName ?? VirtualIp.DefaultName, IsDnsProgrammed = true }],
+                    VirtualMachines = [vm],
+                };
+            }
+            else
+            {
+                if (deployment.FindVm(vm.Name) is not null)
+                {
+                    throw MultiVipException.Conflict(Messages.VmExists(vm.Name, service.Name));
+                }
+
+                deployment = deployment with { VirtualMachines = [.. deployment.VirtualMachines, vm] };
+            }
+
+            m.PutService(service with { Deployment = deployment }, vm.Name);
+        }, cancellationToken);
+    }
+
+    public Task<Operation> RemoveVmAsync(string serviceName, string vmName, CallContext context, CancellationToken cancellationToken) =>
+        ExecuteAsync("Remove-AzureVM", serviceName, context, m =>
+        {
+            var (service, deployment, vm) = RequireVm(m, serviceName, vmName);
+            context.CheckPrecondition($"The VM '{vm.Name}'", vm.Version);
+            if (deployment.VirtualMachines.Count == 1)
+            {
+                // Removing the last VM removes the deployment, as in Azure; its VIPs go with it.
+                ReleaseReservations(m, service);
+                m.PutService(service with { Deployment = null });
+                return;
+            }
+
+            m.PutService(service with
+            {
+                Deployment = deployment with { VirtualMachines = deployment.VirtualMachines.Where(v => v != vm).ToList() },
+            });
+        }, cancellationToken);
+
+    /// <summary>Update-AzureVM: replaces the VM's endpoint list as a whole.</summary>
+    public Task<Operation> UpdateVmAsync(string serviceName, string vmName, UpdateVmRequest request, CallContext context, CancellationToken cancellationToken) =>
+        ExecuteAsync("Update-AzureVM", serviceName, context, m =>
+        {
+            var (service, deployment, vm) = RequireVm(m, serviceName, vmName);
+            context.CheckPrecondition($"The VM '{vm.Name}'", vm.Version);
+            var endpoints = (request.Endpoints ?? []).Select(r => r is null
+                ? throw MultiVipException.BadRequest("An endpoint in the list is null.")
+                : EndpointFactory.Create(r, deployment)).ToList();
+            ReplaceVm(m, service, deployment, vm with { Endpoints = endpoints });
+        }, cancellationToken);
+
+    private static (CloudService Service, Deployment Deployment, VirtualMachine Vm) RequireVm(Mutation m, string serviceName, string vmName)
+    {
+        var service = m.RequireService(serviceName);
+        var deployment = service.Deployment ?? throw MultiVipException.NotFound(Messages.VmNotFound(vmName, service.Name));
+        var vm = deployment.FindVm(vmName) ?? throw MultiVipException.NotFound(Messages.VmNotFound(vmName, service.Name));
+        return (service, deployment, vm);
+    }
+
+    /// <summary>Stages the service with <paramref name="vm"/> replacing its old self, version bumped.</summary>
+    private static void ReplaceVm(Mutation m, CloudService service, Deployment deployment, VirtualMachine vm)
+    {
+        var updated = vm with { Version = vm.Version + 1 };
+        var vms = deployment.VirtualMachines.Select(v => Names.Equal(v.Name, vm.Name) ? updated : v).ToList();
+        m.PutService(service with { Deployment = deployment with { VirtualMachines = vms } }, vm.Name);
+    }
+
+    /// <summary>A deployment going away frees its reservations (they stay reserved, no longer in use).</summary>
+    private static void ReleaseReservations(Mutation m, CloudService service)
+    {
+        foreach (var vip in service.Deployment?.VirtualIps ?? [])
+        {
+            if (vip.ReservedIpName is { } name && m.FindReservedIp(name) is { } reserved)
+            {
+                m.PutReservedIp(reserved with { ServiceName = null, DeploymentName = null, VirtualIpName = null });
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using MultiVip.Control.Commands;
+using MultiVip.Model.Api;
+using MultiVip.Model.Errors;
+using MultiVip.Model.Operations;
+using MultiVip.Model.Services;
+using MultiVip.Model.Validation;
+
+namespace MultiVip.Control;
+
+// Add-AzureVirtualIP, Remove-AzureVirtualIP.
+public sealed partial class ControlPlane
+{
+    /// <summary>Adds a VIP with no address: it gets one when the first endpoint that names it is committed.</summary>
+    public Task<Operation> AddVirtualIpAsync(string serviceName, AddVirtualIpRequest request, CallContext context, CancellationToken cancellationToken)
+    {
+        NameRules.ResourceName("virtual IP", request.Name);
+        var name = request.Name!;
+        return ExecuteAsync("Add-AzureVirtualIP", serviceName, context, m =>
+        {
+            var service = m.RequireService(serviceName);
+            context.CheckPrecondition($"The cloud service '{service.Name}'", service.Version);
+            var deployment = m.RequireDeployment(service);
+            if (deployment.FindVirtualIp(name) is not null)
+            {
+                throw MultiVipException.Conflict(Messages.VirtualIpExists(name, service.Name));
+            }
+
+            m.PutService(service with
+            {
+                Deployment = deployment with { VirtualIps = [.. deployment.VirtualIps, new VirtualIp { Name = name }] },
+            });
+        }, cancellationToken);
+    }
+
+    public Task<Operation> RemoveVirtualIpAsync(string serviceName, string vipName, CallContext context, CancellationToken cancellationToken) =>
+        ExecuteAsync("Remove-AzureVirtualIP", serviceName, context, m =>
+        {
+            var service = m.RequireService(serviceName);
+            context.CheckPrecondition($"The cloud service '{service.Name}'", service.Version);
+            var deployment = m.RequireDeployment(service);
+            var vip = deployment.FindVirtualIp(vipName) ?? throw MultiVipException.NotFound(Messages.VirtualIpNotFound(vipName, service.Name));
+            if (vip.IsDnsProgrammed)
+            {
+                throw MultiVipException.Conflict(Messages.DefaultVirtualIpCannotBeRemoved(vip.Name));
+            }
+
+            var users = deployment.AllEndpoints()
+                .Where(x => Names.Equal(x.Endpoint.VirtualIpName, vip.Name))
+                .Select(x => $"{x.Vm.Name}/{x.Endpoint.Name}")
+                .ToList();
+            if (users.Count > 0)
+            {
+                throw MultiVipException.Conflict(Messages.VirtualIpHasEndpoints(vip.Name, string.Join(", ", users)));
+            }
+
+            if (vip.ReservedIpName is { } reserved)
+            {
+                throw MultiVipException.Conflict(Messages.VirtualIpReserved(vip.Name, reserved));
+            }
+
+            m.PutService(service with
+            {
+                Deployment = deployment with { VirtualIps = deployment.VirtualIps.Where(v => v != vip).ToList() },
+            });
+        }, cancellationToken);
+}

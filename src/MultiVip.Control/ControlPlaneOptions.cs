@@ -1,0 +1,23 @@
+using MultiVip.Model.Networking;
+using MultiVip.Model.Validation;
+
+namespace MultiVip.Control;
+
+/// <summary>Settings of the control plane.</summary>
+public sealed record ControlPlaneOptions
+{
+    /// <summary>Where VIP addresses come from. Default 127.100.0.0/16: loopback, so it runs unprivileged on any Linux box.</summary>
+    public AddressPool Pool { get; init; } = AddressPool.Parse([AddressPool.DefaultPool]);
+
+    public ServiceLimits Limits { get; init; } = ServiceLimits.Default;
+
+    /// <summary>
+    /// How long a mutating call waits for the data plane before answering 202 InProgress. Most changes
+    /// apply in well under this, so clients usually get Succeeded without polling; a slow apply never
+    /// holds the caller longer than this.
+    /// </summary>
+    public TimeSpan AcknowledgeWait { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How often a snapshot with faults (an address that cannot be bound) is applied again.</summary>
+    public TimeSpan FaultRetryInterval { get; init; } = TimeSpan.FromSeconds(5);
+}

@@ -1,0 +1,92 @@
+using System.Net;
+using MultiVip.Control.State;
+using MultiVip.Model.DesiredState;
+using MultiVip.Model.Services;
+
+namespace MultiVip.Control.Publishing;
+
+/// <summary>
+/// Projects the world onto listeners: one per (VIP address, protocol, public port). Specs are cached
+/// per service version, so a change rebuilds only the services it touched.
+/// </summary>
+internal sealed class DesiredStateBuilder
+{
+    private Dictionary<string, (long Version, IReadOnlyList<ListenerSpec> Specs)> _cache = new(Names.Comparer);
+
+    public DesiredState Build(WorldState world)
+    {
+        var next = new Dictionary<string, (long, IReadOnlyList<ListenerSpec>)>(world.Services.Count, Names.Comparer);
+        var listeners = new List<ListenerSpec>();
+        foreach (var service in world.Services.Values)
+        {
+            if (!_cache.TryGetValue(service.Name, out var cached) || cached.Version != service.Version)
+            {
+                cached = (service.Version, ForService(service));
+            }
+
+            next[service.Name] = cached;
+            listeners.AddRange(cached.Specs);
+        }
+
+        _cache = next;
+        return new DesiredState(world.Generation, listeners);
+    }
+
+    public static IReadOnlyList<ListenerSpec> ForService(CloudService service)
+    {
+        if (service.Deployment is not { } deployment)
+        {
+            return [];
+        }
+
+        var groups = new Dictionary<ListenerKey, List<(VirtualMachine Vm, InputEndpoint Endpoint)>>();
+        foreach (var (vm, endpoint) in deployment.AllEndpoints())
+        {
+            var vip = deployment.FindVirtualIp(endpoint.VirtualIpName);
+            if (vip?.Address is not { } address)
+            {
+                continue;
+            }
+
+            var key = new ListenerKey(IPAddress.Parse(address), endpoint.Protocol, endpoint.PublicPort);
+            if (!groups.TryGetValue(key, out var members))
+            {
+                groups[key] = members = [];
+            }
+
+            members.Add((vm, endpoint));
+        }
+
+        var specs = new List<ListenerSpec>(groups.Count);
+        foreach (var (key, members) in groups)
+        {
+            var first = members[0].Endpoint;
+            var backends = members
+                .OrderBy(m => m.Vm.Name, StringComparer.OrdinalIgnoreCase)
+                .Select(m =>
+                {
+                    var vmAddress = IPAddress.Parse(m.Vm.Address);
+                    return new BackendSpec(m.Vm.Name, m.Endpoint.Name, new IPEndPoint(vmAddress, m.Endpoint.LocalPort))
+                    {
+                        ProbeTarget = m.Endpoint.Probe is { } probe ? new IPEndPoint(vmAddress, probe.Port) : null,
+                    };
+                })
+                .ToList();
+            specs.Add(new ListenerSpec
+            {
+                Key = key,
+                ServiceName = service.Name,
+                VirtualIpName = first.VirtualIpName,
+                LoadBalancedSetName = first.LoadBalancedSetName,
+                Backends = backends,
+                Probe = first.Probe,
+                Distribution = first.Distribution,
+                Acl = first.Acl,
+                IdleTimeout = TimeSpan.FromMinutes(first.IdleTimeoutInMinutes),
+                ProxyProtocol = first.ProxyProtocol,
+            });
+        }
+
+        return specs;
+    }
+}

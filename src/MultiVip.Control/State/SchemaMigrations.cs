@@ -1,0 +1,94 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace MultiVip.Control.State;
+
+/// <summary>
+/// Versioned schema: each migration runs once, in order, in its own transaction, and is recorded in
+/// <c>schema_migrations</c>. Append new migrations; never edit one that has shipped.
+/// </summary>
+internal static class SchemaMigrations
+{
+    private static readonly (int Version, string Name, string Sql)[] Migrations =
+    [
+        (1, "initial", """
+            CREATE TABLE services (
+                name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+                version INTEGER NOT NULL,
+                doc TEXT NOT NULL);
+            CREATE TABLE reserved_ips (
+                name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+                version INTEGER NOT NULL,
+                doc TEXT NOT NULL);
+            CREATE TABLE addresses (
+                address TEXT NOT NULL PRIMARY KEY,
+                owner_kind TEXT NOT NULL,
+                owner_name TEXT NOT NULL COLLATE NOCASE,
+                vip_name TEXT);
+            CREATE INDEX addresses_owner ON addresses(owner_kind, owner_name);
+            CREATE TABLE operations (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL,
+                status TEXT NOT NULL,
+                target TEXT,
+                doc TEXT NOT NULL);
+            CREATE INDEX operations_status ON operations(status);
+            CREATE TABLE meta (
+                key TEXT NOT NULL PRIMARY KEY,
+                value TEXT NOT NULL);
+            """),
+    ];
+
+    public static int LatestVersion => Migrations[^1].Version;
+
+    public static async Task ApplyAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using (var create = connection.CreateCommand())
+        {
+            create.CommandText = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        long current;
+        await using (var query = connection.CreateCommand())
+        {
+            query.CommandText = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+            current = (long)(await query.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        if (current > LatestVersion)
+        {
+            throw new InvalidOperationException(
+                $"The data dir's schema is version {current}, newer than this build knows ({LatestVersion}). Run a newer MultiVip.");
+        }
+
+        foreach (var (version, name, sql) in Migrations)
+        {
+            if (version <= current)
+            {
+                continue;
+            }
+
+            await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            await using (var migrate = connection.CreateCommand())
+            {
+                migrate.Transaction = tx;
+                migrate.CommandText = sql;
+                await migrate.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await using (var record = connection.CreateCommand())
+            {
+                record.Transaction = tx;
+                record.CommandText = "INSERT INTO schema_migrations(version, name, applied_at) VALUES($v, $n, $t)";
+                record.Parameters.AddWithValue("$v", version);
+                record.Parameters.AddWithValue("$n", name);
+                record.Parameters.AddWithValue("$t", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+                await record.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await tx.CommitAsync(cancellationToken);
+        }
+    }
+}
