@@ -1,0 +1,71 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using MultiVip.Control.State;
+using MultiVip.Model.Api;
+using MultiVip.Model.Errors;
+
+namespace MultiVip.Server.Api;
+
+/// <summary>
+/// Turns every failure into <c>{code, message}</c> with the matching status: domain errors keep their
+/// code, malformed or oversized bodies are the client's 4xx, and only real bugs are 500.
+/// </summary>
+internal static partial class ErrorHandling
+{
+    public static IApplicationBuilder UseApiErrors(this IApplicationBuilder app)
+    {
+        app.UseExceptionHandler(builder => builder.Run(async context =>
+        {
+            var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+            var (status, body) = Describe(exception, context);
+            if (status >= 500)
+            {
+                var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("MultiVip.Server.Api");
+                Log.Unhandled(logger, context.Request.Method, context.Request.Path, exception);
+            }
+
+            context.Response.StatusCode = status;
+            await context.Response.WriteAsJsonAsync(body, ApiJson.Options);
+        }));
+
+        // Empty 404/405 from routing get a body that says what exists.
+        app.UseStatusCodePages(async statusContext =>
+        {
+            var context = statusContext.HttpContext;
+            var code = context.Response.StatusCode switch
+            {
+                404 => ErrorCode.ResourceNotFound,
+                401 => ErrorCode.Unauthorized,
+                413 => ErrorCode.RequestTooLarge,
+                _ => ErrorCode.BadRequest,
+            };
+            var message = context.Response.StatusCode switch
+            {
+                404 => $"No API route matches {context.Request.Method} {context.Request.Path}. The routes are listed in {ApiRoutes.OpenApiDocument}.",
+                405 => $"{context.Request.Method} is not allowed on {context.Request.Path}. The routes and their methods are listed in {ApiRoutes.OpenApiDocument}.",
+                415 => "Send the request body as JSON with 'Content-Type: application/json'.",
+                _ => $"The request failed with HTTP status {context.Response.StatusCode}.",
+            };
+            await context.Response.WriteAsJsonAsync(new ErrorBody(code.ToString(), message), ApiJson.Options);
+        });
+        return app;
+    }
+
+    private static (int Status, ErrorBody Body) Describe(Exception? exception, HttpContext context) => exception switch
+    {
+        MultiVipException e => (e.Code.HttpStatus(), new ErrorBody(e.Code.ToString(), e.Message)),
+        BadHttpRequestException { StatusCode: 413 } => (413, new ErrorBody(nameof(ErrorCode.RequestTooLarge),
+            "The request body is larger than the server accepts (--max-request-body). API bodies are small JSON documents.")),
+        BadHttpRequestException e => (e.StatusCode, new ErrorBody(nameof(ErrorCode.BadRequest), e.Message)),
+        JsonException e => (400, new ErrorBody(nameof(ErrorCode.BadRequest), RequestBody.Describe(e))),
+        StateConflictException e => (409, new ErrorBody(nameof(ErrorCode.ConflictError), e.Message)),
+        OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, new ErrorBody("ClientClosedRequest", "The client closed the request.")),
+        _ => (500, new ErrorBody(nameof(ErrorCode.InternalError), "The server hit an internal error; nothing was changed by this request. See the server log for details.")),
+    };
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2001, EventName = "UnhandledApiError", Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path}")]
+        public static partial void Unhandled(ILogger logger, string method, string path, Exception? exception);
+    }
+}

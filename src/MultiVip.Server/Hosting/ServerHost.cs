@@ -1,0 +1,213 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using MultiVip.Control;
+using MultiVip.Control.State;
+using MultiVip.Model.Api;
+using MultiVip.Model.DesiredState;
+using MultiVip.Model.Errors;
+using MultiVip.Model.Networking;
+using MultiVip.Server.Api;
+using MultiVip.Server.Security;
+
+namespace MultiVip.Server.Hosting;
+
+/// <summary>
+/// The daemon: opens the data dir, loads state, brings the data plane up to it, then opens the API.
+/// Used by `multivip serve` and by tests, which start it in-process on port 0.
+/// </summary>
+public static partial class ServerHost
+{
+    /// <summary>Creates the data plane the server drives. Replaced in tests only to observe what is applied.</summary>
+    public static Func<ServerOptions, ILoggerFactory, TimeProvider, IDataPlane> DataPlaneFactory { get; set; } = DefaultDataPlane;
+
+    public static async Task<RunningServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
+    {
+        var (listen, useTls) = ParseApi(options);
+        var pool = AddressPool.Parse(options.VipPools);
+        var dataDir = DataDirectory.Open(options.DataDir);
+        SqliteStateStore? store = null;
+        IDataPlane? dataPlane = null;
+        ControlPlane? control = null;
+        WebApplication? app = null;
+        try
+        {
+            var token = options.Token ?? dataDir.LoadOrCreateToken();
+            if (options.Token is not null)
+            {
+                dataDir.WriteToken(options.Token);
+            }
+
+            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDir.Path });
+            builder.Logging.ClearProviders();
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss ";
+            });
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+            builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+
+            builder.WebHost.ConfigureKestrel(kestrel =>
+            {
+                kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+                kestrel.Listen(listen, listenOptions =>
+                {
+                    if (useTls)
+                    {
+                        listenOptions.UseHttps(X509Certificate2.CreateFromPemFile(options.TlsCertificate!, options.TlsKey));
+                    }
+                });
+            });
+            if (useTls)
+            {
+                builder.WebHost.UseKestrelHttpsConfiguration();
+            }
+
+            builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
+            builder.Services.AddOpenApi();
+            builder.Services.AddProblemDetails();
+
+            // Build the app early for its logger factory, then bring state and data plane up before
+            // the API opens, so no request ever sees a half-started server.
+            var time = TimeProvider.System;
+            var preLoggers = LoggerFactory.Create(l => l.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss ";
+            }));
+            store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
+            dataPlane = DataPlaneFactory(options, preLoggers, time);
+            control = await ControlPlane.StartAsync(
+                store,
+                new ControlPlaneOptions { Pool = pool, Limits = options.Limits },
+                dataPlane,
+                time,
+                preLoggers,
+                cancellationToken);
+            builder.Services.AddSingleton(control);
+            builder.Services.AddSingleton(dataPlane);
+
+            app = builder.Build();
+            app.UseApiErrors();
+            app.UseMiddleware<BearerTokenMiddleware>(token);
+            app.MapOpenApi();
+            app.MapMultiVipApi();
+
+            await app.StartAsync(cancellationToken);
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+            dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
+            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers);
+        }
+        catch
+        {
+            if (app is not null)
+            {
+                await app.DisposeAsync();
+            }
+
+            if (control is not null)
+            {
+                await control.DisposeAsync();
+            }
+
+            if (dataPlane is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync();
+            }
+
+            if (store is not null)
+            {
+                await store.DisposeAsync();
+            }
+
+            dataDir.Dispose();
+            throw;
+        }
+    }
+
+    private static (IPEndPoint Listen, bool UseTls) ParseApi(ServerOptions options)
+    {
+        if (!Uri.TryCreate(options.Api, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            throw MultiVipException.BadRequest($"'{options.Api}' is not an API address. Use a URL like http://127.0.0.1:7400.");
+        }
+
+        var host = uri.Host.Trim('[', ']');
+        var ip = host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+            ? IPAddress.Loopback
+            : IPAddress.TryParse(host, out var parsed)
+                ? parsed
+                : throw MultiVipException.BadRequest($"The API address must be an IP address (or localhost), not '{uri.Host}'.");
+        var useTls = options.TlsCertificate is not null;
+        if (useTls != (options.TlsKey is not null))
+        {
+            throw MultiVipException.BadRequest("Give both --tls-cert and --tls-key, or neither.");
+        }
+
+        if (uri.Scheme == Uri.UriSchemeHttps && !useTls)
+        {
+            throw MultiVipException.BadRequest("An https:// API address needs --tls-cert and --tls-key.");
+        }
+
+        if (!IPAddress.IsLoopback(ip) && !useTls && !options.Insecure)
+        {
+            throw MultiVipException.BadRequest(
+                $"Refusing to serve the API on non-loopback address {ip} without TLS: the bearer token would cross the network in clear. Give --tls-cert and --tls-key, or --insecure if the network is trusted.");
+        }
+
+        return (new IPEndPoint(ip, uri.Port), useTls);
+    }
+}
+
+/// <summary>A started server; dispose to stop it (API first, then the data plane).</summary>
+public sealed class RunningServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly IDataPlane _dataPlane;
+    private readonly IStateStore _store;
+    private readonly DataDirectory _dataDir;
+    private readonly ILoggerFactory _loggers;
+
+    internal RunningServer(WebApplication app, ControlPlane control, IDataPlane dataPlane, IStateStore store, DataDirectory dataDir, Uri api, string token, ILoggerFactory loggers)
+    {
+        _app = app;
+        Control = control;
+        _dataPlane = dataPlane;
+        _store = store;
+        _dataDir = dataDir;
+        Api = api;
+        Token = token;
+        _loggers = loggers;
+    }
+
+    public Uri Api { get; }
+
+    public string Token { get; }
+
+    public string DataDir => _dataDir.Path;
+
+    public ControlPlane Control { get; }
+
+    public IDataPlane DataPlane => _dataPlane;
+
+    /// <summary>Completes when the host is asked to stop (SIGTERM, Ctrl+C).</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        await Control.DisposeAsync();
+        if (_dataPlane is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync();
+        }
+
+        await _store.DisposeAsync();
+        _dataDir.Dispose();
+        _loggers.Dispose();
+    }
+}

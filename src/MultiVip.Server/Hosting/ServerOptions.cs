@@ -1,0 +1,40 @@
+using MultiVip.Model.Api;
+using MultiVip.Model.Networking;
+using MultiVip.Model.Validation;
+
+namespace MultiVip.Server.Hosting;
+
+/// <summary>Everything `multivip serve` can be told; every default works on a fresh Linux box without privileges.</summary>
+public sealed record ServerOptions
+{
+    /// <summary>Where the database, the token and the endpoint file live.</summary>
+    public string DataDir { get; init; } = ".multivip";
+
+    /// <summary>The REST API's listen URL. Port 0 picks a free port (written to &lt;data-dir&gt;/endpoint).</summary>
+    public string Api { get; init; } = ApiRoutes.DefaultApi;
+
+    /// <summary>VIP address pools: CIDRs or first-last ranges.</summary>
+    public IReadOnlyList<string> VipPools { get; init; } = [AddressPool.DefaultPool];
+
+    public ServiceLimits Limits { get; init; } = ServiceLimits.Default;
+
+    /// <summary>How long connections of a removed or moved endpoint may run on, and how long SIGTERM waits.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Connections a listener accepts at once; beyond it new ones are refused with a reset.</summary>
+    public int MaxConnectionsPerListener { get; init; } = 10_000;
+
+    /// <summary>Largest accepted request body. API bodies are small; this bounds what a bad client can make us buffer.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>PEM certificate and key for HTTPS; required to bind the API to a non-loopback address.</summary>
+    public string? TlsCertificate { get; init; }
+
+    public string? TlsKey { get; init; }
+
+    /// <summary>Allow a non-loopback API bind without TLS (the token would cross the network in clear).</summary>
+    public bool Insecure { get; init; }
+
+    /// <summary>Use a token given here instead of the generated one (tests, automation).</summary>
+    public string? Token { get; init; }
+}
