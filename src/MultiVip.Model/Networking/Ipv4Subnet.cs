@@ -65,18 +65,29 @@ public readonly record struct Ipv4Subnet(uint Network, int PrefixLength)
 /// <summary>Small helpers for IPv4 addresses as integers.</summary>
 public static class Ipv4
 {
-    /// <summary>Dotted quad only: rejects the shorthand forms IPAddress.Parse accepts ("10.1", "1").</summary>
+    /// <summary>
+    /// Dotted quad only: rejects the shorthand forms IPAddress.Parse accepts ("10.1", "1") and octets
+    /// with a leading zero, which IPAddress.Parse reads as octal ("010.0.0.1" would be 8.0.0.1).
+    /// </summary>
     public static bool TryParseStrict(ReadOnlySpan<char> text, out uint value)
     {
         value = 0;
         var dots = 0;
-        foreach (var c in text)
+        var octetStart = 0;
+        for (var i = 0; i <= text.Length; i++)
         {
-            if (c == '.')
+            if (i == text.Length || text[i] == '.')
             {
-                dots++;
+                var octet = text[octetStart..i];
+                if (octet.Length == 0 || (octet.Length > 1 && octet[0] == '0'))
+                {
+                    return false;
+                }
+
+                dots += i < text.Length ? 1 : 0;
+                octetStart = i + 1;
             }
-            else if (c is < '0' or > '9')
+            else if (text[i] is < '0' or > '9')
             {
                 return false;
             }
