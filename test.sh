@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need on a fresh machine, runs every test project, and
+# ends with the line "N passed, N failed".
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+results="$root/artifacts/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+
+# Tools pinned in .config/dotnet-tools.json (pwsh for the PowerShell module tests).
+if [ -f .config/dotnet-tools.json ]; then
+  dotnet tool restore >/dev/null || echo "test.sh: dotnet tool restore failed" >&2
+fi
+
+# Debian packages some tests drive for real (installed only when missing; needs root and apt).
+need=()
+for pkg in ${MULTIVIP_TEST_APT:-}; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >/dev/null 2>&1 \
+    || echo "test.sh: could not install ${need[*]}" >&2
+fi
+
+dotnet build MultiVip.slnx -c Release --nologo -v quiet -clp:ErrorsOnly
+build=$?
+status=$build
+if [ $build -eq 0 ]; then
+  dotnet test MultiVip.slnx -c Release --no-build --nologo \
+    --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results" "$@"
+  status=$?
+fi
+
+passed=0
+failed=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+done
+# A build failure or a crashed test host fails the run even when no test reported a failure.
+if [ $status -ne 0 ] && [ $failed -eq 0 ]; then
+  failed=1
+fi
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
