@@ -42,6 +42,9 @@ public sealed class MultiVipClient : IDisposable
 
     public void Dispose() => http.Dispose();
 
+    /// <summary>The URL as the user wrote it, for messages.</summary>
+    private string ApiText => Connection.Api.OriginalString;
+
     // Cloud services
 
     public async Task<IReadOnlyList<ServiceView>> ListServicesAsync(CancellationToken cancellationToken = default) =>
@@ -241,17 +244,17 @@ public sealed class MultiVipClient : IDisposable
         catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ConnectionError)
         {
             throw new MultiVipConnectionException(
-                $"Cannot connect to the MultiVip server at {Connection.Api}: {e.Message} Start it with `./multivip serve`, or point --api / MULTIVIP_API at the running server.",
+                $"Cannot connect to the MultiVip server at {ApiText} ({e.Message}). Start it with `./multivip serve`, or point --api / MULTIVIP_API at the running server.",
                 e);
         }
         catch (HttpRequestException e)
         {
-            throw new MultiVipConnectionException($"The request to the MultiVip server at {Connection.Api} failed: {e.Message}", e);
+            throw new MultiVipConnectionException($"The request to the MultiVip server at {ApiText} failed: {e.Message}", e);
         }
         catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
         {
             throw new MultiVipConnectionException(
-                $"The MultiVip server at {Connection.Api} did not answer {method} {path} within {http.Timeout.TotalSeconds:0.#} s.", e);
+                $"The MultiVip server at {ApiText} did not answer {method} {path} within {http.Timeout.TotalSeconds:0.#} s.", e);
         }
 
         if (response.IsSuccessStatusCode)
@@ -282,7 +285,7 @@ public sealed class MultiVipClient : IDisposable
             throw new MultiVipApiException(
                 "InvalidResponse",
                 (int)response.StatusCode,
-                $"The server at {Connection.Api} sent a {typeof(T).Name} this client cannot read ({e.Message}). Are client and server the same version?",
+                $"The server at {ApiText} sent a {typeof(T).Name} this client cannot read ({e.Message}). Are client and server the same version?",
                 innerException: e);
         }
     }
