@@ -44,7 +44,8 @@ internal sealed class Invocation : IDisposable
     public string Required(Option<string> option) =>
         Parse.GetValue(option) ?? throw new InvalidOperationException($"{option.Name} is required.");
 
-    public bool Given(Option option) => Parse.GetResult(option) is not null;
+    /// <summary>Typed on the command line; a flag's implicit default (false) does not count.</summary>
+    public bool Given(Option option) => Parse.GetResult(option) is { Implicit: false };
 
     /// <summary>Prints a resource: the text view, or the object itself as indented JSON.</summary>
     public void Write<T>(T value, Func<T, string> text)
