@@ -27,7 +27,10 @@ internal sealed class CliContext(CliConsole console)
             catch (MultiVipApiException e)
             {
                 var operation = e.OperationId is { } id ? $" (operation {id})" : string.Empty;
-                return Fail($"{e.Code}: {e.Message}{operation}", ExitCodes.ServiceError);
+                var hint = e.HttpStatus == 401
+                    ? $" Check the token: --token, {ClientConnection.TokenVariable}, or the token file in the data dir of `multivip serve`."
+                    : string.Empty;
+                return Fail($"{e.Code}: {e.Message}{operation}{hint}", ExitCodes.ServiceError);
             }
             catch (MultiVipConnectionException e)
             {

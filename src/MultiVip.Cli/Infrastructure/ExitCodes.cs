@@ -1,6 +1,6 @@
 namespace MultiVip.Cli.Infrastructure;
 
-/// <summary>Process exit codes; documented in the root command's help and docs/cli.md.</summary>
+/// <summary>Process exit codes; documented in the root command's help and src/MultiVip.Cli/README.md.</summary>
 internal static class ExitCodes
 {
     public const int Success = 0;

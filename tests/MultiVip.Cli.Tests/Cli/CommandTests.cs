@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MultiVip.Cli.Tests.Support;
 using MultiVip.Model.Operations;
+using MultiVip.Model.ReservedIps;
 
 namespace MultiVip.Cli.Tests.Cli;
 
@@ -246,5 +247,50 @@ public sealed class CommandTests
         Assert.Equal(0, run.ExitCode);
         Assert.Contains("InProgress", run.Out, StringComparison.Ordinal);
         Assert.Single(server.Requests);
+    }
+
+    [Fact]
+    public async Task Reserved_ip_list_is_a_table_with_the_cmdlet_columns()
+    {
+        ReservedIp[] ips =
+        [
+            new() { Name = "myIp", Address = "127.100.0.9", Location = "local", ServiceName = "myService", DeploymentName = "myService", VirtualIpName = "Vip1" },
+            new() { Name = "spare", Address = "127.100.0.10", Label = "kept" },
+        ];
+        await using var server = new FakeServer(_ => FakeResponse.Json(200, ips));
+
+        var run = await TestCli.RunAsync(TestCli.Against(server.Url, "reserved-ip", "list"));
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal(
+            Lines(
+                "ReservedIPName Address      Label Location State   InUse ServiceName DeploymentName VirtualIPName",
+                "-------------- -------      ----- -------- -----   ----- ----------- -------------- -------------",
+                "myIp           127.100.0.9        local    Created True  myService   myService      Vip1",
+                "spare          127.100.0.10 kept  local    Created False"),
+            run.Out);
+    }
+
+    [Fact]
+    public async Task Unauthorized_says_where_the_token_comes_from()
+    {
+        await using var server = new FakeServer(_ => FakeResponse.Error(401, "Unauthorized", "A valid bearer token is required."));
+
+        var run = await TestCli.RunAsync(TestCli.Against(server.Url, "operation", "list"));
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.StartsWith("multivip: Unauthorized: A valid bearer token is required. Check the token: --token, MULTIVIP_TOKEN", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Deployment_show_prints_the_deployment_with_its_virtual_ips()
+    {
+        await using var server = new FakeServer(_ => FakeResponse.Json(200, Samples.Deployment(), new Dictionary<string, string> { ["ETag"] = "\"12\"" }));
+
+        var run = await TestCli.RunAsync(TestCli.Against(server.Url, "deployment", "show", "--service", "myService"));
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains(Lines("Address         : 191.238.74.13", "IsDnsProgrammed :", "Name            : Vip2"), run.Out, StringComparison.Ordinal);
+        Assert.Equal("/api/services/myService/deployment", Assert.Single(server.Requests).PathAndQuery);
     }
 }
