@@ -2,6 +2,7 @@ using System.Text.Json;
 using MultiVip.Cli.Tests.Support;
 using MultiVip.Model.Operations;
 using MultiVip.Model.ReservedIps;
+using MultiVip.Model.Services;
 
 namespace MultiVip.Cli.Tests.Cli;
 
@@ -292,5 +293,50 @@ public sealed class CommandTests
         Assert.Equal(0, run.ExitCode);
         Assert.Contains(Lines("Address         : 191.238.74.13", "IsDnsProgrammed :", "Name            : Vip2"), run.Out, StringComparison.Ordinal);
         Assert.Equal("/api/services/myService/deployment", Assert.Single(server.Requests).PathAndQuery);
+    }
+
+    [Fact]
+    public async Task Operation_still_running_after_timeout_exits_1_with_its_id()
+    {
+        await using var server = new FakeServer(_ => Accepted(OperationStatus.InProgress));
+
+        var run = await TestCli.RunAsync(TestCli.Against(server.Url, "vip", "add", "--service", "myService", "--name", "Vip3", "--timeout", "1"));
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.StartsWith("multivip: OperationTimeout: ", run.Error, StringComparison.Ordinal);
+        Assert.Contains("(operation 4bd7b638-d2e7-216f-ba38-5221233d70ce)", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Endpoint_set_with_an_empty_lb_set_leaves_the_set_and_drops_the_probe()
+    {
+        await using var server = new FakeServer(r => r.Method == "GET"
+            ? FakeResponse.Json(200, Samples.Vm(), new Dictionary<string, string> { ["ETag"] = "\"7\"" })
+            : Accepted(description: "Set-AzureEndpoint"));
+
+        var run = await TestCli.RunAsync(TestCli.Against(server.Url, "endpoint", "set", "--service", "myService", "--vm", "myVM1", "--name", "myEndpoint", "--lb-set", ""));
+
+        Assert.Equal(0, run.ExitCode);
+        var body = JsonDocument.Parse(server.Requests.Last().Body).RootElement;
+        Assert.Equal(JsonValueKind.Null, body.GetProperty("loadBalancedSetName").ValueKind);
+        Assert.Equal(JsonValueKind.Null, body.GetProperty("probe").ValueKind);
+    }
+
+    [Fact]
+    public async Task Endpoint_set_switching_the_probe_to_tcp_drops_the_http_path()
+    {
+        var vm = Samples.Vm();
+        vm = vm with { Endpoints = [vm.Endpoints[0] with { Probe = new LoadBalancerProbe { Protocol = ProbeProtocol.Http, Port = 8181, Path = "/health" } }] };
+        await using var server = new FakeServer(r => r.Method == "GET"
+            ? FakeResponse.Json(200, vm, new Dictionary<string, string> { ["ETag"] = "\"7\"" })
+            : Accepted(description: "Set-AzureEndpoint"));
+
+        var run = await TestCli.RunAsync(TestCli.Against(server.Url, "endpoint", "set", "--service", "myService", "--vm", "myVM1", "--name", "myEndpoint", "--probe-protocol", "tcp"));
+
+        Assert.Equal(0, run.ExitCode);
+        var probe = JsonDocument.Parse(server.Requests.Last().Body).RootElement.GetProperty("probe");
+        Assert.Equal("tcp", probe.GetProperty("protocol").GetString());
+        Assert.Equal(JsonValueKind.Null, probe.GetProperty("path").ValueKind);
+        Assert.Equal(8181, probe.GetProperty("port").GetInt32());
     }
 }
