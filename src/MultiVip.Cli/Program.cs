@@ -1,0 +1,86 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Parsing;
+using MultiVip.Cli.Commands;
+using MultiVip.Cli.Infrastructure;
+
+namespace MultiVip.Cli;
+
+internal static class Program
+{
+    /// <summary>One factory per top-level verb: adding a verb (e.g. `serve`) is one line here.</summary>
+    internal static readonly IReadOnlyList<Func<CliContext, Command>> Commands =
+    [
+        ServiceCommands.Create,
+        VmCommands.Create,
+        VipCommands.Create,
+        DeploymentCommands.Create,
+        EndpointCommands.Create,
+        LoadBalancedSetCommands.Create,
+        ReservedIpCommands.Create,
+        OperationCommands.Create,
+    ];
+
+    private const string Description = """
+        MultiVip: several virtual IPs per cloud service, managed like Azure classic's Multi-VIP cmdlets.
+
+        The server is found with --api/--token, then MULTIVIP_API/MULTIVIP_TOKEN, then the files
+        endpoint and token in --data-dir (default ./.multivip) that `multivip serve` writes.
+
+        Exit codes: 0 success; 1 the server refused the change, an operation failed or timed out, or no
+        server could be reached; 2 usage error (unknown verb or option, missing or invalid value,
+        confirmation needed without a terminal); 130 interrupted.
+        """;
+
+    public static Task<int> Main(string[] args) => RunAsync(args, CliConsole.FromProcess());
+
+    internal static RootCommand BuildRoot(CliContext cli)
+    {
+        var root = new RootCommand(Description);
+        foreach (var option in cli.Global.All)
+        {
+            root.Options.Add(option);
+        }
+
+        foreach (var create in Commands)
+        {
+            root.Subcommands.Add(create(cli));
+        }
+
+        return root;
+    }
+
+    internal static async Task<int> RunAsync(string[] args, CliConsole console, CancellationToken cancellationToken = default)
+    {
+        var cli = new CliContext(console);
+        var parse = BuildRoot(cli).Parse(args);
+
+        // System.CommandLine reports parse errors with exit code 1; ours are 2 so scripts can tell a
+        // typo from a refusal by the server. Help wins over errors (`multivip vm add --help`).
+        if (parse.Errors.Count > 0 && parse.Action is not HelpAction)
+        {
+            foreach (var error in parse.Errors)
+            {
+                console.Error.WriteLine($"multivip: {error.Message}");
+            }
+
+            console.Error.WriteLine($"Run '{CommandPath(parse)} --help' for usage.");
+            return ExitCodes.UsageError;
+        }
+
+        var invocation = new InvocationConfiguration { Output = console.Out, Error = console.Error };
+        return await parse.InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string CommandPath(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var result = parse.CommandResult; result.Parent is CommandResult parent; result = parent)
+        {
+            names.Insert(0, result.Command.Name);
+        }
+
+        names.Insert(0, "multivip");
+        return string.Join(' ', names);
+    }
+}
