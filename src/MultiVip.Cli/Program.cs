@@ -19,6 +19,7 @@ internal static class Program
         LoadBalancedSetCommands.Create,
         ReservedIpCommands.Create,
         OperationCommands.Create,
+        Serve.ServeCommand.Create,
     ];
 
     private const string Description = """

@@ -29,11 +29,15 @@ public sealed record ListenerFault(ListenerKey Key, string ServiceName, string M
 public enum HealthState
 {
     /// <summary>Not probed yet (a new member starts in rotation, as Azure's do).</summary>
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("Unknown")]
     Unknown,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("Healthy")]
     Healthy,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("Unhealthy")]
     Unhealthy,
 
     /// <summary>The endpoint has no probe: it always receives traffic.</summary>
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("NotProbed")]
     NotProbed,
 }
 

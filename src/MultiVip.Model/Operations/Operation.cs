@@ -5,8 +5,12 @@ namespace MultiVip.Model.Operations;
 [JsonConverter(typeof(JsonStringEnumConverter<OperationStatus>))]
 public enum OperationStatus
 {
+    // Azure spells statuses in PascalCase on the wire, unlike protocol and distribution values.
+    [JsonStringEnumMemberName("InProgress")]
     InProgress,
+    [JsonStringEnumMemberName("Succeeded")]
     Succeeded,
+    [JsonStringEnumMemberName("Failed")]
     Failed,
 }
 

@@ -48,6 +48,8 @@ public static partial class ServerHost
             });
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
             builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+            // Start-up failures (port in use) are reported once, cleanly, by the caller.
+            builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.Critical);
 
             builder.WebHost.ConfigureKestrel(kestrel =>
             {

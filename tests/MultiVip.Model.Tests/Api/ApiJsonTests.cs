@@ -36,8 +36,16 @@ public class ApiJsonTests
         Assert.Equal("\"http\"", Json(ProbeProtocol.Http));
         Assert.Equal("\"permit\"", Json(AclAction.Permit));
         Assert.Equal("\"v2\"", Json(ProxyProtocolVersion.V2));
-        Assert.Equal("\"inProgress\"", Json(OperationStatus.InProgress));
         Assert.Equal("\"conflictError\"", Json(ErrorCode.ConflictError));
+    }
+
+    [Fact]
+    public void Operation_status_keeps_Azure_spelling()
+    {
+        Assert.Equal("\"InProgress\"", Json(OperationStatus.InProgress));
+        Assert.Equal("\"Succeeded\"", Json(OperationStatus.Succeeded));
+        Assert.Equal("\"Failed\"", Json(OperationStatus.Failed));
+        Assert.Equal("\"Unhealthy\"", Json(MultiVip.Model.DesiredState.HealthState.Unhealthy));
     }
 
     [Fact]

@@ -1,0 +1,122 @@
+using System.CommandLine;
+using System.Net.Sockets;
+using MultiVip.Cli.Infrastructure;
+using MultiVip.Model.Api;
+using MultiVip.Model.Errors;
+using MultiVip.Model.Networking;
+using MultiVip.Model.Validation;
+using MultiVip.Server.Hosting;
+
+namespace MultiVip.Cli.Serve;
+
+/// <summary>`multivip serve`: runs the daemon (REST API, control plane, data plane) until SIGTERM or Ctrl+C.</summary>
+internal static class ServeCommand
+{
+    public static Command Create(CliContext cli)
+    {
+        var defaults = new ServerOptions();
+        var limits = ServiceLimits.Default;
+        var pools = new Option<string[]>("--vip-pool")
+        {
+            Description = $"VIP address pool as a CIDR or a first-last range; repeat for several (default {AddressPool.DefaultPool}).",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var drain = IntOption("--drain-timeout", "Seconds connections of a removed or moved endpoint may run on, and how long SIGTERM waits for connections.", (int)defaults.DrainTimeout.TotalSeconds, 0);
+        var maxConnections = IntOption("--max-connections-per-listener", "Connections one listener carries at once; more are refused with a reset.", defaults.MaxConnectionsPerListener, 1);
+        var maxVips = IntOption("--max-vips-per-deployment", "Virtual IPs per deployment, the default one included (Azure: 5).", limits.MaxVirtualIpsPerDeployment, 1);
+        var maxEndpoints = IntOption("--max-endpoints-per-service", "Input endpoints per cloud service (Azure: 150).", limits.MaxEndpointsPerService, 1);
+        var maxVms = IntOption("--max-vms-per-service", "VMs per cloud service (Azure: 50).", limits.MaxVmsPerService, 1);
+        var maxAcl = IntOption("--max-acl-rules-per-endpoint", "ACL rules per endpoint (Azure: 50).", limits.MaxAclRulesPerEndpoint, 1);
+        var maxBody = IntOption("--max-request-body", "Largest API request body in bytes.", (int)defaults.MaxRequestBodyBytes, 1024);
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate for HTTPS on the API (needed to listen on a non-loopback address)." };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key for --tls-cert." };
+        var insecure = new Option<bool>("--insecure") { Description = "Allow a non-loopback API address without TLS (the token crosses the network in clear)." };
+
+        var serve = new Command("serve", $"Run the MultiVip server: REST API on --api (default {ApiRoutes.DefaultApi}), state in --data-dir (default ./.multivip).")
+        {
+            pools, drain, maxConnections, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure,
+        };
+
+        serve.SetAction(async (parse, cancellationToken) =>
+        {
+            var options = new ServerOptions
+            {
+                DataDir = parse.GetValue(cli.Global.DataDir) ?? defaults.DataDir,
+                Api = parse.GetValue(cli.Global.Api) ?? defaults.Api,
+                VipPools = parse.GetValue(pools) is { Length: > 0 } given ? given : defaults.VipPools,
+                DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
+                MaxConnectionsPerListener = parse.GetValue(maxConnections),
+                MaxRequestBodyBytes = parse.GetValue(maxBody),
+                Limits = new ServiceLimits
+                {
+                    MaxVirtualIpsPerDeployment = parse.GetValue(maxVips),
+                    MaxEndpointsPerService = parse.GetValue(maxEndpoints),
+                    MaxVmsPerService = parse.GetValue(maxVms),
+                    MaxAclRulesPerEndpoint = parse.GetValue(maxAcl),
+                },
+                TlsCertificate = parse.GetValue(tlsCert),
+                TlsKey = parse.GetValue(tlsKey),
+                Insecure = parse.GetValue(insecure),
+            };
+            return await RunAsync(cli, options, cancellationToken).ConfigureAwait(false);
+        });
+        return serve;
+    }
+
+    private static async Task<int> RunAsync(CliContext cli, ServerOptions options, CancellationToken cancellationToken)
+    {
+        RunningServer server;
+        try
+        {
+            server = await ServerHost.StartAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MultiVipException e)
+        {
+            return cli.Fail($"{e.Code}: {e.Message}", ExitCodes.UsageError);
+        }
+        catch (InvalidOperationException e)
+        {
+            return cli.Fail(e.Message, ExitCodes.ServiceError);
+        }
+        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        {
+            return cli.Fail($"Cannot listen on {options.Api}: the address is already in use. Is another `multivip serve` running? Choose another --api address.", ExitCodes.ServiceError);
+        }
+
+        await using (server.ConfigureAwait(false))
+        {
+            var output = cli.Console.Out;
+            output.WriteLine($"MultiVip is serving the API on {server.Api.ToString().TrimEnd('/')}");
+            output.WriteLine($"  data dir : {server.DataDir}");
+            output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} (clients in this directory find it by themselves)");
+            output.WriteLine($"  VIP pool : {string.Join(", ", options.VipPools)}");
+            output.WriteLine($"  OpenAPI  : {server.Api.ToString().TrimEnd('/')}{ApiRoutes.OpenApiDocument}");
+            output.WriteLine("Stop with Ctrl+C or SIGTERM. Try: ./multivip service create --name myService");
+            try
+            {
+                await server.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Ctrl+C / SIGTERM: fall through to an orderly stop.
+            }
+
+            output.WriteLine("MultiVip is stopping.");
+        }
+
+        return ExitCodes.Success;
+    }
+
+    private static Option<int> IntOption(string name, string description, int defaultValue, int minimum)
+    {
+        var option = new Option<int>(name) { Description = $"{description} Default {defaultValue}.", DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < minimum)
+            {
+                r.AddError($"{name} must be at least {minimum}.");
+            }
+        });
+        return option;
+    }
+}
