@@ -28,6 +28,17 @@ public sealed class CrashDurabilityTests(ITestOutputHelper output)
                 using var server = await ServerProcess.StartAsync(dataDir, pool);
                 using var client = server.Client();
                 using var stop = new CancellationTokenSource();
+                var killAfter = Random.Shared.Next(20, 80);
+                var cycleAcks = 0;
+                var enough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                void Acked()
+                {
+                    if (Interlocked.Increment(ref cycleAcks) == killAfter)
+                    {
+                        enough.TrySetResult();
+                    }
+                }
+
                 var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
                 {
                     for (var i = 0; !stop.IsCancellationRequested; i++)
@@ -38,9 +49,11 @@ public sealed class CrashDurabilityTests(ITestOutputHelper output)
                         {
                             var created = await client.CreateServiceAsync(new CreateServiceRequest { Name = name }, waitForCompletion: false);
                             acknowledged[created.OperationId] = ("service", name);
+                            Acked();
                             Interlocked.Increment(ref attempted);
                             var vm = await client.AddVmAsync(name, new AddVmRequest { Name = "vm", Address = "127.0.0.20" }, waitForCompletion: false);
                             acknowledged[vm.OperationId] = ("vm", name);
+                            Acked();
                         }
                         catch (Exception e) when (e is MultiVipConnectionException or HttpRequestException or MultiVipApiException or TaskCanceledException)
                         {
@@ -49,8 +62,8 @@ public sealed class CrashDurabilityTests(ITestOutputHelper output)
                     }
                 })).ToList();
 
-                // Let some changes through, then pull the plug at a random point.
-                await Task.Delay(Random.Shared.Next(300, 900));
+                // Let a random number of changes through, then pull the plug in the middle of the stream.
+                await enough.Task.WaitAsync(TimeSpan.FromSeconds(60));
                 server.Kill();
                 await stop.CancelAsync();
                 await Task.WhenAll(writers);
@@ -80,7 +93,7 @@ public sealed class CrashDurabilityTests(ITestOutputHelper output)
             }
 
             output.WriteLine($"{cycles} kills: {attempted} changes attempted, {acknowledged.Count} acknowledged, {acknowledged.Count} found after restart");
-            Assert.True(acknowledged.Count >= 30, $"only {acknowledged.Count} changes were acknowledged; the test did not exercise the server");
+            Assert.True(acknowledged.Count >= 60, $"only {acknowledged.Count} changes were acknowledged; the test did not exercise the server");
         }
         finally
         {
