@@ -142,6 +142,28 @@ internal static class TestNet
         Assert.Equal(SocketError.ConnectionReset, ex.SocketErrorCode);
     }
 
+    /// <summary>
+    /// A new connection must be accepted and reset at once. On loopback the RST can arrive before
+    /// connect() even reports success, so a reset during connect counts too.
+    /// </summary>
+    public static async Task AssertConnectionResetAsync(ListenerKey key, IPAddress? source = null)
+    {
+        Socket socket;
+        try
+        {
+            socket = await ConnectAsync(key, source);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return;
+        }
+
+        using (socket)
+        {
+            await AssertResetAsync(socket);
+        }
+    }
+
     /// <summary>The connection must end, by FIN or RST.</summary>
     public static async Task AssertClosedAsync(Socket socket)
     {
