@@ -14,12 +14,17 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
     /// (dotnet/yarp#330); smaller buffers cost more syscalls per MB on bulk transfers.</summary>
     public const int BufferSize = 64 * 1024;
 
-    public static readonly PooledBufferForwarder Instance = new();
+    public static readonly PooledBufferForwarder Instance = new(ArrayPool<byte>.Shared);
+
+    private readonly ArrayPool<byte> _pool;
+
+    /// <param name="pool">The shared pool in production; tests pass a counting pool to see what idle connections hold.</param>
+    public PooledBufferForwarder(ArrayPool<byte> pool) => _pool = pool;
 
     public async Task ForwardAsync(ForwardedConnection connection)
     {
-        var upstream = CopyAsync(connection, connection.Client, connection.BackendSocket);
-        var downstream = CopyAsync(connection, connection.BackendSocket, connection.Client);
+        var upstream = CopyAsync(connection, connection.Client, connection.BackendSocket, _pool);
+        var downstream = CopyAsync(connection, connection.BackendSocket, connection.Client, _pool);
         await upstream.ConfigureAwait(false);
         await downstream.ConfigureAwait(false);
 
@@ -27,7 +32,7 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
         connection.Close();
     }
 
-    private static async Task CopyAsync(ForwardedConnection connection, Socket source, Socket destination)
+    private static async Task CopyAsync(ForwardedConnection connection, Socket source, Socket destination, ArrayPool<byte> pool)
     {
         byte[]? buffer = null;
         var wasFull = false;
@@ -39,13 +44,13 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
                 {
                     if (buffer is not null)
                     {
-                        ArrayPool<byte>.Shared.Return(buffer);
+                        pool.Return(buffer);
                         buffer = null;
                     }
 
                     // Completes when data or FIN arrives; holds no memory meanwhile.
                     await source.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
-                    buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+                    buffer = pool.Rent(BufferSize);
                 }
 
                 var read = await source.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).ConfigureAwait(false);
@@ -80,7 +85,7 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
         {
             if (buffer is not null)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                pool.Return(buffer);
             }
         }
     }
