@@ -21,15 +21,24 @@ internal sealed class BackendState
     private long _active;
     private long _total;
     private int _retired;
+    private BackendSpec _spec;
 
     public BackendState(BackendSpec spec, bool probed)
     {
-        Spec = spec;
+        _spec = spec;
         Name = MemberName(spec);
         _state = (int)(probed ? HealthState.Unknown : HealthState.NotProbed);
     }
 
-    public BackendSpec Spec { get; }
+    /// <summary>
+    /// Replaced only when the probe target changes; the traffic identity (VM, endpoint, target) never does,
+    /// so a new probe port does not drain a member's connections.
+    /// </summary>
+    public BackendSpec Spec { get => Volatile.Read(ref _spec); set => Volatile.Write(ref _spec, value); }
+
+    /// <summary>What identifies a backend for traffic: connections to it survive a change of anything else.</summary>
+    public static (string VmName, string EndpointName, System.Net.IPEndPoint Target) TrafficIdentity(BackendSpec spec) =>
+        (spec.VmName, spec.EndpointName, spec.Target);
 
     /// <summary>Stable identity for consistent hashing: the same on every node and after restarts.</summary>
     public string Name { get; }

@@ -92,18 +92,26 @@ internal sealed class VipListener
         {
             var old = _route;
             var probeChanged = !Equals(old.Spec.Probe, spec.Probe);
-            var previous = new Dictionary<BackendSpec, BackendState>(old.Backends.Length);
+            var previous = new Dictionary<(string, string, IPEndPoint), BackendState>(old.Backends.Length);
             foreach (var backend in old.Backends)
             {
-                previous.TryAdd(backend.Spec, backend);
+                previous.TryAdd(BackendState.TrafficIdentity(backend.Spec), backend);
             }
 
             var next = new BackendState[spec.Backends.Count];
             var fresh = new List<BackendState>();
+            var reprobe = new List<BackendState>();
             for (var i = 0; i < next.Length; i++)
             {
-                if (previous.Remove(spec.Backends[i], out var kept))
+                if (previous.Remove(BackendState.TrafficIdentity(spec.Backends[i]), out var kept))
                 {
+                    if (kept.Spec != spec.Backends[i])
+                    {
+                        // Only the probe target moved: same member, same connections, new probe loop.
+                        kept.Spec = spec.Backends[i];
+                        reprobe.Add(kept);
+                    }
+
                     next[i] = kept;
                 }
                 else
@@ -133,6 +141,13 @@ internal sealed class VipListener
             }
             else if (_health is not null)
             {
+                foreach (var backend in reprobe)
+                {
+                    _health.Stop(backend);
+                    backend.ResetHealth(probed: true);
+                    _health.Start(backend);
+                }
+
                 foreach (var backend in fresh)
                 {
                     _health.Start(backend);

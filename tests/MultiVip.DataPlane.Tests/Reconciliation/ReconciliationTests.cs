@@ -49,6 +49,30 @@ public sealed class ReconciliationTests
     }
 
     [Fact]
+    public async Task Changing_the_probe_port_keeps_members_and_their_connections()
+    {
+        var time = new FakeTimeProvider();
+        await using var a = new TestBackend("vmA");
+        await using var b = new TestBackend("vmB");
+        await using var plane = TestPlane.Create(time, Drain30s);
+        var key = TestNet.NextKey();
+        var spec = TestNet.Spec(key, a, b) with { Probe = TestNet.TcpProbe() };
+        await plane.ApplyOkAsync(1, spec);
+        using var client = await TestNet.ConnectAsync(key);
+        var first = await TestNet.RoundTripAsync(client, "1");
+
+        var moved = spec with
+        {
+            Probe = spec.Probe! with { Port = a.Target.Port },
+            Backends = [a.Spec with { ProbeTarget = b.Target }, b.Spec with { ProbeTarget = a.Target }],
+        };
+        await plane.ApplyOkAsync(2, moved);
+        time.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal(first, await TestNet.RoundTripAsync(client, "2"));
+        Assert.Equal(2, plane.GetHealth().Count);
+    }
+
+    [Fact]
     public async Task Removed_listener_frees_its_port_at_once_and_drains_its_connections()
     {
         var time = new FakeTimeProvider();
