@@ -50,6 +50,15 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
 
                     // Completes when data or FIN arrives; holds no memory meanwhile.
                     await source.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+
+                    // The wake-up can be stale (an edge-triggered readiness event for bytes we already
+                    // read, seen under load): renting then would pin a buffer on an idle connection
+                    // inside a blocked read. One poll() per burst confirms data, FIN or an error is there.
+                    if (!source.Poll(0, SelectMode.SelectRead))
+                    {
+                        continue;
+                    }
+
                     buffer = pool.Rent(BufferSize);
                 }
 
