@@ -49,6 +49,23 @@ public sealed class ReconciliationTests
     }
 
     [Fact]
+    public async Task Acl_change_applies_to_new_connections_only()
+    {
+        await using var backend = new TestBackend("vm1");
+        await using var plane = TestPlane.Create();
+        var key = TestNet.NextKey();
+        var source = IPAddress.Parse("127.0.0.23");
+        await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
+        using var established = await TestNet.ConnectAsync(key, source);
+        Assert.Equal("vm1", await TestNet.RoundTripAsync(established, "before"));
+
+        await plane.ApplyOkAsync(2, TestNet.Spec(key, backend) with { Acl = [TestNet.Rule(1, AclAction.Deny, "127.0.0.23/32")] });
+        await TestNet.AssertConnectionResetAsync(key, source);
+        Assert.Equal("vm1", await TestNet.RoundTripAsync(established, "after"));
+        Assert.Equal("vm1", await TestNet.WhichBackendAsync(key, IPAddress.Parse("127.0.0.24")));
+    }
+
+    [Fact]
     public async Task Changing_the_probe_port_keeps_members_and_their_connections()
     {
         var time = new FakeTimeProvider();
