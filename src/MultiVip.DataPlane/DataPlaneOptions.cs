@@ -1,0 +1,45 @@
+namespace MultiVip.DataPlane;
+
+/// <summary>
+/// Tuning of the TCP data plane. The defaults suit a host carrying a few hundred listeners;
+/// each property says what changing it risks.
+/// </summary>
+public sealed record DataPlaneOptions
+{
+    /// <summary>
+    /// How long connections of a removed listener, or of a backend removed from a listener, may keep
+    /// running before they are reset. Default 30 s. Shorter cuts long transfers during every
+    /// reconfiguration; longer keeps removed VMs receiving traffic and delays shutdown (SIGTERM)
+    /// by up to this much.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Connections one listener carries at once; beyond it new clients are accepted and reset at
+    /// once. Default 10000. Each connection costs two sockets (file descriptors) and, while data
+    /// flows, up to two pooled buffers: raising it without raising the process's fd limit
+    /// (ulimit -n) makes accept fail for every listener, not just the busy one.
+    /// </summary>
+    public int MaxConnectionsPerListener { get; init; } = 10_000;
+
+    /// <summary>
+    /// Per-attempt limit on connecting to a backend. Default 5 s. Shorter fails over faster from a
+    /// black-holed VM but gives up on slow, healthy ones; longer holds the client in limbo.
+    /// </summary>
+    public TimeSpan BackendConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Backends tried for one client connection (the chosen one, then the next in that flow's
+    /// preference order). Default 3. Higher hides more dead members from clients but multiplies
+    /// the worst-case connect delay by this factor (attempts × <see cref="BackendConnectTimeout"/>).
+    /// </summary>
+    public int MaxConnectAttempts { get; init; } = 3;
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(DrainTimeout, TimeSpan.Zero, nameof(DrainTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxConnectionsPerListener, 0, nameof(MaxConnectionsPerListener));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(BackendConnectTimeout, TimeSpan.Zero, nameof(BackendConnectTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxConnectAttempts, 0, nameof(MaxConnectAttempts));
+    }
+}

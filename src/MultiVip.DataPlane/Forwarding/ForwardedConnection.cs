@@ -1,0 +1,112 @@
+using System.Net;
+using System.Net.Sockets;
+using MultiVip.DataPlane.Health;
+
+namespace MultiVip.DataPlane.Forwarding;
+
+/// <summary>
+/// One client connection and its backend connection. Tracks the last time a byte moved (a plain
+/// timestamp the idle sweep compares, instead of a timer per read) and owns the teardown so that
+/// exactly one of close/reset wins.
+/// </summary>
+internal sealed class ForwardedConnection
+{
+    private static long s_nextId;
+
+    private readonly TimeProvider _timeProvider;
+    private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _lastActivity;
+    private int _closed;
+
+    public ForwardedConnection(Socket client, Socket backendSocket, BackendState backend, IPEndPoint remote, TimeProvider timeProvider)
+    {
+        Id = Interlocked.Increment(ref s_nextId);
+        Client = client;
+        BackendSocket = backendSocket;
+        Backend = backend;
+        Remote = remote;
+        _timeProvider = timeProvider;
+        _lastActivity = timeProvider.GetTimestamp();
+    }
+
+    public long Id { get; }
+
+    public Socket Client { get; }
+
+    public Socket BackendSocket { get; }
+
+    public BackendState Backend { get; }
+
+    public IPEndPoint Remote { get; }
+
+    /// <summary>Completes when both sockets are closed, whichever way.</summary>
+    public Task Completion => _completed.Task;
+
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>Called once per read; one timestamp read and one store, no allocation.</summary>
+    public void Touch() => Volatile.Write(ref _lastActivity, _timeProvider.GetTimestamp());
+
+    public TimeSpan IdleFor(long now) => _timeProvider.GetElapsedTime(Volatile.Read(ref _lastActivity), now);
+
+    /// <summary>Both directions finished (or the idle timeout hit): FIN both peers and release the sockets.</summary>
+    public void Close()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        Shutdown(Client);
+        Shutdown(BackendSocket);
+        Client.Dispose();
+        BackendSocket.Dispose();
+        _completed.TrySetResult();
+    }
+
+    /// <summary>One side reset, a write failed, or a drain ran out of time: RST both peers.</summary>
+    public void Reset()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        Abort(Client);
+        Abort(BackendSocket);
+        _completed.TrySetResult();
+    }
+
+    /// <summary>SO_LINGER with a zero timeout makes close() send RST instead of FIN.</summary>
+    public static void Abort(Socket socket)
+    {
+        try
+        {
+            socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+            // Already reset by the peer: nothing left to tell it.
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+
+        socket.Dispose();
+    }
+
+    private static void Shutdown(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+}

@@ -1,0 +1,11 @@
+namespace MultiVip.DataPlane.Forwarding;
+
+/// <summary>
+/// Moves bytes between the two sockets of a connection until both directions end, propagating
+/// FIN and RST. The seam for a zero-copy splice(2) implementation later: the listener only needs
+/// this contract, not how the bytes move.
+/// </summary>
+internal interface IConnectionForwarder
+{
+    Task ForwardAsync(ForwardedConnection connection);
+}

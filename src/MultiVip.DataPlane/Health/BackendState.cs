@@ -1,0 +1,147 @@
+using System.Collections.Concurrent;
+using MultiVip.DataPlane.Forwarding;
+using MultiVip.Model.DesiredState;
+
+namespace MultiVip.DataPlane.Health;
+
+/// <summary>
+/// Runtime state of one backend of one listener: probe verdict, connection counters and the
+/// connections it carries (so a removed backend can be drained). Kept across reconfigurations
+/// while the backend's spec is unchanged, so a config change does not reset health or counters.
+/// </summary>
+internal sealed class BackendState
+{
+    private readonly Lock _gate = new();
+    private readonly ConcurrentDictionary<long, ForwardedConnection> _connections = new();
+    private int _state;
+    private int _consecutiveFailures;
+    private int _consecutiveSuccesses;
+    private DateTimeOffset? _lastProbeAt;
+    private string? _lastError;
+    private long _active;
+    private long _total;
+    private int _retired;
+    private BackendSpec _spec;
+
+    public BackendState(BackendSpec spec, bool probed)
+    {
+        _spec = spec;
+        Name = MemberName(spec);
+        _state = (int)(probed ? HealthState.Unknown : HealthState.NotProbed);
+    }
+
+    /// <summary>
+    /// Replaced only when the probe target changes; the traffic identity (VM, endpoint, target) never does,
+    /// so a new probe port does not drain a member's connections.
+    /// </summary>
+    public BackendSpec Spec { get => Volatile.Read(ref _spec); set => Volatile.Write(ref _spec, value); }
+
+    /// <summary>What identifies a backend for traffic: connections to it survive a change of anything else.</summary>
+    public static (string VmName, string EndpointName, System.Net.IPEndPoint Target) TrafficIdentity(BackendSpec spec) =>
+        (spec.VmName, spec.EndpointName, spec.Target);
+
+    /// <summary>Stable identity for consistent hashing: the same on every node and after restarts.</summary>
+    public string Name { get; }
+
+    public HealthState State => (HealthState)Volatile.Read(ref _state);
+
+    /// <summary>Unknown (never probed yet) counts as in rotation, as new Azure members do.</summary>
+    public bool InRotation => State != HealthState.Unhealthy;
+
+    public long ActiveConnections => Interlocked.Read(ref _active);
+
+    public long TotalConnections => Interlocked.Read(ref _total);
+
+    public ICollection<ForwardedConnection> Connections => _connections.Values;
+
+    /// <summary>Removed from its listener; connections that race past the drain snapshot are reset.</summary>
+    public bool IsRetired => Volatile.Read(ref _retired) != 0;
+
+    public void Retire() => Volatile.Write(ref _retired, 1);
+
+    public static string MemberName(BackendSpec spec) => $"{spec.VmName}/{spec.EndpointName}/{spec.Target}";
+
+    public void Attach(ForwardedConnection connection)
+    {
+        _connections[connection.Id] = connection;
+        Interlocked.Increment(ref _active);
+        Interlocked.Increment(ref _total);
+    }
+
+    public void Detach(ForwardedConnection connection)
+    {
+        if (_connections.TryRemove(connection.Id, out _))
+        {
+            Interlocked.Decrement(ref _active);
+        }
+    }
+
+    /// <summary>
+    /// Applies one probe result. Leaves rotation after <paramref name="threshold"/> consecutive
+    /// failures and returns after as many consecutive successes; an Unknown member that answers
+    /// becomes Healthy at once because it was in rotation already.
+    /// </summary>
+    /// <returns>The new state when it changed, otherwise null.</returns>
+    public HealthState? RecordProbe(bool success, string? error, DateTimeOffset at, int threshold)
+    {
+        lock (_gate)
+        {
+            _lastProbeAt = at;
+            _lastError = success ? null : error;
+            var before = (HealthState)_state;
+            var after = before;
+            if (success)
+            {
+                _consecutiveFailures = 0;
+                _consecutiveSuccesses++;
+                if (before == HealthState.Unknown
+                    || (before == HealthState.Unhealthy && _consecutiveSuccesses >= threshold))
+                {
+                    after = HealthState.Healthy;
+                }
+            }
+            else
+            {
+                _consecutiveSuccesses = 0;
+                _consecutiveFailures++;
+                if (before != HealthState.Unhealthy && _consecutiveFailures >= threshold)
+                {
+                    after = HealthState.Unhealthy;
+                }
+            }
+
+            if (after == before)
+            {
+                return null;
+            }
+
+            Volatile.Write(ref _state, (int)after);
+            return after;
+        }
+    }
+
+    /// <summary>A new probe definition makes old verdicts meaningless: start over as a new member.</summary>
+    public void ResetHealth(bool probed)
+    {
+        lock (_gate)
+        {
+            _consecutiveFailures = 0;
+            _consecutiveSuccesses = 0;
+            _lastError = null;
+            _lastProbeAt = null;
+            Volatile.Write(ref _state, (int)(probed ? HealthState.Unknown : HealthState.NotProbed));
+        }
+    }
+
+    public BackendHealth ToHealth(ListenerKey key, string serviceName)
+    {
+        lock (_gate)
+        {
+            return new BackendHealth(key, serviceName, Spec.VmName, Spec.EndpointName, (HealthState)_state, _lastProbeAt, _lastError)
+            {
+                ActiveConnections = ActiveConnections,
+                TotalConnections = TotalConnections,
+            };
+        }
+    }
+}

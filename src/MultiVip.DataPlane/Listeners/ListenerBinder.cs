@@ -1,0 +1,48 @@
+using System.Net;
+using System.Net.Sockets;
+using MultiVip.Model.DesiredState;
+
+namespace MultiVip.DataPlane.Listeners;
+
+/// <summary>Binds a listening socket and turns bind errors into messages that say how to fix them.</summary>
+internal static class ListenerBinder
+{
+    /// <summary>Large enough to absorb an accept burst while the accept loop is scheduled; the kernel caps it at somaxconn.</summary>
+    private const int Backlog = 1024;
+
+    public static Socket? TryBind(ListenerKey key, out string? error)
+    {
+        var socket = new Socket(key.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            // Lets a VIP that moved (or a restarted host) rebind while old connections sit in TIME_WAIT;
+            // on Linux it never lets two sockets listen on the same address and port.
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(new IPEndPoint(key.Address, key.Port));
+            socket.Listen(Backlog);
+            error = null;
+            return socket;
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+            error = Describe(key, ex.SocketErrorCode, ex.Message);
+            return null;
+        }
+    }
+
+    internal static string Describe(ListenerKey key, SocketError code, string detail) => code switch
+    {
+        SocketError.AddressNotAvailable =>
+            $"cannot bind {key}: address {key.Address} is not assigned to any interface of this host. "
+            + $"Add it to an interface (e.g. 'ip addr add {key.Address}/32 dev lo'), or allocate VIPs from a pool "
+            + "of addresses this host owns, such as 127.100.0.0/16. The listener is retried with the next desired state.",
+        SocketError.AddressAlreadyInUse =>
+            $"cannot bind {key}: port {key.Port} on {key.Address} is already in use by another process or socket. "
+            + "Stop that process or choose another public port; the listener is retried with the next desired state.",
+        SocketError.AccessDenied =>
+            $"cannot bind {key}: permission denied. Ports below 1024 need CAP_NET_BIND_SERVICE "
+            + "(setcap cap_net_bind_service=+ep on the host binary) or root; the listener is retried with the next desired state.",
+        _ => $"cannot bind {key}: {code} ({detail}). The listener is retried with the next desired state.",
+    };
+}

@@ -1,0 +1,426 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using MultiVip.DataPlane.Balancing;
+using MultiVip.DataPlane.Forwarding;
+using MultiVip.DataPlane.Health;
+using MultiVip.DataPlane.Reconciliation;
+using MultiVip.Model.DesiredState;
+using MultiVip.Model.Services;
+
+namespace MultiVip.DataPlane.Listeners;
+
+/// <summary>
+/// One public TCP socket (VIP, port) and the connections it accepted. Configuration lives in an
+/// immutable <see cref="RouteTable"/> swapped with a single reference write; the accept path reads
+/// it once per connection and never locks.
+/// </summary>
+internal sealed class VipListener
+{
+    private readonly Socket _socket;
+    private readonly DataPlaneOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly IConnectionForwarder _forwarder;
+    private readonly Action<ProbeObservation> _onProbe;
+    private readonly ConcurrentDictionary<long, ForwardedConnection> _connections = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _configGate = new();
+    private readonly ITimer _idleSweep;
+    private TimeSpan _sweepPeriod;
+    private RouteTable _route;
+    private HealthMonitor? _health;
+    private int _active;
+    private Task _acceptLoop = Task.CompletedTask;
+
+    public VipListener(
+        Socket socket,
+        ListenerSpec spec,
+        DataPlaneOptions options,
+        TimeProvider timeProvider,
+        ILogger logger,
+        IConnectionForwarder forwarder,
+        Action<ProbeObservation> onProbe)
+    {
+        _socket = socket;
+        _options = options;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        _forwarder = forwarder;
+        _onProbe = onProbe;
+        Key = spec.Key;
+
+        var backends = new BackendState[spec.Backends.Count];
+        for (var i = 0; i < backends.Length; i++)
+        {
+            backends[i] = new BackendState(spec.Backends[i], spec.Probe is not null);
+        }
+
+        _route = new RouteTable(spec, spec.CompileAcl(), backends);
+        _sweepPeriod = SweepPeriod(spec.IdleTimeout);
+        _idleSweep = timeProvider.CreateTimer(static state => ((VipListener)state!).SweepIdle(), this, _sweepPeriod, _sweepPeriod);
+        if (spec.Probe is not null)
+        {
+            _health = NewMonitor(spec.Probe);
+            foreach (var backend in backends)
+            {
+                _health.Start(backend);
+            }
+        }
+    }
+
+    public ListenerKey Key { get; }
+
+    public ListenerSpec Spec => Volatile.Read(ref _route).Spec;
+
+    public ListenerCounters Counters { get; } = new();
+
+    public int ConnectionCount => _connections.Count;
+
+    public IReadOnlyCollection<ForwardedConnection> SnapshotConnections() => [.. _connections.Values];
+
+    public void Start() => _acceptLoop = Task.Run(AcceptLoopAsync);
+
+    /// <summary>
+    /// Swaps in a new spec for the same key. Backends whose spec is unchanged keep their health and
+    /// connections; removed ones leave rotation now and are returned for draining.
+    /// </summary>
+    public IReadOnlyList<BackendState> Update(ListenerSpec spec)
+    {
+        lock (_configGate)
+        {
+            var old = _route;
+            var probeChanged = !Equals(old.Spec.Probe, spec.Probe);
+            var previous = new Dictionary<(string, string, IPEndPoint), BackendState>(old.Backends.Length);
+            foreach (var backend in old.Backends)
+            {
+                previous.TryAdd(BackendState.TrafficIdentity(backend.Spec), backend);
+            }
+
+            var next = new BackendState[spec.Backends.Count];
+            var fresh = new List<BackendState>();
+            var reprobe = new List<BackendState>();
+            for (var i = 0; i < next.Length; i++)
+            {
+                if (previous.Remove(BackendState.TrafficIdentity(spec.Backends[i]), out var kept))
+                {
+                    if (kept.Spec != spec.Backends[i])
+                    {
+                        // Only the probe target moved: same member, same connections, new probe loop.
+                        kept.Spec = spec.Backends[i];
+                        reprobe.Add(kept);
+                    }
+
+                    next[i] = kept;
+                }
+                else
+                {
+                    next[i] = new BackendState(spec.Backends[i], spec.Probe is not null);
+                    fresh.Add(next[i]);
+                }
+            }
+
+            var removed = new List<BackendState>(previous.Values);
+            foreach (var backend in removed)
+            {
+                backend.Retire();
+                _health?.Stop(backend);
+            }
+
+            if (probeChanged)
+            {
+                // Old verdicts came from another probe: every member starts over as a new one.
+                _health?.StopAll();
+                _health = spec.Probe is null ? null : NewMonitor(spec.Probe);
+                foreach (var backend in next)
+                {
+                    backend.ResetHealth(spec.Probe is not null);
+                    _health?.Start(backend);
+                }
+            }
+            else if (_health is not null)
+            {
+                foreach (var backend in reprobe)
+                {
+                    _health.Stop(backend);
+                    backend.ResetHealth(probed: true);
+                    _health.Start(backend);
+                }
+
+                foreach (var backend in fresh)
+                {
+                    _health.Start(backend);
+                }
+            }
+
+            Volatile.Write(ref _route, new RouteTable(spec, spec.CompileAcl(), next));
+
+            var period = SweepPeriod(spec.IdleTimeout);
+            if (period != _sweepPeriod)
+            {
+                _sweepPeriod = period;
+                _idleSweep.Change(period, period);
+            }
+
+            return removed;
+        }
+    }
+
+    /// <summary>Closes the listening socket at once (the port can be rebound) and stops probing; connections keep running.</summary>
+    public void StopAccepting()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _stopping.Cancel();
+        _socket.Dispose();
+        lock (_configGate)
+        {
+            _health?.StopAll();
+            _health = null;
+        }
+    }
+
+    public async Task<int> DrainAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var reset = await Drainer.DrainAsync(SnapshotConnections(), timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        reset += ResetAll();
+        await _idleSweep.DisposeAsync().ConfigureAwait(false);
+        await _acceptLoop.ConfigureAwait(false);
+        return reset;
+    }
+
+    public int ResetAll()
+    {
+        var reset = 0;
+        foreach (var connection in _connections.Values)
+        {
+            if (!connection.IsClosed)
+            {
+                connection.Reset();
+                reset++;
+            }
+        }
+
+        Interlocked.Add(ref Counters.DrainReset, reset);
+        return reset;
+    }
+
+    public IEnumerable<BackendHealth> GetHealth()
+    {
+        var route = Volatile.Read(ref _route);
+        foreach (var backend in route.Backends)
+        {
+            yield return backend.ToHealth(Key, route.Spec.ServiceName);
+        }
+    }
+
+    /// <summary>Drains connections of backends removed by <see cref="Update"/>, then resets what is left.</summary>
+    public async Task DrainBackendsAsync(IReadOnlyList<BackendState> removed, CancellationToken cancellationToken)
+    {
+        var connections = new List<ForwardedConnection>();
+        foreach (var backend in removed)
+        {
+            connections.AddRange(backend.Connections);
+        }
+
+        var reset = await Drainer.DrainAsync(connections, _options.DrainTimeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        if (reset > 0)
+        {
+            Interlocked.Add(ref Counters.DrainReset, reset);
+            Log.DrainTimedOut(_logger, Key, reset);
+        }
+    }
+
+    /// <summary>
+    /// The sweep runs at a quarter of the idle timeout (capped at 30 s), so a connection closes between
+    /// 1× and 1.25× the timeout: precise enough for a 4-30 minute setting at the cost of one walk over
+    /// the connections per period instead of a timer per read.
+    /// </summary>
+    private static TimeSpan SweepPeriod(TimeSpan idleTimeout) =>
+        idleTimeout <= TimeSpan.Zero
+            ? Timeout.InfiniteTimeSpan
+            : TimeSpan.FromTicks(Math.Clamp(idleTimeout.Ticks / 4, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(30).Ticks));
+
+    private HealthMonitor NewMonitor(LoadBalancerProbe probe) =>
+        new(Key, probe, _timeProvider, _logger, OnHealthChanged, _onProbe);
+
+    private void OnHealthChanged(BackendState backend, HealthState state, string? error)
+    {
+        Log.BackendHealthChanged(_logger, Key, backend.Spec.VmName, backend.Spec.EndpointName, state, error);
+        lock (_configGate)
+        {
+            var route = _route;
+            if (Array.IndexOf(route.Backends, backend) >= 0)
+            {
+                Volatile.Write(ref _route, new RouteTable(route.Spec, route.Acl, route.Backends));
+            }
+        }
+    }
+
+    private void SweepIdle()
+    {
+        var idleTimeout = Volatile.Read(ref _route).Spec.IdleTimeout;
+        if (idleTimeout <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var now = _timeProvider.GetTimestamp();
+        foreach (var connection in _connections.Values)
+        {
+            if (!connection.IsClosed && connection.IdleFor(now) >= idleTimeout)
+            {
+                Interlocked.Increment(ref Counters.IdleClosed);
+                Log.ConnectionIdleClosed(_logger, Key, connection.Remote, idleTimeout);
+                connection.Close();
+            }
+        }
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _socket.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (_stopping.IsCancellationRequested
+                && ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+            catch (SocketException ex)
+            {
+                // EMFILE and friends: the listener stays up and tries again with the next client.
+                Log.AcceptFailed(_logger, Key, ex);
+                await Task.Yield();
+                continue;
+            }
+
+            _ = HandleConnectionAsync(client);
+        }
+    }
+
+    private async Task HandleConnectionAsync(Socket client)
+    {
+        IPEndPoint? remote = null;
+        Socket? backendSocket = null;
+        var counted = false;
+        try
+        {
+            client.NoDelay = true;
+            remote = (IPEndPoint)client.RemoteEndPoint!;
+            var local = (IPEndPoint)client.LocalEndPoint!;
+
+            counted = true;
+            if (Interlocked.Increment(ref _active) > _options.MaxConnectionsPerListener)
+            {
+                Interlocked.Increment(ref Counters.RefusedOverLimit);
+                Log.ConnectionOverLimit(_logger, Key, remote, _options.MaxConnectionsPerListener);
+                ForwardedConnection.Abort(client);
+                return;
+            }
+
+            // Read once: every decision for this connection uses the same configuration.
+            var route = Volatile.Read(ref _route);
+            if (!route.Acl.IsAllowed(remote.Address))
+            {
+                Interlocked.Increment(ref Counters.DeniedByAcl);
+                Log.ConnectionDeniedByAcl(_logger, Key, remote);
+                ForwardedConnection.Abort(client);
+                return;
+            }
+
+            var candidates = new int[_options.MaxConnectAttempts];
+            var count = route.FillCandidates(remote, local, candidates);
+            if (count == 0)
+            {
+                Interlocked.Increment(ref Counters.NoHealthyBackend);
+                Log.NoHealthyBackend(_logger, Key, remote);
+                ForwardedConnection.Abort(client);
+                return;
+            }
+
+            BackendState? chosen = null;
+            for (var attempt = 0; attempt < count; attempt++)
+            {
+                var candidate = route.Members[candidates[attempt]];
+                if (attempt > 0)
+                {
+                    Interlocked.Increment(ref Counters.ConnectRetries);
+                }
+
+                try
+                {
+                    backendSocket = await BackendConnector.ConnectAsync(
+                        candidate.Spec.Target, _options.BackendConnectTimeout, _timeProvider, _stopping.Token).ConfigureAwait(false);
+                    chosen = candidate;
+                    break;
+                }
+                catch (Exception ex) when (ex is SocketException or TimeoutException)
+                {
+                    Interlocked.Increment(ref Counters.ConnectFailures);
+                    Log.BackendConnectFailed(_logger, Key, attempt + 1, candidate.Spec.Target, ex);
+                }
+            }
+
+            if (chosen is null || backendSocket is null)
+            {
+                Interlocked.Increment(ref Counters.ConnectExhausted);
+                Log.BackendConnectExhausted(_logger, Key, remote, count);
+                ForwardedConnection.Abort(client);
+                return;
+            }
+
+            if (route.Spec.ProxyProtocol != ProxyProtocolVersion.None)
+            {
+                var header = ProxyProtocolHeader.Build(route.Spec.ProxyProtocol, remote, local);
+                await backendSocket.SendAsync(header, SocketFlags.None).ConfigureAwait(false);
+            }
+
+            var connection = new ForwardedConnection(client, backendSocket, chosen, remote, _timeProvider);
+            backendSocket = null;
+            _connections[connection.Id] = connection;
+            chosen.Attach(connection);
+            Interlocked.Increment(ref Counters.Forwarded);
+            try
+            {
+                // Stopped or retired while we were connecting: the drain already took its snapshot.
+                if (_stopping.IsCancellationRequested || chosen.IsRetired)
+                {
+                    connection.Reset();
+                }
+
+                await _forwarder.ForwardAsync(connection).ConfigureAwait(false);
+            }
+            finally
+            {
+                _connections.TryRemove(connection.Id, out _);
+                chosen.Detach(connection);
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.ConnectionSetupFailed(_logger, Key, remote, ex);
+            if (backendSocket is not null)
+            {
+                ForwardedConnection.Abort(backendSocket);
+            }
+
+            ForwardedConnection.Abort(client);
+        }
+        finally
+        {
+            if (counted)
+            {
+                Interlocked.Decrement(ref _active);
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using MultiVip.Model.DesiredState;
+
+namespace MultiVip.DataPlane;
+
+/// <summary>Every log line of the data plane, source-generated so disabled levels cost nothing on the hot path.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, EventName = "ListenerStarted", Level = LogLevel.Information,
+        Message = "Listening on {Key} for service {ServiceName} with {BackendCount} backend(s)")]
+    public static partial void ListenerStarted(ILogger logger, ListenerKey key, string serviceName, int backendCount);
+
+    [LoggerMessage(EventId = 2, EventName = "ListenerStopped", Level = LogLevel.Information,
+        Message = "Stopped listening on {Key}; draining {ConnectionCount} connection(s)")]
+    public static partial void ListenerStopped(ILogger logger, ListenerKey key, int connectionCount);
+
+    [LoggerMessage(EventId = 3, EventName = "ListenerBindFailed", Level = LogLevel.Error,
+        Message = "Cannot listen on {Key}: {Reason}")]
+    public static partial void ListenerBindFailed(ILogger logger, ListenerKey key, string reason);
+
+    [LoggerMessage(EventId = 4, EventName = "UdpNotSupported", Level = LogLevel.Warning,
+        Message = "UDP listener {Key} is not carried by the TCP data plane yet; ignored")]
+    public static partial void UdpNotSupported(ILogger logger, ListenerKey key);
+
+    [LoggerMessage(EventId = 5, EventName = "ListenerUpdated", Level = LogLevel.Information,
+        Message = "Reconfigured {Key}: {BackendCount} backend(s), {RemovedCount} draining")]
+    public static partial void ListenerUpdated(ILogger logger, ListenerKey key, int backendCount, int removedCount);
+
+    [LoggerMessage(EventId = 6, EventName = "StaleGenerationIgnored", Level = LogLevel.Warning,
+        Message = "Ignored desired state generation {Generation}: generation {Applied} is already applied")]
+    public static partial void StaleGenerationIgnored(ILogger logger, long generation, long applied);
+
+    [LoggerMessage(EventId = 7, EventName = "AcceptFailed", Level = LogLevel.Error,
+        Message = "Accept loop of {Key} failed")]
+    public static partial void AcceptFailed(ILogger logger, ListenerKey key, Exception exception);
+
+    [LoggerMessage(EventId = 8, EventName = "DuplicateListener", Level = LogLevel.Error,
+        Message = "Desired state lists {Key} more than once; the first spec wins")]
+    public static partial void DuplicateListener(ILogger logger, ListenerKey key);
+
+    [LoggerMessage(EventId = 10, EventName = "ConnectionDeniedByAcl", Level = LogLevel.Debug,
+        Message = "{Key}: connection from {Remote} denied by the endpoint ACL")]
+    public static partial void ConnectionDeniedByAcl(ILogger logger, ListenerKey key, IPEndPoint remote);
+
+    [LoggerMessage(EventId = 11, EventName = "ConnectionOverLimit", Level = LogLevel.Warning,
+        Message = "{Key}: connection from {Remote} refused, the listener already carries {Limit} connections")]
+    public static partial void ConnectionOverLimit(ILogger logger, ListenerKey key, IPEndPoint remote, int limit);
+
+    [LoggerMessage(EventId = 12, EventName = "NoHealthyBackend", Level = LogLevel.Warning,
+        Message = "{Key}: connection from {Remote} reset, no backend is in rotation")]
+    public static partial void NoHealthyBackend(ILogger logger, ListenerKey key, IPEndPoint remote);
+
+    [LoggerMessage(EventId = 13, EventName = "BackendConnectFailed", Level = LogLevel.Debug,
+        Message = "{Key}: attempt {Attempt} to connect to {Target} failed")]
+    public static partial void BackendConnectFailed(ILogger logger, ListenerKey key, int attempt, IPEndPoint target, Exception exception);
+
+    [LoggerMessage(EventId = 14, EventName = "BackendConnectExhausted", Level = LogLevel.Warning,
+        Message = "{Key}: connection from {Remote} reset after {Attempts} failed backend connect attempt(s)")]
+    public static partial void BackendConnectExhausted(ILogger logger, ListenerKey key, IPEndPoint remote, int attempts);
+
+    [LoggerMessage(EventId = 15, EventName = "ConnectionIdleClosed", Level = LogLevel.Debug,
+        Message = "{Key}: connection from {Remote} closed after {IdleTimeout} without traffic")]
+    public static partial void ConnectionIdleClosed(ILogger logger, ListenerKey key, IPEndPoint remote, TimeSpan idleTimeout);
+
+    [LoggerMessage(EventId = 16, EventName = "ConnectionSetupFailed", Level = LogLevel.Debug,
+        Message = "{Key}: setting up the connection from {Remote} failed")]
+    public static partial void ConnectionSetupFailed(ILogger logger, ListenerKey key, IPEndPoint? remote, Exception exception);
+
+    [LoggerMessage(EventId = 20, EventName = "BackendHealthChanged", Level = LogLevel.Information,
+        Message = "{Key}: backend {VmName}/{EndpointName} is now {State} ({Error})")]
+    public static partial void BackendHealthChanged(ILogger logger, ListenerKey key, string vmName, string endpointName, HealthState state, string? error);
+
+    [LoggerMessage(EventId = 21, EventName = "ProbeFailed", Level = LogLevel.Debug,
+        Message = "{Key}: probe of {Target} failed: {Error}")]
+    public static partial void ProbeFailed(ILogger logger, ListenerKey key, IPEndPoint target, string error);
+
+    [LoggerMessage(EventId = 30, EventName = "DrainTimedOut", Level = LogLevel.Information,
+        Message = "{Key}: drain timeout reached, resetting {Count} remaining connection(s)")]
+    public static partial void DrainTimedOut(ILogger logger, ListenerKey key, int count);
+}

@@ -1,0 +1,43 @@
+using MultiVip.DataPlane.Forwarding;
+
+namespace MultiVip.DataPlane.Reconciliation;
+
+/// <summary>Lets connections finish on their own for up to the drain timeout, then resets the rest.</summary>
+internal static class Drainer
+{
+    /// <returns>How many connections had to be reset.</returns>
+    public static async Task<int> DrainAsync(
+        IReadOnlyCollection<ForwardedConnection> connections, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        if (connections.Count == 0)
+        {
+            return 0;
+        }
+
+        var completions = new List<Task>(connections.Count);
+        foreach (var connection in connections)
+        {
+            completions.Add(connection.Completion);
+        }
+
+        if (timeout > TimeSpan.Zero)
+        {
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var deadline = Task.Delay(timeout, timeProvider, stop.Token);
+            await Task.WhenAny(Task.WhenAll(completions), deadline).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+        }
+
+        var reset = 0;
+        foreach (var connection in connections)
+        {
+            if (!connection.IsClosed)
+            {
+                connection.Reset();
+                reset++;
+            }
+        }
+
+        return reset;
+    }
+}

@@ -1,0 +1,59 @@
+using MultiVip.Model.DesiredState;
+using MultiVip.Model.Services;
+
+namespace MultiVip.DataPlane.Reconciliation;
+
+/// <summary>
+/// What one desired state means for the running listeners, by <see cref="ListenerKey"/>: which to
+/// add, which to reconfigure in place, which to remove. Unchanged ones appear nowhere.
+/// </summary>
+internal sealed record ListenerDiff(
+    IReadOnlyList<ListenerSpec> Added,
+    IReadOnlyList<ListenerSpec> Changed,
+    IReadOnlyList<ListenerKey> Removed,
+    IReadOnlyList<ListenerKey> Duplicates,
+    IReadOnlyList<ListenerKey> Unsupported)
+{
+    public static ListenerDiff Compute(IReadOnlyDictionary<ListenerKey, ListenerSpec> running, IReadOnlyList<ListenerSpec> desired)
+    {
+        var wanted = new Dictionary<ListenerKey, ListenerSpec>(desired.Count);
+        var added = new List<ListenerSpec>();
+        var changed = new List<ListenerSpec>();
+        var duplicates = new List<ListenerKey>();
+        var unsupported = new List<ListenerKey>();
+        foreach (var spec in desired)
+        {
+            if (spec.Key.Protocol != TransportProtocol.Tcp)
+            {
+                unsupported.Add(spec.Key);
+                continue;
+            }
+
+            if (!wanted.TryAdd(spec.Key, spec))
+            {
+                duplicates.Add(spec.Key);
+                continue;
+            }
+
+            if (!running.TryGetValue(spec.Key, out var current))
+            {
+                added.Add(spec);
+            }
+            else if (!current.IsEquivalentTo(spec))
+            {
+                changed.Add(spec);
+            }
+        }
+
+        var removed = new List<ListenerKey>();
+        foreach (var key in running.Keys)
+        {
+            if (!wanted.ContainsKey(key))
+            {
+                removed.Add(key);
+            }
+        }
+
+        return new ListenerDiff(added, changed, removed, duplicates, unsupported);
+    }
+}

@@ -1,0 +1,275 @@
+using Microsoft.Extensions.Logging;
+using MultiVip.DataPlane.Forwarding;
+using MultiVip.DataPlane.Health;
+using MultiVip.DataPlane.Listeners;
+using MultiVip.DataPlane.Reconciliation;
+using MultiVip.Model.DesiredState;
+
+namespace MultiVip.DataPlane;
+
+/// <summary>
+/// User-space TCP data plane: one listening socket per (VIP, port), Maglev-balanced across the
+/// members in rotation, with probes, ACLs, idle timeouts, PROXY protocol and draining reconfiguration.
+/// UDP listeners are ignored here (another component carries them).
+/// </summary>
+public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
+{
+    private readonly DataPlaneOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly IConnectionForwarder _forwarder;
+    private readonly SemaphoreSlim _applyGate = new(1, 1);
+    private readonly Dictionary<ListenerKey, VipListener> _listeners = [];
+    private readonly HashSet<ListenerKey> _udpLogged = [];
+    private readonly Lock _drainGate = new();
+    private readonly List<(VipListener Listener, Task Drain)> _draining = [];
+    private readonly List<Task> _backendDrains = [];
+    private readonly CancellationTokenSource _shutdown = new();
+    private VipListener[] _published = [];
+    private long _appliedGeneration = -1;
+    private int _disposed;
+
+    public TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+        : this(options, loggerFactory, timeProvider, PooledBufferForwarder.Instance)
+    {
+    }
+
+    internal TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, IConnectionForwarder forwarder)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        options.Validate();
+        _options = options;
+        _timeProvider = timeProvider;
+        _logger = loggerFactory.CreateLogger<TcpDataPlane>();
+        _forwarder = forwarder;
+    }
+
+    /// <summary>Every finished probe attempt. Lets tests await health instead of sleeping.</summary>
+    internal event Action<ProbeObservation>? ProbeCompleted;
+
+    public async Task<ApplyResult> ApplyAsync(DesiredState desired, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(desired);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+        // The control plane calls serially, but a stray concurrent call must not interleave two diffs.
+        await _applyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (desired.Generation < _appliedGeneration)
+            {
+                Log.StaleGenerationIgnored(_logger, desired.Generation, _appliedGeneration);
+                return ApplyResult.Ok(_appliedGeneration);
+            }
+
+            var running = new Dictionary<ListenerKey, ListenerSpec>(_listeners.Count);
+            foreach (var (key, listener) in _listeners)
+            {
+                running[key] = listener.Spec;
+            }
+
+            var diff = ListenerDiff.Compute(running, desired.Listeners);
+            foreach (var key in diff.Unsupported)
+            {
+                if (_udpLogged.Add(key))
+                {
+                    Log.UdpNotSupported(_logger, key);
+                }
+            }
+
+            foreach (var key in diff.Duplicates)
+            {
+                Log.DuplicateListener(_logger, key);
+            }
+
+            // Removed first: their ports are free before added listeners (an LB set that moved VIPs) bind.
+            foreach (var key in diff.Removed)
+            {
+                _listeners.Remove(key, out var listener);
+                // The drain outlives this call: it must not stop when the caller's token does.
+                StopAndDrain(listener!, CancellationToken.None);
+            }
+
+            foreach (var spec in diff.Changed)
+            {
+                var listener = _listeners[spec.Key];
+                var removed = listener.Update(spec);
+                Log.ListenerUpdated(_logger, spec.Key, spec.Backends.Count, removed.Count);
+                if (removed.Count > 0)
+                {
+                    TrackBackendDrain(listener.DrainBackendsAsync(removed, _shutdown.Token));
+                }
+            }
+
+            var faults = new List<ListenerFault>();
+            foreach (var spec in diff.Added)
+            {
+                var socket = ListenerBinder.TryBind(spec.Key, out var error);
+                if (socket is null)
+                {
+                    Log.ListenerBindFailed(_logger, spec.Key, error!);
+                    faults.Add(new ListenerFault(spec.Key, spec.ServiceName, error!));
+                    continue;
+                }
+
+                var listener = new VipListener(socket, spec, _options, _timeProvider, _logger, _forwarder, RaiseProbeCompleted);
+                _listeners[spec.Key] = listener;
+                listener.Start();
+                Log.ListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
+            }
+
+            _appliedGeneration = desired.Generation;
+            Volatile.Write(ref _published, [.. _listeners.Values]);
+            return new ApplyResult(desired.Generation, faults);
+        }
+        finally
+        {
+            _applyGate.Release();
+        }
+    }
+
+    public IReadOnlyList<BackendHealth> GetHealth()
+    {
+        var result = new List<BackendHealth>();
+        foreach (var listener in Volatile.Read(ref _published))
+        {
+            result.AddRange(listener.GetHealth());
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Graceful stop for SIGTERM: closes every listening socket, lets connections finish for up to
+    /// <see cref="DataPlaneOptions.DrainTimeout"/> (or until <paramref name="cancellationToken"/>), then resets the rest.
+    /// </summary>
+    public async Task DrainAndStopAsync(CancellationToken cancellationToken)
+    {
+        await _applyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            foreach (var listener in _listeners.Values)
+            {
+                StopAndDrain(listener, cancellationToken);
+            }
+
+            _listeners.Clear();
+            Volatile.Write(ref _published, []);
+        }
+        finally
+        {
+            _applyGate.Release();
+        }
+
+        await Task.WhenAll(DrainTasks()).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _applyGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await _shutdown.CancelAsync().ConfigureAwait(false);
+            foreach (var listener in _listeners.Values)
+            {
+                StopAndDrain(listener, CancellationToken.None);
+            }
+
+            _listeners.Clear();
+            Volatile.Write(ref _published, []);
+
+            // Disposing means now: reset whatever is still draining.
+            lock (_drainGate)
+            {
+                foreach (var (listener, _) in _draining)
+                {
+                    listener.ResetAll();
+                }
+            }
+
+            await Task.WhenAll(DrainTasks()).ConfigureAwait(false);
+        }
+        finally
+        {
+            _applyGate.Release();
+        }
+    }
+
+    /// <summary>Counters of a running listener, for tests and diagnostics.</summary>
+    internal ListenerCounters? GetCounters(ListenerKey key)
+    {
+        foreach (var listener in Volatile.Read(ref _published))
+        {
+            if (listener.Key == key)
+            {
+                return listener.Counters;
+            }
+        }
+
+        return null;
+    }
+
+    private void StopAndDrain(VipListener listener, CancellationToken cancellationToken)
+    {
+        Log.ListenerStopped(_logger, listener.Key, listener.ConnectionCount);
+        listener.StopAccepting();
+        var drain = DrainListenerAsync(listener, CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token, cancellationToken));
+        lock (_drainGate)
+        {
+            _draining.Add((listener, drain));
+        }
+    }
+
+    private async Task DrainListenerAsync(VipListener listener, CancellationTokenSource cancellation)
+    {
+        try
+        {
+            var reset = await listener.DrainAsync(_options.DrainTimeout, cancellation.Token).ConfigureAwait(false);
+            if (reset > 0)
+            {
+                Log.DrainTimedOut(_logger, listener.Key, reset);
+            }
+        }
+        finally
+        {
+            cancellation.Dispose();
+            lock (_drainGate)
+            {
+                _draining.RemoveAll(d => ReferenceEquals(d.Listener, listener));
+            }
+        }
+    }
+
+    private void TrackBackendDrain(Task drain)
+    {
+        lock (_drainGate)
+        {
+            _backendDrains.RemoveAll(t => t.IsCompleted);
+            _backendDrains.Add(drain);
+        }
+    }
+
+    private Task[] DrainTasks()
+    {
+        lock (_drainGate)
+        {
+            var tasks = new List<Task>(_draining.Count + _backendDrains.Count);
+            foreach (var (_, drain) in _draining)
+            {
+                tasks.Add(drain);
+            }
+
+            tasks.AddRange(_backendDrains);
+            return [.. tasks];
+        }
+    }
+
+    private void RaiseProbeCompleted(ProbeObservation observation) => ProbeCompleted?.Invoke(observation);
+}
