@@ -70,6 +70,13 @@ internal static class Program
         }
 
         var invocation = new InvocationConfiguration { Output = console.Out, Error = console.Error };
+        if (parse.CommandResult.Command.Name == "serve")
+        {
+            // The server's host handles SIGTERM/Ctrl+C itself and then drains connections for up to
+            // --drain-timeout; System.CommandLine's own handler would cut that short after 2 s.
+            invocation.ProcessTerminationTimeout = null;
+        }
+
         return await parse.InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
     }
 

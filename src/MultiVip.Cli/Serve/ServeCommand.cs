@@ -101,7 +101,8 @@ internal static class ServeCommand
                 // Ctrl+C / SIGTERM: fall through to an orderly stop.
             }
 
-            output.WriteLine("MultiVip is stopping.");
+            output.WriteLine($"MultiVip is stopping: draining connections (up to {options.DrainTimeout.TotalSeconds:0} s).");
+            await server.DrainAsync().ConfigureAwait(false);
         }
 
         return ExitCodes.Success;

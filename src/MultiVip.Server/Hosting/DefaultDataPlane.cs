@@ -1,17 +1,16 @@
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane;
 
 namespace MultiVip.Server.Hosting;
 
 public static partial class ServerHost
 {
-    // Temporary until the TCP data plane lands: applies nothing.
-    private static IDataPlane DefaultDataPlane(ServerOptions options, ILoggerFactory loggers, TimeProvider time) => new InertDataPlane();
-
-    private sealed class InertDataPlane : IDataPlane
-    {
-        public Task<ApplyResult> ApplyAsync(DesiredState desired, CancellationToken cancellationToken) =>
-            Task.FromResult(ApplyResult.Ok(desired.Generation));
-
-        public IReadOnlyList<BackendHealth> GetHealth() => [];
-    }
+    private static TcpDataPlane DefaultDataPlane(ServerOptions options, ILoggerFactory loggers, TimeProvider time) =>
+        new TcpDataPlane(
+            new DataPlaneOptions
+            {
+                DrainTimeout = options.DrainTimeout,
+                MaxConnectionsPerListener = options.MaxConnectionsPerListener,
+            },
+            loggers,
+            time);
 }

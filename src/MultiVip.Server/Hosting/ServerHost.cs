@@ -19,16 +19,13 @@ namespace MultiVip.Server.Hosting;
 /// </summary>
 public static partial class ServerHost
 {
-    /// <summary>Creates the data plane the server drives. Replaced in tests only to observe what is applied.</summary>
-    public static Func<ServerOptions, ILoggerFactory, TimeProvider, IDataPlane> DataPlaneFactory { get; set; } = DefaultDataPlane;
-
     public static async Task<RunningServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
     {
         var (listen, useTls) = ParseApi(options);
         var pool = AddressPool.Parse(options.VipPools);
         var dataDir = DataDirectory.Open(options.DataDir);
         SqliteStateStore? store = null;
-        IDataPlane? dataPlane = null;
+        MultiVip.DataPlane.TcpDataPlane? dataPlane = null;
         ControlPlane? control = null;
         WebApplication? app = null;
         try
@@ -80,7 +77,7 @@ public static partial class ServerHost
                 o.TimestampFormat = "HH:mm:ss ";
             }));
             store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
-            dataPlane = DataPlaneFactory(options, preLoggers, time);
+            dataPlane = DefaultDataPlane(options, preLoggers, time);
             control = await ControlPlane.StartAsync(
                 store,
                 new ControlPlaneOptions { Pool = pool, Limits = options.Limits },
@@ -89,7 +86,7 @@ public static partial class ServerHost
                 preLoggers,
                 cancellationToken);
             builder.Services.AddSingleton(control);
-            builder.Services.AddSingleton(dataPlane);
+            builder.Services.AddSingleton<IDataPlane>(dataPlane);
 
             app = builder.Build();
             app.UseApiErrors();
@@ -115,9 +112,9 @@ public static partial class ServerHost
                 await control.DisposeAsync();
             }
 
-            if (dataPlane is IAsyncDisposable disposable)
+            if (dataPlane is not null)
             {
-                await disposable.DisposeAsync();
+                await dataPlane.DisposeAsync();
             }
 
             if (store is not null)
@@ -168,12 +165,12 @@ public static partial class ServerHost
 public sealed class RunningServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly IDataPlane _dataPlane;
+    private readonly MultiVip.DataPlane.TcpDataPlane _dataPlane;
     private readonly IStateStore _store;
     private readonly DataDirectory _dataDir;
     private readonly ILoggerFactory _loggers;
 
-    internal RunningServer(WebApplication app, ControlPlane control, IDataPlane dataPlane, IStateStore store, DataDirectory dataDir, Uri api, string token, ILoggerFactory loggers)
+    internal RunningServer(WebApplication app, ControlPlane control, MultiVip.DataPlane.TcpDataPlane dataPlane, IStateStore store, DataDirectory dataDir, Uri api, string token, ILoggerFactory loggers)
     {
         _app = app;
         Control = control;
@@ -195,6 +192,15 @@ public sealed class RunningServer : IAsyncDisposable
 
     public IDataPlane DataPlane => _dataPlane;
 
+    /// <summary>
+    /// Graceful stop of traffic (SIGTERM): listeners stop accepting at once, established connections
+    /// run on until they end or the drain timeout passes. The API stays up meanwhile.
+    /// </summary>
+    public async Task DrainAsync()
+    {
+        await _dataPlane.DrainAndStopAsync(CancellationToken.None);
+    }
+
     /// <summary>Completes when the host is asked to stop (SIGTERM, Ctrl+C).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
 
@@ -203,10 +209,7 @@ public sealed class RunningServer : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         await Control.DisposeAsync();
-        if (_dataPlane is IAsyncDisposable disposable)
-        {
-            await disposable.DisposeAsync();
-        }
+        await _dataPlane.DisposeAsync();
 
         await _store.DisposeAsync();
         _dataDir.Dispose();
