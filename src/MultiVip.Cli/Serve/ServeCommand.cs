@@ -31,10 +31,11 @@ internal static class ServeCommand
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate for HTTPS on the API (needed to listen on a non-loopback address)." };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key for --tls-cert." };
         var insecure = new Option<bool>("--insecure") { Description = "Allow a non-loopback API address without TLS (the token crosses the network in clear)." };
+        var demo = new Option<bool>("--demo") { Description = "Create the seed's myService with built-in demo backends on 127.0.0.11 and 127.0.0.12, and print commands that send traffic through three VIPs." };
 
         var serve = new Command("serve", $"Run the MultiVip server: REST API on --api (default {ApiRoutes.DefaultApi}), state in --data-dir (default ./.multivip).")
         {
-            pools, drain, maxConnections, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure,
+            pools, drain, maxConnections, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, demo,
         };
 
         serve.SetAction(async (parse, cancellationToken) =>
@@ -58,12 +59,12 @@ internal static class ServeCommand
                 TlsKey = parse.GetValue(tlsKey),
                 Insecure = parse.GetValue(insecure),
             };
-            return await RunAsync(cli, options, cancellationToken).ConfigureAwait(false);
+            return await RunAsync(cli, options, parse.GetValue(demo), cancellationToken).ConfigureAwait(false);
         });
         return serve;
     }
 
-    private static async Task<int> RunAsync(CliContext cli, ServerOptions options, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(CliContext cli, ServerOptions options, bool demo, CancellationToken cancellationToken)
     {
         RunningServer server;
         try
@@ -91,7 +92,29 @@ internal static class ServeCommand
             output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} (clients in this directory find it by themselves)");
             output.WriteLine($"  VIP pool : {string.Join(", ", options.VipPools)}");
             output.WriteLine($"  OpenAPI  : {server.Api.ToString().TrimEnd('/')}{ApiRoutes.OpenApiDocument}");
-            output.WriteLine("Stop with Ctrl+C or SIGTERM. Try: ./multivip service create --name myService");
+            Server.Demo.DemoScenario.DemoBackends? backends = null;
+            if (demo)
+            {
+                try
+                {
+                    backends = await Server.Demo.DemoScenario.StartAsync(server, cancellationToken).ConfigureAwait(false);
+                }
+                catch (IOException e)
+                {
+                    return cli.Fail($"The demo backends could not listen on 127.0.0.11/127.0.0.12 ports 8081-8083 and 8181 ({e.Message}). Stop whatever uses them, or run without --demo.", ExitCodes.ServiceError);
+                }
+
+                output.WriteLine();
+                output.WriteLine("Demo: myService with myVM1 (127.0.0.11) and myVM2 (127.0.0.12) and their built-in web servers. Try:");
+                foreach (var line in Server.Demo.DemoScenario.TryCommands(server))
+                {
+                    output.WriteLine("  " + line);
+                }
+
+                output.WriteLine();
+            }
+
+            output.WriteLine("Stop with Ctrl+C or SIGTERM." + (demo ? "" : " Try: ./multivip service create --name myService (or restart with --demo)"));
             try
             {
                 await server.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
@@ -103,6 +126,10 @@ internal static class ServeCommand
 
             output.WriteLine($"MultiVip is stopping: draining connections (up to {options.DrainTimeout.TotalSeconds:0} s).");
             await server.DrainAsync().ConfigureAwait(false);
+            if (backends is not null)
+            {
+                await backends.DisposeAsync().ConfigureAwait(false);
+            }
         }
 
         return ExitCodes.Success;
