@@ -27,9 +27,16 @@ dotnet build MultiVip.slnx -c Release --nologo -v quiet -clp:ErrorsOnly
 build=$?
 status=$build
 if [ $build -eq 0 ]; then
-  dotnet test MultiVip.slnx -c Release --no-build --nologo \
-    --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results" "$@"
-  status=$?
+  # One run per test project, each with its own result file (TRX names made by the logger itself
+  # have one-second resolution and can collide when projects finish together).
+  for project in tests/*/*.Tests.csproj; do
+    name=$(basename "$project" .csproj)
+    dotnet test "$project" -c Release --no-build --nologo \
+      --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" --results-directory "$results" "$@"
+    code=$?
+    [ $code -ne 0 ] && status=$code
+    [ -f "$results/$name.trx" ] || { echo "test.sh: $name produced no results (test host crashed?)" >&2; status=1; }
+  done
 fi
 
 passed=0
