@@ -1,0 +1,125 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace MultiVip.Bench;
+
+/// <summary>One measured figure; higher is better unless <see cref="LowerIsBetter"/>.</summary>
+internal sealed record Metric(string Key, string Title, string Unit, bool LowerIsBetter);
+
+internal static partial class Measurements
+{
+    public static readonly Metric RequestsPerSecond = new("rps", "Requests/s, keep-alive (wrk, 50 connections, 6-byte responses)", "req/s", false);
+    public static readonly Metric LatencyP50 = new("p50", "Latency p50 at that load", "ms", true);
+    public static readonly Metric LatencyP99 = new("p99", "Latency p99 at that load", "ms", true);
+    public static readonly Metric ConnectionsPerSecond = new("cps", "New connections/s (wrk, `Connection: close`, 50 concurrent)", "conn/s", false);
+    public static readonly Metric Bulk1 = new("bulk1", "Bulk throughput, 1 stream (iperf3)", "Gbit/s", false);
+    public static readonly Metric Bulk8 = new("bulk8", "Bulk throughput, 8 streams (iperf3 -P 8)", "Gbit/s", false);
+    public static readonly Metric UdpDatagrams = new("udp", "UDP datagrams/s (iperf3 -u, 64-byte payloads, unlimited rate), received", "dgram/s", false);
+    public static readonly Metric IdleRss = new("idle", "Memory per idle proxied connection (RSS growth / connections)", "KiB/conn", true);
+
+    public const string LoadCpu = "0";
+
+    public static async Task<(double Rps, double P50, double P99)> WrkAsync(string address, int port, TimeSpan duration, bool close)
+    {
+        var args = new List<string> { "-t1", "-c50", $"-d{(int)duration.TotalSeconds}s", "--latency", "--timeout", "5s" };
+        if (close)
+        {
+            args.AddRange(["-H", "Connection: close"]);
+        }
+
+        args.Add($"http://{address}:{port}/");
+        var output = await Tool.RunAsync(LoadCpu, "wrk", [.. args]);
+        var rps = double.Parse(RequestsRegex().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+        return (rps, Percentile(output, "50%"), Percentile(output, "99%"));
+    }
+
+    private static double Percentile(string output, string label)
+    {
+        var match = Regex.Match(output, $@"^\s+{Regex.Escape(label)}\s+([\d.]+)(us|ms|s)\s*$", RegexOptions.Multiline);
+        if (!match.Success)
+        {
+            return double.NaN;
+        }
+
+        var value = double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        return match.Groups[2].Value switch
+        {
+            "us" => value / 1000,
+            "s" => value * 1000,
+            _ => value,
+        };
+    }
+
+    public static async Task<double> IperfTcpAsync(string address, TimeSpan duration, int streams)
+    {
+        var output = await Tool.RunAsync(LoadCpu, "iperf3", "-c", address, "-p", "5201", "-t", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-P", streams.ToString(CultureInfo.InvariantCulture), "-J");
+        using var json = JsonDocument.Parse(output);
+        if (json.RootElement.TryGetProperty("error", out var error))
+        {
+            throw new InvalidOperationException($"iperf3 through {address}: {error.GetString()}");
+        }
+
+        return json.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble() / 1e9;
+    }
+
+    public static async Task<double> IperfUdpAsync(string address, TimeSpan duration)
+    {
+        var output = await Tool.RunAsync(LoadCpu, "iperf3", "-c", address, "-p", "5201", "-u", "-b", "0", "-l", "64", "-t", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-J");
+        using var json = JsonDocument.Parse(output);
+        if (json.RootElement.TryGetProperty("error", out var error))
+        {
+            throw new InvalidOperationException($"iperf3 -u through {address}: {error.GetString()}");
+        }
+
+        var sum = json.RootElement.GetProperty("end").GetProperty("sum");
+        var packets = sum.GetProperty("packets").GetDouble();
+        var lost = sum.GetProperty("lost_packets").GetDouble();
+        return (packets - lost) / sum.GetProperty("seconds").GetDouble();
+    }
+
+    /// <summary>
+    /// Opens <paramref name="count"/> connections through the target and holds them idle; returns the
+    /// target's RSS growth per connection in KiB.
+    /// </summary>
+    public static async Task<double> IdleRssAsync(string address, int port, int count, Func<long> rss)
+    {
+        GC.Collect();
+        await Task.Delay(500);
+        var before = rss();
+        var sockets = new List<Socket>(count);
+        try
+        {
+            var endpoint = new IPEndPoint(IPAddress.Parse(address), port);
+            for (var i = 0; i < count; i += 200)
+            {
+                var batch = Enumerable.Range(0, Math.Min(200, count - i)).Select(async _ =>
+                {
+                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    await socket.ConnectAsync(endpoint);
+                    return socket;
+                });
+                sockets.AddRange(await Task.WhenAll(batch));
+            }
+
+            // Connections are idle: give the proxy time to finish its backend connects and settle.
+            await Task.Delay(3000);
+            var after = rss();
+            return (after - before) / 1024.0 / count;
+        }
+        finally
+        {
+            foreach (var socket in sockets)
+            {
+                socket.Dispose();
+            }
+
+            await Task.Delay(2000);
+        }
+    }
+
+    [GeneratedRegex(@"Requests/sec:\s+([\d.]+)")]
+    private static partial Regex RequestsRegex();
+}

@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Text;
+using MultiVip.Bench;
+
+// bench/run: MultiVip side by side with a direct connection, HAProxy (TCP mode) and nginx stream,
+// every metric measured in interleaved rounds (direct, HAProxy, nginx, MultiVip, then again) so
+// that drift on a shared machine hits every target alike; medians are reported.
+var smoke = args.Contains("--smoke");
+var repo = Path.GetFullPath(Arg("--repo") ?? Directory.GetCurrentDirectory());
+var output = Arg("--out") ?? Path.Combine(repo, smoke ? "artifacts/bench/benchmarks-smoke.md" : "docs/benchmarks.md");
+var rounds = int.Parse(Arg("--rounds") ?? (smoke ? "1" : "3"), CultureInfo.InvariantCulture);
+var duration = TimeSpan.FromSeconds(int.Parse(Arg("--duration") ?? (smoke ? "1" : "5"), CultureInfo.InvariantCulture));
+// The sandbox's hard limit is 20,000 open files per process; a proxy holds two per proxied connection.
+var idle = int.Parse(Arg("--idle") ?? (smoke ? "200" : "9000"), CultureInfo.InvariantCulture);
+var services = int.Parse(Arg("--services") ?? (smoke ? "10" : "1000"), CultureInfo.InvariantCulture);
+var samples = int.Parse(Arg("--samples") ?? (smoke ? "5" : "100"), CultureInfo.InvariantCulture);
+var run = Path.Combine(repo, "artifacts", "bench", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+Directory.CreateDirectory(run);
+
+var results = new Dictionary<(string Metric, string Target), List<double>>();
+void Record(Metric metric, Target target, double value)
+{
+    if (!results.TryGetValue((metric.Key, target.Name), out var list))
+    {
+        results[(metric.Key, target.Name)] = list = [];
+    }
+
+    list.Add(value);
+    Console.WriteLine($"  {metric.Key,-6} {target.Name,-13} {value,12:F3} {metric.Unit}");
+}
+
+var lab = new Lab(repo, run);
+ScaleResult? scale = null;
+try
+{
+    Console.WriteLine($"Starting backend and proxies (logs and configs in {run})...");
+    await lab.StartAsync(maxConnections: 19_000);
+    foreach (var target in lab.Targets)
+    {
+        // Warm-up: JIT, connection pools, page cache.
+        await Measurements.WrkAsync(target.Address, Port(target), TimeSpan.FromSeconds(1), close: false);
+    }
+
+    for (var round = 1; round <= rounds; round++)
+    {
+        Console.WriteLine($"Round {round}/{rounds}");
+        foreach (var target in lab.Targets)
+        {
+            var (rps, p50, p99) = await Measurements.WrkAsync(target.Address, Port(target), duration, close: false);
+            Record(Measurements.RequestsPerSecond, target, rps);
+            Record(Measurements.LatencyP50, target, p50);
+            Record(Measurements.LatencyP99, target, p99);
+        }
+
+        foreach (var target in lab.Targets)
+        {
+            var (cps, _, _) = await Measurements.WrkAsync(target.Address, Port(target), duration, close: true);
+            Record(Measurements.ConnectionsPerSecond, target, cps);
+        }
+
+        foreach (var target in lab.Targets)
+        {
+            Record(Measurements.Bulk1, target, await Measurements.IperfTcpAsync(target.Address, duration, 1));
+            Record(Measurements.Bulk8, target, await Measurements.IperfTcpAsync(target.Address, duration, 8));
+        }
+
+        foreach (var target in lab.Targets.Where(t => t.SupportsUdp))
+        {
+            Record(Measurements.UdpDatagrams, target, await Measurements.IperfUdpAsync(target.Address, duration));
+        }
+    }
+
+    Console.WriteLine($"Idle connections: {idle} per proxy");
+    foreach (var target in lab.Targets.Where(t => t.Proxy is not null))
+    {
+        Record(Measurements.IdleRss, target, await Measurements.IdleRssAsync(target.Address, Port(target), idle, target.Proxy!.TreeRssBytes));
+    }
+
+    Console.WriteLine($"Control plane at scale: {services} services x 5 VIPs x 20 endpoints");
+    scale = await ScaleBench.RunAsync(repo, run, services, samples);
+    Console.WriteLine($"  created {scale.Operations} operations in {scale.CreateSeconds:F1} s; change live p50 {scale.LiveP50Ms:F1} ms p99 {scale.LiveP99Ms:F1} ms; deployment show p50 {scale.ShowP50Ms:F2} ms p99 {scale.ShowP99Ms:F2} ms");
+}
+finally
+{
+    lab.Dispose();
+}
+
+var report = Report.Write(results, lab.Targets.Select(t => t.Name).ToList(), scale, new Report.Settings(rounds, duration, idle, smoke));
+Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+await File.WriteAllTextAsync(output, report, Encoding.UTF8);
+Console.WriteLine($"Wrote {output}");
+return 0;
+
+static int Port(Target target) => target.Proxy is null ? 8080 : 80;
+
+string? Arg(string name)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+}
