@@ -87,7 +87,7 @@ finally
 
 var report = Report.Write(results, lab.Targets.Select(t => t.Name).ToList(), scale, new Report.Settings(rounds, duration, idle, smoke));
 Directory.CreateDirectory(Path.GetDirectoryName(output)!);
-await File.WriteAllTextAsync(output, report, Encoding.UTF8);
+await File.WriteAllTextAsync(output, report, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
 Console.WriteLine($"Wrote {output}");
 return 0;
 

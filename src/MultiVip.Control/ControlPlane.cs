@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using MultiVip.Control.Commands;
 using MultiVip.Control.Operations;
@@ -10,10 +11,10 @@ namespace MultiVip.Control;
 
 /// <summary>
 /// The control plane: validates and commits every change, then publishes the new desired state.
-/// Writes are serialized through one lock — which is what "changes to one deployment are serialized"
-/// needs, and also what keeps address allocation and reservations (which span services) race-free.
-/// A change costs microseconds of validation plus one SQLite commit; the wait for the data plane
-/// happens outside the lock. Reads never lock: they take <see cref="Current"/>.
+/// Writes go through one queue and one writer — which is what "changes to one deployment are
+/// serialized" needs, and also what keeps address allocation and reservations (which span services)
+/// race-free. Commands waiting together are committed together (group commit); the wait for the
+/// data plane happens outside the writer. Reads never lock: they take <see cref="Current"/>.
 /// </summary>
 public sealed partial class ControlPlane : IAsyncDisposable
 {
@@ -21,7 +22,8 @@ public sealed partial class ControlPlane : IAsyncDisposable
     private readonly ControlPlaneOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Channel<QueuedCommand> _queue = Channel.CreateUnbounded<QueuedCommand>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _committer;
     private readonly OperationTracker _tracker;
     private readonly DataPlanePublisher _publisher;
     private WorldState _world;
@@ -35,6 +37,7 @@ public sealed partial class ControlPlane : IAsyncDisposable
         _logger = loggers.CreateLogger<ControlPlane>();
         _tracker = new OperationTracker(store, time);
         _publisher = new DataPlanePublisher(() => Volatile.Read(ref _world), dataPlane, _tracker, time, options.FaultRetryInterval, loggers.CreateLogger<DataPlanePublisher>());
+        _committer = Task.Run(CommitLoopAsync);
     }
 
     /// <summary>The current desired state; immutable, safe to read from any thread.</summary>
@@ -74,56 +77,127 @@ public sealed partial class ControlPlane : IAsyncDisposable
         _tracker.WaitAsync(operation, max, cancellationToken);
 
     /// <summary>
-    /// Runs one command: builds the change against the current state, commits it with its operation
-    /// record, swaps the state in, and wakes the publisher. A command that throws changes nothing.
+    /// Queues one command for the committer and waits for its operation. A command that throws
+    /// changes nothing; its exception reaches the caller.
     /// </summary>
     private async Task<Operation> ExecuteAsync(string description, string target, CallContext context, Action<Mutation> command, CancellationToken cancellationToken)
     {
-        await _writeLock.WaitAsync(cancellationToken);
-        Operation operation;
-        try
+        cancellationToken.ThrowIfCancellationRequested();
+        var queued = new QueuedCommand(description, target, context, command);
+        if (!_queue.Writer.TryWrite(queued))
         {
-            var world = _world;
-            var mutation = new Mutation(world, _options.Pool, _options.Limits, _time.GetUtcNow());
-            command(mutation);
-            var generation = world.Generation + 1;
-            operation = new Operation
+            throw new ObjectDisposedException(nameof(ControlPlane), "The server is stopping; the change was not made.");
+        }
+
+        // Once queued, a command runs to the end even if the caller goes away: it is either
+        // committed (and acknowledged by its operation) or refused, never left half-way.
+        return await queued.Done.Task;
+    }
+
+    /// <summary>
+    /// The single writer. It takes every command waiting in the queue, runs them in order, each
+    /// against the state the previous one produced, and commits the accepted ones in one
+    /// transaction: one fsync for a group instead of one per command (group commit), which is what
+    /// keeps many concurrent clients fast while each change is still durable before it is acknowledged.
+    /// </summary>
+    private async Task CommitLoopAsync()
+    {
+        const int maxGroup = 256;
+        var reader = _queue.Reader;
+        var group = new List<QueuedCommand>(maxGroup);
+        var accepted = new List<(QueuedCommand Command, Operation Operation, StateChange Change, List<string> Services)>(maxGroup);
+        while (await reader.WaitToReadAsync())
+        {
+            group.Clear();
+            accepted.Clear();
+            while (group.Count < maxGroup && reader.TryRead(out var next))
             {
-                OperationId = Guid.NewGuid(),
-                OperationDescription = description,
-                OperationStatus = OperationStatus.InProgress,
-                Target = target,
-                Caller = context.Caller,
-                CreatedAt = mutation.Now,
-                Generation = generation,
-            };
-            var (change, next) = mutation.Build(operation, generation);
+                group.Add(next);
+            }
 
-            // Past this point the change must not be abandoned half-way: the commit is not cancellable.
-            await _store.CommitAsync(change, CancellationToken.None);
-            Volatile.Write(ref _world, next);
-            _tracker.Register(operation, mutation.TouchedServices.Append(target));
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
+            var world = _world;
+            foreach (var queued in group)
+            {
+                try
+                {
+                    var mutation = new Mutation(world, _options.Pool, _options.Limits, _time.GetUtcNow());
+                    queued.Apply(mutation);
+                    var generation = world.Generation + 1;
+                    var operation = new Operation
+                    {
+                        OperationId = Guid.NewGuid(),
+                        OperationDescription = queued.Description,
+                        OperationStatus = OperationStatus.InProgress,
+                        Target = queued.Target,
+                        Caller = queued.Context.Caller,
+                        CreatedAt = mutation.Now,
+                        Generation = generation,
+                    };
+                    var (change, after) = mutation.Build(operation, generation);
+                    accepted.Add((queued, operation, change, [.. mutation.TouchedServices, queued.Target]));
+                    world = after;
+                }
+                catch (Exception ex)
+                {
+                    queued.Done.TrySetException(ex);
+                }
+            }
 
-        Log.Committed(_logger, description, target, operation.OperationId, operation.Generation, context.Caller ?? "");
-        _publisher.Notify();
-        return operation;
+            if (accepted.Count == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                await _store.CommitAsync(accepted.Select(a => a.Change).ToList(), CancellationToken.None);
+            }
+            catch (Exception ex)
+            {
+                Log.CommitFailed(_logger, accepted.Count, ex);
+                foreach (var a in accepted)
+                {
+                    a.Command.Done.TrySetException(ex);
+                }
+
+                continue;
+            }
+
+            // Register before the new state is visible, so an apply that already sees it can complete them.
+            foreach (var a in accepted)
+            {
+                _tracker.Register(a.Operation, a.Services);
+            }
+
+            Volatile.Write(ref _world, world);
+            _publisher.Notify();
+            foreach (var a in accepted)
+            {
+                Log.Committed(_logger, a.Operation.OperationDescription, a.Operation.Target ?? "", a.Operation.OperationId, a.Operation.Generation, a.Operation.Caller ?? "");
+                a.Command.Done.TrySetResult(a.Operation);
+            }
+        }
+    }
+
+    private sealed record QueuedCommand(string Description, string Target, CallContext Context, Action<Mutation> Apply)
+    {
+        public TaskCompletionSource<Operation> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     public async ValueTask DisposeAsync()
     {
+        _queue.Writer.TryComplete();
+        await _committer;
         await _publisher.DisposeAsync();
-        _writeLock.Dispose();
     }
 
     private static partial class Log
     {
         [LoggerMessage(EventId = 1001, EventName = "ControlPlaneStarted", Level = LogLevel.Information, Message = "Control plane started: {Services} cloud services, {ReservedIps} reserved IPs, generation {Generation}, {Faults} listener faults")]
         public static partial void Started(ILogger logger, int services, int reservedIps, long generation, int faults);
+
+        [LoggerMessage(EventId = 1003, EventName = "CommitFailed", Level = LogLevel.Error, Message = "Committing {Count} change(s) to the state store failed; none of them was made")]
+        public static partial void CommitFailed(ILogger logger, int count, Exception exception);
 
         [LoggerMessage(EventId = 1002, EventName = "OperationCommitted", Level = LogLevel.Information, Message = "{Description} on {Target} committed as operation {OperationId} (generation {Generation}) by {Caller}")]
         public static partial void Committed(ILogger logger, string description, string target, Guid operationId, long generation, string caller);

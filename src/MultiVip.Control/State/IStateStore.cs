@@ -14,8 +14,11 @@ public interface IStateStore : IAsyncDisposable
 {
     Task<StoredState> LoadAsync(CancellationToken cancellationToken);
 
-    /// <summary>Commits the change and inserts its operation in one transaction; throws and changes nothing on failure.</summary>
-    Task CommitAsync(StateChange change, CancellationToken cancellationToken);
+    /// <summary>
+    /// Commits the changes, in order, with their operations in one transaction (one fsync for a whole
+    /// group of commands); throws and changes nothing on failure.
+    /// </summary>
+    Task CommitAsync(IReadOnlyList<StateChange> changes, CancellationToken cancellationToken);
 
     /// <summary>Records the final status of operations, in one transaction.</summary>
     Task UpdateOperationsAsync(IReadOnlyList<Operation> operations, CancellationToken cancellationToken);

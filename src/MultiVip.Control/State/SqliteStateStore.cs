@@ -104,7 +104,7 @@ public sealed class SqliteStateStore : IStateStore
         }
     }
 
-    public async Task CommitAsync(StateChange change, CancellationToken cancellationToken)
+    public async Task CommitAsync(IReadOnlyList<StateChange> changes, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken);
         try
@@ -112,55 +112,11 @@ public sealed class SqliteStateStore : IStateStore
             await using var tx = (SqliteTransaction)await _writer.BeginTransactionAsync(System.Data.IsolationLevel.Serializable, cancellationToken);
             try
             {
-                foreach (var (name, expected) in change.DeleteServices)
+                foreach (var change in changes)
                 {
-                    await ReleaseAddressesAsync(tx, "vip", name, cancellationToken);
-                    await DeleteAsync(tx, "services", name, expected, cancellationToken);
+                    await ApplyAsync(tx, change, cancellationToken);
                 }
 
-                foreach (var (name, expected) in change.DeleteReservedIps)
-                {
-                    await ReleaseAddressesAsync(tx, "reserved", name, cancellationToken);
-                    await DeleteAsync(tx, "reserved_ips", name, expected, cancellationToken);
-                }
-
-                // Release every address the changed aggregates held before inserting what they hold
-                // now: an address may move between owners in one change (reserving a VIP's address).
-                foreach (var (service, _) in change.UpsertServices)
-                {
-                    await ReleaseAddressesAsync(tx, "vip", service.Name, cancellationToken);
-                }
-
-                foreach (var (reserved, _) in change.UpsertReservedIps)
-                {
-                    await ReleaseAddressesAsync(tx, "reserved", reserved.Name, cancellationToken);
-                }
-
-                foreach (var (service, expected) in change.UpsertServices)
-                {
-                    await UpsertAsync(tx, "services", service.Name, service.Version, expected, Serialize(service), cancellationToken);
-                    foreach (var vip in service.Deployment?.VirtualIps ?? [])
-                    {
-                        if (vip.Address is { } address && vip.ReservedIpName is null)
-                        {
-                            await ClaimAddressAsync(tx, address, "vip", service.Name, vip.Name, cancellationToken);
-                        }
-                    }
-                }
-
-                foreach (var (reserved, expected) in change.UpsertReservedIps)
-                {
-                    await UpsertAsync(tx, "reserved_ips", reserved.Name, reserved.Version, expected, Serialize(reserved), cancellationToken);
-                    await ClaimAddressAsync(tx, reserved.Address, "reserved", reserved.Name, null, cancellationToken);
-                }
-
-                if (change.AllocationCursor is { } cursor)
-                {
-                    await SetMetaAsync(tx, "allocation_cursor", cursor.ToString(CultureInfo.InvariantCulture), cancellationToken);
-                }
-
-                await SetMetaAsync(tx, "generation", change.Generation.ToString(CultureInfo.InvariantCulture), cancellationToken);
-                await InsertOperationAsync(tx, change.Operation, cancellationToken);
                 await tx.CommitAsync(cancellationToken);
             }
             catch
@@ -173,6 +129,59 @@ public sealed class SqliteStateStore : IStateStore
         {
             _writeLock.Release();
         }
+    }
+
+    private static async Task ApplyAsync(SqliteTransaction tx, StateChange change, CancellationToken cancellationToken)
+    {
+        foreach (var (name, expected) in change.DeleteServices)
+        {
+            await ReleaseAddressesAsync(tx, "vip", name, cancellationToken);
+            await DeleteAsync(tx, "services", name, expected, cancellationToken);
+        }
+
+        foreach (var (name, expected) in change.DeleteReservedIps)
+        {
+            await ReleaseAddressesAsync(tx, "reserved", name, cancellationToken);
+            await DeleteAsync(tx, "reserved_ips", name, expected, cancellationToken);
+        }
+
+        // Release every address the changed aggregates held before inserting what they hold
+        // now: an address may move between owners in one change (reserving a VIP's address).
+        foreach (var (service, _) in change.UpsertServices)
+        {
+            await ReleaseAddressesAsync(tx, "vip", service.Name, cancellationToken);
+        }
+
+        foreach (var (reserved, _) in change.UpsertReservedIps)
+        {
+            await ReleaseAddressesAsync(tx, "reserved", reserved.Name, cancellationToken);
+        }
+
+        foreach (var (service, expected) in change.UpsertServices)
+        {
+            await UpsertAsync(tx, "services", service.Name, service.Version, expected, Serialize(service), cancellationToken);
+            foreach (var vip in service.Deployment?.VirtualIps ?? [])
+            {
+                if (vip.Address is { } address && vip.ReservedIpName is null)
+                {
+                    await ClaimAddressAsync(tx, address, "vip", service.Name, vip.Name, cancellationToken);
+                }
+            }
+        }
+
+        foreach (var (reserved, expected) in change.UpsertReservedIps)
+        {
+            await UpsertAsync(tx, "reserved_ips", reserved.Name, reserved.Version, expected, Serialize(reserved), cancellationToken);
+            await ClaimAddressAsync(tx, reserved.Address, "reserved", reserved.Name, null, cancellationToken);
+        }
+
+        if (change.AllocationCursor is { } cursor)
+        {
+            await SetMetaAsync(tx, "allocation_cursor", cursor.ToString(CultureInfo.InvariantCulture), cancellationToken);
+        }
+
+        await SetMetaAsync(tx, "generation", change.Generation.ToString(CultureInfo.InvariantCulture), cancellationToken);
+        await InsertOperationAsync(tx, change.Operation, cancellationToken);
     }
 
     public async Task UpdateOperationsAsync(IReadOnlyList<Operation> operations, CancellationToken cancellationToken)
