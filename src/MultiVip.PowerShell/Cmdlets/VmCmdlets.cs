@@ -21,7 +21,6 @@ public sealed class NewAzureVMCmdlet : MultiVipCmdlet
 
     /// <summary>The machine's internal address, where traffic for its endpoints is forwarded.</summary>
     [Parameter(Position = 2, Mandatory = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("IpAddress")]
     public string IPAddress { get; set; } = string.Empty;
 
     /// <summary>Name of the default VIP when this VM creates the deployment (Vip1).</summary>
