@@ -88,7 +88,9 @@ public abstract class MultiVipCmdlet : PSCmdlet, IDisposable
         }
         catch (MultiVipConnectionException e)
         {
-            throw Terminate(new ErrorRecord(e, "MultiVipConnection", ErrorCategory.ConnectionError, null));
+            // The shared message names the CLI's flags; say what the PowerShell user types instead.
+            var hint = new MultiVipConnectionException(e.Message + " In PowerShell: Set-MultiVipContext -Api <url> -Token <token>.", e);
+            throw Terminate(new ErrorRecord(hint, "MultiVipConnection", ErrorCategory.ConnectionError, null));
         }
     }
 
