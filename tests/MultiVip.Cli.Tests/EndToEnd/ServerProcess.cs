@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using MultiVip.Client;
+
+namespace MultiVip.Cli.Tests.EndToEnd;
+
+/// <summary>`multivip serve` as a real child process (the built multivip.dll next to the tests).</summary>
+internal sealed class ServerProcess : IDisposable
+{
+    private readonly Process _process;
+
+    private ServerProcess(Process process, Uri api, string token, System.Text.StringBuilder output)
+    {
+        _process = process;
+        _output = output;
+        Api = api;
+        Token = token;
+    }
+
+    public Uri Api { get; }
+
+    public string Token { get; }
+
+    public int Pid => _process.Id;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    private readonly System.Text.StringBuilder _output;
+
+    public static async Task<ServerProcess> StartAsync(string dataDir, string pool, params string[] extra)
+    {
+        var endpointFile = Path.Combine(dataDir, "endpoint");
+        Directory.CreateDirectory(dataDir);
+        File.Delete(endpointFile);
+        var cli = Path.Combine(AppContext.BaseDirectory, "multivip.dll");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { cli, "serve", "--data-dir", dataDir, "--api", "http://127.0.0.1:0", "--vip-pool", pool },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var arg in extra)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(start)!;
+        var output = new System.Text.StringBuilder();
+        process.OutputDataReceived += (_, e) =>
+        {
+            lock (output)
+            {
+                output.AppendLine(e.Data);
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            lock (output)
+            {
+                output.AppendLine(e.Data);
+            }
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        // The endpoint file appears once the API listens.
+        var deadline = Stopwatch.StartNew();
+        while (!File.Exists(endpointFile))
+        {
+            Assert.False(process.HasExited, $"multivip serve exited with {(process.HasExited ? process.ExitCode : 0)}");
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "multivip serve did not start within 30 s");
+            await Task.Delay(25);
+        }
+
+        var api = new Uri((await File.ReadAllTextAsync(endpointFile)).Trim());
+        var token = (await File.ReadAllTextAsync(Path.Combine(dataDir, "token"))).Trim();
+        return new ServerProcess(process, api, token, output);
+    }
+
+    public MultiVipClient Client() => new(new ClientConnection(Api, Token), new MultiVipClientOptions { OperationTimeout = TimeSpan.FromSeconds(20) });
+
+    /// <summary>SIGTERM: the server stops accepting, drains, and exits.</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>SIGKILL: no shutdown code runs.</summary>
+    public void Kill()
+    {
+        _process.Kill();
+        _process.WaitForExit();
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            _process.WaitForExit();
+        }
+
+        _process.Dispose();
+    }
+}
