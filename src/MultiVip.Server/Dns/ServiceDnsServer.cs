@@ -12,8 +12,10 @@ namespace MultiVip.Server.Dns;
 /// </summary>
 internal sealed partial class ServiceDnsServer : IDisposable
 {
-    /// <summary>Concurrent TCP clients; DNS over TCP is for truncated answers and zone tools, few at a time.</summary>
+    /// <summary>DNS over TCP serves truncated answers and zone tools: few clients, short-lived, so an idle one is cut after 5 s.</summary>
     private const int TcpKeepAliveMs = 5000;
+
+    /// <summary>Bounds what a misbehaving TCP client can hold open.</summary>
     private const int MaxTcpConnections = 64;
 
     private readonly DnsServer _server;
