@@ -33,7 +33,7 @@ internal static class ScaleBench
         using var server = ManagedProcess.Start("multivip-scale", Lab.ProxyCpu, "dotnet",
         [
             Path.Combine(repo, "artifacts", "multivip", "multivip.dll"), "serve",
-            "--data-dir", dataDir, "--api", "http://127.0.0.1:0", "--vip-pool", "127.110.0.0/16",
+            "--data-dir", dataDir, "--api", "http://127.0.0.1:0", "--dns", "off", "--vip-pool", "127.110.0.0/16",
         ]);
         var endpointFile = Path.Combine(dataDir, "endpoint");
         for (var i = 0; !File.Exists(endpointFile); i++)

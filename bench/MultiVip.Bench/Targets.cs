@@ -63,7 +63,7 @@ internal sealed class Lab : IDisposable
         var process = ManagedProcess.Start("multivip", ProxyCpu, "dotnet",
         [
             Path.Combine(Repo, "artifacts", "multivip", "multivip.dll"), "serve",
-            "--data-dir", dataDir, "--api", "http://127.0.0.1:0", "--vip-pool", $"{MultiVipVip}-{MultiVipVip}",
+            "--data-dir", dataDir, "--api", "http://127.0.0.1:0", "--dns", "off", "--vip-pool", $"{MultiVipVip}-{MultiVipVip}",
             "--max-connections-per-listener", maxConnections.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ]);
         var endpointFile = Path.Combine(dataDir, "endpoint");

@@ -1,7 +1,7 @@
 namespace MultiVip.DataPlane;
 
 /// <summary>
-/// Tuning of the TCP data plane. The defaults suit a host carrying a few hundred listeners;
+/// Tuning of the data plane (TCP and UDP). The defaults suit a host carrying a few hundred listeners;
 /// each property says what changing it risks.
 /// </summary>
 public sealed record DataPlaneOptions
@@ -35,11 +35,23 @@ public sealed record DataPlaneOptions
     /// </summary>
     public int MaxConnectAttempts { get; init; } = 3;
 
+    /// <summary>
+    /// UDP sessions (client address and port → backend) one UDP listener keeps at once. Default 10000.
+    /// Each session holds one connected socket (a file descriptor) towards its backend. When the table
+    /// is full a new client evicts the least recently used session rather than being refused: UDP
+    /// clients never say goodbye (a DNS resolver uses a new source port per query), so the oldest
+    /// entry is almost always a finished exchange, whereas refusing would stall every new client
+    /// until idle timeouts free room. Lower it to bound fds under a flood of spoofed sources; raise it
+    /// together with ulimit -n.
+    /// </summary>
+    public int MaxUdpSessionsPerListener { get; init; } = 10_000;
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(DrainTimeout, TimeSpan.Zero, nameof(DrainTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxConnectionsPerListener, 0, nameof(MaxConnectionsPerListener));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(BackendConnectTimeout, TimeSpan.Zero, nameof(BackendConnectTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxConnectAttempts, 0, nameof(MaxConnectAttempts));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxUdpSessionsPerListener, 0, nameof(MaxUdpSessionsPerListener));
     }
 }

@@ -19,10 +19,6 @@ internal static partial class Log
         Message = "Cannot listen on {Key}: {Reason}")]
     public static partial void ListenerBindFailed(ILogger logger, ListenerKey key, string reason);
 
-    [LoggerMessage(EventId = 4, EventName = "UdpNotSupported", Level = LogLevel.Warning,
-        Message = "UDP listener {Key} is not carried by the TCP data plane yet; ignored")]
-    public static partial void UdpNotSupported(ILogger logger, ListenerKey key);
-
     [LoggerMessage(EventId = 5, EventName = "ListenerUpdated", Level = LogLevel.Information,
         Message = "Reconfigured {Key}: {BackendCount} backend(s), {RemovedCount} draining")]
     public static partial void ListenerUpdated(ILogger logger, ListenerKey key, int backendCount, int removedCount);
@@ -78,4 +74,36 @@ internal static partial class Log
     [LoggerMessage(EventId = 30, EventName = "DrainTimedOut", Level = LogLevel.Information,
         Message = "{Key}: drain timeout reached, resetting {Count} remaining connection(s)")]
     public static partial void DrainTimedOut(ILogger logger, ListenerKey key, int count);
+
+    [LoggerMessage(EventId = 40, EventName = "UdpListenerStarted", Level = LogLevel.Information,
+        Message = "Receiving datagrams on {Key} for service {ServiceName} with {BackendCount} backend(s)")]
+    public static partial void UdpListenerStarted(ILogger logger, ListenerKey key, string serviceName, int backendCount);
+
+    [LoggerMessage(EventId = 41, EventName = "UdpListenerStopped", Level = LogLevel.Information,
+        Message = "Stopped receiving on {Key}; dropped {SessionCount} session(s)")]
+    public static partial void UdpListenerStopped(ILogger logger, ListenerKey key, int sessionCount);
+
+    [LoggerMessage(EventId = 42, EventName = "UdpDatagramDeniedByAcl", Level = LogLevel.Debug,
+        Message = "{Key}: datagram from {Remote} dropped, denied by the endpoint ACL")]
+    public static partial void UdpDatagramDeniedByAcl(ILogger logger, ListenerKey key, IPEndPoint remote);
+
+    [LoggerMessage(EventId = 43, EventName = "UdpNoHealthyBackend", Level = LogLevel.Warning,
+        Message = "{Key}: datagram from {Remote} dropped, no backend is in rotation")]
+    public static partial void UdpNoHealthyBackend(ILogger logger, ListenerKey key, IPEndPoint remote);
+
+    [LoggerMessage(EventId = 44, EventName = "UdpSessionEvicted", Level = LogLevel.Debug,
+        Message = "{Key}: session of {Remote} evicted (least recently used) to admit a new one; the listener holds {Limit} sessions at most")]
+    public static partial void UdpSessionEvicted(ILogger logger, ListenerKey key, IPEndPoint remote, int limit);
+
+    [LoggerMessage(EventId = 45, EventName = "UdpSessionsMoved", Level = LogLevel.Information,
+        Message = "{Key}: dropped {Count} session(s) bound to backends out of rotation; their next datagram picks a member in rotation")]
+    public static partial void UdpSessionsMoved(ILogger logger, ListenerKey key, int count);
+
+    [LoggerMessage(EventId = 46, EventName = "UdpReceiveFailed", Level = LogLevel.Debug,
+        Message = "{Key}: receive failed")]
+    public static partial void UdpReceiveFailed(ILogger logger, ListenerKey key, Exception exception);
+
+    [LoggerMessage(EventId = 47, EventName = "UdpSessionFailed", Level = LogLevel.Debug,
+        Message = "{Key}: session of {Remote} closed after a socket error")]
+    public static partial void UdpSessionFailed(ILogger logger, ListenerKey key, IPEndPoint remote, Exception exception);
 }

@@ -10,7 +10,7 @@ namespace MultiVip.DataPlane;
 /// <summary>
 /// User-space TCP data plane: one listening socket per (VIP, port), Maglev-balanced across the
 /// members in rotation, with probes, ACLs, idle timeouts, PROXY protocol and draining reconfiguration.
-/// UDP listeners are ignored here (another component carries them).
+/// UDP listeners are left to <see cref="Udp.UdpDataPlane"/>; <see cref="DataPlaneHost"/> runs both.
 /// </summary>
 public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
 {
@@ -20,7 +20,6 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
     private readonly IConnectionForwarder _forwarder;
     private readonly SemaphoreSlim _applyGate = new(1, 1);
     private readonly Dictionary<ListenerKey, VipListener> _listeners = [];
-    private readonly HashSet<ListenerKey> _udpLogged = [];
     private readonly Lock _drainGate = new();
     private readonly List<(VipListener Listener, Task Drain)> _draining = [];
     private readonly List<Task> _backendDrains = [];
@@ -71,14 +70,6 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
             }
 
             var diff = ListenerDiff.Compute(running, desired.Listeners);
-            foreach (var key in diff.Unsupported)
-            {
-                if (_udpLogged.Add(key))
-                {
-                    Log.UdpNotSupported(_logger, key);
-                }
-            }
-
             foreach (var key in diff.Duplicates)
             {
                 Log.DuplicateListener(_logger, key);

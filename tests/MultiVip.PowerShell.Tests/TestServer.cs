@@ -29,6 +29,7 @@ internal sealed class TestServer : IAsyncDisposable
         {
             DataDir = dataDir,
             Api = "http://127.0.0.1:0",
+            Dns = "off",
             VipPools = [$"127.105.{n}.0/24"],
         });
         return new TestServer(server, dataDir, $"127.105.{n}.");

@@ -31,7 +31,7 @@ internal sealed class ServerFixture : IAsyncDisposable
     public static async Task<ServerFixture> StartAsync(string? dataDir = null, Func<ServerOptions, ServerOptions>? configure = null)
     {
         dataDir ??= Path.Combine(Path.GetTempPath(), "multivip-tests", Guid.NewGuid().ToString("N"));
-        var options = new ServerOptions { DataDir = dataDir, Api = "http://127.0.0.1:0", VipPools = [UniquePool()] };
+        var options = new ServerOptions { DataDir = dataDir, Api = "http://127.0.0.1:0", Dns = "127.0.0.1:0", VipPools = [UniquePool()] };
         options = configure?.Invoke(options) ?? options;
         return new ServerFixture(await ServerHost.StartAsync(options), dataDir, options);
     }

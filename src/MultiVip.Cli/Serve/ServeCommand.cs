@@ -23,6 +23,17 @@ internal static class ServeCommand
         };
         var drain = IntOption("--drain-timeout", "Seconds connections of a removed or moved endpoint may run on, and how long SIGTERM waits for connections.", (int)defaults.DrainTimeout.TotalSeconds, 0);
         var maxConnections = IntOption("--max-connections-per-listener", "Connections one listener carries at once; more are refused with a reset.", defaults.MaxConnectionsPerListener, 1);
+        var maxUdpSessions = IntOption("--max-udp-sessions-per-listener", "UDP sessions one listener keeps; when full, a new client evicts the least recently used session.", defaults.MaxUdpSessionsPerListener, 1);
+        var dns = new Option<string>("--dns")
+        {
+            Description = $"Address (ip:port) of the embedded authoritative DNS server, UDP and TCP; 'off' disables it. Default {ServerOptions.DefaultDns}.",
+            DefaultValueFactory = _ => ServerOptions.DefaultDns,
+        };
+        var dnsZone = new Option<string>("--dns-zone")
+        {
+            Description = $"DNS zone of the services: <service>.<zone> resolves to the service's default VIP. Default {ServerOptions.DefaultDnsZone}.",
+            DefaultValueFactory = _ => ServerOptions.DefaultDnsZone,
+        };
         var maxVips = IntOption("--max-vips-per-deployment", "Virtual IPs per deployment, the default one included (Azure: 5).", limits.MaxVirtualIpsPerDeployment, 1);
         var maxEndpoints = IntOption("--max-endpoints-per-service", "Input endpoints per cloud service (Azure: 150).", limits.MaxEndpointsPerService, 1);
         var maxVms = IntOption("--max-vms-per-service", "VMs per cloud service (Azure: 50).", limits.MaxVmsPerService, 1);
@@ -35,7 +46,7 @@ internal static class ServeCommand
 
         var serve = new Command("serve", $"Run the MultiVip server: REST API on --api (default {ApiRoutes.DefaultApi}), state in --data-dir (default ./.multivip).")
         {
-            pools, drain, maxConnections, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, demo,
+            pools, drain, maxConnections, maxUdpSessions, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, demo,
         };
 
         serve.SetAction(async (parse, cancellationToken) =>
@@ -47,6 +58,9 @@ internal static class ServeCommand
                 VipPools = parse.GetValue(pools) is { Length: > 0 } given ? given : defaults.VipPools,
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
                 MaxConnectionsPerListener = parse.GetValue(maxConnections),
+                MaxUdpSessionsPerListener = parse.GetValue(maxUdpSessions),
+                Dns = parse.GetValue(dns),
+                DnsZone = parse.GetValue(dnsZone) ?? ServerOptions.DefaultDnsZone,
                 MaxRequestBodyBytes = parse.GetValue(maxBody),
                 Limits = new ServiceLimits
                 {
@@ -91,6 +105,9 @@ internal static class ServeCommand
             output.WriteLine($"  data dir : {server.DataDir}");
             output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} (clients in this directory find it by themselves)");
             output.WriteLine($"  VIP pool : {string.Join(", ", options.VipPools)}");
+            output.WriteLine(server.DnsEndPoint is { } dnsAt
+                ? $"  DNS      : {dnsAt} (UDP, TCP), zone {server.DnsZone}: try dig @{dnsAt.Address} -p {dnsAt.Port} myservice.{server.DnsZone}"
+                : "  DNS      : off");
             output.WriteLine($"  OpenAPI  : {server.Api.ToString().TrimEnd('/')}{ApiRoutes.OpenApiDocument}");
             Server.Demo.DemoScenario.DemoBackends? backends = null;
             if (demo)

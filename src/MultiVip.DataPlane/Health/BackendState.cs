@@ -68,6 +68,15 @@ internal sealed class BackendState
         Interlocked.Increment(ref _total);
     }
 
+    /// <summary>A UDP session bound to this backend: counted like a connection so health views show the load.</summary>
+    public void AttachSession()
+    {
+        Interlocked.Increment(ref _active);
+        Interlocked.Increment(ref _total);
+    }
+
+    public void DetachSession() => Interlocked.Decrement(ref _active);
+
     public void Detach(ForwardedConnection connection)
     {
         if (_connections.TryRemove(connection.Id, out _))

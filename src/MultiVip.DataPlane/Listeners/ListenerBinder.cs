@@ -31,6 +31,24 @@ internal static class ListenerBinder
         }
     }
 
+    /// <summary>One datagram socket per (VIP, udp, port); replies to clients are sent from it so they come from the VIP.</summary>
+    public static Socket? TryBindUdp(ListenerKey key, out string? error)
+    {
+        var socket = new Socket(key.Address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            socket.Bind(new IPEndPoint(key.Address, key.Port));
+            error = null;
+            return socket;
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+            error = Describe(key, ex.SocketErrorCode, ex.Message);
+            return null;
+        }
+    }
+
     internal static string Describe(ListenerKey key, SocketError code, string detail) => code switch
     {
         SocketError.AddressNotAvailable =>

@@ -23,14 +23,12 @@ internal sealed class VipListener
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly IConnectionForwarder _forwarder;
-    private readonly Action<ProbeObservation> _onProbe;
     private readonly ConcurrentDictionary<long, ForwardedConnection> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Lock _configGate = new();
+    private readonly Lock _sweepGate = new();
     private readonly ITimer _idleSweep;
+    private readonly RouteController _routing;
     private TimeSpan _sweepPeriod;
-    private RouteTable _route;
-    private HealthMonitor? _health;
     private int _active;
     private Task _acceptLoop = Task.CompletedTask;
 
@@ -48,31 +46,16 @@ internal sealed class VipListener
         _timeProvider = timeProvider;
         _logger = logger;
         _forwarder = forwarder;
-        _onProbe = onProbe;
         Key = spec.Key;
-
-        var backends = new BackendState[spec.Backends.Count];
-        for (var i = 0; i < backends.Length; i++)
-        {
-            backends[i] = new BackendState(spec.Backends[i], spec.Probe is not null);
-        }
-
-        _route = new RouteTable(spec, spec.CompileAcl(), backends);
+        _routing = new RouteController(spec, timeProvider, logger, onProbe);
         _sweepPeriod = SweepPeriod(spec.IdleTimeout);
         _idleSweep = timeProvider.CreateTimer(static state => ((VipListener)state!).SweepIdle(), this, _sweepPeriod, _sweepPeriod);
-        if (spec.Probe is not null)
-        {
-            _health = NewMonitor(spec.Probe);
-            foreach (var backend in backends)
-            {
-                _health.Start(backend);
-            }
-        }
+        _routing.Start();
     }
 
     public ListenerKey Key { get; }
 
-    public ListenerSpec Spec => Volatile.Read(ref _route).Spec;
+    public ListenerSpec Spec => _routing.Current.Spec;
 
     public ListenerCounters Counters { get; } = new();
 
@@ -88,83 +71,18 @@ internal sealed class VipListener
     /// </summary>
     public IReadOnlyList<BackendState> Update(ListenerSpec spec)
     {
-        lock (_configGate)
+        var removed = _routing.Update(spec);
+        lock (_sweepGate)
         {
-            var old = _route;
-            var probeChanged = !Equals(old.Spec.Probe, spec.Probe);
-            var previous = new Dictionary<(string, string, IPEndPoint), BackendState>(old.Backends.Length);
-            foreach (var backend in old.Backends)
-            {
-                previous.TryAdd(BackendState.TrafficIdentity(backend.Spec), backend);
-            }
-
-            var next = new BackendState[spec.Backends.Count];
-            var fresh = new List<BackendState>();
-            var reprobe = new List<BackendState>();
-            for (var i = 0; i < next.Length; i++)
-            {
-                if (previous.Remove(BackendState.TrafficIdentity(spec.Backends[i]), out var kept))
-                {
-                    if (kept.Spec != spec.Backends[i])
-                    {
-                        // Only the probe target moved: same member, same connections, new probe loop.
-                        kept.Spec = spec.Backends[i];
-                        reprobe.Add(kept);
-                    }
-
-                    next[i] = kept;
-                }
-                else
-                {
-                    next[i] = new BackendState(spec.Backends[i], spec.Probe is not null);
-                    fresh.Add(next[i]);
-                }
-            }
-
-            var removed = new List<BackendState>(previous.Values);
-            foreach (var backend in removed)
-            {
-                backend.Retire();
-                _health?.Stop(backend);
-            }
-
-            if (probeChanged)
-            {
-                // Old verdicts came from another probe: every member starts over as a new one.
-                _health?.StopAll();
-                _health = spec.Probe is null ? null : NewMonitor(spec.Probe);
-                foreach (var backend in next)
-                {
-                    backend.ResetHealth(spec.Probe is not null);
-                    _health?.Start(backend);
-                }
-            }
-            else if (_health is not null)
-            {
-                foreach (var backend in reprobe)
-                {
-                    _health.Stop(backend);
-                    backend.ResetHealth(probed: true);
-                    _health.Start(backend);
-                }
-
-                foreach (var backend in fresh)
-                {
-                    _health.Start(backend);
-                }
-            }
-
-            Volatile.Write(ref _route, new RouteTable(spec, spec.CompileAcl(), next));
-
             var period = SweepPeriod(spec.IdleTimeout);
             if (period != _sweepPeriod)
             {
                 _sweepPeriod = period;
                 _idleSweep.Change(period, period);
             }
-
-            return removed;
         }
+
+        return removed;
     }
 
     /// <summary>Closes the listening socket at once (the port can be rebound) and stops probing; connections keep running.</summary>
@@ -177,11 +95,7 @@ internal sealed class VipListener
 
         _stopping.Cancel();
         _socket.Dispose();
-        lock (_configGate)
-        {
-            _health?.StopAll();
-            _health = null;
-        }
+        _routing.StopProbing();
     }
 
     public async Task<int> DrainAsync(TimeSpan timeout, CancellationToken cancellationToken)
@@ -209,14 +123,7 @@ internal sealed class VipListener
         return reset;
     }
 
-    public IEnumerable<BackendHealth> GetHealth()
-    {
-        var route = Volatile.Read(ref _route);
-        foreach (var backend in route.Backends)
-        {
-            yield return backend.ToHealth(Key, route.Spec.ServiceName);
-        }
-    }
+    public IEnumerable<BackendHealth> GetHealth() => _routing.GetHealth();
 
     /// <summary>Drains connections of backends removed by <see cref="Update"/>, then resets what is left.</summary>
     public async Task DrainBackendsAsync(IReadOnlyList<BackendState> removed, CancellationToken cancellationToken)
@@ -240,30 +147,14 @@ internal sealed class VipListener
     /// 1× and 1.25× the timeout: precise enough for a 4-30 minute setting at the cost of one walk over
     /// the connections per period instead of a timer per read.
     /// </summary>
-    private static TimeSpan SweepPeriod(TimeSpan idleTimeout) =>
+    internal static TimeSpan SweepPeriod(TimeSpan idleTimeout) =>
         idleTimeout <= TimeSpan.Zero
             ? Timeout.InfiniteTimeSpan
             : TimeSpan.FromTicks(Math.Clamp(idleTimeout.Ticks / 4, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(30).Ticks));
 
-    private HealthMonitor NewMonitor(LoadBalancerProbe probe) =>
-        new(Key, probe, _timeProvider, _logger, OnHealthChanged, _onProbe);
-
-    private void OnHealthChanged(BackendState backend, HealthState state, string? error)
-    {
-        Log.BackendHealthChanged(_logger, Key, backend.Spec.VmName, backend.Spec.EndpointName, state, error);
-        lock (_configGate)
-        {
-            var route = _route;
-            if (Array.IndexOf(route.Backends, backend) >= 0)
-            {
-                Volatile.Write(ref _route, new RouteTable(route.Spec, route.Acl, route.Backends));
-            }
-        }
-    }
-
     private void SweepIdle()
     {
-        var idleTimeout = Volatile.Read(ref _route).Spec.IdleTimeout;
+        var idleTimeout = _routing.Current.Spec.IdleTimeout;
         if (idleTimeout <= TimeSpan.Zero)
         {
             return;
@@ -328,7 +219,7 @@ internal sealed class VipListener
             }
 
             // Read once: every decision for this connection uses the same configuration.
-            var route = Volatile.Read(ref _route);
+            var route = _routing.Current;
             if (!route.Acl.IsAllowed(remote.Address))
             {
                 Interlocked.Increment(ref Counters.DeniedByAcl);

@@ -5,27 +5,31 @@ namespace MultiVip.DataPlane.Reconciliation;
 
 /// <summary>
 /// What one desired state means for the running listeners, by <see cref="ListenerKey"/>: which to
-/// add, which to reconfigure in place, which to remove. Unchanged ones appear nowhere.
+/// add, which to reconfigure in place, which to remove. Unchanged ones appear nowhere. Each transport's
+/// data plane diffs only its own protocol; the other protocol's keys are listed in <see cref="OtherProtocol"/>.
 /// </summary>
 internal sealed record ListenerDiff(
     IReadOnlyList<ListenerSpec> Added,
     IReadOnlyList<ListenerSpec> Changed,
     IReadOnlyList<ListenerKey> Removed,
     IReadOnlyList<ListenerKey> Duplicates,
-    IReadOnlyList<ListenerKey> Unsupported)
+    IReadOnlyList<ListenerKey> OtherProtocol)
 {
-    public static ListenerDiff Compute(IReadOnlyDictionary<ListenerKey, ListenerSpec> running, IReadOnlyList<ListenerSpec> desired)
+    public static ListenerDiff Compute(
+        IReadOnlyDictionary<ListenerKey, ListenerSpec> running,
+        IReadOnlyList<ListenerSpec> desired,
+        TransportProtocol protocol = TransportProtocol.Tcp)
     {
         var wanted = new Dictionary<ListenerKey, ListenerSpec>(desired.Count);
         var added = new List<ListenerSpec>();
         var changed = new List<ListenerSpec>();
         var duplicates = new List<ListenerKey>();
-        var unsupported = new List<ListenerKey>();
+        var otherProtocol = new List<ListenerKey>();
         foreach (var spec in desired)
         {
-            if (spec.Key.Protocol != TransportProtocol.Tcp)
+            if (spec.Key.Protocol != protocol)
             {
-                unsupported.Add(spec.Key);
+                otherProtocol.Add(spec.Key);
                 continue;
             }
 
@@ -54,6 +58,6 @@ internal sealed record ListenerDiff(
             }
         }
 
-        return new ListenerDiff(added, changed, removed, duplicates, unsupported);
+        return new ListenerDiff(added, changed, removed, duplicates, otherProtocol);
     }
 }

@@ -4,12 +4,13 @@ namespace MultiVip.Server.Hosting;
 
 public static partial class ServerHost
 {
-    private static TcpDataPlane DefaultDataPlane(ServerOptions options, ILoggerFactory loggers, TimeProvider time) =>
-        new TcpDataPlane(
+    private static DataPlaneHost DefaultDataPlane(ServerOptions options, ILoggerFactory loggers, TimeProvider time) =>
+        new DataPlaneHost(
             new DataPlaneOptions
             {
                 DrainTimeout = options.DrainTimeout,
                 MaxConnectionsPerListener = options.MaxConnectionsPerListener,
+                MaxUdpSessionsPerListener = options.MaxUdpSessionsPerListener,
             },
             loggers,
             time);

@@ -9,6 +9,7 @@ using MultiVip.Model.DesiredState;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Networking;
 using MultiVip.Server.Api;
+using MultiVip.Server.Dns;
 using MultiVip.Server.Security;
 
 namespace MultiVip.Server.Hosting;
@@ -23,10 +24,12 @@ public static partial class ServerHost
     {
         var (listen, useTls) = ParseApi(options);
         var pool = AddressPool.Parse(options.VipPools);
+        var (dnsEndPoint, dnsZone) = ParseDns(options);
         var dataDir = DataDirectory.Open(options.DataDir);
         SqliteStateStore? store = null;
-        MultiVip.DataPlane.TcpDataPlane? dataPlane = null;
+        MultiVip.DataPlane.DataPlaneHost? dataPlane = null;
         ControlPlane? control = null;
+        ServiceDnsServer? dns = null;
         WebApplication? app = null;
         try
         {
@@ -85,6 +88,12 @@ public static partial class ServerHost
                 time,
                 preLoggers,
                 cancellationToken);
+            if (dnsEndPoint is not null)
+            {
+                var world = control;
+                dns = ServiceDnsServer.Start(dnsEndPoint, dnsZone, () => world.Current, preLoggers.CreateLogger("MultiVip.Dns"));
+            }
+
             builder.Services.AddSingleton(control);
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
 
@@ -98,7 +107,7 @@ public static partial class ServerHost
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
             dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
-            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers);
+            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns);
         }
         catch
         {
@@ -107,6 +116,7 @@ public static partial class ServerHost
                 await app.DisposeAsync();
             }
 
+            dns?.Dispose();
             if (control is not null)
             {
                 await control.DisposeAsync();
@@ -125,6 +135,26 @@ public static partial class ServerHost
             dataDir.Dispose();
             throw;
         }
+    }
+
+    private static (IPEndPoint? EndPoint, ARSoft.Tools.Net.DomainName Zone) ParseDns(ServerOptions options)
+    {
+        if (!ARSoft.Tools.Net.DomainName.TryParse(options.DnsZone, out var zone) || zone is null || zone.LabelCount == 0)
+        {
+            throw MultiVipException.BadRequest($"'{options.DnsZone}' is not a DNS zone. Use a domain name like {ServerOptions.DefaultDnsZone} (--dns-zone).");
+        }
+
+        if (options.Dns is null || options.Dns.Equals("off", StringComparison.OrdinalIgnoreCase))
+        {
+            return (null, zone);
+        }
+
+        if (!IPEndPoint.TryParse(options.Dns, out var endPoint) || !options.Dns.Contains(':', StringComparison.Ordinal))
+        {
+            throw MultiVipException.BadRequest($"'{options.Dns}' is not a DNS listen address. Use ip:port like {ServerOptions.DefaultDns}, or off (--dns).");
+        }
+
+        return (endPoint, zone);
     }
 
     private static (IPEndPoint Listen, bool UseTls) ParseApi(ServerOptions options)
@@ -165,13 +195,15 @@ public static partial class ServerHost
 public sealed class RunningServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly MultiVip.DataPlane.TcpDataPlane _dataPlane;
+    private readonly MultiVip.DataPlane.DataPlaneHost _dataPlane;
     private readonly IStateStore _store;
     private readonly DataDirectory _dataDir;
     private readonly ILoggerFactory _loggers;
+    private readonly ServiceDnsServer? _dns;
 
-    internal RunningServer(WebApplication app, ControlPlane control, MultiVip.DataPlane.TcpDataPlane dataPlane, IStateStore store, DataDirectory dataDir, Uri api, string token, ILoggerFactory loggers)
+    internal RunningServer(WebApplication app, ControlPlane control, MultiVip.DataPlane.DataPlaneHost dataPlane, IStateStore store, DataDirectory dataDir, Uri api, string token, ILoggerFactory loggers, ServiceDnsServer? dns)
     {
+        _dns = dns;
         _app = app;
         Control = control;
         _dataPlane = dataPlane;
@@ -192,6 +224,12 @@ public sealed class RunningServer : IAsyncDisposable
 
     public IDataPlane DataPlane => _dataPlane;
 
+    /// <summary>Where the DNS server answers (UDP and TCP), with the port actually bound; null when --dns off.</summary>
+    public IPEndPoint? DnsEndPoint => _dns?.EndPoint;
+
+    /// <summary>The zone the DNS server is authoritative for, without the trailing dot.</summary>
+    public string? DnsZone => _dns?.Zone.ToString(false);
+
     /// <summary>
     /// Graceful stop of traffic (SIGTERM): listeners stop accepting at once, established connections
     /// run on until they end or the drain timeout passes. The API stays up meanwhile.
@@ -208,6 +246,7 @@ public sealed class RunningServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        _dns?.Dispose();
         await Control.DisposeAsync();
         await _dataPlane.DisposeAsync();
 

@@ -24,6 +24,22 @@ public sealed record ServerOptions
     /// <summary>Connections a listener accepts at once; beyond it new ones are refused with a reset.</summary>
     public int MaxConnectionsPerListener { get; init; } = 10_000;
 
+    /// <summary>UDP sessions one listener keeps; when full, the least recently used session is evicted for a new client.</summary>
+    public int MaxUdpSessionsPerListener { get; init; } = 10_000;
+
+    /// <summary>
+    /// Where the embedded authoritative DNS server listens (UDP and TCP), as ip:port; port 0 picks a
+    /// free port (see <see cref="RunningServer.DnsEndPoint"/>). "off" (or null) disables it.
+    /// </summary>
+    public string? Dns { get; init; } = DefaultDns;
+
+    /// <summary>The zone whose names are the services: &lt;service&gt;.&lt;zone&gt; resolves to the default VIP.</summary>
+    public string DnsZone { get; init; } = DefaultDnsZone;
+
+    public const string DefaultDns = "127.0.0.1:5300";
+
+    public const string DefaultDnsZone = "cloudapp.internal";
+
     /// <summary>Largest accepted request body. API bodies are small; this bounds what a bad client can make us buffer.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;
 

@@ -16,6 +16,7 @@ public sealed class CliWalkthroughTests : IAsyncLifetime
         {
             DataDir = _dataDir,
             Api = "http://127.0.0.1:0",
+            Dns = "127.0.0.1:0",
             VipPools = [$"127.103.{Random.Shared.Next(0, 250)}.0/24"],
         });
     }

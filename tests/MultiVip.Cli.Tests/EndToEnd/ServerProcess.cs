@@ -43,7 +43,7 @@ internal sealed class ServerProcess : IDisposable
         var cli = Path.Combine(AppContext.BaseDirectory, "multivip.dll");
         var start = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { cli, "serve", "--data-dir", dataDir, "--api", "http://127.0.0.1:0", "--vip-pool", pool },
+            ArgumentList = { cli, "serve", "--data-dir", dataDir, "--api", "http://127.0.0.1:0", "--vip-pool", pool, "--dns", "off" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };

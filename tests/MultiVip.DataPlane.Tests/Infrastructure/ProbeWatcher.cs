@@ -11,6 +11,8 @@ internal sealed class ProbeWatcher
 
     public ProbeWatcher(TcpDataPlane plane) => plane.ProbeCompleted += o => Queue(o.Backend.VmName).Writer.TryWrite(o);
 
+    public ProbeWatcher(DataPlaneHost plane) => plane.ProbeCompleted += o => Queue(o.Backend.VmName).Writer.TryWrite(o);
+
     public async Task<ProbeObservation> NextAsync(string vmName) =>
         await Queue(vmName).Reader.ReadAsync().AsTask().WaitAsync(TestNet.Timeout);
 

@@ -30,7 +30,7 @@ public sealed class ListenerDiffTests
         Assert.Equal([8080], diff.Added.Select(s => s.Key.Port));
         Assert.Equal([443], diff.Changed.Select(s => s.Key.Port));
         Assert.Equal([22], diff.Removed.Select(k => k.Port));
-        Assert.Equal([53], diff.Unsupported.Select(k => k.Port));
+        Assert.Equal([53], diff.OtherProtocol.Select(k => k.Port));
         Assert.Empty(diff.Duplicates);
     }
 

@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Logging;
+using MultiVip.DataPlane.Health;
+using MultiVip.DataPlane.Listeners;
+using MultiVip.DataPlane.Udp;
+using MultiVip.Model.DesiredState;
+
+namespace MultiVip.DataPlane;
+
+/// <summary>
+/// The one <see cref="IDataPlane"/> the server holds: the TCP plane and the UDP plane side by side,
+/// each diffing its own protocol's listeners out of the same desired state. Composed rather than
+/// merged so TCP's draining machinery and UDP's session table stay apart; both share balancing and
+/// health (<see cref="Balancing.RouteController"/>).
+/// </summary>
+public sealed class DataPlaneHost : IDataPlane, IAsyncDisposable
+{
+    private readonly TcpDataPlane _tcp;
+    private readonly UdpDataPlane _udp;
+
+    public DataPlaneHost(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _tcp = new TcpDataPlane(options, loggerFactory, timeProvider);
+        _tcp.ProbeCompleted += RaiseProbeCompleted;
+        _udp = new UdpDataPlane(options, loggerFactory, timeProvider, RaiseProbeCompleted);
+    }
+
+    /// <summary>Every finished probe attempt of either protocol. Lets tests await health instead of sleeping.</summary>
+    internal event Action<ProbeObservation>? ProbeCompleted;
+
+    internal TcpDataPlane Tcp => _tcp;
+
+    internal UdpDataPlane Udp => _udp;
+
+    public async Task<ApplyResult> ApplyAsync(DesiredState desired, CancellationToken cancellationToken)
+    {
+        var tcp = await _tcp.ApplyAsync(desired, cancellationToken).ConfigureAwait(false);
+        var udp = await _udp.ApplyAsync(desired, cancellationToken).ConfigureAwait(false);
+        if (udp.Faults.Count == 0)
+        {
+            return tcp;
+        }
+
+        return new ApplyResult(Math.Max(tcp.Generation, udp.Generation), [.. tcp.Faults, .. udp.Faults]);
+    }
+
+    public IReadOnlyList<BackendHealth> GetHealth() => [.. _tcp.GetHealth(), .. _udp.GetHealth()];
+
+    /// <summary>TCP counters of a running listener (null for UDP or unknown keys).</summary>
+    internal ListenerCounters? GetCounters(ListenerKey key) => _tcp.GetCounters(key);
+
+    /// <summary>SIGTERM: UDP sessions end at once (nothing to drain), TCP connections drain as before.</summary>
+    public async Task DrainAndStopAsync(CancellationToken cancellationToken)
+    {
+        await _udp.StopAllAsync().ConfigureAwait(false);
+        await _tcp.DrainAndStopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _udp.DisposeAsync().ConfigureAwait(false);
+        await _tcp.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private void RaiseProbeCompleted(ProbeObservation observation) => ProbeCompleted?.Invoke(observation);
+}

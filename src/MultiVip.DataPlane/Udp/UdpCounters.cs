@@ -1,0 +1,15 @@
+namespace MultiVip.DataPlane.Udp;
+
+/// <summary>Per-listener UDP counters, bumped with Interlocked; datagram counts are per packet but uncontended.</summary>
+internal sealed class UdpCounters
+{
+    public long DatagramsIn;
+    public long DatagramsOut;
+    public long SessionsCreated;
+    public long SessionsExpired;
+    public long SessionsEvicted;
+    public long SessionsMoved;
+    public long DeniedByAcl;
+    public long NoHealthyBackend;
+    public long SendFailures;
+}

@@ -1,0 +1,154 @@
+using Microsoft.Extensions.Logging;
+using MultiVip.DataPlane.Health;
+using MultiVip.DataPlane.Listeners;
+using MultiVip.DataPlane.Reconciliation;
+using MultiVip.Model.DesiredState;
+using MultiVip.Model.Services;
+
+namespace MultiVip.DataPlane.Udp;
+
+/// <summary>
+/// The UDP half of the data plane: one <see cref="UdpListener"/> per (VIP, udp, port) in the desired
+/// state, reconciled by the same diff as TCP. Balancing and probing are the TCP plane's (<see cref="Balancing.RouteController"/>).
+/// </summary>
+internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
+{
+    private readonly DataPlaneOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly Action<ProbeObservation> _onProbe;
+    private readonly SemaphoreSlim _applyGate = new(1, 1);
+    private readonly Dictionary<ListenerKey, UdpListener> _listeners = [];
+    private UdpListener[] _published = [];
+    private long _appliedGeneration = -1;
+    private int _disposed;
+
+    public UdpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, Action<ProbeObservation> onProbe)
+    {
+        options.Validate();
+        _options = options;
+        _timeProvider = timeProvider;
+        _logger = loggerFactory.CreateLogger<UdpDataPlane>();
+        _onProbe = onProbe;
+    }
+
+    public async Task<ApplyResult> ApplyAsync(DesiredState desired, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(desired);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        await _applyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (desired.Generation < _appliedGeneration)
+            {
+                Log.StaleGenerationIgnored(_logger, desired.Generation, _appliedGeneration);
+                return ApplyResult.Ok(_appliedGeneration);
+            }
+
+            var running = new Dictionary<ListenerKey, ListenerSpec>(_listeners.Count);
+            foreach (var (key, listener) in _listeners)
+            {
+                running[key] = listener.Spec;
+            }
+
+            var diff = ListenerDiff.Compute(running, desired.Listeners, TransportProtocol.Udp);
+            foreach (var key in diff.Duplicates)
+            {
+                Log.DuplicateListener(_logger, key);
+            }
+
+            // Removed first: their ports are free before added listeners bind (an LB set that moved VIPs).
+            foreach (var key in diff.Removed)
+            {
+                _listeners.Remove(key, out var listener);
+                await listener!.StopAsync().ConfigureAwait(false);
+            }
+
+            foreach (var spec in diff.Changed)
+            {
+                _listeners[spec.Key].Update(spec);
+                Log.ListenerUpdated(_logger, spec.Key, spec.Backends.Count, 0);
+            }
+
+            var faults = new List<ListenerFault>();
+            foreach (var spec in diff.Added)
+            {
+                var socket = ListenerBinder.TryBindUdp(spec.Key, out var error);
+                if (socket is null)
+                {
+                    Log.ListenerBindFailed(_logger, spec.Key, error!);
+                    faults.Add(new ListenerFault(spec.Key, spec.ServiceName, error!));
+                    continue;
+                }
+
+                var listener = new UdpListener(socket, spec, _options, _timeProvider, _logger, _onProbe);
+                _listeners[spec.Key] = listener;
+                listener.Start();
+                Log.UdpListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
+            }
+
+            _appliedGeneration = desired.Generation;
+            Volatile.Write(ref _published, [.. _listeners.Values]);
+            return new ApplyResult(desired.Generation, faults);
+        }
+        finally
+        {
+            _applyGate.Release();
+        }
+    }
+
+    public IReadOnlyList<BackendHealth> GetHealth()
+    {
+        var result = new List<BackendHealth>();
+        foreach (var listener in Volatile.Read(ref _published))
+        {
+            result.AddRange(listener.GetHealth());
+        }
+
+        return result;
+    }
+
+    /// <summary>Counters and live session count of a running listener, for tests and diagnostics.</summary>
+    internal (UdpCounters Counters, int Sessions)? GetCounters(ListenerKey key)
+    {
+        foreach (var listener in Volatile.Read(ref _published))
+        {
+            if (listener.Key == key)
+            {
+                return (listener.Counters, listener.SessionCount);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Closes every UDP socket and session (SIGTERM, dispose).</summary>
+    public async Task StopAllAsync()
+    {
+        await _applyGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            foreach (var listener in _listeners.Values)
+            {
+                await listener.StopAsync().ConfigureAwait(false);
+            }
+
+            _listeners.Clear();
+            Volatile.Write(ref _published, []);
+        }
+        finally
+        {
+            _applyGate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await StopAllAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,450 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using MultiVip.DataPlane.Balancing;
+using MultiVip.DataPlane.Health;
+using MultiVip.DataPlane.Listeners;
+using MultiVip.Model.DesiredState;
+
+namespace MultiVip.DataPlane.Udp;
+
+/// <summary>
+/// One public UDP socket (VIP, port) and its session table. A client's first datagram creates a
+/// session (ACL check, then the distribution mode's hash picks a member in rotation); later ones
+/// follow it. Sessions end on idle timeout, on LRU eviction when the table is full, or at once when
+/// their backend leaves rotation or the set.
+/// </summary>
+internal sealed class UdpListener
+{
+    /// <summary>Largest UDP payload over IPv4; a smaller buffer would silently truncate datagrams.</summary>
+    internal const int MaxDatagram = 65_527;
+
+    private readonly Socket _socket;
+    private readonly DataPlaneOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly RouteController _routing;
+    private readonly IPEndPoint _local;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _gate = new();
+    private readonly Dictionary<UdpFlowKey, UdpSession> _sessions = [];
+    private readonly ITimer _idleSweep;
+    private readonly int[] _candidates = new int[1];
+    private UdpSession? _newest;
+    private UdpSession? _oldest;
+    private TimeSpan _sweepPeriod;
+    private Task _receiveLoop = Task.CompletedTask;
+
+    public UdpListener(Socket socket, ListenerSpec spec, DataPlaneOptions options, TimeProvider timeProvider, ILogger logger, Action<ProbeObservation> onProbe)
+    {
+        _socket = socket;
+        _options = options;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        _local = (IPEndPoint)socket.LocalEndPoint!;
+        Key = spec.Key;
+        _routing = new RouteController(spec, timeProvider, logger, onProbe, OnRouteChanged);
+        _sweepPeriod = VipListener.SweepPeriod(spec.IdleTimeout);
+        _idleSweep = timeProvider.CreateTimer(static state => ((UdpListener)state!).SweepIdle(), this, _sweepPeriod, _sweepPeriod);
+    }
+
+    public ListenerKey Key { get; }
+
+    public ListenerSpec Spec => _routing.Current.Spec;
+
+    public UdpCounters Counters { get; } = new();
+
+    public int SessionCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _sessions.Count;
+            }
+        }
+    }
+
+    public void Start()
+    {
+        _routing.Start();
+        _receiveLoop = Task.Run(ReceiveLoopAsync);
+    }
+
+    /// <summary>Reconfigures in place; sessions of removed or out-of-rotation backends are dropped by the route change.</summary>
+    public void Update(ListenerSpec spec)
+    {
+        _routing.Update(spec);
+        lock (_gate)
+        {
+            var period = VipListener.SweepPeriod(spec.IdleTimeout);
+            if (period != _sweepPeriod)
+            {
+                _sweepPeriod = period;
+                _idleSweep.Change(period, period);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Closes the socket and every session at once. UDP has nothing to drain: there is no connection
+    /// to finish, and keeping sessions to a listener that no longer exists would only strand replies.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        if (!_stopping.IsCancellationRequested)
+        {
+            _stopping.Cancel();
+            _socket.Dispose();
+            _routing.StopProbing();
+        }
+
+        await _idleSweep.DisposeAsync().ConfigureAwait(false);
+        List<UdpSession> all;
+        lock (_gate)
+        {
+            all = [.. _sessions.Values];
+            _sessions.Clear();
+            _newest = _oldest = null;
+        }
+
+        foreach (var session in all)
+        {
+            session.Close();
+        }
+
+        Log.UdpListenerStopped(_logger, Key, all.Count);
+        await _receiveLoop.ConfigureAwait(false);
+    }
+
+    public IEnumerable<BackendHealth> GetHealth() => _routing.GetHealth();
+
+    private async Task ReceiveLoopAsync()
+    {
+        // One buffer for the listener's lifetime and one reused sockaddr: the steady-state path
+        // (known client) allocates nothing per datagram.
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxDatagram);
+        var from = new SocketAddress(_socket.AddressFamily);
+        try
+        {
+            while (!_stopping.IsCancellationRequested)
+            {
+                int received;
+                try
+                {
+                    received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, from, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (_stopping.IsCancellationRequested
+                    && ex is OperationCanceledException or ObjectDisposedException or SocketException)
+                {
+                    return;
+                }
+                catch (SocketException ex)
+                {
+                    // An ICMP error queued on the socket (e.g. a client port that closed): not fatal.
+                    Log.UdpReceiveFailed(_logger, Key, ex);
+                    continue;
+                }
+
+                Interlocked.Increment(ref Counters.DatagramsIn);
+                var session = FindOrCreateSession(from);
+                if (session is null)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await session.BackendSocket.SendAsync(buffer.AsMemory(0, received), SocketFlags.None, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+                {
+                    // Refused (ICMP from a closed backend port) or the session was just dropped by a
+                    // failover: the datagram is lost, as UDP allows; the probe decides the backend's fate.
+                    Interlocked.Increment(ref Counters.SendFailures);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private UdpSession? FindOrCreateSession(SocketAddress from)
+    {
+        var key = UdpFlowKey.From(from);
+        var now = _timeProvider.GetTimestamp();
+        lock (_gate)
+        {
+            if (_sessions.TryGetValue(key, out var known))
+            {
+                known.Touch(now);
+                MoveToFront(known);
+                return known;
+            }
+        }
+
+        return CreateSession(key, from, now);
+    }
+
+    /// <summary>First datagram of a client: allocation is fine here, once per session.</summary>
+    private UdpSession? CreateSession(UdpFlowKey key, SocketAddress from, long now)
+    {
+        var remote = (IPEndPoint)_local.Create(from);
+        while (true)
+        {
+            var route = _routing.Current;
+            if (!route.Acl.IsAllowed(remote.Address))
+            {
+                Interlocked.Increment(ref Counters.DeniedByAcl);
+                Log.UdpDatagramDeniedByAcl(_logger, Key, remote);
+                return null;
+            }
+
+            if (route.FillCandidates(remote, _local, _candidates) == 0)
+            {
+                Interlocked.Increment(ref Counters.NoHealthyBackend);
+                Log.UdpNoHealthyBackend(_logger, Key, remote);
+                return null;
+            }
+
+            var backend = route.Members[_candidates[0]];
+            var socket = new Socket(backend.Spec.Target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            try
+            {
+                // Connecting a UDP socket sends nothing; it fixes the peer so the kernel delivers only that backend's replies.
+                socket.Connect(backend.Spec.Target);
+            }
+            catch (SocketException ex)
+            {
+                socket.Dispose();
+                Interlocked.Increment(ref Counters.SendFailures);
+                Log.UdpSessionFailed(_logger, Key, remote, ex);
+                return null;
+            }
+
+            var client = new SocketAddress(from.Family, from.Size);
+            from.Buffer.Span.CopyTo(client.Buffer.Span);
+            var session = new UdpSession(key, client, remote, backend, socket, now);
+            UdpSession? evicted = null;
+            lock (_gate)
+            {
+                // A route change purges sessions under this lock after publishing its table. If the
+                // table moved since we read it, our pick may be a member that just left rotation and
+                // the purge would miss us: pick again from the new table.
+                if (!ReferenceEquals(route, _routing.Current) || _stopping.IsCancellationRequested)
+                {
+                    socket.Dispose();
+                    if (_stopping.IsCancellationRequested)
+                    {
+                        return null;
+                    }
+
+                    continue;
+                }
+
+                if (_sessions.Count >= _options.MaxUdpSessionsPerListener && _oldest is not null)
+                {
+                    evicted = _oldest;
+                    _sessions.Remove(evicted.Key);
+                    Unlink(evicted);
+                }
+
+                _sessions[key] = session;
+                LinkFront(session);
+                backend.AttachSession();
+            }
+
+            if (evicted is not null && evicted.Close())
+            {
+                Interlocked.Increment(ref Counters.SessionsEvicted);
+                Log.UdpSessionEvicted(_logger, Key, evicted.ClientEndPoint, _options.MaxUdpSessionsPerListener);
+            }
+
+            Interlocked.Increment(ref Counters.SessionsCreated);
+            _ = ReplyLoopAsync(session);
+            return session;
+        }
+    }
+
+    private async Task ReplyLoopAsync(UdpSession session)
+    {
+        var socket = session.BackendSocket;
+        while (!session.IsClosed)
+        {
+            try
+            {
+                // Wait for a datagram without holding a buffer (a zero-byte peek leaves it queued), so an
+                // idle session costs a socket and no memory; the buffer is rented only while one is in hand.
+                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.Peek).ConfigureAwait(false);
+                var buffer = ArrayPool<byte>.Shared.Rent(MaxDatagram);
+                try
+                {
+                    var received = await socket.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
+                    session.Touch(_timeProvider.GetTimestamp());
+                    await _socket.SendToAsync(buffer.AsMemory(0, received), SocketFlags.None, session.Client).ConfigureAwait(false);
+                    Interlocked.Increment(ref Counters.DatagramsOut);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused)
+            {
+                // ICMP port unreachable for an earlier datagram: the backend may come back; the probe decides.
+            }
+            catch (Exception ex) when (ex is ObjectDisposedException or OperationCanceledException || session.IsClosed || _stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException ex)
+            {
+                Log.UdpSessionFailed(_logger, Key, session.ClientEndPoint, ex);
+                Remove(session);
+                return;
+            }
+        }
+    }
+
+    private void Remove(UdpSession session)
+    {
+        lock (_gate)
+        {
+            if (_sessions.TryGetValue(session.Key, out var current) && ReferenceEquals(current, session))
+            {
+                _sessions.Remove(session.Key);
+                Unlink(session);
+            }
+        }
+
+        session.Close();
+    }
+
+    /// <summary>
+    /// Runs under the route controller's lock right after a new table is published: sessions whose
+    /// backend is not a member in rotation any more are dropped now, so no datagram follows a dead or
+    /// removed VM (the stale-conntrack failure). The client's next datagram opens a session on a live member.
+    /// </summary>
+    private void OnRouteChanged(RouteTable route)
+    {
+        List<UdpSession>? dropped = null;
+        lock (_gate)
+        {
+            for (var session = _newest; session is not null;)
+            {
+                var older = session.Older;
+                if (Array.IndexOf(route.Members, session.Backend) < 0)
+                {
+                    _sessions.Remove(session.Key);
+                    Unlink(session);
+                    (dropped ??= []).Add(session);
+                }
+
+                session = older;
+            }
+        }
+
+        if (dropped is null)
+        {
+            return;
+        }
+
+        foreach (var session in dropped)
+        {
+            session.Close();
+        }
+
+        Interlocked.Add(ref Counters.SessionsMoved, dropped.Count);
+        Log.UdpSessionsMoved(_logger, Key, dropped.Count);
+    }
+
+    private void SweepIdle()
+    {
+        var idleTimeout = _routing.Current.Spec.IdleTimeout;
+        if (idleTimeout <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var now = _timeProvider.GetTimestamp();
+        List<UdpSession>? expired = null;
+        lock (_gate)
+        {
+            for (var session = _newest; session is not null;)
+            {
+                var older = session.Older;
+                if (session.IdleFor(now, _timeProvider) >= idleTimeout)
+                {
+                    _sessions.Remove(session.Key);
+                    Unlink(session);
+                    (expired ??= []).Add(session);
+                }
+
+                session = older;
+            }
+        }
+
+        if (expired is null)
+        {
+            return;
+        }
+
+        foreach (var session in expired)
+        {
+            session.Close();
+        }
+
+        Interlocked.Add(ref Counters.SessionsExpired, expired.Count);
+    }
+
+    // LRU list helpers; the caller holds _gate.
+    private void LinkFront(UdpSession session)
+    {
+        session.Older = _newest;
+        session.Newer = null;
+        if (_newest is not null)
+        {
+            _newest.Newer = session;
+        }
+
+        _newest = session;
+        _oldest ??= session;
+    }
+
+    private void Unlink(UdpSession session)
+    {
+        if (session.Newer is not null)
+        {
+            session.Newer.Older = session.Older;
+        }
+        else if (ReferenceEquals(_newest, session))
+        {
+            _newest = session.Older;
+        }
+
+        if (session.Older is not null)
+        {
+            session.Older.Newer = session.Newer;
+        }
+        else if (ReferenceEquals(_oldest, session))
+        {
+            _oldest = session.Newer;
+        }
+
+        session.Newer = session.Older = null;
+    }
+
+    private void MoveToFront(UdpSession session)
+    {
+        if (ReferenceEquals(_newest, session))
+        {
+            return;
+        }
+
+        Unlink(session);
+        LinkFront(session);
+    }
+}

@@ -1,0 +1,133 @@
+using System.Net;
+using System.Net.Sockets;
+using ARSoft.Tools.Net;
+using ARSoft.Tools.Net.Dns;
+using MultiVip.Control.State;
+
+namespace MultiVip.Server.Dns;
+
+/// <summary>
+/// The embedded authoritative DNS server for the services' names (UDP and TCP on one address and
+/// port), built on ARSoft.Tools.Net so no DNS wire code lives here.
+/// </summary>
+internal sealed partial class ServiceDnsServer : IDisposable
+{
+    /// <summary>DNS over TCP serves truncated answers and zone tools: few clients, short-lived, so an idle one is cut after 5 s.</summary>
+    private const int TcpKeepAliveMs = 5000;
+
+    /// <summary>Bounds what a misbehaving TCP client can hold open.</summary>
+    private const int MaxTcpConnections = 64;
+
+    private readonly DnsServer _server;
+    private readonly DnsAnswerer _answerer;
+    private readonly Func<WorldState> _world;
+    private readonly ILogger _logger;
+
+    private ServiceDnsServer(DnsServer server, DnsAnswerer answerer, Func<WorldState> world, ILogger logger, IPEndPoint endPoint)
+    {
+        _server = server;
+        _answerer = answerer;
+        _world = world;
+        _logger = logger;
+        EndPoint = endPoint;
+    }
+
+    public IPEndPoint EndPoint { get; }
+
+    public DomainName Zone => _answerer.Zone;
+
+    /// <summary>
+    /// Binds UDP and TCP on <paramref name="endPoint"/> (port 0: one free port for both) and starts answering.
+    /// A port in use fails here, with a message naming the option to change.
+    /// </summary>
+    public static ServiceDnsServer Start(IPEndPoint endPoint, DomainName zone, Func<WorldState> world, ILogger logger)
+    {
+        // Port 0 means "any": UDP and TCP must share the port, so pick one free for UDP and retry if TCP has it.
+        var attempts = endPoint.Port == 0 ? 20 : 1;
+        for (var attempt = 1; ; attempt++)
+        {
+            var bindTo = endPoint.Port == 0 ? new IPEndPoint(endPoint.Address, FreeUdpPort(endPoint.Address)) : endPoint;
+            var server = new DnsServer([new UdpServerTransport(bindTo), new TcpServerTransport(bindTo, TcpKeepAliveMs, MaxTcpConnections)]);
+            var dns = new ServiceDnsServer(server, new DnsAnswerer(zone, endPoint.Address), world, logger, bindTo);
+            server.QueryReceived += dns.OnQueryReceivedAsync;
+            server.ExceptionThrown += dns.OnExceptionAsync;
+            try
+            {
+                server.Start();
+                Log.DnsStarted(logger, bindTo, zone);
+                return dns;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                TryStop(server);
+                if (attempt < attempts)
+                {
+                    continue;
+                }
+
+                throw new InvalidOperationException(
+                    $"Cannot serve DNS on {bindTo} (UDP and TCP): the address is already in use. Choose another address with --dns <ip:port> (ServerOptions.Dns), or turn the DNS server off with --dns off.",
+                    ex);
+            }
+            catch (SocketException ex)
+            {
+                TryStop(server);
+                throw new InvalidOperationException(
+                    $"Cannot serve DNS on {bindTo}: {ex.SocketErrorCode} ({ex.Message}). Choose another address with --dns <ip:port> (ServerOptions.Dns), or turn the DNS server off with --dns off.",
+                    ex);
+            }
+        }
+    }
+
+    public void Dispose() => TryStop(_server);
+
+    private static void TryStop(DnsServer server)
+    {
+        try
+        {
+            server.Stop();
+        }
+        catch (Exception)
+        {
+            // Half-started (one transport bound): stopping is best effort, the sockets close with the process.
+        }
+    }
+
+    private static int FreeUdpPort(IPAddress address)
+    {
+        using var probe = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        probe.Bind(new IPEndPoint(address, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
+    private Task OnQueryReceivedAsync(object sender, QueryReceivedEventArgs e)
+    {
+        if (e.Query is DnsMessage query)
+        {
+            // ControlPlane.Current on every query: the answer follows each committed change at once.
+            e.Response = _answerer.Answer(query, _world());
+            var response = (DnsMessage)e.Response;
+            Log.DnsQuery(_logger, e.RemoteEndpoint, query.Questions.Count > 0 ? query.Questions[0] : null, response.ReturnCode);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Task OnExceptionAsync(object sender, ExceptionEventArgs e)
+    {
+        Log.DnsError(_logger, e.Exception);
+        return Task.CompletedTask;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3001, EventName = "DnsStarted", Level = LogLevel.Information, Message = "Answering DNS for zone {Zone} on {EndPoint} (UDP and TCP)")]
+        public static partial void DnsStarted(ILogger logger, IPEndPoint endPoint, DomainName zone);
+
+        [LoggerMessage(EventId = 3002, EventName = "DnsQuery", Level = LogLevel.Debug, Message = "DNS query from {Remote}: {Question} -> {ReturnCode}")]
+        public static partial void DnsQuery(ILogger logger, IPEndPoint remote, DnsQuestion? question, ReturnCode returnCode);
+
+        [LoggerMessage(EventId = 3003, EventName = "DnsError", Level = LogLevel.Warning, Message = "DNS server error")]
+        public static partial void DnsError(ILogger logger, Exception exception);
+    }
+}
