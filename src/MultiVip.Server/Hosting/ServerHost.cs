@@ -87,12 +87,14 @@ public static partial class ServerHost
                 cancellationToken);
             builder.Services.AddSingleton(control);
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
+            builder.Services.AddMultiVipObservability(token, control, dataPlane);
 
             app = builder.Build();
             app.UseApiErrors();
-            app.UseMiddleware<BearerTokenMiddleware>(token);
+            app.UseMultiVipAuthentication(token);
             app.MapOpenApi();
             app.MapMultiVipApi();
+            app.MapMultiVipObservability();
 
             await app.StartAsync(cancellationToken);
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
