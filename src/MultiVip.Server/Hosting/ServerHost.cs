@@ -38,11 +38,7 @@ public static partial class ServerHost
 
             var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDir.Path });
             builder.Logging.ClearProviders();
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss ";
-            });
+            builder.Logging.AddMultiVipConsole(options.LogFormat);
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
             builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
             // Start-up failures (port in use) are reported once, cleanly, by the caller.
@@ -71,11 +67,7 @@ public static partial class ServerHost
             // Build the app early for its logger factory, then bring state and data plane up before
             // the API opens, so no request ever sees a half-started server.
             var time = TimeProvider.System;
-            var preLoggers = LoggerFactory.Create(l => l.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss ";
-            }));
+            var preLoggers = LoggerFactory.Create(l => l.AddMultiVipConsole(options.LogFormat));
             store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
             dataPlane = DefaultDataPlane(options, preLoggers, time);
             control = await ControlPlane.StartAsync(
