@@ -20,7 +20,7 @@ internal static class LogFormatting
         {
             logging.AddJsonConsole(o =>
             {
-                o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+                o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
                 o.UseUtcTimestamp = true;
                 o.IncludeScopes = false;
             });
