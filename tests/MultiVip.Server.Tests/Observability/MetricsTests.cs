@@ -79,7 +79,8 @@ public sealed partial class MetricsTests
         text = await f.Http.GetStringAsync("/metrics");
         Assert.Equal(12, Value(text, "multivip_backend_connections_total", lbVm1));
         var failures = Value(text, "multivip_backend_connect_failures_total", lbVm2);
-        Assert.True(failures >= 1, "some flows should have tried myVM2 first");
+        // Unless a slow run let myVM2's second probe failure (15 s) take it out of rotation first.
+        Assert.True(failures >= 1 || Value(text, "multivip_backend_in_rotation", lbVm2) == 0, "some flows should have tried myVM2 first");
         Assert.Equal(failures, Value(text, "multivip_listener_connect_retries_total", "service=\"myService\",vip=\"Vip2\",protocol=\"tcp\",port=\"81\",lb_set=\"myLBSet\""));
 
         // Operation latency: every acknowledged change was observed.
