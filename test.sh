@@ -14,8 +14,9 @@ if [ -f .config/dotnet-tools.json ]; then
 fi
 
 # Debian packages some tests drive for real (installed only when missing; needs root and apt).
+# chromium: the dashboard's browser tests (Playwright drives /usr/bin/chromium, never its own build).
 need=()
-for pkg in ${MULTIVIP_TEST_APT:-}; do
+for pkg in ${MULTIVIP_TEST_APT-chromium}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
@@ -23,6 +24,7 @@ if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
     || echo "test.sh: could not install ${need[*]}" >&2
 fi
 
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 dotnet build MultiVip.slnx -c Release --nologo -v quiet -clp:ErrorsOnly
 build=$?
 status=$build

@@ -35,10 +35,13 @@ public sealed partial class ControlPlane : IAsyncDisposable
         _options = options;
         _time = time;
         _logger = loggers.CreateLogger<ControlPlane>();
-        _tracker = new OperationTracker(store, time);
+        _tracker = new OperationTracker(store, time) { Completed = op => OperationCompleted?.Invoke(op) };
         _publisher = new DataPlanePublisher(() => Volatile.Read(ref _world), dataPlane, _tracker, time, options.FaultRetryInterval, loggers.CreateLogger<DataPlanePublisher>());
         _committer = Task.Run(CommitLoopAsync);
     }
+
+    /// <summary>Raised when an operation finishes (Succeeded or Failed), with its CreatedAt and CompletedAt set.</summary>
+    public event Action<Operation>? OperationCompleted;
 
     /// <summary>The current desired state; immutable, safe to read from any thread.</summary>
     public WorldState Current => Volatile.Read(ref _world);

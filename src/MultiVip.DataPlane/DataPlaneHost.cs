@@ -12,7 +12,7 @@ namespace MultiVip.DataPlane;
 /// merged so TCP's draining machinery and UDP's session table stay apart; both share balancing and
 /// health (<see cref="Balancing.RouteController"/>).
 /// </summary>
-public sealed class DataPlaneHost : IDataPlane, IAsyncDisposable
+public sealed class DataPlaneHost : IDataPlane, Metrics.IUdpSessionSource, IAsyncDisposable
 {
     private readonly TcpDataPlane _tcp;
     private readonly UdpDataPlane _udp;
@@ -47,6 +47,12 @@ public sealed class DataPlaneHost : IDataPlane, IAsyncDisposable
     }
 
     public IReadOnlyList<BackendHealth> GetHealth() => [.. _tcp.GetHealth(), .. _udp.GetHealth()];
+
+    /// <summary>Traffic counters of every TCP listener and its backends, read at scrape time by /metrics.</summary>
+    public IReadOnlyList<Metrics.ListenerTraffic> GetTraffic() => _tcp.GetTraffic();
+
+    /// <summary>Live sessions of every UDP listener.</summary>
+    public IReadOnlyList<Metrics.UdpSessionCount> GetUdpSessions() => _udp.GetUdpSessions();
 
     /// <summary>TCP counters of a running listener (null for UDP or unknown keys).</summary>
     internal ListenerCounters? GetCounters(ListenerKey key) => _tcp.GetCounters(key);

@@ -132,6 +132,19 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
         return result;
     }
 
+    /// <summary>Counters of every running listener and backend, for metrics and the dashboard (read, never reset).</summary>
+    public IReadOnlyList<Metrics.ListenerTraffic> GetTraffic()
+    {
+        var published = Volatile.Read(ref _published);
+        var result = new Metrics.ListenerTraffic[published.Length];
+        for (var i = 0; i < published.Length; i++)
+        {
+            result[i] = Metrics.ListenerTraffic.From(published[i]);
+        }
+
+        return result;
+    }
+
     /// <summary>
     /// Graceful stop for SIGTERM: closes every listening socket, lets connections finish for up to
     /// <see cref="DataPlaneOptions.DrainTimeout"/> (or until <paramref name="cancellationToken"/>), then resets the rest.

@@ -42,11 +42,12 @@ internal static class ServeCommand
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate for HTTPS on the API (needed to listen on a non-loopback address)." };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key for --tls-cert." };
         var insecure = new Option<bool>("--insecure") { Description = "Allow a non-loopback API address without TLS (the token crosses the network in clear)." };
+        var logFormat = new Option<LogFormat>("--log-format") { Description = "Console log format: text (default) or json (one object per line with EventId, Category, Message and State).", DefaultValueFactory = _ => LogFormat.Text };
         var demo = new Option<bool>("--demo") { Description = "Create the seed's myService with built-in demo backends on 127.0.0.11 and 127.0.0.12, and print commands that send traffic through three VIPs." };
 
         var serve = new Command("serve", $"Run the MultiVip server: REST API on --api (default {ApiRoutes.DefaultApi}), state in --data-dir (default ./.multivip).")
         {
-            pools, drain, maxConnections, maxUdpSessions, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, demo,
+            pools, drain, maxConnections, maxUdpSessions, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, demo,
         };
 
         serve.SetAction(async (parse, cancellationToken) =>
@@ -72,6 +73,7 @@ internal static class ServeCommand
                 TlsCertificate = parse.GetValue(tlsCert),
                 TlsKey = parse.GetValue(tlsKey),
                 Insecure = parse.GetValue(insecure),
+                LogFormat = parse.GetValue(logFormat),
             };
             return await RunAsync(cli, options, parse.GetValue(demo), cancellationToken).ConfigureAwait(false);
         });
@@ -109,6 +111,7 @@ internal static class ServeCommand
                 ? $"  DNS      : {dnsAt} (UDP, TCP), zone {server.DnsZone}: try dig @{dnsAt.Address} -p {dnsAt.Port} myservice.{server.DnsZone}"
                 : "  DNS      : off");
             output.WriteLine($"  OpenAPI  : {server.Api.ToString().TrimEnd('/')}{ApiRoutes.OpenApiDocument}");
+            output.WriteLine($"  dashboard: {server.Api} (sign in with the token)  metrics: {server.Api.ToString().TrimEnd('/')}/metrics (bearer token)");
             Server.Demo.DemoScenario.DemoBackends? backends = null;
             if (demo)
             {

@@ -19,6 +19,9 @@ internal sealed class OperationTracker(IStateStore store, TimeProvider time)
     private readonly ConcurrentDictionary<Guid, Operation> _recent = new();
     private readonly ConcurrentQueue<Guid> _recentOrder = new();
 
+    /// <summary>Called once per finished operation (metrics: commit → applied latency). Must not throw or block.</summary>
+    public Action<Operation>? Completed { get; set; }
+
     public void Register(Operation operation, IEnumerable<string> services) =>
         _pending[operation.OperationId] = new Pending(operation, services.ToHashSet(Model.Services.Names.Comparer));
 
@@ -89,6 +92,7 @@ internal sealed class OperationTracker(IStateStore store, TimeProvider time)
             Remember(operation);
             _pending.TryRemove(operation.OperationId, out _);
             pending.Done.TrySetResult(operation);
+            Completed?.Invoke(operation);
         }
     }
 

@@ -23,8 +23,8 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
 
     public async Task ForwardAsync(ForwardedConnection connection)
     {
-        var upstream = CopyAsync(connection, connection.Client, connection.BackendSocket, _pool);
-        var downstream = CopyAsync(connection, connection.BackendSocket, connection.Client, _pool);
+        var upstream = CopyAsync(connection, connection.Client, connection.BackendSocket, _pool, fromClient: true);
+        var downstream = CopyAsync(connection, connection.BackendSocket, connection.Client, _pool, fromClient: false);
         await upstream.ConfigureAwait(false);
         await downstream.ConfigureAwait(false);
 
@@ -32,7 +32,7 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
         connection.Close();
     }
 
-    private static async Task CopyAsync(ForwardedConnection connection, Socket source, Socket destination, ArrayPool<byte> pool)
+    private static async Task CopyAsync(ForwardedConnection connection, Socket source, Socket destination, ArrayPool<byte> pool, bool fromClient)
     {
         byte[]? buffer = null;
         var wasFull = false;
@@ -71,6 +71,8 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
                     return;
                 }
 
+                // One Interlocked add per read: the only metrics cost on the copy path.
+                connection.Backend.Counters.AddBytes(fromClient, read);
                 var sent = 0;
                 while (sent < read)
                 {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using MultiVip.DataPlane.Forwarding;
+using MultiVip.DataPlane.Metrics;
 using MultiVip.Model.DesiredState;
 
 namespace MultiVip.DataPlane.Health;
@@ -49,6 +50,9 @@ internal sealed class BackendState
     public bool InRotation => State != HealthState.Unhealthy;
 
     public long ActiveConnections => Interlocked.Read(ref _active);
+
+    /// <summary>Bytes, connect failures and probe timings, for metrics (see <see cref="BackendCounters"/>).</summary>
+    public BackendCounters Counters { get; } = new();
 
     public long TotalConnections => Interlocked.Read(ref _total);
 

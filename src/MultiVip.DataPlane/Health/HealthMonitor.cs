@@ -106,8 +106,10 @@ internal sealed class HealthMonitor
         {
             while (!cancellationToken.IsCancellationRequested)
             {
+                var started = _timeProvider.GetTimestamp();
                 var error = await Probes.ProbeOnceAsync(_probe, target, AttemptTimeout, _timeProvider, cancellationToken).ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
+                backend.Counters.RecordProbe(error is null, _timeProvider.GetElapsedTime(started));
                 if (error is not null)
                 {
                     Log.ProbeFailed(_logger, _key, target, error);

@@ -61,6 +61,9 @@ internal sealed class VipListener
 
     public int ConnectionCount => _connections.Count;
 
+    /// <summary>The backends currently configured (in rotation or not), for metrics.</summary>
+    public IReadOnlyList<BackendState> Backends => _routing.Current.Backends;
+
     public IReadOnlyCollection<ForwardedConnection> SnapshotConnections() => [.. _connections.Values];
 
     public void Start() => _acceptLoop = Task.Run(AcceptLoopAsync);
@@ -245,6 +248,7 @@ internal sealed class VipListener
                 if (attempt > 0)
                 {
                     Interlocked.Increment(ref Counters.ConnectRetries);
+                    Interlocked.Increment(ref candidate.Counters.ConnectRetries);
                 }
 
                 try
@@ -257,6 +261,7 @@ internal sealed class VipListener
                 catch (Exception ex) when (ex is SocketException or TimeoutException)
                 {
                     Interlocked.Increment(ref Counters.ConnectFailures);
+                    Interlocked.Increment(ref candidate.Counters.ConnectFailures);
                     Log.BackendConnectFailed(_logger, Key, attempt + 1, candidate.Spec.Target, ex);
                 }
             }

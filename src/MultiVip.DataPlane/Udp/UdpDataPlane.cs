@@ -108,6 +108,19 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
         return result;
     }
 
+    /// <summary>Live sessions of every UDP listener, for /metrics.</summary>
+    public IReadOnlyList<Metrics.UdpSessionCount> GetUdpSessions()
+    {
+        var published = Volatile.Read(ref _published);
+        var result = new List<Metrics.UdpSessionCount>(published.Length);
+        foreach (var listener in published)
+        {
+            result.Add(new Metrics.UdpSessionCount(listener.Key, listener.Spec.ServiceName, listener.Spec.VirtualIpName, listener.SessionCount));
+        }
+
+        return result;
+    }
+
     /// <summary>Counters and live session count of a running listener, for tests and diagnostics.</summary>
     internal (UdpCounters Counters, int Sessions)? GetCounters(ListenerKey key)
     {

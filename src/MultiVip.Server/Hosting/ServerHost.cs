@@ -41,11 +41,7 @@ public static partial class ServerHost
 
             var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDir.Path });
             builder.Logging.ClearProviders();
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss ";
-            });
+            builder.Logging.AddMultiVipConsole(options.LogFormat);
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
             builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
             // Start-up failures (port in use) are reported once, cleanly, by the caller.
@@ -74,11 +70,7 @@ public static partial class ServerHost
             // Build the app early for its logger factory, then bring state and data plane up before
             // the API opens, so no request ever sees a half-started server.
             var time = TimeProvider.System;
-            var preLoggers = LoggerFactory.Create(l => l.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss ";
-            }));
+            var preLoggers = LoggerFactory.Create(l => l.AddMultiVipConsole(options.LogFormat));
             store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
             dataPlane = DefaultDataPlane(options, preLoggers, time);
             control = await ControlPlane.StartAsync(
@@ -96,12 +88,14 @@ public static partial class ServerHost
 
             builder.Services.AddSingleton(control);
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
+            builder.Services.AddMultiVipObservability(token, control, dataPlane);
 
             app = builder.Build();
             app.UseApiErrors();
-            app.UseMiddleware<BearerTokenMiddleware>(token);
+            app.UseMultiVipAuthentication(token);
             app.MapOpenApi();
             app.MapMultiVipApi();
+            app.MapMultiVipObservability();
 
             await app.StartAsync(cancellationToken);
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -51,6 +51,9 @@ public sealed record ServerOptions
     /// <summary>Allow a non-loopback API bind without TLS (the token would cross the network in clear).</summary>
     public bool Insecure { get; init; }
 
+    /// <summary>Console log format: text lines (default) or one JSON object per line.</summary>
+    public LogFormat LogFormat { get; init; } = LogFormat.Text;
+
     /// <summary>Use a token given here instead of the generated one (tests, automation).</summary>
     public string? Token { get; init; }
 }

@@ -1,0 +1,41 @@
+using MultiVip.DataPlane.Metrics;
+using MultiVip.Server.Dashboard;
+using MultiVip.Server.Metrics;
+using MultiVip.Server.Security;
+using Prometheus;
+
+namespace MultiVip.Server.Hosting;
+
+/// <summary>
+/// Wires metrics, the dashboard and its sign-in into the host, so <see cref="ServerHost"/> only
+/// needs two calls. Authentication: the dashboard's paths take its session cookie (or the bearer
+/// header); every other path, /metrics included, takes only the API's bearer token.
+/// </summary>
+internal static class Observability
+{
+    public const string MetricsPath = "/metrics";
+
+    public static IServiceCollection AddMultiVipObservability(this IServiceCollection services, string token, MultiVip.Control.ControlPlane control, MultiVip.DataPlane.DataPlaneHost dataPlane)
+    {
+        services.AddSingleton(dataPlane);
+        services.AddSingleton<IUdpSessionSource>(dataPlane);
+        services.AddSingleton(new DashboardSecurity(token));
+        // A factory registration, so the container disposes it (it unsubscribes from the control plane).
+        services.AddSingleton(sp => new ServerMetrics(control, dataPlane, sp.GetServices<IUdpSessionSource>()));
+        return services;
+    }
+
+    public static WebApplication UseMultiVipAuthentication(this WebApplication app, string token)
+    {
+        app.UseWhen(c => DashboardSessionMiddleware.Owns(c.Request.Path), b => b.UseMiddleware<DashboardSessionMiddleware>());
+        app.UseWhen(c => !DashboardSessionMiddleware.Owns(c.Request.Path), b => b.UseMiddleware<BearerTokenMiddleware>(token));
+        return app;
+    }
+
+    public static WebApplication MapMultiVipObservability(this WebApplication app)
+    {
+        app.MapMetrics(MetricsPath, app.Services.GetRequiredService<ServerMetrics>().Registry);
+        app.MapDashboard();
+        return app;
+    }
+}

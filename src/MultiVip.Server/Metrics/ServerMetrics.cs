@@ -1,0 +1,246 @@
+using System.Globalization;
+using MultiVip.Control;
+using MultiVip.DataPlane;
+using MultiVip.DataPlane.Metrics;
+using MultiVip.Model.DesiredState;
+using MultiVip.Model.Operations;
+using MultiVip.Model.Services;
+using Prometheus;
+
+namespace MultiVip.Server.Metrics;
+
+/// <summary>
+/// The Prometheus metrics of one server, in its own registry (tests run several servers in one
+/// process). Traffic metrics are copied from the data plane's counters when scraped, so forwarding
+/// never calls into the metrics library; only operation latency is observed as it happens.
+/// </summary>
+internal sealed class ServerMetrics : IDisposable
+{
+    private static readonly string[] ListenerLabels = ["service", "vip", "protocol", "port", "lb_set"];
+    private static readonly string[] BackendLabels = ["service", "vip", "protocol", "port", "vm", "endpoint"];
+
+    private readonly ControlPlane _control;
+    private readonly DataPlaneHost _dataPlane;
+    private readonly IReadOnlyList<IUdpSessionSource> _udp;
+    private readonly Lock _scrapeGate = new();
+    private readonly Histogram _operationDuration;
+    private readonly Family<Gauge.Child> _listenerActive;
+    private readonly Family<Counter.Child> _listenerForwarded;
+    private readonly Family<Counter.Child> _listenerRetries;
+    private readonly Family<Counter.Child> _listenerFailures;
+    private readonly Family<Counter.Child> _listenerRejected;
+    private readonly Family<Gauge.Child> _backendActive;
+    private readonly Family<Counter.Child> _backendTotal;
+    private readonly Family<Counter.Child> _backendBytesIn;
+    private readonly Family<Counter.Child> _backendBytesOut;
+    private readonly Family<Counter.Child> _backendFailures;
+    private readonly Family<Counter.Child> _backendRetries;
+    private readonly Family<Gauge.Child> _backendHealth;
+    private readonly Family<Gauge.Child> _backendInRotation;
+    private readonly Family<Counter.Child> _probes;
+    private readonly Family<Counter.Child> _probeFailures;
+    private readonly Family<Gauge.Child> _probeLatency;
+    private readonly Family<Gauge.Child> _udpSessions;
+    private readonly Family<Gauge.Child> _vipInfo;
+    private readonly Gauge _poolSize;
+    private readonly Gauge _poolInUse;
+
+    public ServerMetrics(ControlPlane control, DataPlaneHost dataPlane, IEnumerable<IUdpSessionSource> udp)
+    {
+        _control = control;
+        _dataPlane = dataPlane;
+        _udp = [.. udp];
+        Registry = Prometheus.Metrics.NewCustomRegistry();
+        var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
+
+        _listenerActive = new(factory.CreateGauge("multivip_listener_connections_active", "Connections a listener (VIP, protocol, public port) carries now.", ListenerLabels));
+        _listenerForwarded = new(factory.CreateCounter("multivip_listener_connections_total", "Connections a listener handed to a backend.", ListenerLabels));
+        _listenerRetries = new(factory.CreateCounter("multivip_listener_connect_retries_total", "Backend connect attempts made after an earlier candidate failed.", ListenerLabels));
+        _listenerFailures = new(factory.CreateCounter("multivip_listener_connect_failures_total", "Backend connect attempts that failed.", ListenerLabels));
+        _listenerRejected = new(factory.CreateCounter("multivip_listener_connections_rejected_total", "Client connections reset without reaching a backend, by reason.", [.. ListenerLabels, "reason"]));
+        _backendActive = new(factory.CreateGauge("multivip_backend_connections_active", "Connections a backend (VM endpoint) carries now.", BackendLabels));
+        _backendTotal = new(factory.CreateCounter("multivip_backend_connections_total", "Connections forwarded to a backend.", BackendLabels));
+        _backendBytesIn = new(factory.CreateCounter("multivip_backend_bytes_in_total", "Bytes read from clients and sent to the backend.", BackendLabels));
+        _backendBytesOut = new(factory.CreateCounter("multivip_backend_bytes_out_total", "Bytes read from the backend and sent to clients.", BackendLabels));
+        _backendFailures = new(factory.CreateCounter("multivip_backend_connect_failures_total", "Connect attempts to the backend that failed.", BackendLabels));
+        _backendRetries = new(factory.CreateCounter("multivip_backend_connect_retries_total", "Connect attempts to the backend made after another candidate failed.", BackendLabels));
+        _backendHealth = new(factory.CreateGauge("multivip_backend_health", "1 for the backend's current probe state (Unknown, Healthy, Unhealthy, NotProbed), 0 otherwise.", [.. BackendLabels, "state"]));
+        _backendInRotation = new(factory.CreateGauge("multivip_backend_in_rotation", "1 when the backend receives new connections, 0 when its probe took it out.", BackendLabels));
+        _probes = new(factory.CreateCounter("multivip_probe_attempts_total", "Health probe attempts.", BackendLabels));
+        _probeFailures = new(factory.CreateCounter("multivip_probe_failures_total", "Health probe attempts that failed.", BackendLabels));
+        _probeLatency = new(factory.CreateGauge("multivip_probe_latency_seconds", "Duration of the last health probe attempt.", BackendLabels));
+        _udpSessions = new(factory.CreateGauge("multivip_udp_sessions_active", "Live UDP sessions of a listener.", ["service", "vip", "port"]));
+        _vipInfo = new(factory.CreateGauge("multivip_virtual_ip_info", "One series per virtual IP; value 1. Address is empty until an endpoint uses the VIP.", ["service", "vip", "address", "dns_programmed", "reserved_ip"]));
+        _poolSize = factory.CreateGauge("multivip_vip_pool_addresses", "Addresses in the VIP pool (--vip-pool).");
+        _poolInUse = factory.CreateGauge("multivip_vip_pool_addresses_in_use", "Pool addresses held by a VIP or a reserved IP.");
+        _operationDuration = factory.CreateHistogram(
+            "multivip_operation_duration_seconds",
+            "Time from an operation's commit to the data plane applying it (Succeeded or Failed).",
+            new HistogramConfiguration
+            {
+                LabelNames = ["operation", "status"],
+                // 1 ms to ~16 s: applies take milliseconds; the tail shows listener bind retries.
+                Buckets = Histogram.ExponentialBuckets(0.001, 2, 15),
+            });
+
+        Registry.AddBeforeCollectCallback(Collect);
+        _control.OperationCompleted += OnOperationCompleted;
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public void Dispose() => _control.OperationCompleted -= OnOperationCompleted;
+
+    private void OnOperationCompleted(Operation operation)
+    {
+        if (operation.CompletedAt is not { } completed)
+        {
+            return;
+        }
+
+        var seconds = Math.Max(0, (completed - operation.CreatedAt).TotalSeconds);
+        _operationDuration.WithLabels(operation.OperationDescription, operation.OperationStatus.ToString()).Observe(seconds);
+    }
+
+    private void Collect()
+    {
+        // Two scrapes at once would interleave their sweeps of stale series.
+        lock (_scrapeGate)
+        {
+            foreach (var listener in _dataPlane.GetTraffic())
+            {
+                CollectListener(listener);
+            }
+
+            foreach (var source in _udp)
+            {
+                foreach (var udp in source.GetUdpSessions())
+                {
+                    _udpSessions.Get(udp.ServiceName, udp.VirtualIpName, Port(udp.Key)).Set(udp.ActiveSessions);
+                }
+            }
+
+            var world = _control.Current;
+            foreach (var service in world.Services.Values)
+            {
+                foreach (var vip in service.Deployment?.VirtualIps ?? [])
+                {
+                    _vipInfo.Get(service.Name, vip.Name, vip.Address ?? "", vip.IsDnsProgrammed ? "true" : "false", vip.ReservedIpName ?? "").Set(1);
+                }
+            }
+
+            var pool = _control.Options.Pool;
+            _poolSize.Set(pool.Size);
+            _poolInUse.Set(world.Addresses.Keys.Count(pool.Contains));
+
+            foreach (var family in Families())
+            {
+                family.Sweep();
+            }
+        }
+    }
+
+    private void CollectListener(ListenerTraffic listener)
+    {
+        string[] labels = [listener.ServiceName, listener.VirtualIpName, listener.Key.Protocol.ToWire(), Port(listener.Key), listener.LoadBalancedSetName ?? ""];
+        _listenerActive.Get(labels).Set(listener.ActiveConnections);
+        _listenerForwarded.SetCounter(labels, listener.Forwarded);
+        _listenerRetries.SetCounter(labels, listener.ConnectRetries);
+        _listenerFailures.SetCounter(labels, listener.ConnectFailures);
+        _listenerRejected.SetCounter([.. labels, "acl"], listener.DeniedByAcl);
+        _listenerRejected.SetCounter([.. labels, "over_limit"], listener.RefusedOverLimit);
+        _listenerRejected.SetCounter([.. labels, "no_healthy_backend"], listener.NoHealthyBackend);
+        _listenerRejected.SetCounter([.. labels, "connect_exhausted"], listener.ConnectExhausted);
+
+        foreach (var backend in listener.Backends)
+        {
+            string[] b = [listener.ServiceName, listener.VirtualIpName, listener.Key.Protocol.ToWire(), Port(listener.Key), backend.VmName, backend.EndpointName];
+            _backendActive.Get(b).Set(backend.ActiveConnections);
+            _backendTotal.SetCounter(b, backend.TotalConnections);
+            _backendBytesIn.SetCounter(b, backend.BytesIn);
+            _backendBytesOut.SetCounter(b, backend.BytesOut);
+            _backendFailures.SetCounter(b, backend.ConnectFailures);
+            _backendRetries.SetCounter(b, backend.ConnectRetries);
+            foreach (var state in Enum.GetValues<HealthState>())
+            {
+                _backendHealth.Get([.. b, state.ToString()]).Set(state == backend.State ? 1 : 0);
+            }
+
+            _backendInRotation.Get(b).Set(backend.State == HealthState.Unhealthy ? 0 : 1);
+            if (backend.State != HealthState.NotProbed)
+            {
+                _probes.SetCounter(b, backend.Probes);
+                _probeFailures.SetCounter(b, backend.ProbeFailures);
+                if (backend.LastProbeLatency is { } latency)
+                {
+                    _probeLatency.Get(b).Set(latency.TotalSeconds);
+                }
+            }
+        }
+    }
+
+    private IEnumerable<IFamily> Families() =>
+    [
+        _listenerActive, _listenerForwarded, _listenerRetries, _listenerFailures, _listenerRejected,
+        _backendActive, _backendTotal, _backendBytesIn, _backendBytesOut, _backendFailures, _backendRetries,
+        _backendHealth, _backendInRotation, _probes, _probeFailures, _probeLatency, _udpSessions, _vipInfo,
+    ];
+
+    private static string Port(ListenerKey key) => key.Port.ToString(CultureInfo.InvariantCulture);
+
+    private interface IFamily
+    {
+        void Sweep();
+    }
+
+    /// <summary>
+    /// A labelled metric whose series mirror what exists now: series not touched during a scrape
+    /// (a removed listener, backend or VIP) are dropped instead of reporting stale values forever.
+    /// </summary>
+    private sealed class Family<TChild>(Collector<TChild> metric) : IFamily
+        where TChild : ChildBase
+    {
+        private readonly HashSet<string> _seen = [];
+
+        public TChild Get(params string[] labels)
+        {
+            _seen.Add(Key(labels));
+            return metric.WithLabels(labels);
+        }
+
+        public void Sweep()
+        {
+            foreach (var labels in metric.GetAllLabelValues().ToList())
+            {
+                if (!_seen.Contains(Key(labels)))
+                {
+                    metric.RemoveLabelled(labels);
+                }
+            }
+
+            _seen.Clear();
+        }
+
+        private static string Key(string[] labels) => string.Join('\u001f', labels);
+
+        /// <summary>
+        /// Mirrors a data-plane counter. A lower value means the counted object was recreated between
+        /// scrapes: the series restarts from zero, which Prometheus reads as a counter reset.
+        /// </summary>
+        public void SetCounter(string[] labels, long value)
+        {
+            if (Get(labels) is not Counter.Child counter)
+            {
+                throw new InvalidOperationException("SetCounter is for counters.");
+            }
+
+            if (counter.Value > value)
+            {
+                metric.RemoveLabelled(labels);
+                counter = (Counter.Child)(object)metric.WithLabels(labels);
+            }
+
+            counter.IncTo(value);
+        }
+    }
+}
