@@ -42,8 +42,16 @@ internal sealed class FakeServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        listener.Stop();
-        listener.Close();
+        // Close alone (no Stop first): after Stop, the managed HttpListener's Close looks the port up
+        // again and re-binds it, which fails if another test has taken the port meanwhile.
+        try
+        {
+            listener.Close();
+        }
+        catch (HttpListenerException)
+        {
+        }
+
         try
         {
             await loop;
