@@ -6,8 +6,10 @@ using MultiVip.Bench;
 // every metric measured in interleaved rounds (direct, HAProxy, nginx, MultiVip, then again) so
 // that drift on a shared machine hits every target alike; medians are reported.
 var smoke = args.Contains("--smoke");
+// --quick: only requests/s, latency and connections/s, one round: for trying a change.
+var quick = args.Contains("--quick");
 var repo = Path.GetFullPath(Arg("--repo") ?? Directory.GetCurrentDirectory());
-var output = Arg("--out") ?? Path.Combine(repo, smoke ? "artifacts/bench/benchmarks-smoke.md" : "docs/benchmarks.md");
+var output = Arg("--out") ?? Path.Combine(repo, smoke || quick ? "artifacts/bench/benchmarks-" + (smoke ? "smoke" : "quick") + ".md" : "docs/benchmarks.md");
 var rounds = int.Parse(Arg("--rounds") ?? (smoke ? "1" : "3"), CultureInfo.InvariantCulture);
 var duration = TimeSpan.FromSeconds(int.Parse(Arg("--duration") ?? (smoke ? "1" : "5"), CultureInfo.InvariantCulture));
 // The sandbox's hard limit is 20,000 open files per process; a proxy holds two per proxied connection.
@@ -58,6 +60,11 @@ try
             Record(Measurements.ConnectionsPerSecond, target, cps);
         }
 
+        if (quick)
+        {
+            continue;
+        }
+
         foreach (var target in lab.Targets)
         {
             Record(Measurements.Bulk1, target, await Measurements.IperfTcpAsync(target.Address, duration, 1));
@@ -68,6 +75,11 @@ try
         {
             Record(Measurements.UdpDatagrams, target, await Measurements.IperfUdpAsync(target.Address, duration));
         }
+    }
+
+    if (quick)
+    {
+        return 0;
     }
 
     Console.WriteLine($"Idle connections: {idle} per proxy");

@@ -33,7 +33,35 @@ internal static class Program
         confirmation needed without a terminal); 130 interrupted.
         """;
 
-    public static Task<int> Main(string[] args) => RunAsync(args, CliConsole.FromProcess());
+    public static Task<int> Main(string[] args)
+    {
+        if (args.Contains("serve"))
+        {
+            TuneSocketsForProxying();
+        }
+
+        return RunAsync(args, CliConsole.FromProcess());
+    }
+
+    /// <summary>
+    /// Runs socket completions inline on the epoll threads, one per core, instead of handing each to
+    /// the thread pool: a forwarded read then costs no thread hop, which is what event-loop proxies
+    /// (HAProxy, nginx) get for free, and it cut MultiVip's latency and raised its request rate in
+    /// bench/run (docs/benchmarks.md). Safe because nothing in the data plane blocks in a socket
+    /// continuation. Must happen before the first socket is created; an explicit setting in the
+    /// environment wins.
+    /// </summary>
+    private static void TuneSocketsForProxying()
+    {
+        if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+        {
+            Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+            if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT") is null)
+            {
+                Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT", Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+    }
 
     internal static RootCommand BuildRoot(CliContext cli)
     {

@@ -4,9 +4,8 @@ using System.Net.Sockets;
 namespace MultiVip.DataPlane.Forwarding;
 
 /// <summary>
-/// User-space copier: two concurrent loops, one per direction, over pooled buffers. Each loop waits
-/// with a zero-byte receive before renting, so an idle connection pins no buffer; while data keeps
-/// arriving in full buffers it keeps the buffer and skips the extra wait.
+/// User-space copier: two concurrent loops, one per direction, over pooled buffers. A loop waits with
+/// a zero-byte receive while the socket is empty, so an idle connection pins no buffer.
 /// </summary>
 internal sealed class PooledBufferForwarder : IConnectionForwarder
 {
@@ -23,6 +22,10 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
 
     public async Task ForwardAsync(ForwardedConnection connection)
     {
+        // Non-blocking: the copy loops try a synchronous receive first and only wait (with a
+        // zero-byte receive) when nothing is there. Async operations are unaffected by this flag.
+        connection.Client.Blocking = false;
+        connection.BackendSocket.Blocking = false;
         var upstream = CopyAsync(connection, connection.Client, connection.BackendSocket, _pool, fromClient: true);
         var downstream = CopyAsync(connection, connection.BackendSocket, connection.Client, _pool, fromClient: false);
         await upstream.ConfigureAwait(false);
@@ -32,37 +35,36 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
         connection.Close();
     }
 
+    /// <summary>
+    /// One direction. The loop is: rent, read what is there without waiting, forward it, repeat; when a
+    /// read would block, return the buffer and wait for readiness with a zero-byte receive. A burst
+    /// costs one read syscall per chunk plus one that finds the socket empty — as an event loop like
+    /// HAProxy's does — and an idle connection holds no buffer while it waits.
+    /// </summary>
     private static async Task CopyAsync(ForwardedConnection connection, Socket source, Socket destination, ArrayPool<byte> pool, bool fromClient)
     {
         byte[]? buffer = null;
-        var wasFull = false;
         try
         {
             while (true)
             {
-                if (!wasFull)
+                buffer ??= pool.Rent(BufferSize);
+                var read = source.Receive(buffer, 0, buffer.Length, SocketFlags.None, out var error);
+                if (error == SocketError.WouldBlock)
                 {
-                    if (buffer is not null)
-                    {
-                        pool.Return(buffer);
-                        buffer = null;
-                    }
+                    pool.Return(buffer);
+                    buffer = null;
 
-                    // Completes when data or FIN arrives; holds no memory meanwhile.
+                    // Completes when data, FIN or an error arrives; holds no memory meanwhile.
                     await source.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
-
-                    // The wake-up can be stale (an edge-triggered readiness event for bytes we already
-                    // read, seen under load): renting then would pin a buffer on an idle connection
-                    // inside a blocked read. One poll() per burst confirms data, FIN or an error is there.
-                    if (!source.Poll(0, SelectMode.SelectRead))
-                    {
-                        continue;
-                    }
-
-                    buffer = pool.Rent(BufferSize);
+                    continue;
                 }
 
-                var read = await source.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).ConfigureAwait(false);
+                if (error != SocketError.Success)
+                {
+                    throw new SocketException((int)error);
+                }
+
                 connection.Touch();
                 if (read == 0)
                 {
@@ -78,8 +80,6 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
                 {
                     sent += await destination.SendAsync(buffer.AsMemory(sent, read - sent), SocketFlags.None).ConfigureAwait(false);
                 }
-
-                wasFull = read == buffer!.Length;
             }
         }
         catch (SocketException)
