@@ -31,6 +31,7 @@ public static partial class ServerHost
         ControlPlane? control = null;
         ServiceDnsServer? dns = null;
         WebApplication? app = null;
+        ILoggerFactory? preLoggers = null;
         try
         {
             var token = options.Token ?? dataDir.LoadOrCreateToken();
@@ -67,10 +68,11 @@ public static partial class ServerHost
             builder.Services.AddOpenApi();
             builder.Services.AddProblemDetails();
 
-            // Build the app early for its logger factory, then bring state and data plane up before
-            // the API opens, so no request ever sees a half-started server.
+            // State, data plane and DNS come up before the API opens, so no request ever sees a
+            // half-started server; they log through their own factory because the app's does not
+            // exist until the API is built.
             var time = TimeProvider.System;
-            var preLoggers = LoggerFactory.Create(l => l.AddMultiVipConsole(options.LogFormat));
+            preLoggers = LoggerFactory.Create(l => l.AddMultiVipConsole(options.LogFormat));
             store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
             dataPlane = DefaultDataPlane(options, preLoggers, time);
             control = await ControlPlane.StartAsync(
@@ -127,6 +129,7 @@ public static partial class ServerHost
             }
 
             dataDir.Dispose();
+            preLoggers?.Dispose();
             throw;
         }
     }
