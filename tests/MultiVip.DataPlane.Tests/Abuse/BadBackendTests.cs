@@ -2,13 +2,14 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using MultiVip.DataPlane.Tests.Infrastructure;
+using Xunit.Abstractions;
 using MultiVip.Model.DesiredState;
 
 namespace MultiVip.DataPlane.Tests.Abuse;
 
 /// <summary>Backends that swallow requests, never accept, or die in the middle of a response.</summary>
 [Collection(AbuseCollection.Name)]
-public sealed class BadBackendTests
+public sealed class BadBackendTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task Backend_that_accepts_and_never_answers_does_not_hold_up_other_backends()
@@ -38,6 +39,7 @@ public sealed class BadBackendTests
         await AbuseKit.WaitUntilAsync(() => silent.Connections == 200, "the silent backend to hold 200 connections");
         var latencies = await AbuseKit.MeasureRoundTripsAsync(okKey, 50);
         var p99 = AbuseKit.Percentile(latencies, 0.99);
+        output.WriteLine($"round trip p99 next to 200 stuck connections: {p99:F1} ms");
         Assert.True(p99 < 500, $"p99 next to 200 stuck connections: {p99:F1} ms");
 
         // The stuck ones are still open (no data, no reset): the proxy cannot know the app is hung.
@@ -74,6 +76,7 @@ public sealed class BadBackendTests
         }
 
         var failures = Interlocked.Read(ref counters.ConnectFailures);
+        output.WriteLine($"{failures} flows tried the black hole first; slowest client {slowest.TotalMilliseconds:F0} ms");
         Assert.True(failures >= 3, $"only {failures} flows tried the black hole");
         Assert.Equal(failures, Interlocked.Read(ref counters.ConnectRetries));
         Assert.Equal(0, Interlocked.Read(ref counters.ConnectExhausted));
@@ -105,6 +108,8 @@ public sealed class BadBackendTests
             await TestNet.AssertResetAsync(client);
             return clock.Elapsed;
         }));
+
+        output.WriteLine($"reset after {clients.Min().TotalMilliseconds:F0}-{clients.Max().TotalMilliseconds:F0} ms");
 
         // Two attempts of 300 ms each, then a reset: not sooner (both members were tried), not a hang.
         Assert.All(clients, elapsed => Assert.InRange(elapsed, connectTimeout * 2, connectTimeout * 2 + TimeSpan.FromSeconds(2)));

@@ -2,12 +2,13 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using MultiVip.DataPlane.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace MultiVip.DataPlane.Tests.Abuse;
 
 /// <summary>Clients that trickle, say nothing, or half-close, while other clients need service.</summary>
 [Collection(AbuseCollection.Name)]
-public sealed class SlowClientTests
+public sealed class SlowClientTests(ITestOutputHelper output)
 {
     private const int Tricklers = 40;
     private const int Silent = 100;
@@ -91,6 +92,7 @@ public sealed class SlowClientTests
         // baseline is a few ms; 500 ms leaves room for a shared CI core yet catches a starved pool
         // (a blocked thread per slow client would queue the normal clients behind 240 of them).
         var p99 = AbuseKit.Percentile(underAbuse, 0.99);
+        output.WriteLine($"round trip p99: baseline {AbuseKit.Percentile(baseline, 0.99):F1} ms, next to {Silent + HalfClosed + Tricklers} abusers {p99:F1} ms; trickled lines answered {answers.Sum()}");
         Assert.True(p99 < 500, $"p99 under abuse {p99:F1} ms (baseline p99 {AbuseKit.Percentile(baseline, 0.99):F1} ms)");
 
         // The measured clients finished cleanly; the abusers still hold their slots.

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using MultiVip.DataPlane.Tests.Infrastructure;
+using Xunit.Abstractions;
 using MultiVip.Model.DesiredState;
 using MultiVip.Model.Services;
 
@@ -10,7 +11,7 @@ namespace MultiVip.DataPlane.Tests.Abuse;
 
 /// <summary>A UDP VIP flooded by thousands of distinct sources, with a small session cap.</summary>
 [Collection(AbuseCollection.Name)]
-public sealed class UdpFloodTests
+public sealed class UdpFloodTests(ITestOutputHelper output)
 {
     private const int Cap = 256;
     private const int Sources = 4000;
@@ -102,6 +103,7 @@ public sealed class UdpFloodTests
         var memoryGrowth = GC.GetTotalMemory(forceFullCollection: true) - memoryBefore;
         var workingSetGrowth = Environment.WorkingSet - workingSetBefore;
         var descriptorGrowth = AbuseKit.OpenFileDescriptors() - descriptorsBefore;
+        output.WriteLine($"{Sources} sources: max sessions {maxSessions} (cap {Cap}), created {created}, evicted {evicted}; heap +{memoryGrowth / 1024} KiB, working set +{workingSetGrowth / 1024} KiB, fds +{descriptorGrowth}");
         Assert.True(memoryGrowth < 16L * 1024 * 1024, $"managed heap grew by {memoryGrowth / 1024} KiB");
         Assert.True(workingSetGrowth < 96L * 1024 * 1024, $"working set grew by {workingSetGrowth / 1024} KiB");
         Assert.True(descriptorGrowth <= Cap + 16, $"{descriptorGrowth} more file descriptors");
