@@ -2,6 +2,12 @@ using System.Globalization;
 using System.Text;
 using MultiVip.Bench;
 
+// bench/soak: a different command, not a benchmark (see Soak.cs).
+if (args.Length > 0 && args[0] == "soak")
+{
+    return await Soak.RunAsync(args);
+}
+
 // bench/run: MultiVip side by side with a direct connection, HAProxy (TCP mode) and nginx stream,
 // every metric measured in interleaved rounds (direct, HAProxy, nginx, MultiVip, then again) so
 // that drift on a shared machine hits every target alike; medians are reported.

@@ -220,6 +220,20 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
         return null;
     }
 
+    /// <summary>Slots in use against the connection limit of a running listener (null when unknown), for tests.</summary>
+    internal int? GetAdmittedCount(ListenerKey key)
+    {
+        foreach (var listener in Volatile.Read(ref _published))
+        {
+            if (listener.Key == key)
+            {
+                return listener.AdmittedCount;
+            }
+        }
+
+        return null;
+    }
+
     private void StopAndDrain(VipListener listener, CancellationToken cancellationToken)
     {
         Log.ListenerStopped(_logger, listener.Key, listener.ConnectionCount);

@@ -61,6 +61,10 @@ internal sealed class VipListener
 
     public int ConnectionCount => _connections.Count;
 
+    /// <summary>Connections holding a slot of <see cref="DataPlaneOptions.MaxConnectionsPerListener"/>
+    /// (including those still connecting to a backend): what decides whether the next client is refused.</summary>
+    public int AdmittedCount => Volatile.Read(ref _active);
+
     /// <summary>The backends currently configured (in rotation or not), for metrics.</summary>
     public IReadOnlyList<BackendState> Backends => _routing.Current.Backends;
 
