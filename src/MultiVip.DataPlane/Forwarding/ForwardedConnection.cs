@@ -49,16 +49,24 @@ internal sealed class ForwardedConnection
 
     public TimeSpan IdleFor(long now) => _timeProvider.GetElapsedTime(Volatile.Read(ref _lastActivity), now);
 
-    /// <summary>Both directions finished (or the idle timeout hit): FIN both peers and release the sockets.</summary>
-    public void Close()
+    /// <summary>
+    /// Both directions finished (or the idle timeout hit): FIN both peers and release the sockets.
+    /// When the copy loops already passed both FINs on (<paramref name="finsExchanged"/>), the sockets
+    /// are only closed: two shutdown() calls per connection saved on the new-connection path.
+    /// </summary>
+    public void Close(bool finsExchanged = false)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
         {
             return;
         }
 
-        Shutdown(Client);
-        Shutdown(BackendSocket);
+        if (!finsExchanged)
+        {
+            Shutdown(Client);
+            Shutdown(BackendSocket);
+        }
+
         Client.Dispose();
         BackendSocket.Dispose();
         _completed.TrySetResult();

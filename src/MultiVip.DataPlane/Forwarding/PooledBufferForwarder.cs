@@ -22,8 +22,10 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
 
     public async Task ForwardAsync(ForwardedConnection connection)
     {
-        // Non-blocking: the copy loops try a synchronous receive first and only wait (with a
-        // zero-byte receive) when nothing is there. Async operations are unaffected by this flag.
+        // Reads are tried without waiting (a would-block answer sends the loop back to its zero-byte
+        // wait). A zero-byte receive can complete on a stale readiness event with nothing to read; an
+        // asynchronous read after it would then wait holding a 64 KiB buffer, so idle connections
+        // would pin memory. Async operations are unaffected by this flag.
         connection.Client.Blocking = false;
         connection.BackendSocket.Blocking = false;
         var upstream = CopyAsync(connection, connection.Client, connection.BackendSocket, _pool, fromClient: true);
@@ -32,31 +34,40 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
         await downstream.ConfigureAwait(false);
 
         // Both sides sent FIN (or the connection was already reset/closed): release everything.
-        connection.Close();
+        connection.Close(finsExchanged: true);
     }
 
     /// <summary>
-    /// One direction. The loop is: rent, read what is there without waiting, forward it, repeat; when a
-    /// read would block, return the buffer and wait for readiness with a zero-byte receive. A burst
-    /// costs one read syscall per chunk plus one that finds the socket empty — as an event loop like
-    /// HAProxy's does — and an idle connection holds no buffer while it waits.
+    /// One direction. The loop is: wait for readiness with a zero-byte receive (holding no buffer), rent,
+    /// read what is there without waiting, forward it; while reads fill the buffer, read again at once.
+    /// A request/response exchange thus costs one read and one send per message and direction, and an
+    /// idle connection holds no buffer while it waits.
     /// </summary>
     private static async Task CopyAsync(ForwardedConnection connection, Socket source, Socket destination, ArrayPool<byte> pool, bool fromClient)
     {
         byte[]? buffer = null;
+        var mayHaveMore = false;
         try
         {
             while (true)
             {
+                if (!mayHaveMore)
+                {
+                    if (buffer is not null)
+                    {
+                        pool.Return(buffer);
+                        buffer = null;
+                    }
+
+                    // Completes when data, FIN or an error arrives; holds no memory meanwhile.
+                    await source.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                }
+
                 buffer ??= pool.Rent(BufferSize);
                 var read = source.Receive(buffer, 0, buffer.Length, SocketFlags.None, out var error);
                 if (error == SocketError.WouldBlock)
                 {
-                    pool.Return(buffer);
-                    buffer = null;
-
-                    // Completes when data, FIN or an error arrives; holds no memory meanwhile.
-                    await source.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                    mayHaveMore = false;
                     continue;
                 }
 
@@ -80,6 +91,10 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
                 {
                     sent += await destination.SendAsync(buffer.AsMemory(sent, read - sent), SocketFlags.None).ConfigureAwait(false);
                 }
+
+                // A read that did not fill the buffer emptied the socket: go straight to the wait
+                // instead of a read that would only say "empty" (one syscall saved per message).
+                mayHaveMore = read == buffer.Length;
             }
         }
         catch (SocketException)

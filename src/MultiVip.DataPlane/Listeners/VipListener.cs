@@ -28,6 +28,7 @@ internal sealed class VipListener
     private readonly Lock _sweepGate = new();
     private readonly ITimer _idleSweep;
     private readonly RouteController _routing;
+    private readonly IPEndPoint _localEndPoint;
     private TimeSpan _sweepPeriod;
     private int _active;
     private Task _acceptLoop = Task.CompletedTask;
@@ -47,6 +48,8 @@ internal sealed class VipListener
         _logger = logger;
         _forwarder = forwarder;
         Key = spec.Key;
+        // The accepted socket's local address is the listener's own: no getsockname() per connection.
+        _localEndPoint = new IPEndPoint(spec.Key.Address, spec.Key.Port);
         _routing = new RouteController(spec, timeProvider, logger, onProbe);
         _sweepPeriod = SweepPeriod(spec.IdleTimeout);
         _idleSweep = timeProvider.CreateTimer(static state => ((VipListener)state!).SweepIdle(), this, _sweepPeriod, _sweepPeriod);
@@ -214,7 +217,7 @@ internal sealed class VipListener
         {
             client.NoDelay = true;
             remote = (IPEndPoint)client.RemoteEndPoint!;
-            var local = (IPEndPoint)client.LocalEndPoint!;
+            var local = _localEndPoint;
 
             counted = true;
             if (Interlocked.Increment(ref _active) > _options.MaxConnectionsPerListener)
