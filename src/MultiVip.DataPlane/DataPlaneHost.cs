@@ -46,7 +46,7 @@ public sealed class DataPlaneHost : IDataPlane, Metrics.IUdpSessionSource, IAsyn
         return new ApplyResult(Math.Max(tcp.Generation, udp.Generation), [.. tcp.Faults, .. udp.Faults]);
     }
 
-    public IReadOnlyList<BackendHealth> GetHealth() => [.. _tcp.GetHealth(), .. _udp.GetHealth()];
+    public IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null) => [.. _tcp.GetHealth(serviceName), .. _udp.GetHealth(serviceName)];
 
     /// <summary>Traffic counters of every TCP listener and its backends, read at scrape time by /metrics.</summary>
     public IReadOnlyList<Metrics.ListenerTraffic> GetTraffic() => _tcp.GetTraffic();

@@ -97,12 +97,15 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
         }
     }
 
-    public IReadOnlyList<BackendHealth> GetHealth()
+    public IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null)
     {
         var result = new List<BackendHealth>();
         foreach (var listener in Volatile.Read(ref _published))
         {
-            result.AddRange(listener.GetHealth());
+            if (serviceName is null || MultiVip.Model.Services.Names.Equal(listener.Spec.ServiceName, serviceName))
+            {
+                result.AddRange(listener.GetHealth());
+            }
         }
 
         return result;

@@ -57,7 +57,8 @@ public sealed record ListenerSpec
 
     /// <summary>Value equality over the lists too: the data plane's diff uses this to leave unchanged listeners alone.</summary>
     public bool IsEquivalentTo(ListenerSpec other) =>
-        Key == other.Key
+        ReferenceEquals(this, other) // the control plane reuses unchanged services' specs: O(1) for them
+        || Key == other.Key
         && ServiceName == other.ServiceName
         && VirtualIpName == other.VirtualIpName
         && LoadBalancedSetName == other.LoadBalancedSetName

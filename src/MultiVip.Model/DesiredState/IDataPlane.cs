@@ -14,8 +14,11 @@ public interface IDataPlane
     /// </summary>
     Task<ApplyResult> ApplyAsync(DesiredState desired, CancellationToken cancellationToken);
 
-    /// <summary>Probe state of every backend of every listener, for deployment show and the API.</summary>
-    IReadOnlyList<BackendHealth> GetHealth();
+    /// <summary>
+    /// Probe state of every backend, for deployment show and the API; with <paramref name="serviceName"/>
+    /// only that service's listeners are read, so the cost does not grow with the other services.
+    /// </summary>
+    IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null);
 }
 
 public sealed record ApplyResult(long Generation, IReadOnlyList<ListenerFault> Faults)

@@ -49,7 +49,7 @@ internal static class ApiRoutesMapper
         {
             var s = RequireService(control, service);
             Views.SetETag(http.Response, s.Version);
-            return TypedResults.Ok(Views.Deployment(s, dataPlane.GetHealth()));
+            return TypedResults.Ok(Views.Deployment(s, dataPlane.GetHealth(s.Name)));
         }).WithName("GetDeployment").WithSummary("Get-AzureDeployment: VIPs, VMs, load-balanced sets and live health");
 
         // Virtual IPs

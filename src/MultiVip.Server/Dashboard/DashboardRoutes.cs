@@ -67,7 +67,7 @@ internal static partial class DashboardRoutes
         });
 
         services.MapGet("/live", (string service, ControlPlane control, DataPlaneHost dataPlane) =>
-            HtmlResult(Pages.Live(service, dataPlane.GetTraffic(), dataPlane.GetHealth(), control.Faults)));
+            HtmlResult(Pages.Live(service, dataPlane.GetTraffic(), dataPlane.GetHealth(service), control.Faults)));
 
         services.MapPost("/vips/add", (string service, HttpContext http) =>
             ActAsync(http, service, async (control, form, call, ct) =>
@@ -127,7 +127,7 @@ internal static partial class DashboardRoutes
             .Where(o => Names.Equal(o.Target ?? "", service.Name))
             .Take(OperationsShown)
             .ToList();
-        return HtmlResult(Pages.Service(service, operations, banner, s => Pages.Live(s, dataPlane.GetTraffic(), dataPlane.GetHealth(), control.Faults), security.CsrfValue), status);
+        return HtmlResult(Pages.Service(service, operations, banner, s => Pages.Live(s, dataPlane.GetTraffic(), dataPlane.GetHealth(s), control.Faults), security.CsrfValue), status);
     }
 
     private static EndpointRequest EndpointFromForm(IFormCollection form)
