@@ -22,6 +22,7 @@ var duration = TimeSpan.FromSeconds(int.Parse(Arg("--duration") ?? (smoke ? "1" 
 var idle = int.Parse(Arg("--idle") ?? (smoke ? "200" : "9000"), CultureInfo.InvariantCulture);
 var services = int.Parse(Arg("--services") ?? (smoke ? "10" : "1000"), CultureInfo.InvariantCulture);
 var samples = int.Parse(Arg("--samples") ?? (smoke ? "5" : "100"), CultureInfo.InvariantCulture);
+AppContext.SetData("MultiVipRepo", repo);
 var run = Path.Combine(repo, "artifacts", "bench", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
 Directory.CreateDirectory(run);
 

@@ -90,6 +90,15 @@ internal static class Report
             md.AppendLine("\"Until it carries traffic\" is measured from submitting `Add-AzureEndpoint` to the first HTTP response through the new listener.");
         }
 
+        // Hand-written analysis (profiles, syscall counts) lives next to the harness and is carried
+        // into every regenerated report.
+        var analysis = Path.Combine(AppContext.GetData("MultiVipRepo") as string ?? Directory.GetCurrentDirectory(), "bench", "ANALYSIS.md");
+        if (File.Exists(analysis))
+        {
+            md.AppendLine();
+            md.Append(File.ReadAllText(analysis));
+        }
+
         return md.ToString();
     }
 

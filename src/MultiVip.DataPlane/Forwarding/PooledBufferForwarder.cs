@@ -46,7 +46,9 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
     private static async Task CopyAsync(ForwardedConnection connection, Socket source, Socket destination, ArrayPool<byte> pool, bool fromClient)
     {
         byte[]? buffer = null;
-        var mayHaveMore = false;
+        // The client usually sent its first bytes before the backend connect finished, so that
+        // direction reads at once; the backend has not answered yet, so that one waits first.
+        var mayHaveMore = fromClient;
         try
         {
             while (true)
