@@ -20,7 +20,11 @@ for pkg in ${MULTIVIP_TEST_APT-chromium}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >/dev/null 2>&1 \
+  # A partly upgraded image can refuse a plain install (held-back dependencies); -f repairs it first.
+  (export DEBIAN_FRONTEND=noninteractive
+   apt-get update -qq \
+     && { apt-get install -y -qq "${need[@]}" \
+          || { apt-get install -y -qq -f && apt-get install -y -qq "${need[@]}"; }; }) >/dev/null 2>&1 \
     || echo "test.sh: could not install ${need[*]}" >&2
 fi
 
