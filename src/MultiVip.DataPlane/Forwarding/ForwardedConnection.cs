@@ -17,6 +17,7 @@ internal sealed class ForwardedConnection
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _lastActivity;
     private int _closed;
+    private int _directionsEnded;
 
     public ForwardedConnection(Socket client, Socket backendSocket, BackendState backend, IPEndPoint remote, TimeProvider timeProvider)
     {
@@ -43,6 +44,9 @@ internal sealed class ForwardedConnection
     public Task Completion => _completed.Task;
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>A direction saw its source's FIN; true when it is the second one (the connection is done).</summary>
+    public bool EndDirection() => Interlocked.Increment(ref _directionsEnded) == 2;
 
     /// <summary>Called once per read; one timestamp read and one store, no allocation.</summary>
     public void Touch() => Volatile.Write(ref _lastActivity, _timeProvider.GetTimestamp());

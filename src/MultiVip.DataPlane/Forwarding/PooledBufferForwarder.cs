@@ -81,8 +81,14 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
                 connection.Touch();
                 if (read == 0)
                 {
-                    // FIN from the source: pass the half-close on and let the other direction carry on.
-                    destination.Shutdown(SocketShutdown.Send);
+                    // FIN from the source: pass the half-close on and let the other direction carry
+                    // on. When the other direction has already ended, both sockets are closed right
+                    // after this, and close() sends the FIN: no shutdown() needed.
+                    if (!connection.EndDirection())
+                    {
+                        destination.Shutdown(SocketShutdown.Send);
+                    }
+
                     return;
                 }
 
