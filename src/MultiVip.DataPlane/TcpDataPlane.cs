@@ -4,6 +4,7 @@ using MultiVip.DataPlane.Health;
 using MultiVip.DataPlane.Listeners;
 using MultiVip.DataPlane.Reconciliation;
 using MultiVip.Model.DesiredState;
+using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane;
 
@@ -63,53 +64,40 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
                 return ApplyResult.Ok(_appliedGeneration);
             }
 
-            var running = new Dictionary<ListenerKey, ListenerSpec>(_listeners.Count);
-            foreach (var (key, listener) in _listeners)
-            {
-                running[key] = listener.Spec;
-            }
-
-            var diff = ListenerDiff.Compute(running, desired.Listeners);
-            foreach (var key in diff.Duplicates)
-            {
-                Log.DuplicateListener(_logger, key);
-            }
-
-            // Removed first: their ports are free before added listeners (an LB set that moved VIPs) bind.
-            foreach (var key in diff.Removed)
-            {
-                _listeners.Remove(key, out var listener);
-                // The drain outlives this call: it must not stop when the caller's token does.
-                StopAndDrain(listener!, CancellationToken.None);
-            }
-
-            foreach (var spec in diff.Changed)
-            {
-                var listener = _listeners[spec.Key];
-                var removed = listener.Update(spec);
-                Log.ListenerUpdated(_logger, spec.Key, spec.Backends.Count, removed.Count);
-                if (removed.Count > 0)
+            var faults = await ListenerReconciler.ApplyAsync(
+                _listeners,
+                desired.Listeners,
+                TransportProtocol.Tcp,
+                listener => listener.Spec,
+                listener =>
                 {
-                    TrackBackendDrain(listener.DrainBackendsAsync(removed, _shutdown.Token));
-                }
-            }
-
-            var faults = new List<ListenerFault>();
-            foreach (var spec in diff.Added)
-            {
-                var socket = ListenerBinder.TryBind(spec.Key, out var error);
-                if (socket is null)
+                    // The drain outlives this call: it must not stop when the caller's token does.
+                    StopAndDrain(listener, CancellationToken.None);
+                    return ValueTask.CompletedTask;
+                },
+                (listener, spec) =>
                 {
-                    Log.ListenerBindFailed(_logger, spec.Key, error!);
-                    faults.Add(new ListenerFault(spec.Key, spec.ServiceName, error!));
-                    continue;
-                }
+                    var removed = listener.Update(spec);
+                    Log.ListenerUpdated(_logger, spec.Key, spec.Backends.Count, removed.Count);
+                    if (removed.Count > 0)
+                    {
+                        TrackBackendDrain(listener.DrainBackendsAsync(removed, _shutdown.Token));
+                    }
+                },
+                spec =>
+                {
+                    var socket = ListenerBinder.TryBind(spec.Key, out var error);
+                    if (socket is null)
+                    {
+                        return (null, error);
+                    }
 
-                var listener = new VipListener(socket, spec, _options, _timeProvider, _logger, _forwarder, RaiseProbeCompleted);
-                _listeners[spec.Key] = listener;
-                listener.Start();
-                Log.ListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
-            }
+                    var listener = new VipListener(socket, spec, _options, _timeProvider, _logger, _forwarder, RaiseProbeCompleted);
+                    listener.Start();
+                    Log.ListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
+                    return (listener, null);
+                },
+                _logger).ConfigureAwait(false);
 
             _appliedGeneration = desired.Generation;
             Volatile.Write(ref _published, [.. _listeners.Values]);

@@ -45,47 +45,31 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
                 return ApplyResult.Ok(_appliedGeneration);
             }
 
-            var running = new Dictionary<ListenerKey, ListenerSpec>(_listeners.Count);
-            foreach (var (key, listener) in _listeners)
-            {
-                running[key] = listener.Spec;
-            }
-
-            var diff = ListenerDiff.Compute(running, desired.Listeners, TransportProtocol.Udp);
-            foreach (var key in diff.Duplicates)
-            {
-                Log.DuplicateListener(_logger, key);
-            }
-
-            // Removed first: their ports are free before added listeners bind (an LB set that moved VIPs).
-            foreach (var key in diff.Removed)
-            {
-                _listeners.Remove(key, out var listener);
-                await listener!.StopAsync().ConfigureAwait(false);
-            }
-
-            foreach (var spec in diff.Changed)
-            {
-                _listeners[spec.Key].Update(spec);
-                Log.ListenerUpdated(_logger, spec.Key, spec.Backends.Count, 0);
-            }
-
-            var faults = new List<ListenerFault>();
-            foreach (var spec in diff.Added)
-            {
-                var socket = ListenerBinder.TryBindUdp(spec.Key, out var error);
-                if (socket is null)
+            var faults = await ListenerReconciler.ApplyAsync(
+                _listeners,
+                desired.Listeners,
+                TransportProtocol.Udp,
+                listener => listener.Spec,
+                listener => new ValueTask(listener.StopAsync()),
+                (listener, spec) =>
                 {
-                    Log.ListenerBindFailed(_logger, spec.Key, error!);
-                    faults.Add(new ListenerFault(spec.Key, spec.ServiceName, error!));
-                    continue;
-                }
+                    listener.Update(spec);
+                    Log.ListenerUpdated(_logger, spec.Key, spec.Backends.Count, 0);
+                },
+                spec =>
+                {
+                    var socket = ListenerBinder.TryBindUdp(spec.Key, out var error);
+                    if (socket is null)
+                    {
+                        return (null, error);
+                    }
 
-                var listener = new UdpListener(socket, spec, _options, _timeProvider, _logger, _onProbe);
-                _listeners[spec.Key] = listener;
-                listener.Start();
-                Log.UdpListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
-            }
+                    var listener = new UdpListener(socket, spec, _options, _timeProvider, _logger, _onProbe);
+                    listener.Start();
+                    Log.UdpListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
+                    return (listener, null);
+                },
+                _logger).ConfigureAwait(false);
 
             _appliedGeneration = desired.Generation;
             Volatile.Write(ref _published, [.. _listeners.Values]);
