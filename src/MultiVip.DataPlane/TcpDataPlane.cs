@@ -109,19 +109,8 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
         }
     }
 
-    public IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null)
-    {
-        var result = new List<BackendHealth>();
-        foreach (var listener in Volatile.Read(ref _published))
-        {
-            if (serviceName is null || MultiVip.Model.Services.Names.Equal(listener.Spec.ServiceName, serviceName))
-            {
-                result.AddRange(listener.GetHealth());
-            }
-        }
-
-        return result;
-    }
+    public IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null) =>
+        ListenerReconciler.Health(Volatile.Read(ref _published), serviceName);
 
     /// <summary>Counters of every running listener and backend, for metrics and the dashboard (read, never reset).</summary>
     public IReadOnlyList<Metrics.ListenerTraffic> GetTraffic()

@@ -16,7 +16,7 @@ namespace MultiVip.DataPlane.Listeners;
 /// immutable <see cref="RouteTable"/> swapped with a single reference write; the accept path reads
 /// it once per connection and never locks.
 /// </summary>
-internal sealed class VipListener
+internal sealed class VipListener : Reconciliation.IRoutedListener
 {
     private readonly Socket _socket;
     private readonly DataPlaneOptions _options;

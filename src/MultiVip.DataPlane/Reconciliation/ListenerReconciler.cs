@@ -12,6 +12,22 @@ namespace MultiVip.DataPlane.Reconciliation;
 /// </summary>
 internal static class ListenerReconciler
 {
+    /// <summary>Probe state of the backends of <paramref name="published"/>, optionally of one service only.</summary>
+    public static IReadOnlyList<BackendHealth> Health<TListener>(TListener[] published, string? serviceName)
+        where TListener : IRoutedListener
+    {
+        var result = new List<BackendHealth>();
+        foreach (var listener in published)
+        {
+            if (serviceName is null || Names.Equal(listener.Spec.ServiceName, serviceName))
+            {
+                result.AddRange(listener.GetHealth());
+            }
+        }
+
+        return result;
+    }
+
     public static async Task<List<ListenerFault>> ApplyAsync<TListener>(
         Dictionary<ListenerKey, TListener> listeners,
         IReadOnlyList<ListenerSpec> desired,
@@ -62,4 +78,12 @@ internal static class ListenerReconciler
 
         return faults;
     }
+}
+
+/// <summary>What the shared reconcile and health code needs of a TCP or UDP listener.</summary>
+internal interface IRoutedListener
+{
+    ListenerSpec Spec { get; }
+
+    IEnumerable<BackendHealth> GetHealth();
 }

@@ -81,19 +81,8 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
         }
     }
 
-    public IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null)
-    {
-        var result = new List<BackendHealth>();
-        foreach (var listener in Volatile.Read(ref _published))
-        {
-            if (serviceName is null || MultiVip.Model.Services.Names.Equal(listener.Spec.ServiceName, serviceName))
-            {
-                result.AddRange(listener.GetHealth());
-            }
-        }
-
-        return result;
-    }
+    public IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null) =>
+        ListenerReconciler.Health(Volatile.Read(ref _published), serviceName);
 
     /// <summary>Live sessions of every UDP listener, for /metrics.</summary>
     public IReadOnlyList<Metrics.UdpSessionCount> GetUdpSessions()

@@ -15,7 +15,7 @@ namespace MultiVip.DataPlane.Udp;
 /// follow it. Sessions end on idle timeout, on LRU eviction when the table is full, or at once when
 /// their backend leaves rotation or the set.
 /// </summary>
-internal sealed class UdpListener
+internal sealed class UdpListener : Reconciliation.IRoutedListener
 {
     /// <summary>Largest UDP payload over IPv4; a smaller buffer would silently truncate datagrams.</summary>
     internal const int MaxDatagram = 65_527;
