@@ -5,6 +5,7 @@ using MultiVip.Control.Operations;
 using MultiVip.Control.Publishing;
 using MultiVip.Control.State;
 using MultiVip.Model.DesiredState;
+using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 
 namespace MultiVip.Control;
@@ -108,62 +109,70 @@ public sealed partial class ControlPlane : IAsyncDisposable
         const int maxGroup = 256;
         var reader = _queue.Reader;
         var group = new List<QueuedCommand>(maxGroup);
-        var accepted = new List<(QueuedCommand Command, Operation Operation, StateChange Change, List<string> Services)>(maxGroup);
         while (await reader.WaitToReadAsync())
         {
             group.Clear();
-            accepted.Clear();
             while (group.Count < maxGroup && reader.TryRead(out var next))
             {
                 group.Add(next);
             }
 
-            var world = _world;
-            foreach (var queued in group)
-            {
-                try
-                {
-                    var mutation = new Mutation(world, _options.Pool, _options.Limits, _time.GetUtcNow());
-                    queued.Apply(mutation);
-                    var generation = world.Generation + 1;
-                    var operation = new Operation
-                    {
-                        OperationId = Guid.NewGuid(),
-                        OperationDescription = queued.Description,
-                        OperationStatus = OperationStatus.InProgress,
-                        Target = queued.Target,
-                        Caller = queued.Context.Caller,
-                        CreatedAt = mutation.Now,
-                        Generation = generation,
-                    };
-                    var (change, after) = mutation.Build(operation, generation);
-                    accepted.Add((queued, operation, change, [.. mutation.TouchedServices, queued.Target]));
-                    world = after;
-                }
-                catch (Exception ex)
-                {
-                    queued.Done.TrySetException(ex);
-                }
-            }
+            await CommitGroupAsync(group);
+        }
+    }
 
+    /// <summary>
+    /// Runs and commits one group. A commit the store refuses as stale (another writer changed an
+    /// aggregate after our state was read) is not the callers' fault: the state is reloaded and the
+    /// whole group is run again on it, so each command is judged — and a real conflict, such as a
+    /// name taken meanwhile, reported in the domain's words — against the state it commits on.
+    /// Every stale attempt means another writer committed in between, so the bound is only reached
+    /// when the store keeps refusing what fresh state allows (a damaged database): then the callers
+    /// get ServiceUnavailable (503) saying so, never a ConflictError for a request that was fine.
+    /// </summary>
+    private async Task CommitGroupAsync(List<QueuedCommand> group)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var (accepted, rejected, world) = RunGroup(group, _world);
             if (accepted.Count == 0)
             {
-                continue;
+                Reject(rejected);
+                return;
             }
 
             try
             {
                 await _store.CommitAsync(accepted.Select(a => a.Change).ToList(), CancellationToken.None);
             }
+            catch (StateConflictException conflict)
+            {
+                if (attempt < MaxCommitAttempts)
+                {
+                    Log.CommitConflict(_logger, accepted.Count, attempt, conflict.Message);
+                    if (await ReloadAsync() is not { } reloadFailure)
+                    {
+                        continue;
+                    }
+
+                    Fail(accepted, reloadFailure);
+                    Reject(rejected);
+                    return;
+                }
+
+                Log.CommitGaveUp(_logger, accepted.Count, attempt, conflict);
+                Fail(accepted, new MultiVipException(ErrorCode.ServiceUnavailable,
+                    $"The change could not be committed: after {attempt} attempts on freshly loaded state the state store still refuses it ({conflict.Message}) " +
+                    "Nothing was changed. The database disagrees with itself; the server log has each attempt. Retry the request, and if it keeps failing, restart the server to reload the state."));
+                Reject(rejected);
+                return;
+            }
             catch (Exception ex)
             {
                 Log.CommitFailed(_logger, accepted.Count, ex);
-                foreach (var a in accepted)
-                {
-                    a.Command.Done.TrySetException(ex);
-                }
-
-                continue;
+                Fail(accepted, ex);
+                Reject(rejected);
+                return;
             }
 
             // Register before the new state is visible, so an apply that already sees it can complete them.
@@ -179,8 +188,92 @@ public sealed partial class ControlPlane : IAsyncDisposable
                 Log.Committed(_logger, a.Operation.OperationDescription, a.Operation.Target ?? "", a.Operation.OperationId, a.Operation.Generation, a.Operation.Caller ?? "");
                 a.Command.Done.TrySetResult(a.Operation);
             }
+
+            Reject(rejected);
+            return;
         }
     }
+
+    /// <summary>
+    /// Commit attempts per group. Each stale attempt needs another writer's commit in between, so
+    /// this many only run out when the store refuses what fresh state allows.
+    /// </summary>
+    internal const int MaxCommitAttempts = 10;
+
+    /// <summary>Runs each command of the group against the state the previous one produced; changes nothing.</summary>
+    private (List<Accepted> Accepted, List<(QueuedCommand Command, Exception Error)> Rejected, WorldState World) RunGroup(List<QueuedCommand> group, WorldState world)
+    {
+        var accepted = new List<Accepted>(group.Count);
+        var rejected = new List<(QueuedCommand, Exception)>();
+        foreach (var queued in group)
+        {
+            try
+            {
+                var mutation = new Mutation(world, _options.Pool, _options.Limits, _time.GetUtcNow());
+                queued.Apply(mutation);
+                var generation = world.Generation + 1;
+                var operation = new Operation
+                {
+                    OperationId = Guid.NewGuid(),
+                    OperationDescription = queued.Description,
+                    OperationStatus = OperationStatus.InProgress,
+                    Target = queued.Target,
+                    Caller = queued.Context.Caller,
+                    CreatedAt = mutation.Now,
+                    Generation = generation,
+                };
+                var (change, after) = mutation.Build(operation, generation);
+                accepted.Add(new Accepted(queued, operation, change, [.. mutation.TouchedServices, queued.Target]));
+                world = after;
+            }
+            catch (Exception ex)
+            {
+                // Answered only once the group's outcome is known: a re-run on fresh state may judge it again.
+                rejected.Add((queued, ex));
+            }
+        }
+
+        return (accepted, rejected, world);
+    }
+
+    /// <summary>
+    /// Replaces the in-memory state with the store's after a stale commit: what the other writer
+    /// committed becomes visible here (and to the data plane) before the group runs again.
+    /// Returns the error when the state cannot be read.
+    /// </summary>
+    private async Task<Exception?> ReloadAsync()
+    {
+        try
+        {
+            var stored = await _store.LoadAsync(CancellationToken.None);
+            Volatile.Write(ref _world, WorldState.From(stored));
+            _publisher.Notify();
+            return null;
+        }
+        catch (Exception ex)
+        {
+            Log.ReloadFailed(_logger, ex);
+            return ex;
+        }
+    }
+
+    private static void Fail(List<Accepted> accepted, Exception error)
+    {
+        foreach (var a in accepted)
+        {
+            a.Command.Done.TrySetException(error);
+        }
+    }
+
+    private static void Reject(List<(QueuedCommand Command, Exception Error)> rejected)
+    {
+        foreach (var (command, error) in rejected)
+        {
+            command.Done.TrySetException(error);
+        }
+    }
+
+    private sealed record Accepted(QueuedCommand Command, Operation Operation, StateChange Change, List<string> Services);
 
     private sealed record QueuedCommand(string Description, string Target, CallContext Context, Action<Mutation> Apply)
     {
@@ -201,6 +294,15 @@ public sealed partial class ControlPlane : IAsyncDisposable
 
         [LoggerMessage(EventId = 1003, EventName = "CommitFailed", Level = LogLevel.Error, Message = "Committing {Count} change(s) to the state store failed; none of them was made")]
         public static partial void CommitFailed(ILogger logger, int count, Exception exception);
+
+        [LoggerMessage(EventId = 1004, EventName = "CommitConflict", Level = LogLevel.Information, Message = "Commit of {Count} change(s) was stale on attempt {Attempt} ({Reason}); reloading the state and running them again")]
+        public static partial void CommitConflict(ILogger logger, int count, int attempt, string reason);
+
+        [LoggerMessage(EventId = 1005, EventName = "CommitGaveUp", Level = LogLevel.Error, Message = "Commit of {Count} change(s) was still refused after {Attempts} attempts on fresh state; none of them was made")]
+        public static partial void CommitGaveUp(ILogger logger, int count, int attempts, Exception exception);
+
+        [LoggerMessage(EventId = 1006, EventName = "StateReloadFailed", Level = LogLevel.Error, Message = "Reloading the state after a stale commit failed; the change(s) were not made")]
+        public static partial void ReloadFailed(ILogger logger, Exception exception);
 
         [LoggerMessage(EventId = 1002, EventName = "OperationCommitted", Level = LogLevel.Information, Message = "{Description} on {Target} committed as operation {OperationId} (generation {Generation}) by {Caller}")]
         public static partial void Committed(ILogger logger, string description, string target, Guid operationId, long generation, string caller);

@@ -18,8 +18,6 @@ public sealed class SqliteStateStore : IStateStore
 {
     public const string FileName = "multivip.db";
 
-    private static readonly JsonSerializerOptions Json = ApiJson.Create();
-
     private readonly SqliteConnection _writer;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly string _connectionString;
@@ -372,8 +370,9 @@ public sealed class SqliteStateStore : IStateStore
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Json);
+    // Stored documents have their own tolerant, versioned JSON (StoredDocumentJson), not the API's.
+    private static string Serialize<T>(T value) => StoredDocumentJson.Write(value);
 
-    private static T Deserialize<T>(string json) =>
-        JsonSerializer.Deserialize<T>(json, Json) ?? throw new InvalidDataException($"A stored {typeof(T).Name} document is empty.");
+    private static T Deserialize<T>(string json)
+        where T : class => StoredDocumentJson.Read<T>(json);
 }

@@ -11,6 +11,9 @@ public enum ErrorCode
     RequestTooLarge,
     DataPlaneError,
     InternalError,
+
+    /// <summary>The change could not be committed for a reason that is not the request's (retry it).</summary>
+    ServiceUnavailable,
 }
 
 public static class ErrorCodes
@@ -24,6 +27,7 @@ public static class ErrorCodes
         ErrorCode.PreconditionFailed => 412,
         ErrorCode.RequestTooLarge => 413,
         ErrorCode.DataPlaneError => 500,
+        ErrorCode.ServiceUnavailable => 503,
         _ => 500,
     };
 }

@@ -58,7 +58,8 @@ internal static partial class ErrorHandling
             "The request body is larger than the server accepts (--max-request-body). API bodies are small JSON documents.")),
         BadHttpRequestException e => (e.StatusCode, new ErrorBody(nameof(ErrorCode.BadRequest), e.Message)),
         JsonException e => (400, new ErrorBody(nameof(ErrorCode.BadRequest), RequestBody.Describe(e))),
-        StateConflictException e => (409, new ErrorBody(nameof(ErrorCode.ConflictError), e.Message)),
+        // The control plane re-runs stale commits; one that still escapes is the server's trouble, not a conflict of the request.
+        StateConflictException e => (503, new ErrorBody(nameof(ErrorCode.ServiceUnavailable), e.Message)),
         OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, new ErrorBody("ClientClosedRequest", "The client closed the request.")),
         _ => (500, new ErrorBody(nameof(ErrorCode.InternalError), "The server hit an internal error; nothing was changed by this request. See the server log for details.")),
     };

@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using MultiVip.Control.State;
+using MultiVip.DataPlane;
+using MultiVip.Model.Networking;
+
+namespace MultiVip.Control.Tests;
+
+/// <summary>
+/// One control plane with its own <see cref="SqliteStateStore"/> and data plane, as a server runs it.
+/// Two nodes on one data dir are two writers of one database: what a shared store will see, and the
+/// way to make a commit's read version stale for real.
+/// </summary>
+internal sealed class ControlNode : IAsyncDisposable
+{
+    private readonly DataPlaneHost _dataPlane;
+
+    private ControlNode(SqliteStateStore store, DataPlaneHost dataPlane, ControlPlane control)
+    {
+        Store = store;
+        _dataPlane = dataPlane;
+        Control = control;
+    }
+
+    public SqliteStateStore Store { get; }
+
+    public ControlPlane Control { get; }
+
+    public static async Task<ControlNode> StartAsync(string dataDir, string pool)
+    {
+        var store = await SqliteStateStore.OpenAsync(dataDir, CancellationToken.None);
+        var dataPlane = new DataPlaneHost(new DataPlaneOptions(), NullLoggerFactory.Instance, TimeProvider.System);
+        var control = await ControlPlane.StartAsync(
+            store, new ControlPlaneOptions { Pool = AddressPool.Parse([pool]) }, dataPlane, TimeProvider.System, NullLoggerFactory.Instance, CancellationToken.None);
+        return new ControlNode(store, dataPlane, control);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Control.DisposeAsync();
+        await _dataPlane.DisposeAsync();
+        await Store.DisposeAsync();
+    }
+}
+
+/// <summary>A data dir under the temp dir, removed afterwards.</summary>
+internal sealed class TempDataDir : IDisposable
+{
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "multivip-control-tests", Guid.NewGuid().ToString("N"));
+
+    public string Database => System.IO.Path.Combine(Path, SqliteStateStore.FileName);
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>Each test its own /24 of this suite's loopback range 127.66.0.0/16 (127.66.1.0/24 is the server fixture's).</summary>
+internal static class Pools
+{
+    private static int s_next = 10;
+
+    public static string Unique() => $"127.66.{Interlocked.Increment(ref s_next) % 240 + 10}.0/24";
+}
