@@ -32,6 +32,7 @@ public sealed class ConcurrentChangeTests
         operation = await b.Control.WaitAsync(operation, TimeSpan.FromSeconds(10), default);
 
         Assert.Equal(OperationStatus.Succeeded, operation.OperationStatus);
+        Assert.Equal(1, b.Events.Count("CommitConflict"));
         var service = b.Control.Current.Services["shared"];
         Assert.Equal(3, service.Version);
         Assert.Equal(["vm1", "vm2"], service.Deployment!.VirtualMachines.Select(v => v.Name));
@@ -55,6 +56,7 @@ public sealed class ConcurrentChangeTests
         await b.Control.CreateServiceAsync(new CreateServiceRequest { Name = "second" }, Caller, default);
         await b.Control.AddVmAsync("second", new AddVmRequest { Name = "vm", Address = "127.0.0.12" }, Caller, default);
 
+        Assert.Equal(1, b.Events.Count("CommitConflict"));
         var stored = await b.Store.LoadAsync(default);
         var addresses = stored.Services.Select(s => s.Deployment!.VirtualIps[0].Address!).ToList();
         Assert.Equal(2, addresses.Count);
@@ -76,6 +78,7 @@ public sealed class ConcurrentChangeTests
         var error = await Assert.ThrowsAsync<MultiVipException>(() => b.Control.CreateServiceAsync(new CreateServiceRequest { Name = "DUP" }, Caller, default));
         Assert.Equal(ErrorCode.ConflictError, error.Code);
         Assert.Equal(Messages.ServiceExists("DUP"), error.Message);
+        Assert.Equal(1, b.Events.Count("CommitConflict"));
         Assert.True(b.Control.Current.Services.ContainsKey("dup"));
     }
 
@@ -105,6 +108,8 @@ public sealed class ConcurrentChangeTests
         Assert.Contains(next, error.Message);
         Assert.Contains("Nothing was changed", error.Message);
         Assert.Null(a.Control.Current.Services["s"].Deployment);
+        Assert.Equal(ControlPlane.MaxCommitAttempts - 1, a.Events.Count("CommitConflict"));
+        Assert.Equal(1, a.Events.Count("CommitGaveUp"));
 
         // The writer is not stuck: the next change goes through.
         await a.Control.CreateServiceAsync(new CreateServiceRequest { Name = "t" }, Caller, default);
@@ -122,19 +127,24 @@ public sealed class ConcurrentChangeTests
         await using var b = await ControlNode.StartAsync(dir.Path, pool);
 
         // Each writer's conflicts are bounded by the other's commits (8 here), within the retry bound.
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         async Task Writer(ControlNode node, string prefix, int firstHost)
         {
+            await start.Task;
             for (var i = 0; i < 8; i++)
             {
                 await node.Control.AddVmAsync("busy", new AddVmRequest { Name = $"{prefix}{i}", Address = $"127.0.0.{firstHost + i}" }, Caller, default);
             }
         }
 
-        await Task.WhenAll(Task.Run(() => Writer(a, "a", 20)), Task.Run(() => Writer(b, "b", 40)));
+        var writers = Task.WhenAll(Task.Run(() => Writer(a, "a", 20)), Task.Run(() => Writer(b, "b", 40)));
+        start.SetResult();
+        await writers;
 
         var stored = await a.Store.LoadAsync(default);
         var vms = stored.Services.Single().Deployment!.VirtualMachines.Select(v => v.Name).Order().ToList();
         Assert.Equal(17, vms.Count);
         Assert.Equal(18, stored.Services.Single().Version);
+        Assert.Equal(0, a.Events.Count("CommitGaveUp") + b.Events.Count("CommitGaveUp"));
     }
 }

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MultiVip.Control.State;
 using MultiVip.DataPlane;
@@ -14,12 +16,16 @@ internal sealed class ControlNode : IAsyncDisposable
 {
     private readonly DataPlaneHost _dataPlane;
 
-    private ControlNode(SqliteStateStore store, DataPlaneHost dataPlane, ControlPlane control)
+    private ControlNode(SqliteStateStore store, DataPlaneHost dataPlane, ControlPlane control, LogEvents events)
     {
         Store = store;
         _dataPlane = dataPlane;
         Control = control;
+        Events = events;
     }
+
+    /// <summary>The control plane's log events by name (CommitConflict, CommitGaveUp...).</summary>
+    public LogEvents Events { get; }
 
     public SqliteStateStore Store { get; }
 
@@ -29,9 +35,10 @@ internal sealed class ControlNode : IAsyncDisposable
     {
         var store = await SqliteStateStore.OpenAsync(dataDir, CancellationToken.None);
         var dataPlane = new DataPlaneHost(new DataPlaneOptions(), NullLoggerFactory.Instance, TimeProvider.System);
+        var events = new LogEvents();
         var control = await ControlPlane.StartAsync(
-            store, new ControlPlaneOptions { Pool = AddressPool.Parse([pool]) }, dataPlane, TimeProvider.System, NullLoggerFactory.Instance, CancellationToken.None);
-        return new ControlNode(store, dataPlane, control);
+            store, new ControlPlaneOptions { Pool = AddressPool.Parse([pool]) }, dataPlane, TimeProvider.System, events, CancellationToken.None);
+        return new ControlNode(store, dataPlane, control, events);
     }
 
     public async ValueTask DisposeAsync()
@@ -39,6 +46,32 @@ internal sealed class ControlNode : IAsyncDisposable
         await Control.DisposeAsync();
         await _dataPlane.DisposeAsync();
         await Store.DisposeAsync();
+    }
+}
+
+/// <summary>Counts the log events of every category by name.</summary>
+internal sealed class LogEvents : ILoggerFactory, ILogger
+{
+    private readonly ConcurrentDictionary<string, int> _counts = new();
+
+    public int Count(string eventName) => _counts.GetValueOrDefault(eventName);
+
+    public ILogger CreateLogger(string categoryName) => this;
+
+    public void AddProvider(ILoggerProvider provider)
+    {
+    }
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        _counts.AddOrUpdate(eventId.Name ?? eventId.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), 1, (_, n) => n + 1);
+
+    public void Dispose()
+    {
     }
 }
 
