@@ -43,11 +43,20 @@ internal static class ServeCommand
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key for --tls-cert." };
         var insecure = new Option<bool>("--insecure") { Description = "Allow a non-loopback API address without TLS (the token crosses the network in clear)." };
         var logFormat = new Option<LogFormat>("--log-format") { Description = "Console log format: text (default) or json (one object per line with EventId, Category, Message and State).", DefaultValueFactory = _ => LogFormat.Text };
+        var auth = defaults.Authentication;
+        var authFailureLimit = IntOption("--auth-failure-limit", "Wrong tokens (API, /metrics, dashboard sign-in) one client address may send per minute; further wrong ones get 429 until the minute ends. The right token is always accepted.", auth.FailureLimit, 1);
+        var sessionLifetime = IntOption("--session-lifetime", "Minutes a dashboard sign-in lasts.", (int)auth.SessionLifetime.TotalMinutes, 1);
+        var allowedHosts = new Option<string[]>("--allowed-host")
+        {
+            Description = "Another host name (NAME or NAME:PORT) clients may use in the URL, besides the address they connect to and localhost on loopback; repeat for several. Other Host headers get 421 (DNS rebinding defence).",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var demo = new Option<bool>("--demo") { Description = "Create the seed's myService with built-in demo backends on 127.0.0.11 and 127.0.0.12, and print commands that send traffic through three VIPs." };
 
         var serve = new Command("serve", $"Run the MultiVip server: REST API on --api (default {ApiRoutes.DefaultApi}), state in --data-dir (default ./.multivip).")
         {
             pools, drain, maxConnections, maxUdpSessions, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, demo,
+            authFailureLimit, sessionLifetime, allowedHosts,
         };
 
         serve.SetAction(async (parse, cancellationToken) =>
@@ -74,6 +83,12 @@ internal static class ServeCommand
                 TlsKey = parse.GetValue(tlsKey),
                 Insecure = parse.GetValue(insecure),
                 LogFormat = parse.GetValue(logFormat),
+                Authentication = auth with
+                {
+                    FailureLimit = parse.GetValue(authFailureLimit),
+                    SessionLifetime = TimeSpan.FromMinutes(parse.GetValue(sessionLifetime)),
+                    AllowedHosts = parse.GetValue(allowedHosts) ?? [],
+                },
             };
             return await RunAsync(cli, options, parse.GetValue(demo), cancellationToken).ConfigureAwait(false);
         });

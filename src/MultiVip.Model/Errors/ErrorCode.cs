@@ -8,6 +8,8 @@ public enum ErrorCode
     ConflictError,
     PreconditionFailed,
     Unauthorized,
+    TooManyRequests,
+    MisdirectedRequest,
     RequestTooLarge,
     DataPlaneError,
     InternalError,
@@ -22,6 +24,8 @@ public static class ErrorCodes
     {
         ErrorCode.BadRequest => 400,
         ErrorCode.Unauthorized => 401,
+        ErrorCode.TooManyRequests => 429,
+        ErrorCode.MisdirectedRequest => 421,
         ErrorCode.ResourceNotFound => 404,
         ErrorCode.ConflictError => 409,
         ErrorCode.PreconditionFailed => 412,

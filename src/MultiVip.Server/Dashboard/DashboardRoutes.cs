@@ -31,7 +31,14 @@ internal static partial class DashboardRoutes
             var remote = http.Connection.RemoteIpAddress;
             if (!security.IsToken(form?["token"]))
             {
-                Log.SignInFailed(logger, remote);
+                // The limiter logs the failure (throttled); past its limit the form says when to retry.
+                var verdict = security.Limiter.RecordFailure(remote, "wrong token at dashboard sign-in");
+                if (verdict.Throttled)
+                {
+                    http.Response.Headers.RetryAfter = verdict.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                    return HtmlResult(Pages.SignIn(security.Limiter.Explain(remote, verdict, "failed sign-ins")), StatusCodes.Status429TooManyRequests);
+                }
+
                 return HtmlResult(Pages.SignIn("That is not the server's token. Copy it from <data-dir>/token (default ./.multivip/token)."), StatusCodes.Status401Unauthorized);
             }
 
@@ -40,9 +47,9 @@ internal static partial class DashboardRoutes
             return Results.Redirect("/", permanent: false, preserveMethod: false);
         }).ExcludeFromDescription().DisableAntiforgery();
 
-        app.MapPost(DashboardSessionMiddleware.SignOutPath, (HttpContext http) =>
+        app.MapPost(DashboardSessionMiddleware.SignOutPath, (HttpContext http, DashboardSecurity security) =>
         {
-            DashboardSecurity.SignOut(http);
+            security.SignOut(http);
             return Results.Redirect(DashboardSessionMiddleware.SignInPath);
         }).ExcludeFromDescription().DisableAntiforgery();
 
@@ -194,8 +201,5 @@ internal static partial class DashboardRoutes
     {
         [LoggerMessage(EventId = 3010, EventName = "DashboardSignedIn", Level = LogLevel.Information, Message = "Dashboard sign-in from {Remote}")]
         public static partial void SignedIn(ILogger logger, System.Net.IPAddress? remote);
-
-        [LoggerMessage(EventId = 3011, EventName = "DashboardSignInFailed", Level = LogLevel.Warning, Message = "Dashboard sign-in from {Remote} refused: wrong token")]
-        public static partial void SignInFailed(ILogger logger, System.Net.IPAddress? remote);
     }
 }

@@ -1,15 +1,18 @@
 using System.Security.Cryptography;
 using System.Text;
+using MultiVip.Server.Security;
 
 namespace MultiVip.Server.Dashboard;
 
 /// <summary>
 /// How a browser signs in with the API token. The sign-in form posts the token once; the server
-/// answers with an HttpOnly, SameSite=Strict cookie holding HMAC(token, "session") — never the
-/// token itself, so a leaked cookie cannot be replayed as a bearer token against /api, and
-/// rotating the token (new --data-dir token) signs every browser out. Mutating forms also carry
-/// HMAC(token, "csrf") in a hidden field: SameSite=Strict already keeps cross-site posts from
-/// carrying the cookie, the field covers browsers that do not enforce it.
+/// answers with an HttpOnly, SameSite=Strict cookie holding a random session id from
+/// <see cref="DashboardSessions"/> — never the token, so a leaked cookie cannot be replayed as a
+/// bearer token against /api. The session ends after its lifetime (the cookie's Expires says the
+/// same) or at sign-out, which removes it on the server: a copied cookie dies with it. Mutating
+/// forms also carry HMAC(token, "csrf") in a hidden field: SameSite=Strict already keeps
+/// cross-site posts from carrying the cookie, the field covers browsers that do not enforce it.
+/// Wrong tokens, at the form or in a bearer header, are counted by the <see cref="AuthFailureLimiter"/>.
 /// All comparisons are constant-time over fixed-length hashes.
 /// </summary>
 internal sealed class DashboardSecurity
@@ -17,53 +20,67 @@ internal sealed class DashboardSecurity
     public const string CookieName = "multivip_session";
     public const string CsrfField = "csrf";
 
-    private readonly byte[] _tokenHash;
-    private readonly byte[] _session;
+    private readonly BearerToken _token;
+    private readonly DashboardSessions _sessions;
     private readonly byte[] _csrf;
 
-    public DashboardSecurity(string token)
+    public DashboardSecurity(string token, BearerToken bearer, DashboardSessions sessions, AuthFailureLimiter limiter)
     {
-        var key = Encoding.UTF8.GetBytes(token);
-        _tokenHash = SHA256.HashData(key);
-        _session = HMACSHA256.HashData(key, "multivip dashboard session v1"u8);
-        _csrf = HMACSHA256.HashData(key, "multivip dashboard csrf v1"u8);
-        SessionValue = Base64Url(_session);
-        CsrfValue = Base64Url(_csrf);
+        _token = bearer;
+        _sessions = sessions;
+        Limiter = limiter;
+        _csrf = HMACSHA256.HashData(Encoding.UTF8.GetBytes(token), "multivip dashboard csrf v1"u8);
+        CsrfValue = DashboardSessions.Base64Url(_csrf);
     }
-
-    public string SessionValue { get; }
 
     public string CsrfValue { get; }
 
-    public bool IsToken(string? presented) =>
-        presented is not null && CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented.Trim())), _tokenHash);
+    public AuthFailureLimiter Limiter { get; }
+
+    public bool IsToken(string? presented) => _token.Matches(presented);
 
     /// <summary>Signed in by cookie, or by the API's bearer header (scripts may fetch dashboard pages too).</summary>
-    public bool IsSignedIn(HttpContext context)
+    public bool IsSignedIn(HttpContext context) => Check(context) == SignInState.SignedIn;
+
+    public SignInState Check(HttpContext context)
     {
-        var header = context.Request.Headers.Authorization.ToString();
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && IsToken(header["Bearer ".Length..]))
+        if (BearerToken.Presented(context) is { } presented)
         {
-            return true;
+            return _token.Matches(presented) ? SignInState.SignedIn : SignInState.WrongBearer;
         }
 
-        return context.Request.Cookies.TryGetValue(CookieName, out var cookie) && Matches(cookie, _session);
+        return context.Request.Cookies.TryGetValue(CookieName, out var cookie) && _sessions.IsValid(cookie)
+            ? SignInState.SignedIn
+            : SignInState.NotSignedIn;
     }
 
     public bool IsValidCsrf(string? presented) => Matches(presented, _csrf);
 
-    public void SignIn(HttpContext context) =>
-        context.Response.Cookies.Append(CookieName, SessionValue, new CookieOptions
+    public void SignIn(HttpContext context)
+    {
+        var (id, expires) = _sessions.Create();
+        context.Response.Cookies.Append(CookieName, id, new CookieOptions
         {
             HttpOnly = true,
             SameSite = SameSiteMode.Strict,
             Secure = context.Request.IsHttps,
             Path = "/",
             IsEssential = true,
+            Expires = expires,
+            MaxAge = _sessions.Lifetime,
         });
+    }
 
-    public static void SignOut(HttpContext context) =>
+    /// <summary>Ends the session on the server (a copy of the cookie stops working) and asks the browser to drop it.</summary>
+    public void SignOut(HttpContext context)
+    {
+        if (context.Request.Cookies.TryGetValue(CookieName, out var cookie))
+        {
+            _sessions.Revoke(cookie);
+        }
+
         context.Response.Cookies.Delete(CookieName, new CookieOptions { Path = "/", SameSite = SameSiteMode.Strict, HttpOnly = true });
+    }
 
     private static bool Matches(string? presented, byte[] expected)
     {
@@ -74,11 +91,17 @@ internal sealed class DashboardSecurity
 
         // Hash both sides so the comparison does not depend on the presented length.
         var given = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
-        return CryptographicOperations.FixedTimeEquals(given, SHA256.HashData(Encoding.UTF8.GetBytes(Base64Url(expected))));
+        return CryptographicOperations.FixedTimeEquals(given, SHA256.HashData(Encoding.UTF8.GetBytes(DashboardSessions.Base64Url(expected))));
     }
+}
 
-    private static string Base64Url(byte[] bytes) =>
-        Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+internal enum SignInState
+{
+    NotSignedIn,
+    SignedIn,
+
+    /// <summary>A bearer header with the wrong token: counted as a failed attempt.</summary>
+    WrongBearer,
 }
 
 /// <summary>
@@ -109,7 +132,19 @@ internal sealed partial class DashboardSessionMiddleware(RequestDelegate next, D
             return;
         }
 
-        if (!security.IsSignedIn(context))
+        var state = security.Check(context);
+        if (state == SignInState.WrongBearer)
+        {
+            var remote = context.Connection.RemoteIpAddress;
+            var verdict = security.Limiter.RecordFailure(remote, $"wrong bearer token on dashboard {context.Request.Method} {LogText.Escape(path.Value ?? "/", 100)}");
+            if (verdict.Throttled)
+            {
+                await BearerToken.WriteTooManyAsync(context, verdict, security.Limiter.Explain(remote, verdict, "wrong bearer tokens"));
+                return;
+            }
+        }
+
+        if (state != SignInState.SignedIn)
         {
             Log.NotSignedIn(logger, context.Request.Method, path.Value ?? "/", context.Connection.RemoteIpAddress);
             if (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))

@@ -19,7 +19,6 @@ internal static class Observability
     {
         services.AddSingleton(dataPlane);
         services.AddSingleton<IUdpSessionSource>(dataPlane);
-        services.AddSingleton(new DashboardSecurity(token));
         // A factory registration, so the container disposes it (it unsubscribes from the control plane).
         services.AddSingleton(sp => new ServerMetrics(control, dataPlane, sp.GetServices<IUdpSessionSource>()));
         return services;
@@ -27,8 +26,9 @@ internal static class Observability
 
     public static WebApplication UseMultiVipAuthentication(this WebApplication app, string token)
     {
+        app.UseMiddleware<HostCheckMiddleware>();
         app.UseWhen(c => DashboardSessionMiddleware.Owns(c.Request.Path), b => b.UseMiddleware<DashboardSessionMiddleware>());
-        app.UseWhen(c => !DashboardSessionMiddleware.Owns(c.Request.Path), b => b.UseMiddleware<BearerTokenMiddleware>(token));
+        app.UseWhen(c => !DashboardSessionMiddleware.Owns(c.Request.Path), b => b.UseMiddleware<BearerTokenMiddleware>());
         return app;
     }
 

@@ -25,6 +25,7 @@ public static partial class ServerHost
         var (listen, useTls) = ParseApi(options);
         var pool = AddressPool.Parse(options.VipPools);
         var (dnsEndPoint, dnsZone) = ParseDns(options);
+        var authentication = AuthenticationSetup.Prepare(options);
         var dataDir = DataDirectory.Open(options.DataDir);
         SqliteStateStore? store = null;
         MultiVip.DataPlane.DataPlaneHost? dataPlane = null;
@@ -91,6 +92,7 @@ public static partial class ServerHost
             builder.Services.AddSingleton(control);
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
             builder.Services.AddMultiVipObservability(token, control, dataPlane);
+            builder.Services.AddMultiVipAuthentication(token, authentication);
 
             app = builder.Build();
             app.UseApiErrors();

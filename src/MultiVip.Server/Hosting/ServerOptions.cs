@@ -54,6 +54,9 @@ public sealed record ServerOptions
     /// <summary>Console log format: text lines (default) or one JSON object per line.</summary>
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
 
+    /// <summary>Failed-credential limits, dashboard session lifetime, extra Host names (docs/reliability.md#authentication).</summary>
+    public MultiVip.Server.Security.AuthenticationOptions Authentication { get; init; } = new();
+
     /// <summary>Use a token given here instead of the generated one (tests, automation).</summary>
     public string? Token { get; init; }
 }

@@ -7,6 +7,8 @@ public class ErrorCodesTests
     [Theory]
     [InlineData(ErrorCode.BadRequest, 400)]
     [InlineData(ErrorCode.Unauthorized, 401)]
+    [InlineData(ErrorCode.MisdirectedRequest, 421)]
+    [InlineData(ErrorCode.TooManyRequests, 429)]
     [InlineData(ErrorCode.ResourceNotFound, 404)]
     [InlineData(ErrorCode.ConflictError, 409)]
     [InlineData(ErrorCode.PreconditionFailed, 412)]
