@@ -30,6 +30,10 @@ internal sealed partial class DnsTcpTransport : IServerTransport
         _logger = logger;
         _slots = new SemaphoreSlim(maxConnections, maxConnections);
         _listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (endPoint.Address.Equals(IPAddress.IPv6Any))
+        {
+            _listener.DualMode = true;
+        }
     }
 
     public ushort DefaultAllowedResponseSize => ushort.MaxValue;
@@ -61,15 +65,24 @@ internal sealed partial class DnsTcpTransport : IServerTransport
             return null;
         }
 
+        Socket? socket = null;
         try
         {
-            var socket = await _listener.AcceptAsync(token);
+            socket = await _listener.AcceptAsync(token);
             socket.NoDelay = true;
             return new Connection(this, socket);
         }
         catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
         {
             _slots.Release();
+            return null;
+        }
+        catch (SocketException e) when (socket is not null)
+        {
+            // Reset between accept and here (no remote end point to read): only this client is gone.
+            socket.Dispose();
+            _slots.Release();
+            Log.AcceptFailed(_logger, e.SocketErrorCode);
             return null;
         }
         catch (SocketException e)
@@ -266,7 +279,7 @@ internal sealed partial class DnsTcpTransport : IServerTransport
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3013, EventName = "DnsTcpAcceptFailed", Level = LogLevel.Debug, Message = "DNS TCP accept failed ({Error}); pausing 100 ms before the next accept")]
+        [LoggerMessage(EventId = 3013, EventName = "DnsTcpAcceptFailed", Level = LogLevel.Debug, Message = "DNS TCP accept failed ({Error})")]
         public static partial void AcceptFailed(ILogger logger, SocketError error);
     }
 }

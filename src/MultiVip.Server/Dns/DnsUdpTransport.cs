@@ -25,6 +25,11 @@ internal sealed partial class DnsUdpTransport : IServerTransport
         _endPoint = endPoint;
         _logger = logger;
         _socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (endPoint.Address.Equals(IPAddress.IPv6Any))
+        {
+            // [::] serves IPv4 clients too, as the library's own transport does.
+            _socket.DualMode = true;
+        }
     }
 
     /// <summary>The library never truncates: <see cref="Connection.SendAsync"/> does, to each client's own limit.</summary>

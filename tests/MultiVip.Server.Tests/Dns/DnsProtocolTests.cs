@@ -368,6 +368,17 @@ public sealed class DnsProtocolTests(DnsProtocolFixture fixture) : IClassFixture
     // ---- robustness ----
 
     [Fact]
+    public async Task A_zone_too_long_for_its_soa_names_fails_start_up_naming_the_option()
+    {
+        var zone = string.Join('.', Enumerable.Repeat(new string('z', 60), 4)) + ".ee"; // 246 characters: hostmaster.<zone> would exceed 255 octets
+
+        var e = await Assert.ThrowsAsync<MultiVip.Model.Errors.MultiVipException>(() => ServerFixture.StartAsync(configure: o => o with { Dns = "127.67.0.1:0", DnsZone = zone }));
+
+        Assert.Contains("--dns-zone", e.Message);
+        Assert.Contains("242 characters", e.Message);
+    }
+
+    [Fact]
     public async Task Random_and_mutated_packets_never_stop_the_server()
     {
         var random = new Random(20240611);
