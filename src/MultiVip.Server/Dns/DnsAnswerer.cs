@@ -39,17 +39,47 @@ internal sealed class DnsAnswerer
 
     public DomainName Zone => _zone;
 
-    public DnsMessage Answer(DnsMessage query, WorldState world)
+    /// <summary>
+    /// The answer to a standard query (the transports answer malformed, non-QUERY and EDNS-version-1
+    /// packets themselves, <see cref="DnsWire.Screen"/>). Flags as NSD and Knot set them: QR, RD
+    /// echoed, AA only for answers from the zone, RA, AD and CD clear (CD matters to a validating
+    /// resolver, not to the server that owns the data). The OPT record comes back iff the query had
+    /// one: version 0, our UDP size, DO echoed, none of the query's options (unknown ones are ignored).
+    /// </summary>
+    public DnsMessage Answer(DnsMessage query, WorldState world, bool udp)
     {
         var response = query.CreateResponseInstance();
         response.IsRecursionAllowed = false;
+        response.IsCheckingDisabled = false;
+        response.IsAuthenticData = false;
+        if (response.EDnsOptions is { } opt)
+        {
+            opt.Version = 0;
+            opt.UdpPayloadSize = DnsWire.UdpPayloadSize;
+        }
+
         if (query.OperationCode != OperationCode.Query || query.Questions.Count != 1)
         {
+            // Screened out before the library parses; kept so this class is right on its own.
             response.ReturnCode = query.OperationCode != OperationCode.Query ? ReturnCode.NotImplemented : ReturnCode.FormatError;
             return response;
         }
 
         var question = query.Questions[0];
+        if (question.RecordClass is not (RecordClass.INet or RecordClass.Any))
+        {
+            // CHAOS (version.bind, id.server), HESIOD, NONE...: no data of any other class here.
+            response.ReturnCode = ReturnCode.Refused;
+            return response;
+        }
+
+        if (question.RecordType is RecordType.Axfr or RecordType.Ixfr)
+        {
+            // No zone transfers: AXFR over UDP does not exist (NOTIMP, as NSD and Knot answer), over TCP it is refused.
+            response.ReturnCode = question.RecordType == RecordType.Axfr && udp ? ReturnCode.NotImplemented : ReturnCode.Refused;
+            return response;
+        }
+
         if (!question.Name.IsEqualOrSubDomainOf(_zone))
         {
             // Authoritative only: no recursion, no referral. REFUSED tells the client to ask elsewhere.
@@ -77,9 +107,15 @@ internal sealed class DnsAnswerer
 
         if (question.Name.Equals(_nameServer))
         {
-            if ((type == RecordType.A || any) && _nameServerAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+            // Listening on every address (0.0.0.0, ::) names no address to give: NODATA, never a bogus 0.0.0.0.
+            var specific = !_nameServerAddress.Equals(IPAddress.Any) && !_nameServerAddress.Equals(IPAddress.IPv6Any);
+            if (specific && (type == RecordType.A || any) && _nameServerAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
             {
                 response.AnswerRecords.Add(new ARecord(_nameServer, ApexTtl, _nameServerAddress));
+            }
+            else if (specific && (type == RecordType.Aaaa || any) && _nameServerAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+            {
+                response.AnswerRecords.Add(new AaaaRecord(_nameServer, ApexTtl, _nameServerAddress));
             }
 
             return NoDataIfEmpty(response, world);

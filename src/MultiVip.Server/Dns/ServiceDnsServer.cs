@@ -8,14 +8,17 @@ namespace MultiVip.Server.Dns;
 
 /// <summary>
 /// The embedded authoritative DNS server for the services' names (UDP and TCP on one address and
-/// port), built on ARSoft.Tools.Net so no DNS wire code lives here.
+/// port), built on ARSoft.Tools.Net: the library parses queries and encodes answers; our transports
+/// (<see cref="DnsUdpTransport"/>, <see cref="DnsTcpTransport"/>) screen each packet first
+/// (<see cref="DnsWire"/>) so malformed, non-QUERY and EDNS-version-1 packets get the replies NSD
+/// and Knot give.
 /// </summary>
 internal sealed partial class ServiceDnsServer : IDisposable
 {
-    /// <summary>DNS over TCP serves truncated answers and zone tools: few clients, short-lived, so an idle one is cut after 5 s.</summary>
-    private const int TcpKeepAliveMs = 5000;
-
-    /// <summary>Bounds what a misbehaving TCP client can hold open.</summary>
+    /// <summary>
+    /// Bounds what misbehaving TCP clients can hold open (each is also cut after 5 s idle,
+    /// <see cref="DnsTcpTransport"/>): DNS over TCP carries only retries of truncated answers here.
+    /// </summary>
     private const int MaxTcpConnections = 64;
 
     private readonly DnsServer _server;
@@ -47,7 +50,7 @@ internal sealed partial class ServiceDnsServer : IDisposable
         for (var attempt = 1; ; attempt++)
         {
             var bindTo = endPoint.Port == 0 ? new IPEndPoint(endPoint.Address, FreeUdpPort(endPoint.Address)) : endPoint;
-            var server = new DnsServer([new UdpServerTransport(bindTo), new TcpServerTransport(bindTo, TcpKeepAliveMs, MaxTcpConnections)]);
+            var server = new DnsServer([new DnsUdpTransport(bindTo, logger), new DnsTcpTransport(bindTo, MaxTcpConnections, logger)]);
             var dns = new ServiceDnsServer(server, new DnsAnswerer(zone, endPoint.Address), world, logger, bindTo);
             server.QueryReceived += dns.OnQueryReceivedAsync;
             server.ExceptionThrown += dns.OnExceptionAsync;
@@ -102,11 +105,12 @@ internal sealed partial class ServiceDnsServer : IDisposable
 
     private Task OnQueryReceivedAsync(object sender, QueryReceivedEventArgs e)
     {
+        // The transports hand over standard queries only (DnsWire.Screen), so this is always a DnsMessage.
         if (e.Query is DnsMessage query)
         {
             // ControlPlane.Current on every query: the answer follows each committed change at once.
-            e.Response = _answerer.Answer(query, _world());
-            var response = (DnsMessage)e.Response;
+            var response = _answerer.Answer(query, _world(), e.TransportProtocol == TransportProtocol.Udp);
+            e.Response = response;
             Log.DnsQuery(_logger, e.RemoteEndpoint, query.Questions.Count > 0 ? query.Questions[0] : null, response.ReturnCode);
         }
 

@@ -143,6 +143,12 @@ public static partial class ServerHost
             throw MultiVipException.BadRequest($"'{options.DnsZone}' is not a DNS zone. Use a domain name like {ServerOptions.DefaultDnsZone} (--dns-zone).");
         }
 
+        // The SOA names hostmaster.<zone>: it must fit the 255-octet limit too (RFC 1035 section 2.3.4).
+        if (zone.Labels.Sum(label => label.Length + 1) + 1 > 255 - "hostmaster.".Length)
+        {
+            throw MultiVipException.BadRequest($"The DNS zone '{options.DnsZone}' is too long: the names under it (hostmaster.<zone>) must fit in 255 octets, so a zone may have at most 242 characters. Choose a shorter --dns-zone.");
+        }
+
         if (options.Dns is null || options.Dns.Equals("off", StringComparison.OrdinalIgnoreCase))
         {
             return (null, zone);
