@@ -45,3 +45,28 @@ public sealed class StorageFullTests
     private static async Task<List<string>> NamesAsync(ServerFixture f) =>
         (await f.GetAsync<List<ServiceView>>(ApiRoutes.Services)).Select(s => s.Name).Order(StringComparer.Ordinal).ToList();
 }
+
+/// <summary>The token and endpoint writes at start on a disk with no room left: one sentence, no temp file.</summary>
+public sealed class DataDirectoryFullDiskTests
+{
+    [RequiresRootFact]
+    public void Token_and_endpoint_writes_on_a_full_disk_say_so_and_leave_no_temp_file()
+    {
+        using var disk = Tmpfs.Mount(1024);
+        var dataDir = Path.Combine(disk.Path, "data");
+        using var directory = MultiVip.Server.Hosting.DataDirectory.Open(dataDir);
+        disk.Fill();
+
+        var token = Assert.ThrowsAny<Exception>(() => directory.LoadOrCreateToken());
+        Assert.Contains($"the disk holding {dataDir} is full", token.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.False(File.Exists(Path.Combine(dataDir, "token.tmp")), "token.tmp was left behind");
+        Assert.False(File.Exists(Path.Combine(dataDir, "token")), "a token file was left behind");
+
+        var endpoint = Assert.ThrowsAny<Exception>(() => directory.WriteEndpoint("http://127.63.0.1:7400"));
+        Assert.Contains($"the disk holding {dataDir} is full", endpoint.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.False(File.Exists(Path.Combine(dataDir, "endpoint.tmp")), "endpoint.tmp was left behind");
+
+        disk.Free();
+        Assert.Equal(directory.LoadOrCreateToken(), File.ReadAllText(Path.Combine(dataDir, "token")).Trim());
+    }
+}

@@ -10,6 +10,9 @@ public enum ErrorCode
     Unauthorized,
     RequestTooLarge,
     DataPlaneError,
+
+    /// <summary>The disk holding the data dir is full: the change was not stored (HTTP 507 Insufficient Storage).</summary>
+    InsufficientStorage,
     InternalError,
 }
 
@@ -24,6 +27,7 @@ public static class ErrorCodes
         ErrorCode.PreconditionFailed => 412,
         ErrorCode.RequestTooLarge => 413,
         ErrorCode.DataPlaneError => 500,
+        ErrorCode.InsufficientStorage => 507,
         _ => 500,
     };
 }
