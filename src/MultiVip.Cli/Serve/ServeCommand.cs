@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net.Sockets;
 using MultiVip.Cli.Infrastructure;
+using MultiVip.Control.State;
 using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Networking;
@@ -106,6 +107,12 @@ internal static class ServeCommand
         {
             return cli.Fail($"{e.Code}: {e.Message}", ExitCodes.UsageError);
         }
+        catch (StateStorageException e)
+        {
+            // The data dir cannot be used (full, read-only, damaged or lost database): the
+            // message already says what, where and what to do; a stack trace would bury it.
+            return cli.Fail(e.Message, ExitCodes.ServiceError);
+        }
         catch (InvalidOperationException e)
         {
             return cli.Fail(e.Message, ExitCodes.ServiceError);
@@ -113,6 +120,12 @@ internal static class ServeCommand
         catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
         {
             return cli.Fail($"Cannot listen on {options.Api}: the address is already in use. Is another `multivip serve` running? Choose another --api address.", ExitCodes.ServiceError);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Data.Common.DbException)
+        {
+            // Storage trouble no one worded yet (e.g. an I/O error while loading the state): still
+            // one line, with the data dir, never a stack trace and never an empty start.
+            return cli.Fail(Messages.DataDirUnusable(Path.GetFullPath(options.DataDir), e.GetType().Name, StorageFailures.Detail(e)), ExitCodes.ServiceError);
         }
 
         await using (server.ConfigureAwait(false))

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using MultiVip.Model.Api;
+using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Model.ReservedIps;
 using MultiVip.Model.Services;
@@ -43,11 +44,50 @@ public sealed class SqliteStateStore : IStateStore
             DefaultTimeout = 30,
         }.ToString();
         var writer = new SqliteConnection(connectionString);
-        await writer.OpenAsync(cancellationToken);
-        await ExecuteAsync(writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;", cancellationToken);
-        await SchemaMigrations.ApplyAsync(writer, cancellationToken);
+        try
+        {
+            await writer.OpenAsync(cancellationToken);
+            await ExecuteAsync(writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;", cancellationToken);
+            await CheckIntegrityAsync(writer, dataDir, path, cancellationToken);
+            await SchemaMigrations.ApplyAsync(writer, cancellationToken);
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or StateStorageException)
+        {
+            // A store that cannot be opened whole is not opened at all: the server must not start
+            // on part of its state (or an empty one) and hand out addresses that are in use.
+            await writer.DisposeAsync();
+            SqliteConnection.ClearPool(writer);
+            throw StorageFailures.AtStart(ex, dataDir, path);
+        }
+
         return new SqliteStateStore(connectionString, writer);
     }
+
+    /// <summary>
+    /// Reads every page once at start (PRAGMA integrity_check): a damaged file stops the start with
+    /// one line, instead of loading whatever rows can still be read and serving that as the state.
+    /// </summary>
+    private static async Task CheckIntegrityAsync(SqliteConnection connection, string dataDir, string path, CancellationToken cancellationToken)
+    {
+        var problems = new List<string>();
+        await using (var cmd = connection.CreateCommand())
+        {
+            cmd.CommandText = "PRAGMA integrity_check(3)";
+            await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                problems.Add(reader.GetString(0));
+            }
+        }
+
+        if (problems is not ["ok"])
+        {
+            throw new StateStorageException(Messages.DatabaseDamaged(dataDir, path, StorageFailures.Detail(new InvalidDataException("SQLite integrity check: " + string.Join("; ", problems)))));
+        }
+    }
+
+    /// <summary>The directory holding the database, for messages about its disk.</summary>
+    private string DataDir => Path.GetDirectoryName(new SqliteConnectionStringBuilder(_connectionString).DataSource) ?? ".";
 
     public async Task<StoredState> LoadAsync(CancellationToken cancellationToken)
     {
@@ -122,6 +162,12 @@ public sealed class SqliteStateStore : IStateStore
                 await tx.RollbackAsync(CancellationToken.None);
                 throw;
             }
+        }
+        catch (SqliteException ex) when (StorageFailures.IsDiskFull(ex, DataDir))
+        {
+            // 507 with a sentence, not a 500: the change was rolled back, and the next one after
+            // space returns is committed normally.
+            throw StorageFailures.DiskFull(DataDir, ex);
         }
         finally
         {
@@ -206,6 +252,10 @@ public sealed class SqliteStateStore : IStateStore
             }
 
             await tx.CommitAsync(cancellationToken);
+        }
+        catch (SqliteException ex) when (StorageFailures.IsDiskFull(ex, DataDir))
+        {
+            throw StorageFailures.DiskFull(DataDir, ex);
         }
         finally
         {

@@ -12,6 +12,9 @@ public enum ErrorCode
     MisdirectedRequest,
     RequestTooLarge,
     DataPlaneError,
+
+    /// <summary>The disk holding the data dir is full: the change was not stored (HTTP 507 Insufficient Storage).</summary>
+    InsufficientStorage,
     InternalError,
 
     /// <summary>The change could not be committed for a reason that is not the request's (retry it).</summary>
@@ -32,6 +35,7 @@ public static class ErrorCodes
         ErrorCode.RequestTooLarge => 413,
         ErrorCode.DataPlaneError => 500,
         ErrorCode.ServiceUnavailable => 503,
+        ErrorCode.InsufficientStorage => 507,
         _ => 500,
     };
 }

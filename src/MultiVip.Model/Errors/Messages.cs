@@ -191,6 +191,34 @@ public static class Messages
     public static string OperationNotFound(string id) => F(
         "The operation '{0}' does not exist. Operation ids are the OperationId values that changes return.", id);
 
+    // The data dir and its database (docs/reliability.md, "Bad or missing state fails closed")
+    public static string DiskFull(string dataDir) => F(
+        "The disk holding {0} is full: the change was not made. Free space on that disk, then retry.", dataDir);
+
+    public static string DiskFullAtStart(string dataDir, string file) => F(
+        "Not starting: the disk holding {0} is full (cannot write {1}). Free space on that disk, or give --data-dir a directory on another disk.",
+        dataDir, file);
+
+    public static string DataDirReadOnly(string dataDir, string file) => F(
+        "Not starting: the data dir {0} is on a read-only file system (cannot write {1}). Remount it read-write, or give --data-dir a directory on a writable disk.",
+        dataDir, file);
+
+    public static string DataDirNoPermission(string dataDir, string file) => F(
+        "Not starting: no permission to write {1} in the data dir {0}. Run multivip serve as the user that owns the data dir, or give it to that user (chown, chmod 700).",
+        dataDir, file);
+
+    public static string DataDirUnusable(string dataDir, string file, string detail) => F(
+        "Not starting: the data dir {0} cannot be used ({1}: {2}). Check the disk (dmesg) and the directory's owner and mode.",
+        dataDir, file, detail);
+
+    public static string DatabaseDamaged(string dataDir, string database, string detail) => F(
+        "Not starting: the database {1} is damaged ({2}). Restore it from a backup, or move the data dir {0} away to start with an empty state (every cloud service and address in it is then forgotten).",
+        dataDir, database, detail);
+
+    public static string DatabaseLost(string dataDir, string database, string state, string evidence) => F(
+        "Not starting: the database {1} is {2}, but the data dir {0} was used before (it holds {3}); starting empty would forget every cloud service and hand out VIP addresses that may still be in use. Restore {1} from a backup, or move the data dir {0} away to start fresh.",
+        dataDir, database, state, evidence);
+
     private static string F(string format, params object[] args) =>
         string.Format(CultureInfo.InvariantCulture, format, args);
 }

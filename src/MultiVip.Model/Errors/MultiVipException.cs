@@ -9,6 +9,10 @@ public sealed class MultiVipException : Exception
     public MultiVipException(ErrorCode code, string message)
         : base(message) => Code = code;
 
+    /// <summary>With the failure underneath (a full disk's SQLite error), kept for the server log.</summary>
+    public MultiVipException(ErrorCode code, string message, Exception inner)
+        : base(message, inner) => Code = code;
+
     public ErrorCode Code { get; }
 
     public static MultiVipException BadRequest(string message) => new(ErrorCode.BadRequest, message);

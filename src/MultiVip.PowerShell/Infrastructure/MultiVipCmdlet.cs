@@ -101,6 +101,7 @@ public abstract class MultiVipCmdlet : PSCmdlet, IDisposable
         "ConflictError" => ErrorCategory.ResourceExists,
         "PreconditionFailed" => ErrorCategory.InvalidOperation,
         "Unauthorized" => ErrorCategory.AuthenticationError,
+        "InsufficientStorage" => ErrorCategory.ResourceUnavailable,
         "OperationTimeout" => ErrorCategory.OperationTimeout,
         _ => ErrorCategory.NotSpecified,
     };

@@ -35,6 +35,9 @@ public static partial class ServerHost
         ILoggerFactory? preLoggers = null;
         try
         {
+            // The store opens (in a new data dir: is created) before the token is written, so a
+            // token beside a missing or empty database always means lost state (DataDirectory.Open).
+            store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
             var token = options.Token ?? dataDir.LoadOrCreateToken();
             if (options.Token is not null)
             {
@@ -74,7 +77,7 @@ public static partial class ServerHost
             // exist until the API is built.
             var time = TimeProvider.System;
             preLoggers = LoggerFactory.Create(l => l.AddMultiVipConsole(options.LogFormat));
-            store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
+            dataDir.TightenModes(preLoggers.CreateLogger<DataDirectory>());
             dataPlane = DefaultDataPlane(options, preLoggers, time);
             control = await ControlPlane.StartAsync(
                 store,
