@@ -9,6 +9,7 @@ public enum ErrorCode
     PreconditionFailed,
     Unauthorized,
     RequestTooLarge,
+    UnsupportedMediaType,
     DataPlaneError,
     InternalError,
 }
@@ -23,6 +24,7 @@ public static class ErrorCodes
         ErrorCode.ConflictError => 409,
         ErrorCode.PreconditionFailed => 412,
         ErrorCode.RequestTooLarge => 413,
+        ErrorCode.UnsupportedMediaType => 415,
         ErrorCode.DataPlaneError => 500,
         _ => 500,
     };

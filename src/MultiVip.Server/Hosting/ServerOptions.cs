@@ -54,6 +54,9 @@ public sealed record ServerOptions
     /// <summary>Console log format: text lines (default) or one JSON object per line.</summary>
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
 
+    /// <summary>Log level at start; a &lt;data-dir&gt;/log-level file overrides it, re-read on SIGHUP (see LogLevelSetting).</summary>
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
     /// <summary>Use a token given here instead of the generated one (tests, automation).</summary>
     public string? Token { get; init; }
 }

@@ -11,6 +11,7 @@ public class ErrorCodesTests
     [InlineData(ErrorCode.ConflictError, 409)]
     [InlineData(ErrorCode.PreconditionFailed, 412)]
     [InlineData(ErrorCode.RequestTooLarge, 413)]
+    [InlineData(ErrorCode.UnsupportedMediaType, 415)]
     [InlineData(ErrorCode.DataPlaneError, 500)]
     [InlineData(ErrorCode.InternalError, 500)]
     public void HttpStatus_maps_every_code(ErrorCode code, int status) => Assert.Equal(status, code.HttpStatus());
