@@ -318,6 +318,7 @@ public sealed class MultiVipClient : IDisposable
             409 => nameof(ErrorCode.ConflictError),
             412 => nameof(ErrorCode.PreconditionFailed),
             413 => nameof(ErrorCode.RequestTooLarge),
+            415 => nameof(ErrorCode.UnsupportedMediaType),
             _ => nameof(ErrorCode.InternalError),
         };
         var detail = string.IsNullOrWhiteSpace(text) ? string.Empty : ": " + (text.Length > 200 ? text[..200] + "…" : text.Trim());
