@@ -1,11 +1,20 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace MultiVip.Bench;
 
-/// <summary>A process the harness started; killed (with its children) on dispose.</summary>
+/// <summary>
+/// A process the harness started; killed (with its children) on dispose. The harness stops only
+/// what it started, by PID, never by name: on a user's machine an nginx or HAProxy of the same
+/// name may well be theirs.
+/// </summary>
 internal sealed class ManagedProcess : IDisposable
 {
+    // Everything started and not yet disposed, so an interrupted run (Ctrl+C, SIGTERM) still stops
+    // its own processes instead of leaving them holding the benchmark's addresses.
+    private static readonly HashSet<ManagedProcess> Running = [];
+
     private readonly Process _process;
     private readonly System.Text.StringBuilder _log = new();
 
@@ -55,6 +64,11 @@ internal sealed class ManagedProcess : IDisposable
 
         var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {command}");
         var managed = new ManagedProcess(process, name);
+        lock (Running)
+        {
+            Running.Add(managed);
+        }
+
         process.OutputDataReceived += (_, e) => managed.Append(e.Data);
         process.ErrorDataReceived += (_, e) => managed.Append(e.Data);
         process.BeginOutputReadLine();
@@ -112,8 +126,42 @@ internal sealed class ManagedProcess : IDisposable
         }
     }
 
+    /// <summary>
+    /// On SIGINT/SIGTERM/SIGHUP, stops every process the harness started (by PID) before the
+    /// harness itself exits; the signal then takes its default course.
+    /// </summary>
+    public static IDisposable StopAllOnSignal()
+    {
+        var registrations = new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP }
+            .Select(signal => PosixSignalRegistration.Create(signal, _ => StopAll()))
+            .ToList();
+        return new Registrations(registrations);
+    }
+
+    private static void StopAll()
+    {
+        List<ManagedProcess> running;
+        lock (Running)
+        {
+            running = [.. Running];
+        }
+
+        foreach (var process in running)
+        {
+            process.Dispose();
+        }
+    }
+
     public void Dispose()
     {
+        lock (Running)
+        {
+            if (!Running.Remove(this))
+            {
+                return;
+            }
+        }
+
         try
         {
             if (!_process.HasExited)
@@ -127,6 +175,11 @@ internal sealed class ManagedProcess : IDisposable
         }
 
         _process.Dispose();
+    }
+
+    private sealed class Registrations(List<PosixSignalRegistration> registrations) : IDisposable
+    {
+        public void Dispose() => registrations.ForEach(r => r.Dispose());
     }
 }
 

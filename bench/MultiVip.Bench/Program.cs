@@ -2,6 +2,9 @@ using System.Globalization;
 using System.Text;
 using MultiVip.Bench;
 
+// An interrupted run still stops the processes it started (by PID) before it exits.
+using var stopOnSignal = ManagedProcess.StopAllOnSignal();
+
 // bench/soak: a different command, not a benchmark (see Soak.cs).
 if (args.Length > 0 && args[0] == "soak")
 {
@@ -110,7 +113,7 @@ await File.WriteAllTextAsync(output, report, new UTF8Encoding(encoderShouldEmitU
 Console.WriteLine($"Wrote {output}");
 return 0;
 
-static int Port(Target target) => target.Proxy is null ? 8080 : 80;
+static int Port(Target target) => target.Proxy is null ? Lab.BackendPort : Lab.FrontPort;
 
 string? Arg(string name)
 {

@@ -16,6 +16,15 @@ internal sealed class Lab : IDisposable
     public const string NginxFront = "127.0.0.202";
     public const string MultiVipVip = "127.0.0.203";
 
+    /// <summary>
+    /// The port every proxy listens on. Not 80: a packaged nginx (Debian starts one on install)
+    /// holds 0.0.0.0:80, which would keep 127.0.0.x:80 from binding; the harness leaves that nginx
+    /// alone and uses a port of its own.
+    /// </summary>
+    public const int FrontPort = 18000;
+
+    public const int BackendPort = 8080;
+
     /// <summary>Proxies get one core; load generators and the backend the other.</summary>
     public const string ProxyCpu = "1";
     public const string BackendCpu = "0";
@@ -41,16 +50,16 @@ internal sealed class Lab : IDisposable
         Directory.CreateDirectory(Path.Combine(Run, "tmp"));
         Track(ManagedProcess.Start("backend", BackendCpu, "nginx", ["-c", Config("backend-nginx.conf", HaproxyFront)]));
         Track(ManagedProcess.Start("iperf3", BackendCpu, "iperf3", ["-s", "-B", Backend, "-p", "5201"]));
-        await WaitTcpAsync(Backend, 8080);
+        await WaitTcpAsync(Backend, BackendPort);
         await WaitTcpAsync(Backend, 5201);
         Targets.Add(new Target("direct", Backend, true, null));
 
         var haproxy = Track(ManagedProcess.Start("haproxy", ProxyCpu, "haproxy", ["-db", "-f", Config("haproxy.cfg", HaproxyFront)]));
-        await WaitTcpAsync(HaproxyFront, 80);
+        await WaitTcpAsync(HaproxyFront, FrontPort);
         Targets.Add(new Target("HAProxy", HaproxyFront, false, haproxy));
 
         var nginx = Track(ManagedProcess.Start("nginx-stream", ProxyCpu, "nginx", ["-c", Config("nginx-stream.conf", NginxFront)]));
-        await WaitTcpAsync(NginxFront, 80);
+        await WaitTcpAsync(NginxFront, FrontPort);
         Targets.Add(new Target("nginx stream", NginxFront, true, nginx));
 
         MultiVip = Track(await StartMultiVipAsync(maxConnections));
@@ -80,10 +89,10 @@ internal sealed class Lab : IDisposable
         using var client = Client(dataDir);
         await client.CreateServiceAsync(new CreateServiceRequest { Name = "bench" });
         await client.AddVmAsync("bench", new AddVmRequest { Name = "backend", Address = Backend });
-        await client.AddEndpointAsync("bench", "backend", new EndpointRequest { Name = "web", Protocol = "tcp", LocalPort = 8080, PublicPort = 80 });
+        await client.AddEndpointAsync("bench", "backend", new EndpointRequest { Name = "web", Protocol = "tcp", LocalPort = BackendPort, PublicPort = FrontPort });
         await client.AddEndpointAsync("bench", "backend", new EndpointRequest { Name = "bulk", Protocol = "tcp", LocalPort = 5201, PublicPort = 5201 });
         await client.AddEndpointAsync("bench", "backend", new EndpointRequest { Name = "bulk-udp", Protocol = "udp", LocalPort = 5201, PublicPort = 5201 });
-        await WaitTcpAsync(MultiVipVip, 80);
+        await WaitTcpAsync(MultiVipVip, FrontPort);
         return process;
     }
 
@@ -109,7 +118,9 @@ internal sealed class Lab : IDisposable
         var text = File.ReadAllText(Path.Combine(Repo, "bench", "configs", name))
             .Replace("{{RUN}}", Run, StringComparison.Ordinal)
             .Replace("{{BACKEND}}", Backend, StringComparison.Ordinal)
-            .Replace("{{FRONT}}", front, StringComparison.Ordinal);
+            .Replace("{{FRONT}}", front, StringComparison.Ordinal)
+            .Replace("{{FRONT_PORT}}", FrontPort.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("{{BACKEND_PORT}}", BackendPort.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
         var path = Path.Combine(Run, name);
         File.WriteAllText(path, text);
         return path;

@@ -318,6 +318,7 @@ public sealed class MultiVipClient : IDisposable
             409 => nameof(ErrorCode.ConflictError),
             412 => nameof(ErrorCode.PreconditionFailed),
             413 => nameof(ErrorCode.RequestTooLarge),
+            415 => nameof(ErrorCode.UnsupportedMediaType),
             507 => nameof(ErrorCode.InsufficientStorage),
             _ => nameof(ErrorCode.InternalError),
         };

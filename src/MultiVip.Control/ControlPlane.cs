@@ -6,7 +6,9 @@ using MultiVip.Control.Publishing;
 using MultiVip.Control.State;
 using MultiVip.Model.DesiredState;
 using MultiVip.Model.Errors;
+using MultiVip.Model.Networking;
 using MultiVip.Model.Operations;
+using MultiVip.Model.Text;
 
 namespace MultiVip.Control;
 
@@ -67,7 +69,31 @@ public sealed partial class ControlPlane : IAsyncDisposable
 
         var result = await control._publisher.ApplyNowAsync(cancellationToken);
         Log.Started(control._logger, stored.Services.Count, stored.ReservedIps.Count, stored.Generation, result.Faults.Count);
+        WarnAboutAddressesOutsidePool(control._logger, control.Current, options.Pool);
         return control;
+    }
+
+    /// <summary>
+    /// A restart with a --vip-pool that no longer covers addresses in use is allowed (the addresses
+    /// keep serving; only new allocations come from the pool), but it is usually a typo: say so once,
+    /// with enough of the list to recognise it, instead of one line per address.
+    /// </summary>
+    private static void WarnAboutAddressesOutsidePool(ILogger logger, WorldState world, AddressPool pool)
+    {
+        const int shown = 5;
+        var outside = world.Addresses.Where(a => !pool.Contains(a.Key)).OrderBy(a => a.Key).ToList();
+        if (outside.Count == 0)
+        {
+            return;
+        }
+
+        var list = string.Join(", ", outside.Take(shown).Select(a => $"{Ipv4.ToText(a.Key)} ({a.Value})"));
+        if (outside.Count > shown)
+        {
+            list += $" and {outside.Count - shown} more";
+        }
+
+        Log.AddressesOutsidePool(logger, outside.Count, pool.ToString(), list);
     }
 
     public Task<Operation?> GetOperationAsync(Guid id, CancellationToken cancellationToken) =>
@@ -218,7 +244,9 @@ public sealed partial class ControlPlane : IAsyncDisposable
                     OperationDescription = queued.Description,
                     OperationStatus = OperationStatus.InProgress,
                     Target = queued.Target,
-                    Caller = queued.Context.Caller,
+                    // The caller's User-Agent is the client's own text: escaped once, here, so the record, the
+                    // log line and everything that prints it carry no control characters.
+                    Caller = ClientText.EscapeOrNull(queued.Context.Caller),
                     CreatedAt = mutation.Now,
                     Generation = generation,
                 };
@@ -303,6 +331,9 @@ public sealed partial class ControlPlane : IAsyncDisposable
 
         [LoggerMessage(EventId = 1006, EventName = "StateReloadFailed", Level = LogLevel.Error, Message = "Reloading the state after a stale commit failed; the change(s) were not made")]
         public static partial void ReloadFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 1007, EventName = "AddressesOutsidePool", Level = LogLevel.Warning, Message = "{Count} address(es) in use are outside the VIP pool {Pool}: {Addresses}. They keep serving, but new VIPs come only from the pool; restart with a --vip-pool that covers them too if that was not intended")]
+        public static partial void AddressesOutsidePool(ILogger logger, int count, string pool, string addresses);
 
         [LoggerMessage(EventId = 1002, EventName = "OperationCommitted", Level = LogLevel.Information, Message = "{Description} on {Target} committed as operation {OperationId} (generation {Generation}) by {Caller}")]
         public static partial void Committed(ILogger logger, string description, string target, Guid operationId, long generation, string caller);

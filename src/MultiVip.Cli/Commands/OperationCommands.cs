@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MultiVip.Cli.Infrastructure;
 using MultiVip.Cli.Output;
+using MultiVip.Model.Api;
 
 namespace MultiVip.Cli.Commands;
 
@@ -16,12 +17,12 @@ internal static class OperationCommands
         cli.SetAction(show, async run =>
             run.Write(await run.Client.GetOperationAsync(run.Value(id), run.CancellationToken).ConfigureAwait(false), ResourceText.OperationDetail));
 
-        var limit = new Option<int?>("--limit") { Description = "How many of the newest operations to list." };
+        var limit = new Option<int?>("--limit") { Description = $"How many of the newest operations to list, 1 to {ApiRoutes.MaxOperationsLimit} (default 100)." };
         limit.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<int?>() is < 1)
+            if (r.GetValueOrDefault<int?>() is < 1 or > ApiRoutes.MaxOperationsLimit)
             {
-                r.AddError("--limit must be at least 1.");
+                r.AddError($"--limit must be from 1 to {ApiRoutes.MaxOperationsLimit}.");
             }
         });
         var list = new Command("list", "List operations, newest first.") { limit };

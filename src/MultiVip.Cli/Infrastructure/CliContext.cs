@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MultiVip.Client;
 using MultiVip.Model.Errors;
+using MultiVip.Model.Text;
 
 namespace MultiVip.Cli.Infrastructure;
 
@@ -53,7 +54,8 @@ internal sealed class CliContext(CliConsole console)
 
     public int Fail(string message, int exitCode)
     {
-        console.Error.WriteLine($"multivip: {message}");
+        // Server messages quote what clients sent (names, values): no control character reaches the terminal.
+        console.Error.WriteLine($"multivip: {ClientText.Escape(message)}");
         return exitCode;
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using MultiVip.Model.Text;
 
 namespace MultiVip.Cli.Output;
 
@@ -18,7 +19,8 @@ internal static class PowerShellFormat
     /// </summary>
     public static string Table(IReadOnlyList<Column> columns, IEnumerable<IReadOnlyList<string?>> rows)
     {
-        var cells = rows.Select(r => columns.Select((_, i) => i < r.Count ? r[i] ?? string.Empty : string.Empty).ToArray()).ToList();
+        // Cells hold what the server returned, which can quote a client's text: printed escaped (ClientText).
+        var cells = rows.Select(r => columns.Select((_, i) => i < r.Count ? ClientText.Escape(r[i] ?? string.Empty) : string.Empty).ToArray()).ToList();
         var widths = columns.Select((c, i) => cells.Select(r => r[i].Length).Append(c.Header.Length).Max()).ToArray();
 
         var text = new StringBuilder();
@@ -51,7 +53,7 @@ internal static class PowerShellFormat
             var width = properties.Count == 0 ? 0 : properties.Max(p => p.Name.Length);
             foreach (var (name, value) in properties)
             {
-                text.Append($"{name.PadRight(width)} : {value}".TrimEnd()).Append(Environment.NewLine);
+                text.Append($"{name.PadRight(width)} : {ClientText.EscapeOrNull(value)}".TrimEnd()).Append(Environment.NewLine);
             }
         }
 

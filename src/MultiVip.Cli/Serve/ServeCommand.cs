@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using MultiVip.Cli.Infrastructure;
 using MultiVip.Control.State;
 using MultiVip.Model.Api;
@@ -52,16 +53,33 @@ internal static class ServeCommand
             Description = "Another host name (NAME or NAME:PORT) clients may use in the URL, besides the address they connect to and localhost on loopback; repeat for several. Other Host headers get 421 (DNS rebinding defence).",
             AllowMultipleArgumentsPerToken = false,
         };
+        var logLevel = new Option<string?>("--log-level")
+        {
+            Description = $"Log level at start: {LogLevelNames.Accepted}. Default {LogLevelNames.EnvironmentVariable}, else information. A file <data-dir>/{LogLevelNames.FileName} holding a level overrides it, re-read on SIGHUP.",
+        };
+        logLevel.Validators.Add(r =>
+        {
+            if (!LogLevelNames.TryParse(r.GetValueOrDefault<string?>(), out _))
+            {
+                r.AddError($"--log-level must be one of {LogLevelNames.Accepted}.");
+            }
+        });
         var demo = new Option<bool>("--demo") { Description = "Create the seed's myService with built-in demo backends on 127.0.0.11 and 127.0.0.12, and print commands that send traffic through three VIPs." };
 
         var serve = new Command("serve", $"Run the MultiVip server: REST API on --api (default {ApiRoutes.DefaultApi}), state in --data-dir (default ./.multivip).")
         {
-            pools, drain, maxConnections, maxUdpSessions, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, demo,
+            pools, drain, maxConnections, maxUdpSessions, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
             authFailureLimit, sessionLifetime, allowedHosts,
         };
 
         serve.SetAction(async (parse, cancellationToken) =>
         {
+            var level = parse.GetValue(logLevel) ?? cli.Console.Environment(LogLevelNames.EnvironmentVariable);
+            if (!LogLevelNames.TryParse(level ?? "information", out var startLevel))
+            {
+                return cli.Fail($"{LogLevelNames.EnvironmentVariable}='{level}' is not a log level: use one of {LogLevelNames.Accepted}.", ExitCodes.UsageError);
+            }
+
             var options = new ServerOptions
             {
                 DataDir = parse.GetValue(cli.Global.DataDir) ?? defaults.DataDir,
@@ -90,6 +108,7 @@ internal static class ServeCommand
                     SessionLifetime = TimeSpan.FromMinutes(parse.GetValue(sessionLifetime)),
                     AllowedHosts = parse.GetValue(allowedHosts) ?? [],
                 },
+                LogLevel = startLevel,
             };
             return await RunAsync(cli, options, parse.GetValue(demo), cancellationToken).ConfigureAwait(false);
         });
@@ -98,6 +117,22 @@ internal static class ServeCommand
 
     private static async Task<int> RunAsync(CliContext cli, ServerOptions options, bool demo, CancellationToken cancellationToken)
     {
+        // SIGHUP's default action ends the process at once (exit 129, every connection dropped):
+        // a closed SSH session or a `kill -HUP` meant as a reload must not do that. It re-reads
+        // what can be re-read instead; while the server starts or stops it is ignored.
+        RunningServer? started = null;
+        using var hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
+        {
+            signal.Cancel = true;
+            if (Volatile.Read(ref started) is { } running)
+            {
+                running.Reload("SIGHUP");
+            }
+            else
+            {
+                cli.Console.Error.WriteLine("multivip: SIGHUP ignored: the server is starting or stopping; once it serves, SIGHUP re-reads the log level.");
+            }
+        });
         RunningServer server;
         try
         {
@@ -128,6 +163,7 @@ internal static class ServeCommand
             return cli.Fail(Messages.DataDirUnusable(Path.GetFullPath(options.DataDir), e.GetType().Name, StorageFailures.Detail(e)), ExitCodes.ServiceError);
         }
 
+        Volatile.Write(ref started, server);
         await using (server.ConfigureAwait(false))
         {
             var output = cli.Console.Out;
@@ -162,7 +198,7 @@ internal static class ServeCommand
                 output.WriteLine();
             }
 
-            output.WriteLine("Stop with Ctrl+C or SIGTERM." + (demo ? "" : " Try: ./multivip service create --name myService (or restart with --demo)"));
+            output.WriteLine("Stop with Ctrl+C or SIGTERM; SIGHUP re-reads the log level." + (demo ? "" : " Try: ./multivip service create --name myService (or restart with --demo)"));
             try
             {
                 await server.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
@@ -178,6 +214,9 @@ internal static class ServeCommand
             {
                 await backends.DisposeAsync().ConfigureAwait(false);
             }
+
+            // The server's loggers go with it: a SIGHUP from here on is ignored.
+            Volatile.Write(ref started, null);
         }
 
         return ExitCodes.Success;

@@ -40,6 +40,9 @@ public static class ApiRoutes
 
     public const string Operations = "/api/operations";
 
+    /// <summary>The most operations one list returns (`?limit=`, 1 to this); more is refused, not clamped.</summary>
+    public const int MaxOperationsLimit = 1000;
+
     public static string Operation(Guid id) => $"{Operations}/{id}";
 
     private static string E(string segment) => Uri.EscapeDataString(segment);

@@ -11,6 +11,7 @@ public enum ErrorCode
     TooManyRequests,
     MisdirectedRequest,
     RequestTooLarge,
+    UnsupportedMediaType,
     DataPlaneError,
 
     /// <summary>The disk holding the data dir is full: the change was not stored (HTTP 507 Insufficient Storage).</summary>
@@ -33,6 +34,7 @@ public static class ErrorCodes
         ErrorCode.ConflictError => 409,
         ErrorCode.PreconditionFailed => 412,
         ErrorCode.RequestTooLarge => 413,
+        ErrorCode.UnsupportedMediaType => 415,
         ErrorCode.DataPlaneError => 500,
         ErrorCode.ServiceUnavailable => 503,
         ErrorCode.InsufficientStorage => 507,

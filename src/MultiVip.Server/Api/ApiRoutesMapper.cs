@@ -41,8 +41,8 @@ internal static class ApiRoutesMapper
             return TypedResults.Ok(ServiceView.From(s));
         }).WithName("GetService").WithSummary("Get-AzureService -ServiceName");
 
-        services.MapDelete("/{service}", async (string service, bool? deleteAll, HttpContext http, ControlPlane control, CancellationToken ct) =>
-            await Accept(http, control, await control.DeleteServiceAsync(service, deleteAll ?? false, Context(http), ct), ct))
+        services.MapDelete("/{service}", async (string service, string? deleteAll, HttpContext http, ControlPlane control, CancellationToken ct) =>
+            await Accept(http, control, await control.DeleteServiceAsync(service, QueryValues.Flag(nameof(deleteAll), deleteAll), Context(http), ct), ct))
             .Produces<Operation>(202).WithName("DeleteService").WithSummary("Remove-AzureService [-DeleteAll]");
 
         services.MapGet("/{service}/deployment", (string service, HttpContext http, ControlPlane control, IDataPlane dataPlane) =>
@@ -160,8 +160,8 @@ internal static class ApiRoutesMapper
 
     private static void MapOperations(RouteGroupBuilder operations)
     {
-        operations.MapGet("/", async (int? limit, ControlPlane control, CancellationToken ct) =>
-            TypedResults.Ok(await control.ListOperationsAsync(limit ?? 100, ct)))
+        operations.MapGet("/", async (string? limit, ControlPlane control, CancellationToken ct) =>
+            TypedResults.Ok(await control.ListOperationsAsync(QueryValues.Limit(limit), ct)))
             .WithName("ListOperations").WithSummary("The operations log, newest first");
 
         operations.MapGet("/{id}", async (string id, ControlPlane control, CancellationToken ct) =>

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Diagnostics;
 using MultiVip.Control.State;
 using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
+using MultiVip.Model.Text;
 
 namespace MultiVip.Server.Api;
 
@@ -14,19 +15,32 @@ internal static partial class ErrorHandling
 {
     public static IApplicationBuilder UseApiErrors(this IApplicationBuilder app)
     {
-        app.UseExceptionHandler(builder => builder.Run(async context =>
+        app.UseExceptionHandler(new ExceptionHandlerOptions
         {
-            var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-            var (status, body) = Describe(exception, context);
-            if (status >= 500)
+            // The middleware would log every exception at Error with its stack trace, a client's
+            // 400 included (~1.6 KB each); the handler logs instead: a bug with its stack, a
+            // client's mistake as one line.
+            SuppressDiagnosticsCallback = _ => true,
+            ExceptionHandler = async context =>
             {
+                var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+                var (status, body) = Describe(exception, context);
                 var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("MultiVip.Server.Api");
-                Log.Unhandled(logger, context.Request.Method, context.Request.Path, exception);
-            }
+                var path = ClientText.Escape(context.Request.Path.Value ?? "");
+                if (status >= 500)
+                {
+                    Log.Unhandled(logger, context.Request.Method, path, exception);
+                }
+                else if (status != 499)
+                {
+                    var message = ClientText.Escape(body.Message);
+                    Log.Refused(logger, context.Request.Method, path, status, body.Code, message);
+                }
 
-            context.Response.StatusCode = status;
-            await context.Response.WriteAsJsonAsync(body, ApiJson.Options);
-        }));
+                context.Response.StatusCode = status;
+                await context.Response.WriteAsJsonAsync(body, ApiJson.Options);
+            },
+        });
 
         // Empty 404/405 from routing get a body that says what exists.
         app.UseStatusCodePages(async statusContext =>
@@ -37,13 +51,14 @@ internal static partial class ErrorHandling
                 404 => ErrorCode.ResourceNotFound,
                 401 => ErrorCode.Unauthorized,
                 413 => ErrorCode.RequestTooLarge,
+                415 => ErrorCode.UnsupportedMediaType,
                 _ => ErrorCode.BadRequest,
             };
             var message = context.Response.StatusCode switch
             {
                 404 => $"No API route matches {context.Request.Method} {context.Request.Path}. The routes are listed in {ApiRoutes.OpenApiDocument}.",
                 405 => $"{context.Request.Method} is not allowed on {context.Request.Path}. The routes and their methods are listed in {ApiRoutes.OpenApiDocument}.",
-                415 => "Send the request body as JSON with 'Content-Type: application/json'.",
+                415 => RequestBody.NotJson(context.Request.ContentType),
                 _ => $"The request failed with HTTP status {context.Response.StatusCode}.",
             };
             await context.Response.WriteAsJsonAsync(new ErrorBody(code.ToString(), message), ApiJson.Options);
@@ -68,5 +83,8 @@ internal static partial class ErrorHandling
     {
         [LoggerMessage(EventId = 2001, EventName = "UnhandledApiError", Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path}")]
         public static partial void Unhandled(ILogger logger, string method, string path, Exception? exception);
+
+        [LoggerMessage(EventId = 2002, EventName = "ApiRequestRefused", Level = LogLevel.Information, Message = "{Method} {Path} refused with {Status} {Code}: {Message}")]
+        public static partial void Refused(ILogger logger, string method, string path, int status, string code, string message);
     }
 }

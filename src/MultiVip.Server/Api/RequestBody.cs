@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
+using MultiVip.Model.Text;
 
 namespace MultiVip.Server.Api;
 
@@ -20,7 +21,7 @@ internal static class RequestBody
 
         if (request.ContentType is { } type && !type.Contains("json", StringComparison.OrdinalIgnoreCase))
         {
-            throw MultiVipException.BadRequest($"The request body must be JSON (Content-Type: application/json), not '{type}'.");
+            throw new MultiVipException(ErrorCode.UnsupportedMediaType, NotJson(type));
         }
 
         T? value;
@@ -35,6 +36,11 @@ internal static class RequestBody
 
         return value ?? throw MultiVipException.BadRequest($"The request body must be a JSON object ({typeof(T).Name}), not null.");
     }
+
+    /// <summary>The 415 message; the routing layer answers 415 before a handler runs, so it shares this text.</summary>
+    public static string NotJson(string? contentType) => contentType is null
+        ? "The request body must be JSON: send it with 'Content-Type: application/json'."
+        : $"The request body must be JSON (Content-Type: application/json), not '{ClientText.Escape(contentType)}'.";
 
     public static string Describe(JsonException ex, string? type = null)
     {

@@ -146,7 +146,8 @@ internal sealed partial class DashboardSessionMiddleware(RequestDelegate next, D
 
         if (state != SignInState.SignedIn)
         {
-            Log.NotSignedIn(logger, context.Request.Method, path.Value ?? "/", context.Connection.RemoteIpAddress);
+            var shownPath = MultiVip.Model.Text.ClientText.Escape(path.Value ?? "/");
+            Log.NotSignedIn(logger, context.Request.Method, shownPath, context.Connection.RemoteIpAddress);
             if (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
             {
                 context.Response.Redirect(SignInPath);
@@ -164,7 +165,8 @@ internal sealed partial class DashboardSessionMiddleware(RequestDelegate next, D
             var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync(context.RequestAborted) : null;
             if (!security.IsValidCsrf(form?[DashboardSecurity.CsrfField]))
             {
-                Log.CsrfRejected(logger, path.Value ?? "/", context.Connection.RemoteIpAddress);
+                var shownPath = MultiVip.Model.Text.ClientText.Escape(path.Value ?? "/");
+                Log.CsrfRejected(logger, shownPath, context.Connection.RemoteIpAddress);
                 context.Response.StatusCode = StatusCodes.Status403Forbidden;
                 await context.Response.WriteAsync("The form is stale or came from another site. Reload the page and try again.");
                 return;

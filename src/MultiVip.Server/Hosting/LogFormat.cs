@@ -14,8 +14,11 @@ public enum LogFormat
 
 internal static class LogFormatting
 {
-    public static ILoggingBuilder AddMultiVipConsole(this ILoggingBuilder logging, LogFormat format)
+    public static ILoggingBuilder AddMultiVipConsole(this ILoggingBuilder logging, LogFormat format, LogLevelSetting level)
     {
+        // One filter that reads the current level on every call, so SIGHUP can change it in place.
+        logging.SetMinimumLevel(LogLevel.Trace);
+        logging.AddFilter(level.IsEnabled);
         if (format == LogFormat.Json)
         {
             logging.AddJsonConsole(o =>

@@ -38,6 +38,7 @@ public static partial class ServerHost
             // The store opens (in a new data dir: is created) before the token is written, so a
             // token beside a missing or empty database always means lost state (DataDirectory.Open).
             store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
+            var logLevel = new LogLevelSetting(options.LogLevel, dataDir.Path);
             var token = options.Token ?? dataDir.LoadOrCreateToken();
             if (options.Token is not null)
             {
@@ -46,11 +47,7 @@ public static partial class ServerHost
 
             var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDir.Path });
             builder.Logging.ClearProviders();
-            builder.Logging.AddMultiVipConsole(options.LogFormat);
-            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-            builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
-            // Start-up failures (port in use) are reported once, cleanly, by the caller.
-            builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.Critical);
+            builder.Logging.AddMultiVipConsole(options.LogFormat, logLevel);
 
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
@@ -76,8 +73,15 @@ public static partial class ServerHost
             // half-started server; they log through their own factory because the app's does not
             // exist until the API is built.
             var time = TimeProvider.System;
-            preLoggers = LoggerFactory.Create(l => l.AddMultiVipConsole(options.LogFormat));
+            preLoggers = LoggerFactory.Create(l => l.AddMultiVipConsole(options.LogFormat, logLevel));
             dataDir.TightenModes(preLoggers.CreateLogger<DataDirectory>());
+            var reload = new SettingsReload([logLevel], preLoggers.CreateLogger<SettingsReload>());
+            if (logLevel.FileExists)
+            {
+                // The file overrides --log-level from the start; say so, once.
+                reload.Reload("start");
+            }
+
             dataPlane = DefaultDataPlane(options, preLoggers, time);
             control = await ControlPlane.StartAsync(
                 store,
@@ -108,7 +112,7 @@ public static partial class ServerHost
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
             dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
-            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns);
+            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns) { SettingsReload = reload };
         }
         catch
         {
@@ -246,6 +250,15 @@ public sealed class RunningServer : IAsyncDisposable
     {
         await _dataPlane.DrainAndStopAsync(CancellationToken.None);
     }
+
+    internal SettingsReload? SettingsReload { get; init; }
+
+    /// <summary>
+    /// SIGHUP: re-reads what can change without a restart (the log level, see
+    /// <see cref="LogLevelSetting"/>) and logs one line saying what it is now; traffic and the API
+    /// are not touched. Returns that description.
+    /// </summary>
+    public string Reload(string trigger) => SettingsReload?.Reload(trigger) ?? "nothing to re-read";
 
     /// <summary>Completes when the host is asked to stop (SIGTERM, Ctrl+C).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);

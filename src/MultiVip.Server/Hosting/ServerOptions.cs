@@ -57,6 +57,9 @@ public sealed record ServerOptions
     /// <summary>Failed-credential limits, dashboard session lifetime, extra Host names (docs/reliability.md#authentication).</summary>
     public MultiVip.Server.Security.AuthenticationOptions Authentication { get; init; } = new();
 
+    /// <summary>Log level at start; a &lt;data-dir&gt;/log-level file overrides it, re-read on SIGHUP (see LogLevelSetting).</summary>
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
     /// <summary>Use a token given here instead of the generated one (tests, automation).</summary>
     public string? Token { get; init; }
 }

@@ -16,6 +16,7 @@ public sealed class ParsingTests
     [InlineData("service", "list", "--output", "xml")]
     [InlineData("operation", "show", "--id", "not-a-guid")]
     [InlineData("operation", "list", "--limit", "0")]
+    [InlineData("operation", "list", "--limit", "1001")]
     public async Task Bad_arguments_exit_2_with_a_message(params string[] args)
     {
         var run = await TestCli.RunAsync(args);

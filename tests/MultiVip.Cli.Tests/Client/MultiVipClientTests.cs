@@ -99,6 +99,7 @@ public sealed class MultiVipClientTests
     [InlineData(401, "Unauthorized", "A valid bearer token is required.")]
     [InlineData(404, "ResourceNotFound", "The cloud service 'x' does not exist.")]
     [InlineData(413, "RequestTooLarge", "The request body is too large.")]
+    [InlineData(415, "UnsupportedMediaType", "The request body must be JSON (Content-Type: application/json), not 'text/plain'.")]
     public async Task Error_body_becomes_an_api_exception(int status, string code, string message)
     {
         await using var server = new FakeServer(_ => FakeResponse.Error(status, code, message));

@@ -94,6 +94,25 @@ internal sealed class ServerProcess : IDisposable
         kill.WaitForExit();
     }
 
+    /// <summary>SIGHUP, by PID, as a closed terminal or `kill -HUP` would send it.</summary>
+    public void HangUp()
+    {
+        using var kill = Process.Start("kill", ["-HUP", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+    }
+
+    /// <summary>Polls the output (bounded) until it contains <paramref name="text"/>; fails if the process exits first.</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            Assert.False(_process.HasExited, $"multivip serve exited with {(_process.HasExited ? _process.ExitCode : 0)} before printing '{text}'. Output:\n{Output}");
+            Assert.True(deadline.Elapsed < timeout, $"multivip serve did not print '{text}' within {timeout.TotalSeconds:0} s. Output:\n{Output}");
+            await Task.Delay(25);
+        }
+    }
+
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);

@@ -13,6 +13,7 @@ public class ErrorCodesTests
     [InlineData(ErrorCode.ConflictError, 409)]
     [InlineData(ErrorCode.PreconditionFailed, 412)]
     [InlineData(ErrorCode.RequestTooLarge, 413)]
+    [InlineData(ErrorCode.UnsupportedMediaType, 415)]
     [InlineData(ErrorCode.DataPlaneError, 500)]
     [InlineData(ErrorCode.InsufficientStorage, 507)]
     [InlineData(ErrorCode.InternalError, 500)]
