@@ -27,7 +27,12 @@ internal static partial class ErrorHandling
                 var (status, body) = Describe(exception, context);
                 var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("MultiVip.Server.Api");
                 var path = ClientText.Escape(context.Request.Path.Value ?? "");
-                if (status >= 500)
+                if (exception is MultiVipException { Code: ErrorCode.InsufficientStorage or ErrorCode.ServiceUnavailable })
+                {
+                    // Known conditions of the machine, not bugs: one line that says what, no stack trace.
+                    Log.Unavailable(logger, context.Request.Method, path, status, body.Code, ClientText.Escape(body.Message));
+                }
+                else if (status >= 500)
                 {
                     Log.Unhandled(logger, context.Request.Method, path, exception);
                 }
@@ -86,5 +91,8 @@ internal static partial class ErrorHandling
 
         [LoggerMessage(EventId = 2002, EventName = "ApiRequestRefused", Level = LogLevel.Information, Message = "{Method} {Path} refused with {Status} {Code}: {Message}")]
         public static partial void Refused(ILogger logger, string method, string path, int status, string code, string message);
+
+        [LoggerMessage(EventId = 2003, EventName = "ApiRequestNotStored", Level = LogLevel.Warning, Message = "{Method} {Path} answered {Status} {Code}: {Message}")]
+        public static partial void Unavailable(ILogger logger, string method, string path, int status, string code, string message);
     }
 }
