@@ -13,6 +13,11 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
     /// (dotnet/yarp#330); smaller buffers cost more syscalls per MB on bulk transfers.</summary>
     public const int BufferSize = 64 * 1024;
 
+    // getsockopt(IPPROTO_TCP, TCP_INFO) and the Linux TCP state CLOSE_WAIT (include/net/tcp_states.h).
+    private const int IpProtocolTcp = 6;
+    private const int TcpInfo = 11;
+    private const byte TcpStateCloseWait = 8;
+
     public static readonly PooledBufferForwarder Instance = new(ArrayPool<byte>.Shared);
 
     private readonly ArrayPool<byte> _pool;
@@ -83,9 +88,17 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
                 {
                     // FIN from the source: pass the half-close on and let the other direction carry
                     // on. When the other direction has already ended, both sockets are closed right
-                    // after this, and close() sends the FIN: no shutdown() needed.
+                    // after this, and close() sends the FIN: no shutdown() needed (and no check: that
+                    // direction no longer writes to this socket, so a reset here reaches our own read).
                     if (!connection.EndDirection())
                     {
+                        if (!SourceHalfClosedCleanly(source))
+                        {
+                            // Not a FIN: a reset whose error the other direction's send collected.
+                            connection.Reset();
+                            return;
+                        }
+
                         destination.Shutdown(SocketShutdown.Send);
                     }
 
@@ -122,5 +135,29 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
                 pool.Return(buffer);
             }
         }
+    }
+
+    /// <summary>
+    /// Whether a 0-byte read really was the peer's FIN. The kernel reports a reset once, to whichever
+    /// call on the socket asks first, and from then on answers reads with 0 bytes as if a FIN had come.
+    /// When that first call was the other direction's send (it fails, and that loop is on its way to
+    /// resetting both sides), this loop sees a plain 0 and, taking it for a FIN, would forward a clean
+    /// half-close: a truncated stream that looks complete (issue 11). The TCP state tells them apart:
+    /// after a FIN and nothing else the socket is in CLOSE_WAIT; after a reset (with or without a FIN
+    /// before it) it is CLOSE. This is the first direction to end, so we have not shut this socket's
+    /// sending side down ourselves and no other state is possible. One getsockopt per connection.
+    /// </summary>
+    private static bool SourceHalfClosedCleanly(Socket source)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            // No TCP_INFO with this layout: keep taking a 0-byte read for a FIN.
+            return true;
+        }
+
+        // struct tcp_info starts with __u8 tcpi_state; the kernel copies as much as fits.
+        Span<byte> info = stackalloc byte[8];
+        source.GetRawSocketOption(IpProtocolTcp, TcpInfo, info);
+        return info[0] == TcpStateCloseWait;
     }
 }
