@@ -7,7 +7,11 @@ public sealed class CompletionTests
     public async Task Tab_completes_services_VMs_VIPs_sets_endpoints_and_reserved_IPs_from_the_server()
     {
         await using var server = await TestServer.StartAsync(network: "127.69");
-        var result = await server.PwshAsync("""
+        // A shell opened where `multivip serve` keeps its data (./.multivip) finds the server from its
+        // current location, as the cmdlets do; the process's own directory (the repo root) has none.
+        var here = Directory.CreateTempSubdirectory("multivip-ps-here-").FullName;
+        Directory.CreateSymbolicLink(Path.Combine(here, ".multivip"), server.DataDir);
+        var result = await server.PwshAsync($$"""
             New-AzureService -ServiceName alpha-shop | Out-Null
             New-AzureService -ServiceName alpha-blog | Out-Null
             New-AzureService -ServiceName beta | Out-Null
@@ -49,6 +53,11 @@ public sealed class CompletionTests
             Complete 'Remove-AzureReservedIP -ReservedIPName '
             '=== unknown service'
             Complete 'Get-AzureVM -ServiceName nosuch -Name '
+            '=== from the location'
+            $env:MULTIVIP_API = $null
+            $env:MULTIVIP_TOKEN = $null
+            Set-Location '{{here}}'
+            Complete 'Get-AzureService -ServiceName b'
             '=== no server'
             Set-MultiVipContext -Api http://127.0.0.1:1 -Token x
             Complete 'Get-AzureDeployment -ServiceName '
@@ -69,6 +78,8 @@ public sealed class CompletionTests
         Assert.Equal("admin,https", Line("endpoints"));
         Assert.Equal("keep-me", Line("reserved"));
         Assert.Equal(string.Empty, Line("unknown service"));
+        Assert.Equal("beta", Line("from the location"));
         Assert.Equal(string.Empty, Line("no server"));
+        Directory.Delete(here, recursive: true);
     }
 }

@@ -27,7 +27,7 @@ internal static class ServerNames
             using var deadline = new CancellationTokenSource(Deadline);
             return read(client, deadline.Token).GetAwaiter().GetResult().ToList();
         }
-        catch (Exception e) when (e is MultiVipApiException or MultiVipConnectionException or OperationCanceledException or HttpRequestException)
+        catch (Exception e) when (e is MultiVipApiException or MultiVipConnectionException or OperationCanceledException or HttpRequestException or RuntimeException)
         {
             return [];
         }
@@ -69,17 +69,21 @@ internal static class ServerNames
         return ClientConnection.Resolve(api, token, dataDir ?? Path.Combine(CurrentLocation(), ClientConnection.DefaultDataDir));
     }
 
-    /// <summary>pwsh's current location (not the process's), as the cmdlets use for the data dir.</summary>
+    /// <summary>
+    /// pwsh's current file-system location (not the process's directory), as the cmdlets use for the
+    /// data dir. A completer runs inside TabExpansion2's pipeline, where the runspace refuses
+    /// SessionStateProxy calls; a nested command on the current runspace may read it.
+    /// </summary>
     private static string CurrentLocation()
     {
-        try
-        {
-            return Runspace.DefaultRunspace?.SessionStateProxy.Path.CurrentFileSystemLocation.ProviderPath ?? Environment.CurrentDirectory;
-        }
-        catch (PSInvalidOperationException)
+        if (Runspace.DefaultRunspace is null)
         {
             return Environment.CurrentDirectory;
         }
+
+        using var shell = System.Management.Automation.PowerShell.Create(RunspaceMode.CurrentRunspace);
+        var location = shell.AddScript("$ExecutionContext.SessionState.Path.CurrentFileSystemLocation.ProviderPath").Invoke<string>();
+        return location.Count == 1 && !string.IsNullOrEmpty(location[0]) ? location[0] : Environment.CurrentDirectory;
     }
 
     private static string? BoundText(IDictionary parameters, string name) =>
