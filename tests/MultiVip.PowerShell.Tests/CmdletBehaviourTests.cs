@@ -48,7 +48,7 @@ public sealed class CmdletBehaviourTests
         Assert.Equal("Vip1,VipB", Output.NonEmpty(result.Section("after")).Single());
 
         var error = Assert.Single(Output.Errors(result.Section("default vip")));
-        Assert.Equal(WrapPrefix + "409. Service Management Error Code: ConflictError. Message: " + Messages.DefaultVirtualIpCannotBeRemoved("Vip1").TrimEnd('.') + ". Operation Tracking ID: .", error);
+        Assert.Equal(WrapPrefix + "409. Service Management Error Code: ConflictError. Message: " + Messages.DefaultVirtualIpCannotBeRemoved("Vip1").TrimEnd('.') + ".", error);
     }
 
     [Fact]
@@ -99,7 +99,7 @@ public sealed class CmdletBehaviourTests
         Assert.Equal([Messages.EndpointNotFound("nope")], Output.Errors(result.Section("remove missing")));
         Assert.Equal([Messages.InvalidCidr("10.0.0.0/33")], Output.Errors(result.Section("acl subnet")));
         Assert.Equal(
-            [WrapPrefix + "404. Service Management Error Code: ResourceNotFound. Message: " + Messages.LoadBalancedSetNotFound("nope").TrimEnd('.') + ". Operation Tracking ID: ."],
+            [WrapPrefix + "404. Service Management Error Code: ResourceNotFound. Message: " + Messages.LoadBalancedSetNotFound("nope").TrimEnd('.') + "."],
             Output.Errors(result.Section("lb unknown")));
         Assert.Contains("ProbePath", Assert.Single(Output.Errors(result.Section("lb http without path"))), StringComparison.Ordinal);
         Assert.Equal("0", Output.NonEmpty(result.Section("nothing committed")).Single());
@@ -168,7 +168,7 @@ public sealed class CmdletBehaviourTests
         Assert.Matches(@"^\s+1\s+200 Deny\s+0\.0\.0\.0/0$", acl[3]);
 
         Assert.Equal(
-            [WrapPrefix + "404. Service Management Error Code: ResourceNotFound. Message: " + Messages.ServiceNotFound("nosuch").TrimEnd('.') + ". Operation Tracking ID: ."],
+            [WrapPrefix + "404. Service Management Error Code: ResourceNotFound. Message: " + Messages.ServiceNotFound("nosuch").TrimEnd('.') + "."],
             Output.Errors(result.Section("no service")));
 
         var operation = Assert.Single(Output.List(result.Section("operation")));

@@ -38,9 +38,15 @@ internal static class Pwsh
     /// as in the seed). Out-String -Width 200 stands in for a wide terminal; redirected pwsh would
     /// otherwise format for 80 columns. A terminating error prints as "ERROR: message".
     /// </summary>
-    public static string Prelude => $$"""
+    public static string Prelude => PreludeFor(new PwshSession());
+
+    /// <summary>The repository root (where the tool manifest and the sources are).</summary>
+    public static string Root => RepoRoot.Value;
+
+    private static string PreludeFor(PwshSession session) => $$"""
         $ErrorActionPreference = 'Continue'
-        $PSStyle.OutputRendering = 'PlainText'
+        {{(session.Colors ? string.Empty : "$PSStyle.OutputRendering = 'PlainText'")}}
+        {{session.BeforeImport}}
         Import-Module '{{ModulePath.Replace("'", "''", StringComparison.Ordinal)}}'
         function Invoke-Interactive([string] $Text) {
             $ast = [System.Management.Automation.Language.Parser]::ParseInput($Text, [ref] $null, [ref] $null)
@@ -55,27 +61,38 @@ internal static class Pwsh
 
         """;
 
-    public static async Task<PwshResult> RunAsync(string script, Uri api, string token, string? input = null)
+    public static Task<PwshResult> RunAsync(string script, Uri api, string token, string? input = null) =>
+        RunAsync(script, api, token, new PwshSession { Input = input });
+
+    public static async Task<PwshResult> RunAsync(string script, Uri api, string token, PwshSession session)
     {
         await EnsureRestoredAsync();
         var file = Path.Combine(Path.GetTempPath(), $"multivip-ps-{Guid.NewGuid():N}.ps1");
-        await File.WriteAllTextAsync(file, Prelude + script);
+        await File.WriteAllTextAsync(file, PreludeFor(session) + script);
         try
         {
             // Without -NonInteractive only when the script answers prompts through stdin.
             var args = new List<string> { "tool", "run", "pwsh", "--", "-NoLogo", "-NoProfile" };
-            if (input is null)
+            if (session.Input is null)
             {
                 args.Add("-NonInteractive");
             }
 
             args.AddRange(["-File", file]);
-            var result = await RunProcessAsync(args, input ?? string.Empty, new Dictionary<string, string>
+            var environment = new Dictionary<string, string?>
             {
                 ["MULTIVIP_API"] = api.ToString(),
                 ["MULTIVIP_TOKEN"] = token,
                 ["NO_COLOR"] = "1",
-            });
+            };
+            if (session.Colors)
+            {
+                // As a user's shell: no NO_COLOR, a terminal type that supports color.
+                environment["NO_COLOR"] = null;
+                environment["TERM"] = "xterm-256color";
+            }
+
+            var result = await RunProcessAsync(args, session.Input ?? string.Empty, environment);
             Assert.True(result.ExitCode == 0, $"pwsh exited {result.ExitCode}\nstdout:\n{result.Output}\nstderr:\n{result.Error}");
             return result;
         }
@@ -83,6 +100,13 @@ internal static class Pwsh
         {
             File.Delete(file);
         }
+    }
+
+    /// <summary>Runs a script file with arguments, as `pwsh -File`; the exit code is the caller's to check.</summary>
+    public static async Task<PwshResult> RunFileAsync(string file, params string[] arguments)
+    {
+        await EnsureRestoredAsync();
+        return await RunProcessAsync(["tool", "run", "pwsh", "--", "-NoLogo", "-NoProfile", "-NonInteractive", "-File", file, .. arguments], string.Empty, new() { ["NO_COLOR"] = "1" });
     }
 
     /// <summary>test.sh runs `dotnet tool restore`; a bare `dotnet test` on a fresh machine gets it here.</summary>
@@ -111,7 +135,7 @@ internal static class Pwsh
         }
     }
 
-    private static async Task<PwshResult> RunProcessAsync(IEnumerable<string> args, string input, Dictionary<string, string> environment)
+    private static async Task<PwshResult> RunProcessAsync(IEnumerable<string> args, string input, Dictionary<string, string?> environment)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -130,7 +154,14 @@ internal static class Pwsh
 
         foreach (var (key, value) in environment)
         {
-            start.Environment[key] = value;
+            if (value is null)
+            {
+                start.Environment.Remove(key);
+            }
+            else
+            {
+                start.Environment[key] = value;
+            }
         }
 
         using var process = Process.Start(start)!;
@@ -164,4 +195,20 @@ internal static class Pwsh
 
         throw new InvalidOperationException("MultiVip.slnx not found above " + AppContext.BaseDirectory);
     }
+}
+
+/// <summary>How one pwsh run is set up.</summary>
+internal sealed record PwshSession
+{
+    /// <summary>Answers to prompts, fed to stdin; null runs pwsh -NonInteractive.</summary>
+    public string? Input { get; init; }
+
+    /// <summary>
+    /// False (the default) forces plain text, as the seed's samples are plain. True runs pwsh as a
+    /// user's shell would be: no NO_COLOR, a color terminal type, rendering left to pwsh and the module.
+    /// </summary>
+    public bool Colors { get; init; }
+
+    /// <summary>Script run before Import-Module (e.g. a user's own $PSStyle choice).</summary>
+    public string BeforeImport { get; init; } = string.Empty;
 }

@@ -21,7 +21,9 @@ internal sealed class TestServer : IAsyncDisposable
     /// <summary>"127.105.N." — every VIP address of this server starts with it.</summary>
     public string PoolPrefix { get; }
 
-    public static async Task<TestServer> StartAsync()
+    /// <param name="network">First two octets of the VIP pool (127.105 for the original tests, 127.69 for the newer ones).</param>
+    /// <param name="dnsZone">The server's --dns-zone; the default zone when null.</param>
+    public static async Task<TestServer> StartAsync(string network = "127.105", string? dnsZone = null)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "multivip-ps-tests", Guid.NewGuid().ToString("N"));
         var n = Interlocked.Increment(ref s_pool) % 250;
@@ -30,13 +32,17 @@ internal sealed class TestServer : IAsyncDisposable
             DataDir = dataDir,
             Api = "http://127.0.0.1:0",
             Dns = "off",
-            VipPools = [$"127.105.{n}.0/24"],
+            DnsZone = dnsZone ?? ServerOptions.DefaultDnsZone,
+            VipPools = [$"{network}.{n}.0/24"],
         });
-        return new TestServer(server, dataDir, $"127.105.{n}.");
+        return new TestServer(server, dataDir, $"{network}.{n}.");
     }
 
     public Task<PwshResult> PwshAsync(string script, string? input = null) =>
         Pwsh.RunAsync(script, Server.Api, Server.Token, input);
+
+    public Task<PwshResult> PwshAsync(string script, PwshSession session) =>
+        Pwsh.RunAsync(script, Server.Api, Server.Token, session);
 
     public async ValueTask DisposeAsync()
     {

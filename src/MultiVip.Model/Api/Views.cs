@@ -53,6 +53,12 @@ public sealed record DeploymentView
     /// <summary>The reserved IP backing the default VIP, if any.</summary>
     public string? ReservedIpName { get; init; }
 
+    /// <summary>
+    /// http://&lt;service&gt;.&lt;zone&gt;/ in the server's DNS zone (Azure's Url, http://&lt;service&gt;.cloudapp.net/):
+    /// the name that resolves to the default VIP through the server's DNS.
+    /// </summary>
+    public string? Url { get; init; }
+
     public required IReadOnlyList<VirtualIp> VirtualIps { get; init; }
 
     public required IReadOnlyList<VirtualMachine> VirtualMachines { get; init; }

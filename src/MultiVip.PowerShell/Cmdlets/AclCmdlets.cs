@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Networking;
+using MultiVip.PowerShell.Completion;
 using MultiVip.PowerShell.Infrastructure;
 using MultiVip.PowerShell.Objects;
 
@@ -107,6 +108,7 @@ public sealed class GetAzureAclConfigCmdlet : MultiVipCmdlet
     public int? RuleId { get; set; }
 
     [Parameter(ParameterSetName = EndpointSet, Mandatory = true)]
+    [ArgumentCompleter(typeof(EndpointNameCompleter))]
     public string? EndpointName { get; set; }
 
     [Parameter(ParameterSetName = EndpointSet, Mandatory = true, ValueFromPipeline = true)]
@@ -136,6 +138,7 @@ public sealed class GetAzureAclConfigCmdlet : MultiVipCmdlet
 public sealed class RemoveAzureAclConfigCmdlet : VmConfigurationCmdlet
 {
     [Parameter(Mandatory = true)]
+    [ArgumentCompleter(typeof(EndpointNameCompleter))]
     public string EndpointName { get; set; } = string.Empty;
 
     protected override void ProcessRecord()

@@ -2,6 +2,7 @@ using System.Management.Automation;
 using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Services;
+using MultiVip.PowerShell.Completion;
 using MultiVip.PowerShell.Infrastructure;
 using MultiVip.PowerShell.Objects;
 
@@ -83,6 +84,7 @@ public sealed class AddAzureEndpointCmdlet : VmConfigurationCmdlet
     [Parameter(ParameterSetName = LBDefaultProbe, Mandatory = true)]
     [Alias("LoadBalancedEndpointSetName")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(LBSetNameCompleter))]
     public string? LBSetName { get; set; }
 
     [Parameter(ParameterSetName = LBNoProbe)]
@@ -119,6 +121,7 @@ public sealed class AddAzureEndpointCmdlet : VmConfigurationCmdlet
     public string? LoadBalancerDistribution { get; set; }
 
     [Parameter]
+    [ArgumentCompleter(typeof(VirtualIPNameCompleter))]
     public string? VirtualIPName { get; set; }
 
     protected override void ProcessRecord()
@@ -176,6 +179,7 @@ public sealed class SetAzureEndpointCmdlet : VmConfigurationCmdlet
 {
     [Parameter(Position = 0, Mandatory = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(EndpointNameCompleter))]
     public string Name { get; set; } = string.Empty;
 
     [Parameter(Position = 1)]
@@ -205,6 +209,7 @@ public sealed class SetAzureEndpointCmdlet : VmConfigurationCmdlet
     public string? LoadBalancerDistribution { get; set; }
 
     [Parameter]
+    [ArgumentCompleter(typeof(VirtualIPNameCompleter))]
     public string? VirtualIPName { get; set; }
 
     protected override void ProcessRecord()
@@ -235,6 +240,7 @@ public sealed class RemoveAzureEndpointCmdlet : VmConfigurationCmdlet
 {
     [Parameter(Position = 0, Mandatory = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(EndpointNameCompleter))]
     public string Name { get; set; } = string.Empty;
 
     protected override void ProcessRecord()
@@ -250,6 +256,7 @@ public sealed class RemoveAzureEndpointCmdlet : VmConfigurationCmdlet
 public sealed class GetAzureEndpointCmdlet : VmConfigurationCmdlet
 {
     [Parameter(Position = 0)]
+    [ArgumentCompleter(typeof(EndpointNameCompleter))]
     public string? Name { get; set; }
 
     protected override void ProcessRecord()
@@ -277,11 +284,13 @@ public sealed class SetAzureLoadBalancedEndpointCmdlet : MultiVipCmdlet
 
     [Parameter(Position = 0, Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string ServiceName { get; set; } = string.Empty;
 
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [Alias("LoadBalancedEndpointSetName")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(LBSetNameCompleter))]
     public string LBSetName { get; set; } = string.Empty;
 
     [Parameter]
@@ -333,6 +342,7 @@ public sealed class SetAzureLoadBalancedEndpointCmdlet : MultiVipCmdlet
     public string? LoadBalancerDistribution { get; set; }
 
     [Parameter]
+    [ArgumentCompleter(typeof(VirtualIPNameCompleter))]
     public string? VirtualIPName { get; set; }
 
     protected override void ProcessRecord()

@@ -3,6 +3,7 @@ using System.Management.Automation;
 using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Services;
+using MultiVip.PowerShell.Completion;
 using MultiVip.PowerShell.Infrastructure;
 using MultiVip.PowerShell.Objects;
 
@@ -23,9 +24,11 @@ public sealed class NewAzureReservedIPCmdlet : MultiVipCmdlet
 
     /// <summary>With a service: reserve the address its VIP already has.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string? ServiceName { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(VirtualIPNameCompleter))]
     public string? VirtualIPName { get; set; }
 
     protected override void ProcessRecord() =>
@@ -43,6 +46,7 @@ public sealed class NewAzureReservedIPCmdlet : MultiVipCmdlet
 public sealed class GetAzureReservedIPCmdlet : MultiVipCmdlet
 {
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(ReservedIPNameCompleter))]
     public string? ReservedIPName { get; set; }
 
     protected override void ProcessRecord()
@@ -66,6 +70,7 @@ public sealed class RemoveAzureReservedIPCmdlet : MultiVipCmdlet
 {
     [Parameter(Position = 0, Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ReservedIPNameCompleter))]
     public string ReservedIPName { get; set; } = string.Empty;
 
     [Parameter]
@@ -86,14 +91,17 @@ public sealed class SetAzureReservedIPAssociationCmdlet : MultiVipCmdlet
 {
     [Parameter(Position = 0, Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ReservedIPNameCompleter))]
     public string ReservedIPName { get; set; } = string.Empty;
 
     [Parameter(Position = 1, Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string ServiceName { get; set; } = string.Empty;
 
     /// <summary>The default VIP when omitted.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(VirtualIPNameCompleter))]
     public string? VirtualIPName { get; set; }
 
     protected override void ProcessRecord() =>
@@ -105,13 +113,16 @@ public sealed class RemoveAzureReservedIPAssociationCmdlet : MultiVipCmdlet
 {
     [Parameter(Position = 0, Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ReservedIPNameCompleter))]
     public string ReservedIPName { get; set; } = string.Empty;
 
     [Parameter(Position = 1, Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string ServiceName { get; set; } = string.Empty;
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(VirtualIPNameCompleter))]
     public string? VirtualIPName { get; set; }
 
     [Parameter]

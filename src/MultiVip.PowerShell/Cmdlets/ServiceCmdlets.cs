@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Management.Automation;
 using MultiVip.Model.Api;
+using MultiVip.PowerShell.Completion;
 using MultiVip.PowerShell.Infrastructure;
 using MultiVip.PowerShell.Objects;
 
@@ -31,6 +32,7 @@ public sealed class NewAzureServiceCmdlet : MultiVipCmdlet
 public sealed class GetAzureServiceCmdlet : MultiVipCmdlet
 {
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string? ServiceName { get; set; }
 
     protected override void ProcessRecord()
@@ -53,6 +55,7 @@ public sealed class GetAzureServiceCmdlet : MultiVipCmdlet
 public sealed class RemoveAzureServiceCmdlet : MultiVipCmdlet
 {
     [Parameter(Position = 0, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string ServiceName { get; set; } = string.Empty;
 
     /// <summary>Also removes the deployment with its VMs and endpoints.</summary>
@@ -76,6 +79,7 @@ public sealed class RemoveAzureServiceCmdlet : MultiVipCmdlet
 public sealed class GetAzureDeploymentCmdlet : MultiVipCmdlet
 {
     [Parameter(Position = 0, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string ServiceName { get; set; } = string.Empty;
 
     /// <summary>Only Production exists here; Staging is accepted for scripts and reported as absent.</summary>
@@ -104,6 +108,7 @@ public sealed class AddAzureVirtualIPCmdlet : MultiVipCmdlet
 
     [Parameter(Position = 1, Mandatory = true, ValueFromPipelineByPropertyName = true, HelpMessage = "Cloud service name.")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string ServiceName { get; set; } = string.Empty;
 
     protected override void ProcessRecord() =>
@@ -115,10 +120,12 @@ public sealed class RemoveAzureVirtualIPCmdlet : MultiVipCmdlet
 {
     [Parameter(Position = 0, Mandatory = true, HelpMessage = "Virtual IP name.")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(VirtualIPNameCompleter))]
     public string VirtualIPName { get; set; } = string.Empty;
 
     [Parameter(Position = 1, Mandatory = true, ValueFromPipelineByPropertyName = true, HelpMessage = "Cloud service name.")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string ServiceName { get; set; } = string.Empty;
 
     [Parameter(Position = 2, HelpMessage = "Do not ask for confirmation.")]

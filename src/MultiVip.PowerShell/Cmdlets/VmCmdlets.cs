@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using MultiVip.Model.Api;
+using MultiVip.PowerShell.Completion;
 using MultiVip.PowerShell.Infrastructure;
 using MultiVip.PowerShell.Objects;
 
@@ -13,6 +14,7 @@ namespace MultiVip.PowerShell.Cmdlets;
 public sealed class NewAzureVMCmdlet : MultiVipCmdlet
 {
     [Parameter(Position = 0, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string ServiceName { get; set; } = string.Empty;
 
     [Parameter(Position = 1, Mandatory = true, ValueFromPipelineByPropertyName = true)]
@@ -35,9 +37,11 @@ public sealed class NewAzureVMCmdlet : MultiVipCmdlet
 public sealed class GetAzureVMCmdlet : MultiVipCmdlet
 {
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string? ServiceName { get; set; }
 
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(VmNameCompleter))]
     public string? Name { get; set; }
 
     protected override void ProcessRecord()
@@ -72,9 +76,11 @@ public sealed class GetAzureVMCmdlet : MultiVipCmdlet
 public sealed class UpdateAzureVMCmdlet : MultiVipCmdlet
 {
     [Parameter(Position = 0, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string ServiceName { get; set; } = string.Empty;
 
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(VmNameCompleter))]
     public string Name { get; set; } = string.Empty;
 
     [Parameter(Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -98,9 +104,11 @@ public sealed class UpdateAzureVMCmdlet : MultiVipCmdlet
 public sealed class RemoveAzureVMCmdlet : MultiVipCmdlet
 {
     [Parameter(Position = 0, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string ServiceName { get; set; } = string.Empty;
 
     [Parameter(Position = 1, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(VmNameCompleter))]
     public string Name { get; set; } = string.Empty;
 
     /// <summary>Accepted for scripts; there are no disks to delete.</summary>

@@ -10,9 +10,13 @@ namespace MultiVip.PowerShell.Infrastructure;
 /// </summary>
 public sealed class ServiceManagementException : Exception
 {
-    // Azure: Resources.ServiceManagementClientExceptionStringFormat.
+    // Azure: Resources.ServiceManagementClientExceptionStringFormat. Azure always had a request id to
+    // print; a request we refuse before creating an operation has none, so that sentence is left out
+    // rather than printed empty ("Operation Tracking ID: .").
     private static readonly CompositeFormat Format = CompositeFormat.Parse(
-        "An exception occurred when calling the ServiceManagement API. HTTP Status Code: {0}. Service Management Error Code: {1}. Message: {2}. Operation Tracking ID: {3}.");
+        "An exception occurred when calling the ServiceManagement API. HTTP Status Code: {0}. Service Management Error Code: {1}. Message: {2}.");
+
+    private static readonly CompositeFormat TrackedFormat = CompositeFormat.Parse(" Operation Tracking ID: {0}.");
 
     public ServiceManagementException()
         : this(string.Empty)
@@ -51,11 +55,9 @@ public sealed class ServiceManagementException : Exception
     /// <summary>The server's message alone, without Azure's wrapping.</summary>
     public string? ServiceMessage { get; }
 
-    internal static string Wrap(MultiVipApiException e) => string.Format(
-        CultureInfo.InvariantCulture,
-        Format,
-        e.HttpStatus,
-        e.Code,
-        e.Message.TrimEnd('.'),
-        e.OperationId?.ToString() ?? string.Empty);
+    internal static string Wrap(MultiVipApiException e)
+    {
+        var text = string.Format(CultureInfo.InvariantCulture, Format, e.HttpStatus, e.Code, e.Message.TrimEnd('.'));
+        return e.OperationId is { } id ? text + string.Format(CultureInfo.InvariantCulture, TrackedFormat, id) : text;
+    }
 }

@@ -47,6 +47,8 @@ public sealed class DeploymentInfoContext
         DeploymentName = d.Name;
         Name = d.Name;
         Slot = d.Slot;
+        Label = d.Name;
+        Url = d.Url is null ? null : new Uri(d.Url);
         CreatedTime = d.CreatedAt;
         ReservedIPName = d.ReservedIpName;
         VirtualIPs = d.VirtualIps.Select(VirtualIP.From).ToList();
@@ -71,6 +73,12 @@ public sealed class DeploymentInfoContext
 
     /// <summary>Always Running: a registered machine is never stopped by us.</summary>
     public string Status => "Running";
+
+    /// <summary>The deployment's name, as Azure labelled the deployment New-AzureVM created.</summary>
+    public string Label { get; }
+
+    /// <summary>http://&lt;service&gt;.&lt;zone&gt;/ in the server's DNS zone (Azure: http://&lt;service&gt;.cloudapp.net/).</summary>
+    public Uri? Url { get; }
 
     public DateTimeOffset CreatedTime { get; }
 

@@ -9,7 +9,7 @@ namespace MultiVip.Server.Api;
 /// <summary>Builds read models from the current state and the data plane's live health.</summary>
 internal static class Views
 {
-    public static DeploymentView Deployment(CloudService service, IReadOnlyList<BackendHealth> health)
+    public static DeploymentView Deployment(CloudService service, IReadOnlyList<BackendHealth> health, ServiceDnsZone zone)
     {
         var deployment = service.Deployment ?? throw MultiVipException.NotFound(Messages.NoDeployment(service.Name));
         return new DeploymentView
@@ -20,6 +20,7 @@ internal static class Views
             CreatedAt = deployment.CreatedAt,
             Version = service.Version,
             ReservedIpName = deployment.DefaultVirtualIp.ReservedIpName,
+            Url = zone.Url(service.Name),
             VirtualIps = deployment.VirtualIps,
             VirtualMachines = deployment.VirtualMachines,
             LoadBalancedSets = LoadBalancedSets(deployment),

@@ -98,6 +98,7 @@ public static partial class ServerHost
 
             builder.Services.AddSingleton(control);
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
+            builder.Services.AddSingleton(new ServiceDnsZone(dnsZone.ToString(false)));
             builder.Services.AddMultiVipObservability(token, control, dataPlane);
             builder.Services.AddMultiVipAuthentication(token, authentication);
 
