@@ -4,7 +4,7 @@ using MultiVip.Control.Commands;
 using MultiVip.Control.Operations;
 using MultiVip.Control.Publishing;
 using MultiVip.Control.State;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Networking;
 using MultiVip.Model.Operations;

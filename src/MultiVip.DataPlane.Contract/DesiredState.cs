@@ -1,9 +1,8 @@
 using System.Net;
-using MultiVip.Model.Networking;
 using MultiVip.Model.Services;
 using MultiVip.Model.Validation;
 
-namespace MultiVip.Model.DesiredState;
+namespace MultiVip.DataPlane.Contract;
 
 /// <summary>
 /// What the data plane should be doing, as one immutable snapshot. The control plane publishes a
@@ -68,7 +67,4 @@ public sealed record ListenerSpec
         && DeploymentRules.AclEquals(Acl, other.Acl)
         && IdleTimeout == other.IdleTimeout
         && ProxyProtocol == other.ProxyProtocol;
-
-    /// <summary>The ACL as the per-connection check uses it.</summary>
-    public AclEvaluator CompileAcl() => Acl.Count == 0 ? AclEvaluator.AllowAll : new AclEvaluator(Acl);
 }

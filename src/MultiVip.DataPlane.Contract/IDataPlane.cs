@@ -1,11 +1,13 @@
-namespace MultiVip.Model.DesiredState;
+using MultiVip.Model.Services;
+
+namespace MultiVip.DataPlane.Contract;
 
 /// <summary>
 /// The seam between the control plane and whatever carries traffic. The control plane calls
 /// <see cref="ApplyAsync"/> with each new snapshot, one call at a time, and completes the operations
 /// of that generation when it returns.
 /// </summary>
-public interface IDataPlane
+public interface IDataPlane : IBackendHealthSource
 {
     /// <summary>
     /// Makes the running listeners match <paramref name="desired"/>. Returns when every listener that
@@ -13,12 +15,31 @@ public interface IDataPlane
     /// reported as faults and retried with the next snapshot.
     /// </summary>
     Task<ApplyResult> ApplyAsync(DesiredState desired, CancellationToken cancellationToken);
+}
 
+/// <summary>Probe state of backends, read by the API (deployment show) and the dashboard.</summary>
+public interface IBackendHealthSource
+{
     /// <summary>
     /// Probe state of every backend, for deployment show and the API; with <paramref name="serviceName"/>
     /// only that service's listeners are read, so the cost does not grow with the other services.
     /// </summary>
     IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null);
+}
+
+/// <summary>
+/// Everything a host holds of its data plane, in one reference: the control plane's seam, the
+/// read-backs for metrics and the dashboard (health, traffic, UDP sessions) and the drain on
+/// SIGTERM. The server is written against this, so a second data plane (a kernel one) is another
+/// implementation rather than a change to the server.
+/// </summary>
+public interface IHostedDataPlane : IDataPlane, ITrafficSource, IUdpSessionSource, IAsyncDisposable
+{
+    /// <summary>
+    /// Graceful stop: stops accepting, lets connections finish for up to the data plane's drain
+    /// timeout (or until <paramref name="cancellationToken"/>), then resets the rest.
+    /// </summary>
+    Task DrainAndStopAsync(CancellationToken cancellationToken);
 }
 
 public sealed record ApplyResult(long Generation, IReadOnlyList<ListenerFault> Faults)
@@ -28,21 +49,6 @@ public sealed record ApplyResult(long Generation, IReadOnlyList<ListenerFault> F
 
 /// <summary>A listener the data plane could not start, and why.</summary>
 public sealed record ListenerFault(ListenerKey Key, string ServiceName, string Message);
-
-public enum HealthState
-{
-    /// <summary>Not probed yet (a new member starts in rotation, as Azure's do).</summary>
-    [System.Text.Json.Serialization.JsonStringEnumMemberName("Unknown")]
-    Unknown,
-    [System.Text.Json.Serialization.JsonStringEnumMemberName("Healthy")]
-    Healthy,
-    [System.Text.Json.Serialization.JsonStringEnumMemberName("Unhealthy")]
-    Unhealthy,
-
-    /// <summary>The endpoint has no probe: it always receives traffic.</summary>
-    [System.Text.Json.Serialization.JsonStringEnumMemberName("NotProbed")]
-    NotProbed,
-}
 
 /// <summary>Health of one backend as the data plane sees it.</summary>
 public sealed record BackendHealth(

@@ -1,6 +1,4 @@
-using MultiVip.Model.DesiredState;
-
-namespace MultiVip.DataPlane.Metrics;
+namespace MultiVip.DataPlane.Contract;
 
 /// <summary>
 /// Whatever carries UDP reports its live sessions through this, so /metrics can publish

@@ -1,8 +1,13 @@
-using MultiVip.DataPlane.Health;
-using MultiVip.DataPlane.Listeners;
-using MultiVip.Model.DesiredState;
+using MultiVip.Model.Services;
 
-namespace MultiVip.DataPlane.Metrics;
+namespace MultiVip.DataPlane.Contract;
+
+/// <summary>Traffic counters of the running listeners, read at scrape time by /metrics and by the dashboard.</summary>
+public interface ITrafficSource
+{
+    /// <summary>Counters of every running listener and its backends (read, never reset).</summary>
+    IReadOnlyList<ListenerTraffic> GetTraffic();
+}
 
 /// <summary>
 /// Counters of one running listener (VIP, protocol, public port) and its backends, read at one
@@ -40,36 +45,6 @@ public sealed record ListenerTraffic
     public long IdleClosed { get; init; }
 
     public required IReadOnlyList<BackendTraffic> Backends { get; init; }
-
-    internal static ListenerTraffic From(VipListener listener)
-    {
-        var spec = listener.Spec;
-        var counters = listener.Counters;
-        var backends = listener.Backends;
-        var result = new BackendTraffic[backends.Count];
-        for (var i = 0; i < result.Length; i++)
-        {
-            result[i] = BackendTraffic.From(backends[i]);
-        }
-
-        return new ListenerTraffic
-        {
-            Key = listener.Key,
-            ServiceName = spec.ServiceName,
-            VirtualIpName = spec.VirtualIpName,
-            LoadBalancedSetName = spec.LoadBalancedSetName,
-            ActiveConnections = listener.ConnectionCount,
-            Forwarded = Interlocked.Read(ref counters.Forwarded),
-            ConnectRetries = Interlocked.Read(ref counters.ConnectRetries),
-            ConnectFailures = Interlocked.Read(ref counters.ConnectFailures),
-            ConnectExhausted = Interlocked.Read(ref counters.ConnectExhausted),
-            DeniedByAcl = Interlocked.Read(ref counters.DeniedByAcl),
-            RefusedOverLimit = Interlocked.Read(ref counters.RefusedOverLimit),
-            NoHealthyBackend = Interlocked.Read(ref counters.NoHealthyBackend),
-            IdleClosed = Interlocked.Read(ref counters.IdleClosed),
-            Backends = result,
-        };
-    }
 }
 
 /// <summary>Counters and probe state of one backend (VM endpoint) of a listener.</summary>
@@ -99,25 +74,4 @@ public sealed record BackendTraffic
 
     /// <summary>How long the last probe attempt took; null before the first one (or with no probe).</summary>
     public TimeSpan? LastProbeLatency { get; init; }
-
-    internal static BackendTraffic From(BackendState backend)
-    {
-        var c = backend.Counters;
-        var latency = Volatile.Read(ref c.LastProbeLatencyTicks);
-        return new BackendTraffic
-        {
-            VmName = backend.Spec.VmName,
-            EndpointName = backend.Spec.EndpointName,
-            State = backend.State,
-            ActiveConnections = backend.ActiveConnections,
-            TotalConnections = backend.TotalConnections,
-            BytesIn = Interlocked.Read(ref c.BytesIn),
-            BytesOut = Interlocked.Read(ref c.BytesOut),
-            ConnectFailures = Interlocked.Read(ref c.ConnectFailures),
-            ConnectRetries = Interlocked.Read(ref c.ConnectRetries),
-            Probes = Interlocked.Read(ref c.Probes),
-            ProbeFailures = Interlocked.Read(ref c.ProbeFailures),
-            LastProbeLatency = latency < 0 ? null : TimeSpan.FromTicks(latency),
-        };
-    }
 }

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Health;
-using MultiVip.DataPlane.Listeners;
+using MultiVip.DataPlane.Tcp;
 using MultiVip.DataPlane.Udp;
-using MultiVip.Model.DesiredState;
 
 namespace MultiVip.DataPlane;
 
@@ -10,9 +10,9 @@ namespace MultiVip.DataPlane;
 /// The one <see cref="IDataPlane"/> the server holds: the TCP plane and the UDP plane side by side,
 /// each diffing its own protocol's listeners out of the same desired state. Composed rather than
 /// merged so TCP's draining machinery and UDP's session table stay apart; both share balancing and
-/// health (<see cref="Balancing.RouteController"/>).
+/// health (<see cref="Routing.RouteController"/>).
 /// </summary>
-public sealed class DataPlaneHost : IDataPlane, Metrics.IUdpSessionSource, IAsyncDisposable
+public sealed class DataPlaneHost : IHostedDataPlane
 {
     private readonly TcpDataPlane _tcp;
     private readonly UdpDataPlane _udp;
@@ -49,10 +49,10 @@ public sealed class DataPlaneHost : IDataPlane, Metrics.IUdpSessionSource, IAsyn
     public IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null) => [.. _tcp.GetHealth(serviceName), .. _udp.GetHealth(serviceName)];
 
     /// <summary>Traffic counters of every TCP listener and its backends, read at scrape time by /metrics.</summary>
-    public IReadOnlyList<Metrics.ListenerTraffic> GetTraffic() => _tcp.GetTraffic();
+    public IReadOnlyList<ListenerTraffic> GetTraffic() => _tcp.GetTraffic();
 
     /// <summary>Live sessions of every UDP listener.</summary>
-    public IReadOnlyList<Metrics.UdpSessionCount> GetUdpSessions() => _udp.GetUdpSessions();
+    public IReadOnlyList<UdpSessionCount> GetUdpSessions() => _udp.GetUdpSessions();
 
     /// <summary>TCP counters of a running listener (null for UDP or unknown keys).</summary>
     internal ListenerCounters? GetCounters(ListenerKey key) => _tcp.GetCounters(key);

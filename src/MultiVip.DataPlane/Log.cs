@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
+using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane;
 

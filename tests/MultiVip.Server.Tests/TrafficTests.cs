@@ -74,7 +74,7 @@ public sealed class TrafficTests
         // The deployment shows the set's members and their probe state.
         var deployment = await f.GetAsync<DeploymentView>(ApiRoutes.Deployment("myService"));
         Assert.Equal(2, deployment.Health.Count(h => h.EndpointName == "myLBEndpoint"));
-        Assert.Contains(deployment.Health, h => h.EndpointName == "myEndpoint" && h.State == Model.DesiredState.HealthState.NotProbed && h.TotalConnections >= 2);
+        Assert.Contains(deployment.Health, h => h.EndpointName == "myEndpoint" && h.State == Model.Services.HealthState.NotProbed && h.TotalConnections >= 2);
     }
 
     [Fact]

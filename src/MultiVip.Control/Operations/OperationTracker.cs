@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using MultiVip.Control.State;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 

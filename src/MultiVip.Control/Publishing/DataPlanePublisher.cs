@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using MultiVip.Control.Operations;
 using MultiVip.Control.State;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
 
 namespace MultiVip.Control.Publishing;
 

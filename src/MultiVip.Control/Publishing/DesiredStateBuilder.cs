@@ -1,6 +1,6 @@
 using System.Net;
 using MultiVip.Control.State;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
 using MultiVip.Model.Services;
 
 namespace MultiVip.Control.Publishing;

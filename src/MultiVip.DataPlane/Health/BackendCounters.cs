@@ -1,4 +1,4 @@
-namespace MultiVip.DataPlane.Metrics;
+namespace MultiVip.DataPlane.Health;
 
 /// <summary>
 /// Traffic and probe counters of one backend. Plain fields bumped with Interlocked: one add per read

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
-using MultiVip.DataPlane.Forwarding;
-using MultiVip.DataPlane.Metrics;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
+using MultiVip.DataPlane.Tcp;
+using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane.Health;
 
@@ -156,5 +156,27 @@ internal sealed class BackendState
                 TotalConnections = TotalConnections,
             };
         }
+    }
+
+    /// <summary>Counters and probe state of this backend at one moment, for metrics and the dashboard.</summary>
+    public BackendTraffic ToTraffic()
+    {
+        var c = Counters;
+        var latency = Volatile.Read(ref c.LastProbeLatencyTicks);
+        return new BackendTraffic
+        {
+            VmName = Spec.VmName,
+            EndpointName = Spec.EndpointName,
+            State = State,
+            ActiveConnections = ActiveConnections,
+            TotalConnections = TotalConnections,
+            BytesIn = Interlocked.Read(ref c.BytesIn),
+            BytesOut = Interlocked.Read(ref c.BytesOut),
+            ConnectFailures = Interlocked.Read(ref c.ConnectFailures),
+            ConnectRetries = Interlocked.Read(ref c.ConnectRetries),
+            Probes = Interlocked.Read(ref c.Probes),
+            ProbeFailures = Interlocked.Read(ref c.ProbeFailures),
+            LastProbeLatency = latency < 0 ? null : TimeSpan.FromTicks(latency),
+        };
     }
 }

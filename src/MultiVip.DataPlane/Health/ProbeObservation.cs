@@ -1,4 +1,5 @@
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
+using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane.Health;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using MultiVip.DataPlane.Forwarding;
+using MultiVip.DataPlane.Sockets;
 using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane.Health;

@@ -1,4 +1,4 @@
-using MultiVip.DataPlane.Forwarding;
+using MultiVip.DataPlane.Tcp;
 
 namespace MultiVip.DataPlane.Reconciliation;
 

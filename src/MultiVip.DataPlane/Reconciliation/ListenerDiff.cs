@@ -1,4 +1,4 @@
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
 using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane.Reconciliation;

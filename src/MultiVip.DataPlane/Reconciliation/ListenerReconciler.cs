@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
 using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane.Reconciliation;

@@ -1,4 +1,4 @@
-namespace MultiVip.DataPlane.Balancing;
+namespace MultiVip.DataPlane.Routing;
 
 /// <summary>
 /// Maglev consistent hashing (Eisenbud et al., NSDI 2016): every member fills the lookup table in

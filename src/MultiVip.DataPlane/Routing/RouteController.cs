@@ -1,9 +1,10 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Health;
-using MultiVip.Model.DesiredState;
+using MultiVip.Model.Services;
 
-namespace MultiVip.DataPlane.Balancing;
+namespace MultiVip.DataPlane.Routing;
 
 /// <summary>
 /// The routing state of one listener, TCP or UDP alike: its backends (kept across reconfigurations
@@ -45,7 +46,7 @@ internal sealed class RouteController
             backends[i] = new BackendState(spec.Backends[i], spec.Probe is not null);
         }
 
-        _route = new RouteTable(spec, spec.CompileAcl(), backends);
+        _route = new RouteTable(spec, AclCompiler.Compile(spec.Acl), backends);
     }
 
     /// <summary>The table in force; read once per connection or session so one decision uses one configuration.</summary>
@@ -142,7 +143,7 @@ internal sealed class RouteController
                 }
             }
 
-            Publish(new RouteTable(spec, spec.CompileAcl(), next));
+            Publish(new RouteTable(spec, AclCompiler.Compile(spec.Acl), next));
             return removed;
         }
     }

@@ -1,9 +1,9 @@
 using System.Net;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Health;
-using MultiVip.Model.DesiredState;
 using MultiVip.Model.Networking;
 
-namespace MultiVip.DataPlane.Balancing;
+namespace MultiVip.DataPlane.Routing;
 
 /// <summary>
 /// Immutable routing snapshot of one listener: its spec, compiled ACL, every backend and the Maglev

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using MultiVip.Model.Services;
 
-namespace MultiVip.DataPlane.Balancing;
+namespace MultiVip.DataPlane.Routing;
 
 /// <summary>
 /// A fixed, seedable 64-bit hash (FNV-1a over the bytes, then the murmur3 finalizer for avalanche).

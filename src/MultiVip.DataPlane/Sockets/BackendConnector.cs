@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace MultiVip.DataPlane.Forwarding;
+namespace MultiVip.DataPlane.Sockets;
 
 /// <summary>Outbound TCP connect bounded by a timeout measured on the injected clock.</summary>
 internal static class BackendConnector

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
 
-namespace MultiVip.DataPlane.Listeners;
+namespace MultiVip.DataPlane.Sockets;
 
 /// <summary>Binds a listening socket and turns bind errors into messages that say how to fix them.</summary>
 internal static class ListenerBinder

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using MultiVip.DataPlane.Health;
 
-namespace MultiVip.DataPlane.Forwarding;
+namespace MultiVip.DataPlane.Tcp;
 
 /// <summary>
 /// One client connection and its backend connection. Tracks the last time a byte moved (a plain

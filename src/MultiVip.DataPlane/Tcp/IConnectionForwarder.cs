@@ -1,4 +1,4 @@
-namespace MultiVip.DataPlane.Forwarding;
+namespace MultiVip.DataPlane.Tcp;
 
 /// <summary>
 /// Moves bytes between the two sockets of a connection until both directions end, propagating

@@ -1,4 +1,4 @@
-namespace MultiVip.DataPlane.Listeners;
+namespace MultiVip.DataPlane.Tcp;
 
 /// <summary>Per-listener counters, bumped with Interlocked on connection events (never per packet).</summary>
 internal sealed class ListenerCounters

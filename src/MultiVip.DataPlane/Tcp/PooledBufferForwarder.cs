@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
 
-namespace MultiVip.DataPlane.Forwarding;
+namespace MultiVip.DataPlane.Tcp;
 
 /// <summary>
 /// User-space copier: two concurrent loops, one per direction, over pooled buffers. A loop waits with

@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using MultiVip.Model.Services;
 
-namespace MultiVip.DataPlane.Forwarding;
+namespace MultiVip.DataPlane.Tcp;
 
 /// <summary>
 /// PROXY protocol header (haproxy.org/download/2.9/doc/proxy-protocol.txt) that tells the backend

@@ -1,12 +1,11 @@
 using Microsoft.Extensions.Logging;
-using MultiVip.DataPlane.Forwarding;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Health;
-using MultiVip.DataPlane.Listeners;
 using MultiVip.DataPlane.Reconciliation;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Sockets;
 using MultiVip.Model.Services;
 
-namespace MultiVip.DataPlane;
+namespace MultiVip.DataPlane.Tcp;
 
 /// <summary>
 /// User-space TCP data plane: one listening socket per (VIP, port), Maglev-balanced across the
@@ -113,13 +112,13 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
         ListenerReconciler.Health(Volatile.Read(ref _published), serviceName);
 
     /// <summary>Counters of every running listener and backend, for metrics and the dashboard (read, never reset).</summary>
-    public IReadOnlyList<Metrics.ListenerTraffic> GetTraffic()
+    public IReadOnlyList<ListenerTraffic> GetTraffic()
     {
         var published = Volatile.Read(ref _published);
-        var result = new Metrics.ListenerTraffic[published.Length];
+        var result = new ListenerTraffic[published.Length];
         for (var i = 0; i < published.Length; i++)
         {
-            result[i] = Metrics.ListenerTraffic.From(published[i]);
+            result[i] = published[i].ToTraffic();
         }
 
         return result;

@@ -2,14 +2,14 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using MultiVip.DataPlane.Balancing;
-using MultiVip.DataPlane.Forwarding;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Health;
 using MultiVip.DataPlane.Reconciliation;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Routing;
+using MultiVip.DataPlane.Sockets;
 using MultiVip.Model.Services;
 
-namespace MultiVip.DataPlane.Listeners;
+namespace MultiVip.DataPlane.Tcp;
 
 /// <summary>
 /// One public TCP socket (VIP, port) and the connections it accepted. Configuration lives in an
@@ -134,6 +134,37 @@ internal sealed class VipListener : Reconciliation.IRoutedListener
     }
 
     public IEnumerable<BackendHealth> GetHealth() => _routing.GetHealth();
+
+    /// <summary>Counters of this listener and its backends at one moment (built on demand, never on the traffic path).</summary>
+    public ListenerTraffic ToTraffic()
+    {
+        var spec = Spec;
+        var counters = Counters;
+        var backends = Backends;
+        var result = new BackendTraffic[backends.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            result[i] = backends[i].ToTraffic();
+        }
+
+        return new ListenerTraffic
+        {
+            Key = Key,
+            ServiceName = spec.ServiceName,
+            VirtualIpName = spec.VirtualIpName,
+            LoadBalancedSetName = spec.LoadBalancedSetName,
+            ActiveConnections = ConnectionCount,
+            Forwarded = Interlocked.Read(ref counters.Forwarded),
+            ConnectRetries = Interlocked.Read(ref counters.ConnectRetries),
+            ConnectFailures = Interlocked.Read(ref counters.ConnectFailures),
+            ConnectExhausted = Interlocked.Read(ref counters.ConnectExhausted),
+            DeniedByAcl = Interlocked.Read(ref counters.DeniedByAcl),
+            RefusedOverLimit = Interlocked.Read(ref counters.RefusedOverLimit),
+            NoHealthyBackend = Interlocked.Read(ref counters.NoHealthyBackend),
+            IdleClosed = Interlocked.Read(ref counters.IdleClosed),
+            Backends = result,
+        };
+    }
 
     /// <summary>Drains connections of backends removed by <see cref="Update"/>, then resets what is left.</summary>
     public async Task DrainBackendsAsync(IReadOnlyList<BackendState> removed, CancellationToken cancellationToken)

@@ -1,15 +1,15 @@
 using Microsoft.Extensions.Logging;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Health;
-using MultiVip.DataPlane.Listeners;
 using MultiVip.DataPlane.Reconciliation;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Sockets;
 using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane.Udp;
 
 /// <summary>
 /// The UDP half of the data plane: one <see cref="UdpListener"/> per (VIP, udp, port) in the desired
-/// state, reconciled by the same diff as TCP. Balancing and probing are the TCP plane's (<see cref="Balancing.RouteController"/>).
+/// state, reconciled by the same diff as TCP. Balancing and probing are the TCP plane's (<see cref="Routing.RouteController"/>).
 /// </summary>
 internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
 {
@@ -85,13 +85,13 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
         ListenerReconciler.Health(Volatile.Read(ref _published), serviceName);
 
     /// <summary>Live sessions of every UDP listener, for /metrics.</summary>
-    public IReadOnlyList<Metrics.UdpSessionCount> GetUdpSessions()
+    public IReadOnlyList<UdpSessionCount> GetUdpSessions()
     {
         var published = Volatile.Read(ref _published);
-        var result = new List<Metrics.UdpSessionCount>(published.Length);
+        var result = new List<UdpSessionCount>(published.Length);
         foreach (var listener in published)
         {
-            result.Add(new Metrics.UdpSessionCount(listener.Key, listener.Spec.ServiceName, listener.Spec.VirtualIpName, listener.SessionCount));
+            result.Add(new UdpSessionCount(listener.Key, listener.Spec.ServiceName, listener.Spec.VirtualIpName, listener.SessionCount));
         }
 
         return result;

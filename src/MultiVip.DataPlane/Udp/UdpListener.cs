@@ -2,10 +2,10 @@ using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using MultiVip.DataPlane.Balancing;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Health;
-using MultiVip.DataPlane.Listeners;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Routing;
+using MultiVip.DataPlane.Tcp;
 
 namespace MultiVip.DataPlane.Udp;
 

@@ -1,4 +1,3 @@
-using MultiVip.Model.DesiredState;
 using MultiVip.Model.Services;
 
 namespace MultiVip.Model.Api;

@@ -1,4 +1,4 @@
-using MultiVip.DataPlane.Metrics;
+using MultiVip.DataPlane.Contract;
 using MultiVip.Server.Dashboard;
 using MultiVip.Server.Metrics;
 using MultiVip.Server.Security;

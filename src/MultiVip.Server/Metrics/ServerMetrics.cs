@@ -1,8 +1,7 @@
 using System.Globalization;
 using MultiVip.Control;
 using MultiVip.DataPlane;
-using MultiVip.DataPlane.Metrics;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
 using Prometheus;

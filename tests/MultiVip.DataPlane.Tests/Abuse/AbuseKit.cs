@@ -39,7 +39,7 @@ internal static class AbuseKit
     public static int OpenFileDescriptors() => Directory.GetFiles("/proc/self/fd").Length;
 
     /// <summary>Round-trip latencies of <paramref name="count"/> fresh connections through the VIP, in milliseconds.</summary>
-    public static async Task<double[]> MeasureRoundTripsAsync(Model.DesiredState.ListenerKey key, int count)
+    public static async Task<double[]> MeasureRoundTripsAsync(DataPlane.Contract.ListenerKey key, int count)
     {
         var result = new double[count];
         for (var i = 0; i < count; i++)

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Tests.Infrastructure;
 using Xunit.Abstractions;
-using MultiVip.Model.DesiredState;
 
 namespace MultiVip.DataPlane.Tests.Abuse;
 

@@ -1,7 +1,8 @@
 using Microsoft.Extensions.Time.Testing;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Tests.Infrastructure;
+using MultiVip.Model.Services;
 using Xunit.Abstractions;
-using MultiVip.Model.DesiredState;
 
 namespace MultiVip.DataPlane.Tests.Abuse;
 

@@ -2,10 +2,10 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Tests.Infrastructure;
-using Xunit.Abstractions;
-using MultiVip.Model.DesiredState;
 using MultiVip.Model.Services;
+using Xunit.Abstractions;
 
 namespace MultiVip.DataPlane.Tests.Abuse;
 

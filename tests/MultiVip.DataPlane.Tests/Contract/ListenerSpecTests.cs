@@ -1,9 +1,10 @@
 using System.Net;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
+using MultiVip.DataPlane.Routing;
 using MultiVip.Model.Networking;
 using MultiVip.Model.Services;
 
-namespace MultiVip.Model.Tests.DesiredState;
+namespace MultiVip.DataPlane.Tests.Contract;
 
 public class ListenerSpecTests
 {
@@ -82,10 +83,10 @@ public class ListenerSpecTests
     [Fact]
     public void Compiled_acl_follows_the_rules()
     {
-        var acl = Spec().CompileAcl();
+        var acl = AclCompiler.Compile(Spec().Acl);
         Assert.True(acl.IsAllowed(IPAddress.Parse("10.9.9.9")));
         Assert.False(acl.IsAllowed(IPAddress.Parse("11.0.0.1")));
-        Assert.Same(AclEvaluator.AllowAll, (Spec() with { Acl = [] }).CompileAcl());
+        Assert.Same(AclEvaluator.AllowAll, AclCompiler.Compile((Spec() with { Acl = [] }).Acl));
     }
 
     [Fact]
@@ -98,8 +99,8 @@ public class ListenerSpecTests
     [Fact]
     public void Empty_state_is_generation_zero_without_listeners()
     {
-        Assert.Equal(0, MultiVip.Model.DesiredState.DesiredState.Empty.Generation);
-        Assert.Empty(MultiVip.Model.DesiredState.DesiredState.Empty.Listeners);
+        Assert.Equal(0, DesiredState.Empty.Generation);
+        Assert.Empty(DesiredState.Empty.Listeners);
         Assert.Equal(TimeSpan.FromMinutes(4), new ListenerSpec
         {
             Key = Spec().Key, ServiceName = "s", VirtualIpName = "v", Backends = [],

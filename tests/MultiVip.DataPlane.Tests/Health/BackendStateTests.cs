@@ -1,6 +1,7 @@
 using System.Net;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Health;
-using MultiVip.Model.DesiredState;
+using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane.Tests.Health;
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using MultiVip.DataPlane.Health;
+using MultiVip.DataPlane.Tcp;
 
 namespace MultiVip.DataPlane.Tests.Infrastructure;
 

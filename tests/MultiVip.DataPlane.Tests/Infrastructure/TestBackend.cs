@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
 
 namespace MultiVip.DataPlane.Tests.Infrastructure;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
 using MultiVip.Model.Networking;
 using MultiVip.Model.Services;
 

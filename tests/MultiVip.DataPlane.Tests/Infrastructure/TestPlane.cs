@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using MultiVip.Model.DesiredState;
+using MultiVip.DataPlane.Contract;
+using MultiVip.DataPlane.Tcp;
 
 namespace MultiVip.DataPlane.Tests.Infrastructure;
 

@@ -1,6 +1,6 @@
 using System.Net;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Reconciliation;
-using MultiVip.Model.DesiredState;
 using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane.Tests.Reconciliation;

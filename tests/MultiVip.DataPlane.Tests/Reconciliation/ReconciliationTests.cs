@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Time.Testing;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Tests.Infrastructure;
-using MultiVip.Model.DesiredState;
 using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane.Tests.Reconciliation;

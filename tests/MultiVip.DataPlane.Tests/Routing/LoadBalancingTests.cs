@@ -1,10 +1,10 @@
 using System.Net;
 using Microsoft.Extensions.Time.Testing;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Tests.Infrastructure;
-using MultiVip.Model.DesiredState;
 using MultiVip.Model.Services;
 
-namespace MultiVip.DataPlane.Tests.Balancing;
+namespace MultiVip.DataPlane.Tests.Routing;
 
 /// <summary>Distribution modes, connect retry and the no-healthy-member refusal, on real sockets.</summary>
 public sealed class LoadBalancingTests

@@ -1,8 +1,8 @@
 using System.Net;
-using MultiVip.DataPlane.Balancing;
+using MultiVip.DataPlane.Routing;
 using MultiVip.Model.Services;
 
-namespace MultiVip.DataPlane.Tests.Balancing;
+namespace MultiVip.DataPlane.Tests.Routing;
 
 public sealed class MaglevTableTests
 {

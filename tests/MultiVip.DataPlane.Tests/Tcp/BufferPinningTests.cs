@@ -1,9 +1,9 @@
 using System.Buffers;
 using Microsoft.Extensions.Logging.Abstractions;
-using MultiVip.DataPlane.Forwarding;
+using MultiVip.DataPlane.Tcp;
 using MultiVip.DataPlane.Tests.Infrastructure;
 
-namespace MultiVip.DataPlane.Tests.Forwarding;
+namespace MultiVip.DataPlane.Tests.Tcp;
 
 public sealed class BufferPinningTests
 {

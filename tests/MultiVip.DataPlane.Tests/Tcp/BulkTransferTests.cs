@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using MultiVip.DataPlane.Tests.Infrastructure;
 using Xunit.Abstractions;
 
-namespace MultiVip.DataPlane.Tests.Forwarding;
+namespace MultiVip.DataPlane.Tests.Tcp;
 
 /// <summary>Large transfers in both directions at once: back-pressure must hold and no byte may be lost or reordered.</summary>
 public sealed class BulkTransferTests(ITestOutputHelper output)

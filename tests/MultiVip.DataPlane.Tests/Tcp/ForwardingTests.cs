@@ -6,7 +6,7 @@ using Microsoft.Extensions.Time.Testing;
 using MultiVip.DataPlane.Tests.Infrastructure;
 using MultiVip.Model.Services;
 
-namespace MultiVip.DataPlane.Tests.Listeners;
+namespace MultiVip.DataPlane.Tests.Tcp;
 
 /// <summary>Byte forwarding, FIN/RST propagation, ACLs, limits, idle timeout and PROXY headers on real loopback sockets.</summary>
 public sealed class ForwardingTests
@@ -27,7 +27,7 @@ public sealed class ForwardingTests
         Assert.Equal("vm1", await TestNet.RoundTripAsync(client, new string('x', 200_000)));
 
         var health = Assert.Single(plane.GetHealth());
-        Assert.Equal(Model.DesiredState.HealthState.NotProbed, health.State);
+        Assert.Equal(Model.Services.HealthState.NotProbed, health.State);
         Assert.Equal(1, health.ActiveConnections);
         Assert.Equal(1, health.TotalConnections);
     }

@@ -1,13 +1,13 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Tests.Abuse;
 using MultiVip.DataPlane.Tests.Infrastructure;
-using MultiVip.Model.DesiredState;
 using MultiVip.Model.Services;
 using Xunit.Abstractions;
 
-namespace MultiVip.DataPlane.Tests.Forwarding;
+namespace MultiVip.DataPlane.Tests.Tcp;
 
 /// <summary>
 /// A backend that resets in the middle of a response while the client is still sending (issue 11,

@@ -3,11 +3,11 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Tests.Infrastructure;
-using MultiVip.Model.DesiredState;
 using MultiVip.Model.Services;
 
-namespace MultiVip.DataPlane.Tests.Listeners;
+namespace MultiVip.DataPlane.Tests.Tcp;
 
 /// <summary>
 /// The seed's scenario: several tenants each get their own VIP, all on the same public port (443 in

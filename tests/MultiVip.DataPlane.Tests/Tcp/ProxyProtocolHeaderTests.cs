@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text;
-using MultiVip.DataPlane.Forwarding;
+using MultiVip.DataPlane.Tcp;
 using MultiVip.Model.Services;
 
-namespace MultiVip.DataPlane.Tests.Forwarding;
+namespace MultiVip.DataPlane.Tests.Tcp;
 
 public sealed class ProxyProtocolHeaderTests
 {

@@ -2,8 +2,8 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Tests.Infrastructure;
-using MultiVip.Model.DesiredState;
 using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane.Tests.Udp;

@@ -45,7 +45,7 @@ public class ApiJsonTests
         Assert.Equal("\"InProgress\"", Json(OperationStatus.InProgress));
         Assert.Equal("\"Succeeded\"", Json(OperationStatus.Succeeded));
         Assert.Equal("\"Failed\"", Json(OperationStatus.Failed));
-        Assert.Equal("\"Unhealthy\"", Json(MultiVip.Model.DesiredState.HealthState.Unhealthy));
+        Assert.Equal("\"Unhealthy\"", Json(MultiVip.Model.Services.HealthState.Unhealthy));
     }
 
     [Fact]
