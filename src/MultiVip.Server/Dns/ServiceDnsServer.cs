@@ -15,8 +15,11 @@ internal sealed partial class ServiceDnsServer : IDisposable
     /// <summary>DNS over TCP serves truncated answers and zone tools: few clients, short-lived, so an idle one is cut after 5 s.</summary>
     private const int TcpKeepAliveMs = 5000;
 
-    /// <summary>Bounds what a misbehaving TCP client can hold open.</summary>
-    private const int MaxTcpConnections = 64;
+    /// <summary>Bounds what misbehaving TCP clients can hold open; the descriptor budget holds this many for DNS.</summary>
+    internal const int MaxTcpConnections = 64;
+
+    /// <summary>Read and write timeout of one DNS message over TCP.</summary>
+    private const int TcpTimeoutMs = 5000;
 
     private readonly DnsServer _server;
     private readonly DnsAnswerer _answerer;
@@ -47,7 +50,7 @@ internal sealed partial class ServiceDnsServer : IDisposable
         for (var attempt = 1; ; attempt++)
         {
             var bindTo = endPoint.Port == 0 ? new IPEndPoint(endPoint.Address, FreeUdpPort(endPoint.Address)) : endPoint;
-            var server = new DnsServer([new UdpServerTransport(bindTo), new TcpServerTransport(bindTo, TcpKeepAliveMs, MaxTcpConnections)]);
+            var server = new DnsServer([new UdpServerTransport(bindTo), new GuardedTcpServerTransport(new TcpServerTransport(bindTo, TcpTimeoutMs, TcpKeepAliveMs), MaxTcpConnections, logger, TimeProvider.System)]);
             var dns = new ServiceDnsServer(server, new DnsAnswerer(zone, endPoint.Address), world, logger, bindTo);
             server.QueryReceived += dns.OnQueryReceivedAsync;
             server.ExceptionThrown += dns.OnExceptionAsync;

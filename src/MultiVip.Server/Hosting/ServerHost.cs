@@ -25,6 +25,7 @@ public static partial class ServerHost
         var (listen, useTls) = ParseApi(options);
         var pool = AddressPool.Parse(options.VipPools);
         var (dnsEndPoint, dnsZone) = ParseDns(options);
+        var descriptors = PlanDescriptors(options, dns: dnsEndPoint is not null);
         var dataDir = DataDirectory.Open(options.DataDir);
         SqliteStateStore? store = null;
         MultiVip.DataPlane.DataPlaneHost? dataPlane = null;
@@ -41,6 +42,7 @@ public static partial class ServerHost
             }
 
             var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDir.Path });
+            builder.AddApiConnectionLimits(descriptors.ApiConnections, TimeProvider.System);
             builder.Logging.ClearProviders();
             builder.Logging.AddMultiVipConsole(options.LogFormat);
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
@@ -73,8 +75,9 @@ public static partial class ServerHost
             // exist until the API is built.
             var time = TimeProvider.System;
             preLoggers = LoggerFactory.Create(l => l.AddMultiVipConsole(options.LogFormat));
+            LogDescriptorPlan(descriptors, preLoggers);
             store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
-            dataPlane = DefaultDataPlane(options, preLoggers, time);
+            dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time);
             control = await ControlPlane.StartAsync(
                 store,
                 new ControlPlaneOptions { Pool = pool, Limits = options.Limits },
