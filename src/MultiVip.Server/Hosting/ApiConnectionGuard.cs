@@ -6,74 +6,84 @@ namespace MultiVip.Server.Hosting;
 
 /// <summary>
 /// Keeps the API answering when its connection cap is full of sockets that do nothing, and inside
-/// its descriptors when connections arrive faster than they close.
+/// its descriptors when connections arrive faster than they close. Driven by the accept loop of
+/// <see cref="ApiSocketTransport"/>:
 /// <list type="bullet">
-/// <item>The cap is enforced at accept (<see cref="TryOpen"/>, called by <see cref="ApiSocketTransport"/>):
-/// a connection over it is closed before the next is accepted, so a burst costs one descriptor at a
-/// time. (Kestrel's own MaxConcurrentConnections, set to the same value as a backstop, rejects only
-/// after accepting, and a burst of 300 piles up accepted sockets faster than they close: EMFILE.)</item>
-/// <item>Near the cap a newcomer closes the connection that has been idle longest (no request in
-/// progress), as nginx drains idle keep-alive connections when it runs short: otherwise 500 idle
-/// connections of an attacker (no token, no bytes) would lock the operator out until their
-/// keep-alive timeout.</item>
+/// <item>Before accept(), the loop waits for a descriptor (<see cref="WaitForDescriptorAsync"/>): the
+/// cap plus <see cref="MaxClosing"/> sockets still closing. At that bound it stops accepting and the
+/// kernel queues newcomers, as HAProxy pauses a listener at maxconn; a burst can never pile up
+/// accepted sockets (Kestrel's own MaxConcurrentConnections rejects only after accepting, and a burst
+/// of 300 outruns the closes: EMFILE).</item>
+/// <item>After accept(), a newcomer over the cap closes the connection that has been idle longest (no
+/// request in progress), as nginx drains idle keep-alive connections when it runs short: otherwise
+/// idle connections of an attacker (no token, no bytes) would lock the operator out until their
+/// keep-alive timeout. Only when every connection has a request in progress is the newcomer closed.</item>
 /// </list>
 /// </summary>
-internal sealed partial class ApiConnectionGuard
+internal sealed partial class ApiConnectionGuard : IDisposable
 {
+    /// <summary>Evicted connections whose sockets may still be closing while newcomers are admitted.</summary>
+    public const int MaxClosing = 4;
+
     private readonly ConcurrentDictionary<string, Tracked> _connections = new(StringComparer.Ordinal);
     private readonly TimeProvider _timeProvider;
+    private readonly SemaphoreSlim _descriptors;
+    private readonly Lock _admission = new();
     private readonly LogThrottle<int> _evictedLog;
     private readonly LogThrottle<int> _refusedLog;
-    private readonly int _keepAtMost;
-    private int _open;
     private int _live;
     private long _evicted;
 
     public ApiConnectionGuard(int maxConnections, TimeProvider timeProvider, ILogger<ApiConnectionGuard> logger)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, 2);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, 1);
         MaxConnections = maxConnections;
         _timeProvider = timeProvider;
+        _descriptors = new SemaphoreSlim(DescriptorLimit, DescriptorLimit);
         _evictedLog = new(timeProvider, (cap, count, interval) => Log.IdleConnectionsClosed(logger, count, interval, cap));
         _refusedLog = new(timeProvider, (cap, count, interval) => Log.ConnectionsRefused(logger, count, interval, cap));
-
-        // An eighth of the cap (at least two slots) stays free, so a burst of newcomers is admitted by
-        // Kestrel before the idle connections they displace have finished closing.
-        _keepAtMost = maxConnections - Math.Max(2, maxConnections / 8);
     }
 
+    /// <summary>Connections admitted at once.</summary>
     public int MaxConnections { get; }
+
+    /// <summary>Sockets the API holds at most (admitted plus closing): what the descriptor budget reserves and Kestrel's backstop cap.</summary>
+    public int DescriptorLimit => MaxConnections + MaxClosing;
 
     /// <summary>Idle connections closed to admit new ones since start.</summary>
     public long Evicted => Interlocked.Read(ref _evicted);
 
+    /// <summary>Before accept(): completes once a descriptor is free for the next connection.</summary>
+    public Task WaitForDescriptorAsync(CancellationToken cancellationToken) => _descriptors.WaitAsync(cancellationToken);
+
+    /// <summary>accept() failed after <see cref="WaitForDescriptorAsync"/>: the descriptor was not used.</summary>
+    public void ReturnDescriptor() => _descriptors.Release();
+
     /// <summary>
-    /// Called for each accepted socket before Kestrel sees it: false (and the caller closes the socket)
-    /// when the cap's worth of connections are open. The slot is given back when the connection
-    /// leaves <see cref="OnConnectionAsync"/>.
+    /// After accept(): admits the connection, closing the longest-idle one if the cap is full. False
+    /// (the caller closes the socket; its descriptor is given back here) when every connection is busy.
     /// </summary>
-    public bool TryOpen()
+    public bool TryAdmit()
     {
-        if (Interlocked.Increment(ref _open) <= MaxConnections)
+        lock (_admission)
         {
+            if (_live >= MaxConnections && !EvictIdlest())
+            {
+                _descriptors.Release();
+                _refusedLog.Record(MaxConnections);
+                return false;
+            }
+
+            _live++;
             return true;
         }
-
-        Interlocked.Decrement(ref _open);
-        _refusedLog.Record(MaxConnections);
-        return false;
     }
 
-    /// <summary>Connection middleware (outermost, before TLS): tracks the connection for its lifetime.</summary>
+    /// <summary>Connection middleware (outermost, before TLS): tracks an admitted connection for its lifetime.</summary>
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
         var tracked = new Tracked(connection, _timeProvider.GetTimestamp());
         _connections[connection.ConnectionId] = tracked;
-        if (Interlocked.Increment(ref _live) > _keepAtMost)
-        {
-            EvictIdle(tracked);
-        }
-
         try
         {
             await next(connection);
@@ -83,10 +93,14 @@ internal sealed partial class ApiConnectionGuard
             _connections.TryRemove(KeyValuePair.Create(connection.ConnectionId, tracked));
             if (tracked.Leave())
             {
-                Interlocked.Decrement(ref _live);
+                lock (_admission)
+                {
+                    _live--;
+                }
             }
 
-            Interlocked.Decrement(ref _open);
+            // Kestrel disposes the socket right after this delegate returns.
+            _descriptors.Release();
         }
     }
 
@@ -105,33 +119,30 @@ internal sealed partial class ApiConnectionGuard
         }
     }
 
-    private void EvictIdle(Tracked newcomer)
+    public void Dispose() => _descriptors.Dispose();
+
+    /// <summary>Under the admission lock. O(connections), and only when the cap is full.</summary>
+    private bool EvictIdlest()
     {
-        while (Volatile.Read(ref _live) > _keepAtMost)
+        Tracked? idlest = null;
+        foreach (var candidate in _connections.Values)
         {
-            Tracked? idlest = null;
-            foreach (var candidate in _connections.Values)
+            if (candidate.IsIdle && (idlest is null || candidate.LastActive < idlest.LastActive))
             {
-                if (!ReferenceEquals(candidate, newcomer) && candidate.IsIdle && (idlest is null || candidate.LastActive < idlest.LastActive))
-                {
-                    idlest = candidate;
-                }
-            }
-
-            if (idlest is null)
-            {
-                // Every connection has a request in progress: the newcomer waits on Kestrel's hard cap.
-                return;
-            }
-
-            if (idlest.Leave())
-            {
-                Interlocked.Decrement(ref _live);
-                Interlocked.Increment(ref _evicted);
-                idlest.Connection.Abort(new ConnectionAbortedException("Closed to admit a new connection: the API is at its connection cap."));
-                _evictedLog.Record(MaxConnections);
+                idlest = candidate;
             }
         }
+
+        if (idlest is null || !idlest.Leave())
+        {
+            return false;
+        }
+
+        _live--;
+        Interlocked.Increment(ref _evicted);
+        idlest.Connection.Abort(new ConnectionAbortedException("Closed to admit a new connection: the API is at its connection cap."));
+        _evictedLog.Record(MaxConnections);
+        return true;
     }
 
     private sealed class Tracked(ConnectionContext connection, long opened)
@@ -169,7 +180,7 @@ internal sealed partial class ApiConnectionGuard
         public static partial void IdleConnectionsClosed(ILogger logger, long count, TimeSpan interval, int cap);
 
         [LoggerMessage(EventId = 4003, EventName = "ApiConnectionsRefused", Level = LogLevel.Warning,
-            Message = "The API is at its connection cap ({Cap}, --max-api-connections): closed {Count} new connection(s) at accept in the last {Interval}, while idle ones were being closed to make room or every connection had a request in progress.")]
+            Message = "The API is at its connection cap ({Cap}, --max-api-connections) with a request in progress on every connection: closed {Count} new connection(s) in the last {Interval}.")]
         public static partial void ConnectionsRefused(ILogger logger, long count, TimeSpan interval, int cap);
     }
 }

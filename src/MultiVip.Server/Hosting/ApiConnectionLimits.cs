@@ -28,8 +28,9 @@ internal static class ApiConnectionLimits
         builder.Services.AddSingleton<IStartupFilter, TrackRequests>();
         builder.Services.AddOptions<KestrelServerOptions>().Configure<ApiConnectionGuard>((kestrel, guard) =>
         {
-            // The backstop: the guard refuses over the same cap earlier, at accept (see ApiConnectionGuard).
-            kestrel.Limits.MaxConcurrentConnections = maxConnections;
+            // The backstop: the guard bounds connections earlier, at accept (see ApiConnectionGuard).
+            // Kestrel's count lags the guard's by connections whose teardown is finishing, hence the margin.
+            kestrel.Limits.MaxConcurrentConnections = guard.DescriptorLimit + ApiConnectionGuard.MaxClosing;
             kestrel.Limits.KeepAliveTimeout = KeepAliveTimeout;
             kestrel.Limits.RequestHeadersTimeout = RequestHeadersTimeout;
             kestrel.Limits.MinRequestBodyDataRate = MinRequestBodyDataRate;
@@ -37,7 +38,7 @@ internal static class ApiConnectionLimits
         });
 
         // Kestrel logs every connection it refuses over its cap as a warning: a flood would flood the log.
-        // (The guard refuses first, at accept; its line, once per interval with a count, says what happened.)
+        // (The guard acts first, at accept; its line, once per interval with a count, says what happened.)
         builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel.Connections", LogLevel.Error);
         return builder;
     }

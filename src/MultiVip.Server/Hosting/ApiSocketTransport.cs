@@ -60,6 +60,7 @@ internal sealed partial class ApiSocketTransport(ILoggerFactory loggers, TimePro
         private readonly TimeProvider _timeProvider;
         private readonly ApiConnectionGuard _guard;
         private readonly LogThrottle<SocketException> _failureLog;
+        private readonly CancellationTokenSource _unbound = new();
         private AcceptBackoff _backoff;
 
         public Listener(Socket socket, SocketConnectionContextFactory factory, ILogger logger, TimeProvider timeProvider, ApiConnectionGuard guard)
@@ -76,63 +77,74 @@ internal sealed partial class ApiSocketTransport(ILoggerFactory loggers, TimePro
 
         public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
         {
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _unbound.Token);
             while (true)
             {
                 try
                 {
-                    var accepted = await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
-                    _backoff.Reset();
-                    if (!_guard.TryOpen())
-                    {
-                        // Closed before the next accept: over the cap, a burst holds one descriptor at a time.
-                        accepted.Dispose();
-                        continue;
-                    }
-
-                    accepted.NoDelay = true;
-                    return _factory.Create(accepted);
-                }
-                catch (ObjectDisposedException)
-                {
-                    return null; // unbound: Kestrel is stopping
+                    // At the API's descriptor bound, stop accepting: the kernel queues newcomers meanwhile.
+                    await _guard.WaitForDescriptorAsync(stop.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
                     return null;
                 }
-                catch (SocketException ex) when (ex.SocketErrorCode == SocketError.OperationAborted)
+
+                Socket accepted;
+                try
                 {
-                    return null;
+                    accepted = await _socket.AcceptAsync(stop.Token).ConfigureAwait(false);
+                    _backoff.Reset();
+                }
+                catch (Exception ex) when (ex is ObjectDisposedException or OperationCanceledException
+                    || ex is SocketException { SocketErrorCode: SocketError.OperationAborted })
+                {
+                    _guard.ReturnDescriptor();
+                    return null; // unbound: Kestrel is stopping
                 }
                 catch (SocketException ex)
                 {
+                    _guard.ReturnDescriptor();
                     _failureLog.Record(ex);
-
                     if (!AcceptBackoff.IsPerConnection(ex))
                     {
                         try
                         {
-                            await Task.Delay(_backoff.Next(), _timeProvider, cancellationToken).ConfigureAwait(false);
+                            await Task.Delay(_backoff.Next(), _timeProvider, stop.Token).ConfigureAwait(false);
                         }
                         catch (OperationCanceledException)
                         {
                             return null;
                         }
                     }
+
+                    continue;
                 }
+
+                if (!_guard.TryAdmit())
+                {
+                    accepted.Dispose();
+                    continue;
+                }
+
+                accepted.NoDelay = true;
+                return _factory.Create(accepted);
             }
         }
 
         public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
         {
+            _unbound.Cancel();
             _socket.Dispose();
             return ValueTask.CompletedTask;
         }
 
         public ValueTask DisposeAsync()
         {
+            _unbound.Cancel();
             _socket.Dispose();
             _factory.Dispose();
+            _unbound.Dispose();
             return ValueTask.CompletedTask;
         }
     }

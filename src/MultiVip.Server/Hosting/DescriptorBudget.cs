@@ -109,7 +109,7 @@ internal static class DescriptorBudget
     /// <summary>DNS: the UDP and the listening TCP socket, and a little room for accepts over its cap.</summary>
     public const int DnsSockets = 4;
 
-    /// <summary>Kestrel's listening socket and the connections it accepts only to close them over its cap.</summary>
+    /// <summary>Kestrel's listening socket, evicted connections still closing (<see cref="ApiConnectionGuard.MaxClosing"/>), a newcomer being refused.</summary>
     public const int ApiSlack = 8;
 
     /// <summary>The API never gets more than this share of what is left after the fixed reserves.</summary>
@@ -179,7 +179,8 @@ internal static class DescriptorBudget
             lowered.Add(new LoweredCap("TCP connections in total", askedTcp, connections));
         }
 
-        if (connectionsPerListener < request.MaxConnectionsPerListener)
+        // A per-listener cap above a configured total is the operator's own choice, not the limit's doing.
+        if (connectionsPerListener < Math.Min(request.MaxConnectionsPerListener, request.MaxConnections ?? int.MaxValue))
         {
             lowered.Add(new LoweredCap("TCP connections per listener", request.MaxConnectionsPerListener, connectionsPerListener));
         }
@@ -189,7 +190,7 @@ internal static class DescriptorBudget
             lowered.Add(new LoweredCap("UDP sessions in total", askedUdp, sessions));
         }
 
-        if (sessionsPerListener < request.MaxUdpSessionsPerListener)
+        if (sessionsPerListener < Math.Min(request.MaxUdpSessionsPerListener, request.MaxUdpSessions ?? int.MaxValue))
         {
             lowered.Add(new LoweredCap("UDP sessions per listener", request.MaxUdpSessionsPerListener, sessionsPerListener));
         }

@@ -9,7 +9,7 @@ public sealed class DescriptorBudgetTests
     [Fact]
     public void A_typical_hard_limit_keeps_every_default_cap_without_a_warning()
     {
-        var plan = DescriptorBudget.Plan(new DescriptorBudgetRequest { Limit = 1_048_576, InUse = 150, DnsTcpConnections = 64 });
+        var plan = DescriptorBudget.Plan(new DescriptorBudgetRequest { Limit = 1_048_576, InUse = 97, DnsTcpConnections = 64 });
 
         Assert.Empty(plan.Lowered);
         Assert.Null(plan.Warning);
@@ -19,8 +19,9 @@ public sealed class DescriptorBudgetTests
 
         // Both totals unset: they share the data plane's descriptors in proportion to the per-listener
         // caps (a connection costs two, a session one), and nothing of the limit is left unused or overdrawn.
-        Assert.Equal(plan.DataPlaneDescriptors / 3, plan.Connections, tolerance: 1);
-        Assert.Equal(plan.DataPlaneDescriptors / 3, plan.UdpSessions, tolerance: 1);
+        // (The figures of docs/reliability.md.)
+        Assert.Equal(1_039_507, plan.DataPlaneDescriptors);
+        Assert.Equal((346_502, 346_502), (plan.Connections, plan.UdpSessions));
         Assert.InRange(plan.Limit - (plan.ControlPlaneReserve + (2L * plan.Connections) + plan.UdpSessions), 0, 3);
         Assert.Equal(68, plan.DnsReserve);
         Assert.Equal(8192, plan.ListenerReserve);
@@ -51,10 +52,12 @@ public sealed class DescriptorBudgetTests
         Assert.Contains($"LimitNOFILE={plan.RequiredLimit}", warning, StringComparison.Ordinal);
         Assert.Contains($"ulimit -n {plan.RequiredLimit}", warning, StringComparison.Ordinal);
 
-        // The limit the warning asks for does hold every cap as configured.
+        // The limit the warning asks for does hold every cap as configured (the per-listener cap of
+        // 10,000 above the total of 5,000 is the operator's own choice, not the limit's: no warning).
         var atRequired = DescriptorBudget.Plan(new DescriptorBudgetRequest { Limit = plan.RequiredLimit, InUse = 97, MaxConnections = 5_000 });
         Assert.Empty(atRequired.Lowered);
-        Assert.Equal(5_000, atRequired.Connections);
+        Assert.Equal((5_000, 5_000), (atRequired.Connections, atRequired.ConnectionsPerListener));
+        Assert.Equal(10_000, atRequired.UdpSessionsPerListener);
     }
 
     [Fact]
@@ -146,8 +149,8 @@ public sealed class DescriptorBudgetTests
                 && plan.ConnectionsPerListener <= plan.Connections && plan.UdpSessionsPerListener <= plan.UdpSessions
                 && plan.ApiConnections >= DescriptorBudget.MinApiConnections && plan.Connections >= 1 && plan.UdpSessions >= 1
                 && (plan.ApiConnections == api) != lowered.ContainsKey("API connections")
-                && (plan.ConnectionsPerListener == tcpPerListener) != lowered.ContainsKey("TCP connections per listener")
-                && (plan.UdpSessionsPerListener == udpPerListener) != lowered.ContainsKey("UDP sessions per listener")
+                && (plan.ConnectionsPerListener == Math.Min(tcpPerListener, tcp ?? int.MaxValue)) != lowered.ContainsKey("TCP connections per listener")
+                && (plan.UdpSessionsPerListener == Math.Min(udpPerListener, udp ?? int.MaxValue)) != lowered.ContainsKey("UDP sessions per listener")
                 && (tcp is null || (plan.Connections == tcp) != lowered.ContainsKey("TCP connections in total"))
                 && (udp is null || (plan.UdpSessions == udp) != lowered.ContainsKey("UDP sessions in total"))
                 && (plan.Warning is null) == (plan.Lowered.Count == 0)
