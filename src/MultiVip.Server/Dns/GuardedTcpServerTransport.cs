@@ -11,7 +11,8 @@ namespace MultiVip.Server.Dns;
 /// descriptor limit it would spin a core; and it has no cap of its own, so TCP clients could take
 /// every descriptor. Here a failed accept pauses (<see cref="AcceptBackoff"/>), connections beyond
 /// the cap are closed at once, and both are logged at most once per interval with a count. The
-/// descriptor budget holds exactly this cap's worth for DNS.
+/// descriptor budget holds exactly this cap's worth for DNS. Connections are closed when the client
+/// is done (see <see cref="Counted"/>), which the library alone does not do.
 /// </summary>
 internal sealed partial class GuardedTcpServerTransport(IServerTransport inner, int maxConnections, ILogger logger, TimeProvider timeProvider) : IServerTransport
 {
@@ -19,6 +20,8 @@ internal sealed partial class GuardedTcpServerTransport(IServerTransport inner, 
     private readonly LogThrottle<IPEndPoint> _refusedLog = new(timeProvider, (remote, count, interval) => Log.DnsTcpOverLimit(logger, count, interval, maxConnections, remote));
     private AcceptBackoff _backoff;
     private int _active;
+
+    private TimeProvider TimeProvider => timeProvider;
 
     public ushort DefaultAllowedResponseSize => inner.DefaultAllowedResponseSize;
 
@@ -72,9 +75,17 @@ internal sealed partial class GuardedTcpServerTransport(IServerTransport inner, 
         return new Counted(connection, this);
     }
 
-    /// <summary>Gives back its slot when the server disposes it.</summary>
+    /// <summary>
+    /// Gives back its slot when disposed, and disposes itself once the client is done: ARSoft 3.6.1's
+    /// server never disposes a TCP connection whose read ended (client closed, or idle past the
+    /// keep-alive), so without this each one would hold its descriptor until a garbage collection and
+    /// its slot forever. Done = the read ended and every query read has been answered; a query whose
+    /// answer never comes is given up after the transport's timeout.
+    /// </summary>
     private sealed class Counted(IServerConnection inner, GuardedTcpServerTransport owner) : IServerConnection
     {
+        private int _unanswered;
+        private int _readEnded;
         private int _disposed;
 
         public IServerTransport Transport => owner;
@@ -85,11 +96,44 @@ internal sealed partial class GuardedTcpServerTransport(IServerTransport inner, 
 
         public bool CanRead => inner.CanRead;
 
-        public Task<bool> InitializeAsync(CancellationToken token = default) => inner.InitializeAsync(token);
+        public async Task<bool> InitializeAsync(CancellationToken token = default)
+        {
+            if (await inner.InitializeAsync(token).ConfigureAwait(false))
+            {
+                return true;
+            }
 
-        public Task<DnsReceivedRawPackage?> ReceiveAsync(CancellationToken token = default) => inner.ReceiveAsync(token);
+            Dispose(); // the server just drops it
+            return false;
+        }
 
-        public Task<bool> SendAsync(DnsRawPackage package, CancellationToken token = default) => inner.SendAsync(package, token);
+        public async Task<DnsReceivedRawPackage?> ReceiveAsync(CancellationToken token = default)
+        {
+            var package = await inner.ReceiveAsync(token).ConfigureAwait(false);
+            if (package is not null)
+            {
+                Interlocked.Increment(ref _unanswered);
+                return package;
+            }
+
+            Volatile.Write(ref _readEnded, 1);
+            DisposeIfDone();
+            _ = GiveUpAsync();
+            return null;
+        }
+
+        public async Task<bool> SendAsync(DnsRawPackage package, CancellationToken token = default)
+        {
+            try
+            {
+                return await inner.SendAsync(package, token).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _unanswered);
+                DisposeIfDone();
+            }
+        }
 
         public void Dispose()
         {
@@ -98,6 +142,20 @@ internal sealed partial class GuardedTcpServerTransport(IServerTransport inner, 
                 inner.Dispose();
                 Interlocked.Decrement(ref owner._active);
             }
+        }
+
+        private void DisposeIfDone()
+        {
+            if (Volatile.Read(ref _readEnded) == 1 && Volatile.Read(ref _unanswered) <= 0)
+            {
+                Dispose();
+            }
+        }
+
+        private async Task GiveUpAsync()
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(ServiceDnsServer.TcpTimeoutMs), owner.TimeProvider).ConfigureAwait(false);
+            Dispose();
         }
     }
 

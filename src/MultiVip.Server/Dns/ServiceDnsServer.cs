@@ -19,7 +19,7 @@ internal sealed partial class ServiceDnsServer : IDisposable
     internal const int MaxTcpConnections = 64;
 
     /// <summary>Read and write timeout of one DNS message over TCP.</summary>
-    private const int TcpTimeoutMs = 5000;
+    internal const int TcpTimeoutMs = 5000;
 
     private readonly DnsServer _server;
     private readonly DnsAnswerer _answerer;
