@@ -26,6 +26,9 @@ internal static class ServeCommand
         var drain = IntOption("--drain-timeout", "Seconds connections of a removed or moved endpoint may run on, and how long SIGTERM waits for connections.", (int)defaults.DrainTimeout.TotalSeconds, 0);
         var maxConnections = IntOption("--max-connections-per-listener", "Connections one listener carries at once; more are refused with a reset.", defaults.MaxConnectionsPerListener, 1);
         var maxUdpSessions = IntOption("--max-udp-sessions-per-listener", "UDP sessions one listener keeps; when full, a new client evicts the least recently used session.", defaults.MaxUdpSessionsPerListener, 1);
+        var maxTotalConnections = OptionalIntOption("--max-connections", "TCP connections all listeners carry together; more are refused with a reset. Default: sized from the open-file limit.", 1);
+        var maxTotalUdpSessions = OptionalIntOption("--max-udp-sessions", "UDP sessions all listeners keep together. Default: sized from the open-file limit.", 1);
+        var maxApiConnections = IntOption("--max-api-connections", "Connections the API, dashboard and /metrics accept at once; near the cap the longest-idle connection is closed for a new one.", defaults.MaxApiConnections, 8);
         var dns = new Option<string>("--dns")
         {
             Description = $"Address (ip:port) of the embedded authoritative DNS server, UDP and TCP; 'off' disables it. Default {ServerOptions.DefaultDns}.",
@@ -68,7 +71,7 @@ internal static class ServeCommand
 
         var serve = new Command("serve", $"Run the MultiVip server: REST API on --api (default {ApiRoutes.DefaultApi}), state in --data-dir (default ./.multivip).")
         {
-            pools, drain, maxConnections, maxUdpSessions, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
+            pools, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
             authFailureLimit, sessionLifetime, allowedHosts,
         };
 
@@ -88,6 +91,9 @@ internal static class ServeCommand
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
                 MaxConnectionsPerListener = parse.GetValue(maxConnections),
                 MaxUdpSessionsPerListener = parse.GetValue(maxUdpSessions),
+                MaxConnections = parse.GetValue(maxTotalConnections),
+                MaxUdpSessions = parse.GetValue(maxTotalUdpSessions),
+                MaxApiConnections = parse.GetValue(maxApiConnections),
                 Dns = parse.GetValue(dns),
                 DnsZone = parse.GetValue(dnsZone) ?? ServerOptions.DefaultDnsZone,
                 MaxRequestBodyBytes = parse.GetValue(maxBody),
@@ -220,6 +226,20 @@ internal static class ServeCommand
         }
 
         return ExitCodes.Success;
+    }
+
+    /// <summary>An int option whose absence means "derive it" (here: from the open-file limit).</summary>
+    private static Option<int?> OptionalIntOption(string name, string description, int minimum)
+    {
+        var option = new Option<int?>(name) { Description = description };
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is int value && value < minimum)
+            {
+                r.AddError($"{name} must be at least {minimum}.");
+            }
+        });
+        return option;
     }
 
     private static Option<int> IntOption(string name, string description, int defaultValue, int minimum)
