@@ -63,7 +63,7 @@ internal static class ServeCommand
         {
             var options = new ServerOptions
             {
-                DataDir = parse.GetValue(cli.Global.DataDir) ?? defaults.DataDir,
+                DataDir = DemoDataDirectory.Choose(parse.GetValue(cli.Global.DataDir), parse.GetValue(demo), defaults.DataDir),
                 Api = parse.GetValue(cli.Global.Api) ?? defaults.Api,
                 VipPools = parse.GetValue(pools) is { Length: > 0 } given ? given : defaults.VipPools,
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
@@ -90,9 +90,16 @@ internal static class ServeCommand
                     AllowedHosts = parse.GetValue(allowedHosts) ?? [],
                 },
             };
+            if (parse.GetValue(demo) && DemoDataDirectory.Prepare(options.DataDir, given: parse.GetValue(cli.Global.DataDir) is not null) is { } refusal)
+            {
+                return cli.Fail(refusal, ExitCodes.UsageError);
+            }
+
             return await RunAsync(cli, options, parse.GetValue(demo), cancellationToken).ConfigureAwait(false);
         });
-        return serve;
+
+        // --config FILE and MULTIVIP_<NAME> for every option above (and any added later); --print-config.
+        return ServeConfiguration.Attach(cli, serve);
     }
 
     private static async Task<int> RunAsync(CliContext cli, ServerOptions options, bool demo, CancellationToken cancellationToken)
@@ -120,7 +127,7 @@ internal static class ServeCommand
             var output = cli.Console.Out;
             output.WriteLine($"MultiVip is serving the API on {server.Api.ToString().TrimEnd('/')}");
             output.WriteLine($"  data dir : {server.DataDir}");
-            output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} (clients in this directory find it by themselves)");
+            output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} ({Server.Demo.DemoScenario.HowClientsFind(server.DataDir)})");
             output.WriteLine($"  VIP pool : {string.Join(", ", options.VipPools)}");
             output.WriteLine(server.DnsEndPoint is { } dnsAt
                 ? $"  DNS      : {dnsAt} (UDP, TCP), zone {server.DnsZone}: try dig @{dnsAt.Address} -p {dnsAt.Port} myservice.{server.DnsZone}"
