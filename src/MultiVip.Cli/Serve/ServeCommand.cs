@@ -182,6 +182,12 @@ internal static class ServeCommand
         var option = new Option<int>(name) { Description = $"{description} Default {defaultValue}.", DefaultValueFactory = _ => defaultValue };
         option.Validators.Add(r =>
         {
+            // Not a number ("abc"): the parser reports that itself; reading the value here would throw.
+            if (r.Tokens.Count > 0 && !int.TryParse(r.Tokens[^1].Value, System.Globalization.CultureInfo.InvariantCulture, out _))
+            {
+                return;
+            }
+
             if (r.GetValueOrDefault<int>() < minimum)
             {
                 r.AddError($"{name} must be at least {minimum}.");

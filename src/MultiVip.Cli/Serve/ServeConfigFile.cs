@@ -32,46 +32,47 @@ internal static class ServeConfigFile
         }
 
         var document = SyntaxParser.Parse(text, path, true);
-        var errors = new List<string>();
+        var errors = new List<(int Line, string Text)>();
         foreach (var diagnostic in document.Diagnostics)
         {
             if (diagnostic.Kind == DiagnosticMessageKind.Error)
             {
-                errors.Add($"{path}:{diagnostic.Span.Start.Line + 1}: {diagnostic.Message}");
+                errors.Add((diagnostic.Span.Start.Line, $"{path}:{diagnostic.Span.Start.Line + 1}: {diagnostic.Message}"));
             }
         }
 
         if (errors.Count > 0)
         {
-            throw new ServeConfigException("The config file is not valid TOML, so nothing was started:\n  " + string.Join("\n  ", errors));
+            throw new ServeConfigException("The config file is not valid TOML, so nothing was started:\n  " + string.Join("\n  ", errors.OrderBy(e => e.Line).Select(e => e.Text)));
         }
 
         foreach (var table in document.Tables)
         {
-            errors.Add($"{path}:{table.Span.Start.Line + 1}: tables ([{table.Name}]) are not used: write every setting as a top-level key = value.");
+            errors.Add((table.Span.Start.Line, $"{path}:{table.Span.Start.Line + 1}: tables ([{table.Name}]) are not used: write every setting as a top-level key = value."));
         }
 
         var values = new Dictionary<string, ConfigFileValue>(StringComparer.Ordinal);
         foreach (var entry in document.KeyValues)
         {
             var line = entry.Span.Start.Line + 1;
+            void Problem(string text) => errors.Add((line, $"{path}:{line}: {text}"));
             var key = KeyText(entry.Key);
             if (key is null || entry.Key!.DotKeys.ChildrenCount > 0)
             {
-                errors.Add($"{path}:{line}: '{entry.Key}' is a dotted key; write each setting as a plain key like drain-timeout = 30.");
+                Problem($"'{entry.Key}' is a dotted key; write each setting as a plain key like drain-timeout = 30.");
                 continue;
             }
 
             if (!repeatableByKey.TryGetValue(key, out var repeatable))
             {
-                errors.Add($"{path}:{line}: unknown key '{key}'. {Suggest(key, repeatableByKey.Keys, notSettable)}");
+                Problem($"unknown key '{key}'. {Suggest(key, repeatableByKey.Keys, notSettable)}");
                 continue;
             }
 
             var converted = Values(entry.Value, repeatable, out var problem);
             if (problem is not null)
             {
-                errors.Add($"{path}:{line}: {key}: {problem}");
+                Problem($"{key}: {problem}");
                 continue;
             }
 
@@ -80,7 +81,7 @@ internal static class ServeConfigFile
 
         if (errors.Count > 0)
         {
-            throw new ServeConfigException($"The config file {path} has {(errors.Count == 1 ? "a problem" : errors.Count + " problems")}, so nothing was started:\n  " + string.Join("\n  ", errors));
+            throw new ServeConfigException($"The config file {path} has {(errors.Count == 1 ? "a problem" : errors.Count + " problems")}, so nothing was started:\n  " + string.Join("\n  ", errors.OrderBy(e => e.Line).Select(e => e.Text)));
         }
 
         return values;
