@@ -61,11 +61,7 @@ public sealed partial class DemoDataDirTests : IDisposable
         {
             using var demo = CliProcess.Start(_cwd, null, ["serve", "--demo", .. common]);
             await demo.WaitForLineAsync("lbset set --service myService", TimeSpan.FromSeconds(60));
-            Assert.Contains($"data dir : {Path.Combine(_cwd, DemoDataDirectory.Default)}", demo.Output);
-            Assert.Contains("myLBSet on Vip2", demo.Output);
-
             var urls = CurlUrl().Matches(demo.Output).Select(m => m.Groups["url"].Value).ToList();
-            Assert.Equal(4, urls.Count); // three tenants on port 80 and the load-balanced set on 81
             using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
             {
                 foreach (var url in urls)
@@ -73,6 +69,10 @@ public sealed partial class DemoDataDirTests : IDisposable
                     Assert.StartsWith("Hello from myVM", await http.GetStringAsync(new Uri(url)));
                 }
             }
+
+            Assert.Equal(4, urls.Count); // three tenants on port 80 and the load-balanced set on 81
+            Assert.Contains($"data dir : {Path.Combine(_cwd, DemoDataDirectory.Default)}", demo.Output);
+            Assert.Contains("myLBSet on Vip2", demo.Output);
 
             var commands = demo.Output.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("./multivip ", StringComparison.Ordinal)).ToList();
             Assert.Equal(2, commands.Count);
