@@ -108,6 +108,12 @@ public static class SqliteBackup
                 await source.OpenAsync(cancellationToken);
                 await target.OpenAsync(cancellationToken);
                 source.BackupDatabase(target);
+
+                // A plain copy of a WAL database carries WAL mode along; as a rollback-journal file it
+                // leaves no -wal/-shm beside the partial name. The server turns WAL on at open.
+                await using var journal = target.CreateCommand();
+                journal.CommandText = "PRAGMA journal_mode=DELETE";
+                await journal.ExecuteScalarAsync(cancellationToken);
             }
 
             await VerifyAsync(partial, cancellationToken);
@@ -116,7 +122,11 @@ public static class SqliteBackup
         }
         catch
         {
-            File.Delete(partial);
+            foreach (var suffix in new[] { "", "-journal", "-wal", "-shm" })
+            {
+                File.Delete(partial + suffix);
+            }
+
             throw;
         }
     }
