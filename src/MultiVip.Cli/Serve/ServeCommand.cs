@@ -85,7 +85,7 @@ internal static class ServeCommand
 
             var options = new ServerOptions
             {
-                DataDir = parse.GetValue(cli.Global.DataDir) ?? defaults.DataDir,
+                DataDir = DemoDataDirectory.Choose(parse.GetValue(cli.Global.DataDir), parse.GetValue(demo), defaults.DataDir),
                 Api = parse.GetValue(cli.Global.Api) ?? defaults.Api,
                 VipPools = parse.GetValue(pools) is { Length: > 0 } given ? given : defaults.VipPools,
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
@@ -116,9 +116,16 @@ internal static class ServeCommand
                 },
                 LogLevel = startLevel,
             };
+            if (parse.GetValue(demo) && DemoDataDirectory.Prepare(options.DataDir, given: parse.GetValue(cli.Global.DataDir) is not null) is { } refusal)
+            {
+                return cli.Fail(refusal, ExitCodes.UsageError);
+            }
+
             return await RunAsync(cli, options, parse.GetValue(demo), cancellationToken).ConfigureAwait(false);
         });
-        return serve;
+
+        // --config FILE and MULTIVIP_<NAME> for every option above (and any added later); --print-config.
+        return ServeConfiguration.Attach(cli, serve);
     }
 
     private static async Task<int> RunAsync(CliContext cli, ServerOptions options, bool demo, CancellationToken cancellationToken)
@@ -175,7 +182,7 @@ internal static class ServeCommand
             var output = cli.Console.Out;
             output.WriteLine($"MultiVip is serving the API on {server.Api.ToString().TrimEnd('/')}");
             output.WriteLine($"  data dir : {server.DataDir}");
-            output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} (clients in this directory find it by themselves)");
+            output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} ({Server.Demo.DemoScenario.HowClientsFind(server.DataDir)})");
             output.WriteLine($"  VIP pool : {string.Join(", ", options.VipPools)}");
             output.WriteLine(server.DnsEndPoint is { } dnsAt
                 ? $"  DNS      : {dnsAt} (UDP, TCP), zone {server.DnsZone}: try dig @{dnsAt.Address} -p {dnsAt.Port} myservice.{server.DnsZone}"
@@ -247,6 +254,12 @@ internal static class ServeCommand
         var option = new Option<int>(name) { Description = $"{description} Default {defaultValue}.", DefaultValueFactory = _ => defaultValue };
         option.Validators.Add(r =>
         {
+            // Not a number ("abc"): the parser reports that itself; reading the value here would throw.
+            if (r.Tokens.Count > 0 && !int.TryParse(r.Tokens[^1].Value, System.Globalization.CultureInfo.InvariantCulture, out _))
+            {
+                return;
+            }
+
             if (r.GetValueOrDefault<int>() < minimum)
             {
                 r.AddError($"{name} must be at least {minimum}.");

@@ -100,6 +100,7 @@ public static partial class ServerHost
             }
 
             builder.Services.AddSingleton(control);
+            builder.Services.AddSingleton<IStateStore>(store);
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
             builder.Services.AddSingleton(new ServiceDnsZone(dnsZone.ToString(false)));
             builder.Services.AddMultiVipObservability(token, control, dataPlane);
@@ -116,6 +117,7 @@ public static partial class ServerHost
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
             dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
+            ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout);
             return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns) { SettingsReload = reload };
         }
         catch
