@@ -20,6 +20,8 @@ internal static class Program
         ReservedIpCommands.Create,
         OperationCommands.Create,
         Serve.ServeCommand.Create,
+        BackupCommands.CreateBackup,
+        BackupCommands.CreateRestore,
     ];
 
     private const string Description = """

@@ -165,6 +165,18 @@ public sealed class MultiVipClient : IDisposable
         return WaitAsync(operation, ApiRoutes.Operation(operation.OperationId), cancellationToken);
     }
 
+    // Backup
+
+    /// <summary>
+    /// Streams a consistent snapshot of the server's state (an SQLite database file) into
+    /// <paramref name="destination"/>; see <c>multivip backup</c>.
+    /// </summary>
+    public async Task DownloadBackupAsync(Stream destination, CancellationToken cancellationToken = default)
+    {
+        using var response = await SendAsync(HttpMethod.Get, ApiRoutes.Backup, null, null, cancellationToken, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
+        await response.Content.CopyToAsync(destination, cancellationToken).ConfigureAwait(false);
+    }
+
     private async Task<Operation> MutateAsync(HttpMethod method, string path, object? body, string? ifMatch, bool wait, CancellationToken ct)
     {
         Operation submitted;
@@ -221,7 +233,7 @@ public sealed class MultiVipClient : IDisposable
     }
 
     /// <summary>Sends one request; returns only successful responses, turning everything else into our exceptions.</summary>
-    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body, string? ifMatch, CancellationToken ct)
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body, string? ifMatch, CancellationToken ct, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
     {
         var uri = Resolve(path);
         using var request = new HttpRequestMessage(method, uri);
@@ -239,7 +251,7 @@ public sealed class MultiVipClient : IDisposable
         HttpResponseMessage response;
         try
         {
-            response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
+            response = await http.SendAsync(request, completion, ct).ConfigureAwait(false);
         }
         catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ConnectionError)
         {

@@ -23,6 +23,15 @@ public sealed record DataPlaneOptions
     public int MaxConnectionsPerListener { get; init; } = 10_000;
 
     /// <summary>
+    /// Connections all TCP listeners carry together; beyond it new clients are reset at once, as over
+    /// the per-listener cap. Default 50000 (100,000 descriptors). The server sizes it from the
+    /// process's descriptor limit so the data plane can never take the descriptors the API, DNS and
+    /// the database need; an embedder that raises it without raising ulimit -n brings back accept
+    /// failing with EMFILE for every listener and the API alike.
+    /// </summary>
+    public int MaxConnections { get; init; } = 50_000;
+
+    /// <summary>
     /// Per-attempt limit on connecting to a backend. Default 5 s. Shorter fails over faster from a
     /// black-holed VM but gives up on slow, healthy ones; longer holds the client in limbo.
     /// </summary>
@@ -46,6 +55,14 @@ public sealed record DataPlaneOptions
     /// </summary>
     public int MaxUdpSessionsPerListener { get; init; } = 10_000;
 
+    /// <summary>
+    /// UDP sessions all UDP listeners keep together (one descriptor each). Default 50000; the server
+    /// sizes it from the descriptor limit. When it is reached a new client evicts the least recently
+    /// used session of the listener holding the most sessions (the flooded one, usually); if none can
+    /// be evicted the datagram is dropped and counted. Spoofed sources cost at most this many sockets.
+    /// </summary>
+    public int MaxUdpSessions { get; init; } = 50_000;
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(DrainTimeout, TimeSpan.Zero, nameof(DrainTimeout));
@@ -53,5 +70,7 @@ public sealed record DataPlaneOptions
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(BackendConnectTimeout, TimeSpan.Zero, nameof(BackendConnectTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxConnectAttempts, 0, nameof(MaxConnectAttempts));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxUdpSessionsPerListener, 0, nameof(MaxUdpSessionsPerListener));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxConnections, 0, nameof(MaxConnections));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxUdpSessions, 0, nameof(MaxUdpSessions));
     }
 }

@@ -28,9 +28,9 @@ internal static partial class Log
         Message = "Ignored desired state generation {Generation}: generation {Applied} is already applied")]
     public static partial void StaleGenerationIgnored(ILogger logger, long generation, long applied);
 
-    [LoggerMessage(EventId = 7, EventName = "AcceptFailed", Level = LogLevel.Error,
-        Message = "Accept loop of {Key} failed")]
-    public static partial void AcceptFailed(ILogger logger, ListenerKey key, Exception exception);
+    [LoggerMessage(EventId = 7, EventName = "AcceptFailed", Level = LogLevel.Warning,
+        Message = "{Key}: accept failed {Count} time(s) in the last {Interval} (latest: {Error}); {Hint}")]
+    public static partial void AcceptFailed(ILogger logger, ListenerKey key, long count, TimeSpan interval, System.Net.Sockets.SocketError error, string hint);
 
     [LoggerMessage(EventId = 8, EventName = "DuplicateListener", Level = LogLevel.Error,
         Message = "Desired state lists {Key} more than once; the first spec wins")]
@@ -41,8 +41,12 @@ internal static partial class Log
     public static partial void ConnectionDeniedByAcl(ILogger logger, ListenerKey key, IPEndPoint remote);
 
     [LoggerMessage(EventId = 11, EventName = "ConnectionOverLimit", Level = LogLevel.Warning,
-        Message = "{Key}: connection from {Remote} refused, the listener already carries {Limit} connections")]
-    public static partial void ConnectionOverLimit(ILogger logger, ListenerKey key, IPEndPoint remote, int limit);
+        Message = "{Key}: refused {Count} connection(s) in the last {Interval}, the listener already carries {Limit} connections (--max-connections-per-listener); latest from {Remote}")]
+    public static partial void ConnectionOverLimit(ILogger logger, ListenerKey key, long count, TimeSpan interval, int limit, IPEndPoint remote);
+
+    [LoggerMessage(EventId = 17, EventName = "ConnectionOverTotalLimit", Level = LogLevel.Warning,
+        Message = "{Key}: refused {Count} connection(s) in the last {Interval}, the data plane already carries {Limit} connections in total (--max-connections, sized from the descriptor limit); latest from {Remote}")]
+    public static partial void ConnectionOverTotalLimit(ILogger logger, ListenerKey key, long count, TimeSpan interval, int limit, IPEndPoint remote);
 
     [LoggerMessage(EventId = 12, EventName = "NoHealthyBackend", Level = LogLevel.Warning,
         Message = "{Key}: connection from {Remote} reset, no backend is in rotation")]
@@ -93,8 +97,16 @@ internal static partial class Log
     public static partial void UdpNoHealthyBackend(ILogger logger, ListenerKey key, IPEndPoint remote);
 
     [LoggerMessage(EventId = 44, EventName = "UdpSessionEvicted", Level = LogLevel.Debug,
-        Message = "{Key}: session of {Remote} evicted (least recently used) to admit a new one; the listener holds {Limit} sessions at most")]
-    public static partial void UdpSessionEvicted(ILogger logger, ListenerKey key, IPEndPoint remote, int limit);
+        Message = "{Key}: evicted {Count} session(s) (least recently used) in the last {Interval} to admit new ones; latest of {Remote}")]
+    public static partial void UdpSessionEvicted(ILogger logger, ListenerKey key, long count, TimeSpan interval, IPEndPoint remote);
+
+    [LoggerMessage(EventId = 48, EventName = "UdpSessionsRefused", Level = LogLevel.Warning,
+        Message = "{Key}: dropped datagrams of {Count} new client(s) in the last {Interval}: the data plane holds {Limit} UDP sessions in total (--max-udp-sessions, sized from the descriptor limit) and none could be evicted; latest from {Remote}")]
+    public static partial void UdpSessionsRefused(ILogger logger, ListenerKey key, long count, TimeSpan interval, int limit, IPEndPoint remote);
+
+    [LoggerMessage(EventId = 49, EventName = "UdpSessionSocketFailed", Level = LogLevel.Warning,
+        Message = "{Key}: could not open a backend socket for {Count} new client(s) in the last {Interval} (latest: {Error}); {Hint}")]
+    public static partial void UdpSessionSocketFailed(ILogger logger, ListenerKey key, long count, TimeSpan interval, System.Net.Sockets.SocketError error, string hint);
 
     [LoggerMessage(EventId = 45, EventName = "UdpSessionsMoved", Level = LogLevel.Information,
         Message = "{Key}: dropped {Count} session(s) bound to backends out of rotation; their next datagram picks a member in rotation")]

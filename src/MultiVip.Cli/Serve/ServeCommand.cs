@@ -26,6 +26,9 @@ internal static class ServeCommand
         var drain = IntOption("--drain-timeout", "Seconds connections of a removed or moved endpoint may run on, and how long SIGTERM waits for connections.", (int)defaults.DrainTimeout.TotalSeconds, 0);
         var maxConnections = IntOption("--max-connections-per-listener", "Connections one listener carries at once; more are refused with a reset.", defaults.MaxConnectionsPerListener, 1);
         var maxUdpSessions = IntOption("--max-udp-sessions-per-listener", "UDP sessions one listener keeps; when full, a new client evicts the least recently used session.", defaults.MaxUdpSessionsPerListener, 1);
+        var maxTotalConnections = OptionalIntOption("--max-connections", "TCP connections all listeners carry together; more are refused with a reset. Default: sized from the open-file limit.", 1);
+        var maxTotalUdpSessions = OptionalIntOption("--max-udp-sessions", "UDP sessions all listeners keep together. Default: sized from the open-file limit.", 1);
+        var maxApiConnections = IntOption("--max-api-connections", "Connections the API, dashboard and /metrics accept at once; near the cap the longest-idle connection is closed for a new one.", defaults.MaxApiConnections, 8);
         var dns = new Option<string>("--dns")
         {
             Description = $"Address (ip:port) of the embedded authoritative DNS server, UDP and TCP; 'off' disables it. Default {ServerOptions.DefaultDns}.",
@@ -68,7 +71,7 @@ internal static class ServeCommand
 
         var serve = new Command("serve", $"Run the MultiVip server: REST API on --api (default {ApiRoutes.DefaultApi}), state in --data-dir (default ./.multivip).")
         {
-            pools, drain, maxConnections, maxUdpSessions, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
+            pools, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
             authFailureLimit, sessionLifetime, allowedHosts,
         };
 
@@ -82,12 +85,15 @@ internal static class ServeCommand
 
             var options = new ServerOptions
             {
-                DataDir = parse.GetValue(cli.Global.DataDir) ?? defaults.DataDir,
+                DataDir = DemoDataDirectory.Choose(parse.GetValue(cli.Global.DataDir), parse.GetValue(demo), defaults.DataDir),
                 Api = parse.GetValue(cli.Global.Api) ?? defaults.Api,
                 VipPools = parse.GetValue(pools) is { Length: > 0 } given ? given : defaults.VipPools,
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
                 MaxConnectionsPerListener = parse.GetValue(maxConnections),
                 MaxUdpSessionsPerListener = parse.GetValue(maxUdpSessions),
+                MaxConnections = parse.GetValue(maxTotalConnections),
+                MaxUdpSessions = parse.GetValue(maxTotalUdpSessions),
+                MaxApiConnections = parse.GetValue(maxApiConnections),
                 Dns = parse.GetValue(dns),
                 DnsZone = parse.GetValue(dnsZone) ?? ServerOptions.DefaultDnsZone,
                 MaxRequestBodyBytes = parse.GetValue(maxBody),
@@ -110,9 +116,16 @@ internal static class ServeCommand
                 },
                 LogLevel = startLevel,
             };
+            if (parse.GetValue(demo) && DemoDataDirectory.Prepare(options.DataDir, given: parse.GetValue(cli.Global.DataDir) is not null) is { } refusal)
+            {
+                return cli.Fail(refusal, ExitCodes.UsageError);
+            }
+
             return await RunAsync(cli, options, parse.GetValue(demo), cancellationToken).ConfigureAwait(false);
         });
-        return serve;
+
+        // --config FILE and MULTIVIP_<NAME> for every option above (and any added later); --print-config.
+        return ServeConfiguration.Attach(cli, serve);
     }
 
     private static async Task<int> RunAsync(CliContext cli, ServerOptions options, bool demo, CancellationToken cancellationToken)
@@ -169,7 +182,7 @@ internal static class ServeCommand
             var output = cli.Console.Out;
             output.WriteLine($"MultiVip is serving the API on {server.Api.ToString().TrimEnd('/')}");
             output.WriteLine($"  data dir : {server.DataDir}");
-            output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} (clients in this directory find it by themselves)");
+            output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} ({Server.Demo.DemoScenario.HowClientsFind(server.DataDir)})");
             output.WriteLine($"  VIP pool : {string.Join(", ", options.VipPools)}");
             output.WriteLine(server.DnsEndPoint is { } dnsAt
                 ? $"  DNS      : {dnsAt} (UDP, TCP), zone {server.DnsZone}: try dig @{dnsAt.Address} -p {dnsAt.Port} myservice.{server.DnsZone}"
@@ -222,11 +235,31 @@ internal static class ServeCommand
         return ExitCodes.Success;
     }
 
+    /// <summary>An int option whose absence means "derive it" (here: from the open-file limit).</summary>
+    private static Option<int?> OptionalIntOption(string name, string description, int minimum)
+    {
+        var option = new Option<int?>(name) { Description = description };
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is int value && value < minimum)
+            {
+                r.AddError($"{name} must be at least {minimum}.");
+            }
+        });
+        return option;
+    }
+
     private static Option<int> IntOption(string name, string description, int defaultValue, int minimum)
     {
         var option = new Option<int>(name) { Description = $"{description} Default {defaultValue}.", DefaultValueFactory = _ => defaultValue };
         option.Validators.Add(r =>
         {
+            // Not a number ("abc"): the parser reports that itself; reading the value here would throw.
+            if (r.Tokens.Count > 0 && !int.TryParse(r.Tokens[^1].Value, System.Globalization.CultureInfo.InvariantCulture, out _))
+            {
+                return;
+            }
+
             if (r.GetValueOrDefault<int>() < minimum)
             {
                 r.AddError($"{name} must be at least {minimum}.");

@@ -12,4 +12,5 @@ internal sealed class ListenerCounters
     public long ConnectExhausted;
     public long IdleClosed;
     public long DrainReset;
+    public long AcceptFailures;
 }

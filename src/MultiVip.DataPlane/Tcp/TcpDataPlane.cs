@@ -24,6 +24,7 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
     private readonly List<(VipListener Listener, Task Drain)> _draining = [];
     private readonly List<Task> _backendDrains = [];
     private readonly CancellationTokenSource _shutdown = new();
+    private readonly SharedLimit _connectionSlots;
     private VipListener[] _published = [];
     private long _appliedGeneration = -1;
     private int _disposed;
@@ -43,6 +44,7 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
         _timeProvider = timeProvider;
         _logger = loggerFactory.CreateLogger<TcpDataPlane>();
         _forwarder = forwarder;
+        _connectionSlots = new SharedLimit(options.MaxConnections);
     }
 
     /// <summary>Every finished probe attempt. Lets tests await health instead of sleeping.</summary>
@@ -91,7 +93,7 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
                         return (null, error);
                     }
 
-                    var listener = new VipListener(socket, spec, _options, _timeProvider, _logger, _forwarder, RaiseProbeCompleted);
+                    var listener = new VipListener(socket, spec, _options, _timeProvider, _logger, _forwarder, RaiseProbeCompleted, _connectionSlots);
                     listener.Start();
                     Log.ListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
                     return (listener, null);
@@ -198,6 +200,9 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
 
         return null;
     }
+
+    /// <summary>Connections held against <see cref="DataPlaneOptions.MaxConnections"/> by all listeners, for tests.</summary>
+    internal int TotalAdmitted => _connectionSlots.Used;
 
     /// <summary>Slots in use against the connection limit of a running listener (null when unknown), for tests.</summary>
     internal int? GetAdmittedCount(ListenerKey key)

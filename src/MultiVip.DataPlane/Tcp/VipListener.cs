@@ -29,6 +29,10 @@ internal sealed class VipListener : Reconciliation.IRoutedListener
     private readonly ITimer _idleSweep;
     private readonly RouteController _routing;
     private readonly IPEndPoint _localEndPoint;
+    private readonly SharedLimit _connectionSlots;
+    private readonly LogThrottle<SocketException> _acceptFailureLog;
+    private readonly LogThrottle<IPEndPoint> _overListenerLimitLog;
+    private readonly LogThrottle<IPEndPoint> _overTotalLimitLog;
     private TimeSpan _sweepPeriod;
     private int _active;
     private Task _acceptLoop = Task.CompletedTask;
@@ -40,9 +44,14 @@ internal sealed class VipListener : Reconciliation.IRoutedListener
         TimeProvider timeProvider,
         ILogger logger,
         IConnectionForwarder forwarder,
-        Action<ProbeObservation> onProbe)
+        Action<ProbeObservation> onProbe,
+        SharedLimit connectionSlots)
     {
         _socket = socket;
+        _connectionSlots = connectionSlots;
+        _acceptFailureLog = new(timeProvider, (ex, count, interval) => Log.AcceptFailed(logger, spec.Key, count, interval, ex.SocketErrorCode, AcceptBackoff.Hint(ex)));
+        _overListenerLimitLog = new(timeProvider, (remote, count, interval) => Log.ConnectionOverLimit(logger, spec.Key, count, interval, options.MaxConnectionsPerListener, remote));
+        _overTotalLimitLog = new(timeProvider, (remote, count, interval) => Log.ConnectionOverTotalLimit(logger, spec.Key, count, interval, connectionSlots.Capacity, remote));
         _options = options;
         _timeProvider = timeProvider;
         _logger = logger;
@@ -215,12 +224,14 @@ internal sealed class VipListener : Reconciliation.IRoutedListener
 
     private async Task AcceptLoopAsync()
     {
+        var backoff = default(AcceptBackoff);
         while (!_stopping.IsCancellationRequested)
         {
             Socket client;
             try
             {
                 client = await _socket.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+                backoff.Reset();
             }
             catch (Exception ex) when (_stopping.IsCancellationRequested
                 && ex is OperationCanceledException or ObjectDisposedException or SocketException)
@@ -229,9 +240,24 @@ internal sealed class VipListener : Reconciliation.IRoutedListener
             }
             catch (SocketException ex)
             {
-                // EMFILE and friends: the listener stays up and tries again with the next client.
-                Log.AcceptFailed(_logger, Key, ex);
-                await Task.Yield();
+                // The listener stays up whatever accept says; it must neither spin nor log per failure.
+                Interlocked.Increment(ref Counters.AcceptFailures);
+                _acceptFailureLog.Record(ex);
+
+                if (AcceptBackoff.IsPerConnection(ex))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await Task.Delay(backoff.Next(), _timeProvider, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
                 continue;
             }
 
@@ -244,6 +270,7 @@ internal sealed class VipListener : Reconciliation.IRoutedListener
         IPEndPoint? remote = null;
         Socket? backendSocket = null;
         var counted = false;
+        var holdsSlot = false;
         try
         {
             client.NoDelay = true;
@@ -254,7 +281,19 @@ internal sealed class VipListener : Reconciliation.IRoutedListener
             if (Interlocked.Increment(ref _active) > _options.MaxConnectionsPerListener)
             {
                 Interlocked.Increment(ref Counters.RefusedOverLimit);
-                Log.ConnectionOverLimit(_logger, Key, remote, _options.MaxConnectionsPerListener);
+                _overListenerLimitLog.Record(remote);
+
+                ForwardedConnection.Abort(client);
+                return;
+            }
+
+            // Before the backend socket exists: the second descriptor of the connection is never opened over the cap.
+            holdsSlot = _connectionSlots.TryAcquire();
+            if (!holdsSlot)
+            {
+                Interlocked.Increment(ref Counters.RefusedOverLimit);
+                _overTotalLimitLog.Record(remote);
+
                 ForwardedConnection.Abort(client);
                 return;
             }
@@ -354,6 +393,11 @@ internal sealed class VipListener : Reconciliation.IRoutedListener
             if (counted)
             {
                 Interlocked.Decrement(ref _active);
+            }
+
+            if (holdsSlot)
+            {
+                _connectionSlots.Release();
             }
         }
     }

@@ -12,4 +12,5 @@ internal sealed class UdpCounters
     public long DeniedByAcl;
     public long NoHealthyBackend;
     public long SendFailures;
+    public long SessionsRefused;
 }

@@ -19,6 +19,7 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
     private readonly Action<ProbeObservation> _onProbe;
     private readonly SemaphoreSlim _applyGate = new(1, 1);
     private readonly Dictionary<ListenerKey, UdpListener> _listeners = [];
+    private readonly SharedLimit _sessionSlots;
     private UdpListener[] _published = [];
     private long _appliedGeneration = -1;
     private int _disposed;
@@ -30,7 +31,11 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
         _timeProvider = timeProvider;
         _logger = loggerFactory.CreateLogger<UdpDataPlane>();
         _onProbe = onProbe;
+        _sessionSlots = new SharedLimit(options.MaxUdpSessions);
     }
+
+    /// <summary>Sessions held against <see cref="DataPlaneOptions.MaxUdpSessions"/> by all listeners, for tests.</summary>
+    internal int TotalSessions => _sessionSlots.Used;
 
     public async Task<ApplyResult> ApplyAsync(DesiredState desired, CancellationToken cancellationToken)
     {
@@ -64,7 +69,7 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
                         return (null, error);
                     }
 
-                    var listener = new UdpListener(socket, spec, _options, _timeProvider, _logger, _onProbe);
+                    var listener = new UdpListener(socket, spec, _options, _timeProvider, _logger, _onProbe, _sessionSlots, EvictFromLargest);
                     listener.Start();
                     Log.UdpListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
                     return (listener, null);
@@ -109,6 +114,27 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The total is exhausted: the listener holding the most sessions gives up its least recently used
+    /// one. A flood on one VIP thus evicts its own sessions, not those of a quiet VIP next to it.
+    /// </summary>
+    private bool EvictFromLargest()
+    {
+        UdpListener? largest = null;
+        var most = 0;
+        foreach (var listener in Volatile.Read(ref _published))
+        {
+            var count = listener.SessionCount;
+            if (count > most)
+            {
+                most = count;
+                largest = listener;
+            }
+        }
+
+        return largest is not null && largest.EvictOldest();
     }
 
     /// <summary>Closes every UDP socket and session (SIGTERM, dispose).</summary>

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Health;
 using MultiVip.DataPlane.Routing;
+using MultiVip.DataPlane.Sockets;
 using MultiVip.DataPlane.Tcp;
 
 namespace MultiVip.DataPlane.Udp;
@@ -12,8 +13,10 @@ namespace MultiVip.DataPlane.Udp;
 /// <summary>
 /// One public UDP socket (VIP, port) and its session table. A client's first datagram creates a
 /// session (ACL check, then the distribution mode's hash picks a member in rotation); later ones
-/// follow it. Sessions end on idle timeout, on LRU eviction when the table is full, or at once when
-/// their backend leaves rotation or the set.
+/// follow it. Sessions end on idle timeout, on LRU eviction when the table (or the data plane's
+/// total, <see cref="DataPlaneOptions.MaxUdpSessions"/>) is full, or at once when their backend
+/// leaves rotation or the set. A session's backend socket is opened only once it has a slot, so a
+/// flood of spoofed sources costs at most the caps' worth of descriptors.
 /// </summary>
 internal sealed class UdpListener : Reconciliation.IRoutedListener
 {
@@ -31,14 +34,34 @@ internal sealed class UdpListener : Reconciliation.IRoutedListener
     private readonly Dictionary<UdpFlowKey, UdpSession> _sessions = [];
     private readonly ITimer _idleSweep;
     private readonly int[] _candidates = new int[1];
+    private readonly SharedLimit _slots;
+    private readonly Func<bool> _evictForTotal;
+    private readonly LogThrottle<IPEndPoint> _evictedLog;
+    private readonly LogThrottle<IPEndPoint> _refusedLog;
+    private readonly LogThrottle<SocketException> _socketFailedLog;
     private UdpSession? _newest;
     private UdpSession? _oldest;
     private TimeSpan _sweepPeriod;
     private Task _receiveLoop = Task.CompletedTask;
 
-    public UdpListener(Socket socket, ListenerSpec spec, DataPlaneOptions options, TimeProvider timeProvider, ILogger logger, Action<ProbeObservation> onProbe)
+    /// <param name="slots">The data plane's session cap, shared by every UDP listener.</param>
+    /// <param name="evictForTotal">Asks the data plane to evict one session (from the listener holding the most) when <paramref name="slots"/> is exhausted; false if none could be.</param>
+    public UdpListener(
+        Socket socket,
+        ListenerSpec spec,
+        DataPlaneOptions options,
+        TimeProvider timeProvider,
+        ILogger logger,
+        Action<ProbeObservation> onProbe,
+        SharedLimit slots,
+        Func<bool> evictForTotal)
     {
         _socket = socket;
+        _slots = slots;
+        _evictForTotal = evictForTotal;
+        _evictedLog = new(timeProvider, (remote, count, interval) => Log.UdpSessionEvicted(logger, spec.Key, count, interval, remote));
+        _refusedLog = new(timeProvider, (remote, count, interval) => Log.UdpSessionsRefused(logger, spec.Key, count, interval, slots.Capacity, remote));
+        _socketFailedLog = new(timeProvider, (ex, count, interval) => Log.UdpSessionSocketFailed(logger, spec.Key, count, interval, ex.SocketErrorCode, AcceptBackoff.Hint(ex)));
         _options = options;
         _timeProvider = timeProvider;
         _logger = logger;
@@ -211,24 +234,33 @@ internal sealed class UdpListener : Reconciliation.IRoutedListener
             }
 
             var backend = route.Members[_candidates[0]];
-            var socket = new Socket(backend.Spec.Target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            if (!TryTakeSlot(remote))
+            {
+                return null;
+            }
+
+            Socket? socket = null;
             try
             {
+                socket = new Socket(backend.Spec.Target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+
                 // Connecting a UDP socket sends nothing; it fixes the peer so the kernel delivers only that backend's replies.
                 socket.Connect(backend.Spec.Target);
             }
             catch (SocketException ex)
             {
-                socket.Dispose();
+                // EMFILE included: this client's datagram is lost, the listener and its sessions carry on.
+                socket?.Dispose();
+                _slots.Release();
                 Interlocked.Increment(ref Counters.SendFailures);
-                Log.UdpSessionFailed(_logger, Key, remote, ex);
+                _socketFailedLog.Record(ex);
+
                 return null;
             }
 
             var client = new SocketAddress(from.Family, from.Size);
             from.Buffer.Span.CopyTo(client.Buffer.Span);
-            var session = new UdpSession(key, client, remote, backend, socket, now);
-            UdpSession? evicted = null;
+            var session = new UdpSession(key, client, remote, backend, socket, now, _slots);
             lock (_gate)
             {
                 // A route change purges sessions under this lock after publishing its table. If the
@@ -237,6 +269,7 @@ internal sealed class UdpListener : Reconciliation.IRoutedListener
                 if (!ReferenceEquals(route, _routing.Current) || _stopping.IsCancellationRequested)
                 {
                     socket.Dispose();
+                    _slots.Release();
                     if (_stopping.IsCancellationRequested)
                     {
                         return null;
@@ -245,28 +278,64 @@ internal sealed class UdpListener : Reconciliation.IRoutedListener
                     continue;
                 }
 
-                if (_sessions.Count >= _options.MaxUdpSessionsPerListener && _oldest is not null)
-                {
-                    evicted = _oldest;
-                    _sessions.Remove(evicted.Key);
-                    Unlink(evicted);
-                }
-
                 _sessions[key] = session;
                 LinkFront(session);
                 backend.AttachSession();
-            }
-
-            if (evicted is not null && evicted.Close())
-            {
-                Interlocked.Increment(ref Counters.SessionsEvicted);
-                Log.UdpSessionEvicted(_logger, Key, evicted.ClientEndPoint, _options.MaxUdpSessionsPerListener);
             }
 
             Interlocked.Increment(ref Counters.SessionsCreated);
             _ = ReplyLoopAsync(session);
             return session;
         }
+    }
+
+    /// <summary>
+    /// Makes room for one new session before its socket is opened: a full listener evicts its least
+    /// recently used session; when the data plane's total is exhausted the listener holding the most
+    /// sessions gives one up. Only this listener's receive loop adds sessions to it, so the count
+    /// cannot grow between the check and the insert.
+    /// </summary>
+    private bool TryTakeSlot(IPEndPoint remote)
+    {
+        if (SessionCount >= _options.MaxUdpSessionsPerListener)
+        {
+            EvictOldest();
+        }
+
+        if (_slots.TryAcquire() || (_evictForTotal() && _slots.TryAcquire()))
+        {
+            return true;
+        }
+
+        Interlocked.Increment(ref Counters.SessionsRefused);
+        _refusedLog.Record(remote);
+
+        return false;
+    }
+
+    /// <summary>Closes the least recently used session, if any; called for this listener's own cap and by the data plane for the total.</summary>
+    internal bool EvictOldest()
+    {
+        UdpSession? evicted;
+        lock (_gate)
+        {
+            evicted = _oldest;
+            if (evicted is null)
+            {
+                return false;
+            }
+
+            _sessions.Remove(evicted.Key);
+            Unlink(evicted);
+        }
+
+        if (evicted.Close())
+        {
+            Interlocked.Increment(ref Counters.SessionsEvicted);
+            _evictedLog.Record(evicted.ClientEndPoint);
+        }
+
+        return true;
     }
 
     private async Task ReplyLoopAsync(UdpSession session)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using MultiVip.DataPlane.Health;
+using MultiVip.DataPlane.Sockets;
 
 namespace MultiVip.DataPlane.Udp;
 
@@ -11,11 +12,14 @@ namespace MultiVip.DataPlane.Udp;
 /// </summary>
 internal sealed class UdpSession
 {
+    private readonly SharedLimit _slots;
     private long _lastActivity;
     private int _closed;
 
-    public UdpSession(UdpFlowKey key, SocketAddress client, IPEndPoint clientEndPoint, BackendState backend, Socket backendSocket, long now)
+    /// <param name="slots">The data plane's session cap; the session holds one slot from creation until <see cref="Close"/>.</param>
+    public UdpSession(UdpFlowKey key, SocketAddress client, IPEndPoint clientEndPoint, BackendState backend, Socket backendSocket, long now, SharedLimit slots)
     {
+        _slots = slots;
         Key = key;
         Client = client;
         ClientEndPoint = clientEndPoint;
@@ -48,7 +52,7 @@ internal sealed class UdpSession
     public TimeSpan IdleFor(long now, TimeProvider timeProvider) =>
         timeProvider.GetElapsedTime(Volatile.Read(ref _lastActivity), now);
 
-    /// <summary>Closes the backend socket (its reply loop ends); true only for the first caller.</summary>
+    /// <summary>Closes the backend socket (its reply loop ends) and gives back its slot; true only for the first caller.</summary>
     public bool Close()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
@@ -58,6 +62,7 @@ internal sealed class UdpSession
 
         BackendSocket.Dispose();
         Backend.DetachSession();
+        _slots.Release();
         return true;
     }
 }

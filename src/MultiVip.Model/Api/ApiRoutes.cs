@@ -45,6 +45,9 @@ public static class ApiRoutes
 
     public static string Operation(Guid id) => $"{Operations}/{id}";
 
+    /// <summary>A consistent snapshot of the state store (SQLite file), for <c>multivip backup</c>.</summary>
+    public const string Backup = "/api/backup";
+
     private static string E(string segment) => Uri.EscapeDataString(segment);
 }
 

@@ -86,8 +86,28 @@ public static class DemoScenario
             yield return $"for i in 1 2 3 4 5 6; do curl -s http://{vip?.Address}:{first.PublicPort}/; done     # {set.Key} on {vip?.Name}, balanced over {string.Join(" and ", set.Select(x => x.Vm.Name))}";
         }
 
-        yield return $"./multivip deployment show --service {Service}";
-        yield return $"./multivip lbset set --service {Service} --name myLBSet --vip Vip1     # move the set; curl the new VIP";
+        var dataDir = DataDirArgument(server.DataDir);
+        yield return $"./multivip{dataDir} deployment show --service {Service}";
+        yield return $"./multivip{dataDir} lbset set --service {Service} --name myLBSet --vip Vip1     # move the set; curl the new VIP";
+    }
+
+    /// <summary>How a client run from the current directory finds a server with this data dir: by itself, or with --data-dir.</summary>
+    public static string HowClientsFind(string dataDir) => DataDirArgument(dataDir) is { Length: > 0 } argument
+        ? $"clients in this directory find it with{argument}"
+        : "clients in this directory find it by themselves";
+
+    /// <summary>" --data-dir X" (relative when below the current directory), or "" for the clients' default ./.multivip.</summary>
+    private static string DataDirArgument(string dataDir)
+    {
+        var full = Path.GetFullPath(dataDir);
+        if (full == Path.GetFullPath(new ServerOptions().DataDir))
+        {
+            return string.Empty;
+        }
+
+        var relative = Path.GetRelativePath(Environment.CurrentDirectory, full);
+        var shown = relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? full : relative;
+        return shown.Contains(' ', StringComparison.Ordinal) ? $" --data-dir '{shown}'" : $" --data-dir {shown}";
     }
 
     /// <summary>Small HTTP servers standing in for the VMs' sites: each answers with who it is.</summary>

@@ -18,8 +18,9 @@ internal sealed partial class ServiceDnsServer : IDisposable
     /// <summary>
     /// Bounds what misbehaving TCP clients can hold open (each is also cut after 5 s idle,
     /// <see cref="DnsTcpTransport"/>): DNS over TCP carries only retries of truncated answers here.
+    /// The descriptor budget holds this many for DNS.
     /// </summary>
-    private const int MaxTcpConnections = 64;
+    internal const int MaxTcpConnections = 64;
 
     private readonly DnsServer _server;
     private readonly DnsAnswerer _answerer;

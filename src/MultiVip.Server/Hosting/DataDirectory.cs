@@ -271,7 +271,7 @@ internal sealed partial class DataDirectory : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4001, EventName = "DataDirModeTightened", Level = LogLevel.Warning,
+        [LoggerMessage(EventId = 4101, EventName = "DataDirModeTightened", Level = LogLevel.Warning,
             Message = "Data dir mode tightened: {Path} from {From} to {To}; it was open to other users of this machine")]
         public static partial void ModeTightened(ILogger logger, string path, string from, string to);
     }

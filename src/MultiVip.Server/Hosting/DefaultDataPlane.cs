@@ -4,13 +4,15 @@ namespace MultiVip.Server.Hosting;
 
 public static partial class ServerHost
 {
-    private static DataPlaneHost DefaultDataPlane(ServerOptions options, ILoggerFactory loggers, TimeProvider time) =>
+    private static DataPlaneHost DefaultDataPlane(ServerOptions options, DescriptorPlan descriptors, ILoggerFactory loggers, TimeProvider time) =>
         new DataPlaneHost(
             new DataPlaneOptions
             {
                 DrainTimeout = options.DrainTimeout,
-                MaxConnectionsPerListener = options.MaxConnectionsPerListener,
-                MaxUdpSessionsPerListener = options.MaxUdpSessionsPerListener,
+                MaxConnectionsPerListener = descriptors.ConnectionsPerListener,
+                MaxConnections = descriptors.Connections,
+                MaxUdpSessionsPerListener = descriptors.UdpSessionsPerListener,
+                MaxUdpSessions = descriptors.UdpSessions,
             },
             loggers,
             time);

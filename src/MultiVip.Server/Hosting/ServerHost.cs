@@ -26,6 +26,7 @@ public static partial class ServerHost
         var pool = AddressPool.Parse(options.VipPools);
         var (dnsEndPoint, dnsZone) = ParseDns(options);
         var authentication = AuthenticationSetup.Prepare(options);
+        var descriptors = PlanDescriptors(options, dns: dnsEndPoint is not null);
         var dataDir = DataDirectory.Open(options.DataDir);
         SqliteStateStore? store = null;
         MultiVip.DataPlane.DataPlaneHost? dataPlane = null;
@@ -46,6 +47,7 @@ public static partial class ServerHost
             }
 
             var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDir.Path });
+            builder.AddApiConnectionLimits(descriptors.ApiConnections, TimeProvider.System);
             builder.Logging.ClearProviders();
             builder.Logging.AddMultiVipConsole(options.LogFormat, logLevel);
 
@@ -82,7 +84,8 @@ public static partial class ServerHost
                 reload.Reload("start");
             }
 
-            dataPlane = DefaultDataPlane(options, preLoggers, time);
+            LogDescriptorPlan(descriptors, preLoggers);
+            dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time);
             control = await ControlPlane.StartAsync(
                 store,
                 new ControlPlaneOptions { Pool = pool, Limits = options.Limits },
@@ -97,6 +100,7 @@ public static partial class ServerHost
             }
 
             builder.Services.AddSingleton(control);
+            builder.Services.AddSingleton<IStateStore>(store);
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
             builder.Services.AddSingleton(new ServiceDnsZone(dnsZone.ToString(false)));
             builder.Services.AddMultiVipObservability(token, control, dataPlane);
@@ -113,6 +117,7 @@ public static partial class ServerHost
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
             dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
+            ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout);
             return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns) { SettingsReload = reload };
         }
         catch

@@ -27,6 +27,17 @@ public sealed record ServerOptions
     /// <summary>UDP sessions one listener keeps; when full, the least recently used session is evicted for a new client.</summary>
     public int MaxUdpSessionsPerListener { get; init; } = 10_000;
 
+    /// <summary>TCP connections of all listeners together; null sizes it from the descriptor limit (<see cref="DescriptorBudget"/>).</summary>
+    public int? MaxConnections { get; init; }
+
+    /// <summary>UDP sessions of all listeners together; null sizes it from the descriptor limit.</summary>
+    public int? MaxUdpSessions { get; init; }
+
+    /// <summary>Connections the API (and dashboard, /metrics) accepts at once; lowered at start if the descriptor limit cannot hold it.</summary>
+    public int MaxApiConnections { get; init; } = DefaultMaxApiConnections;
+
+    public const int DefaultMaxApiConnections = 512;
+
     /// <summary>
     /// Where the embedded authoritative DNS server listens (UDP and TCP), as ip:port; port 0 picks a
     /// free port (see <see cref="RunningServer.DnsEndPoint"/>). "off" (or null) disables it.

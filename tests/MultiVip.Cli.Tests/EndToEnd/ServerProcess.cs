@@ -35,18 +35,37 @@ internal sealed class ServerProcess : IDisposable
 
     private readonly System.Text.StringBuilder _output;
 
-    public static async Task<ServerProcess> StartAsync(string dataDir, string pool, params string[] extra)
+    public static Task<ServerProcess> StartAsync(string dataDir, string pool, params string[] extra) =>
+        StartAsync(descriptorLimit: null, dataDir, pool, extra);
+
+    /// <param name="descriptorLimit">
+    /// When given, the server runs under `ulimit -n` of this (soft and hard: it cannot raise it back),
+    /// through bash, which execs into it so <see cref="Pid"/> is the server's.
+    /// </param>
+    public static async Task<ServerProcess> StartAsync(int? descriptorLimit, string dataDir, string pool, params string[] extra)
     {
         var endpointFile = Path.Combine(dataDir, "endpoint");
         Directory.CreateDirectory(dataDir);
         File.Delete(endpointFile);
         var cli = Path.Combine(AppContext.BaseDirectory, "multivip.dll");
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(descriptorLimit is null ? "dotnet" : "bash")
         {
-            ArgumentList = { cli, "serve", "--data-dir", dataDir, "--api", "http://127.0.0.1:0", "--vip-pool", pool, "--dns", "off" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        if (descriptorLimit is int limit)
+        {
+            foreach (var arg in (string[])["-c", "ulimit -n \"$0\" && exec dotnet \"$@\"", limit.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+            {
+                start.ArgumentList.Add(arg);
+            }
+        }
+
+        foreach (var arg in (string[])[cli, "serve", "--data-dir", dataDir, "--api", "http://127.0.0.1:0", "--vip-pool", pool, "--dns", "off"])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
         foreach (var arg in extra)
         {
             start.ArgumentList.Add(arg);

@@ -1,0 +1,81 @@
+using System.Net;
+using System.Net.Sockets;
+using DnsClient;
+
+namespace MultiVip.Server.Tests.Dns;
+
+/// <summary>DNS over TCP has a connection cap (the descriptors the budget holds for it) and idle connections time out.</summary>
+public sealed class DnsTcpLimitTests
+{
+    private const int Cap = 64;
+    private const int Idle = 100;
+
+    [Fact]
+    public async Task Idle_tcp_clients_beyond_the_cap_are_closed_at_once_udp_keeps_answering_and_tcp_recovers()
+    {
+        await using var f = await ServerFixture.StartAsync();
+        var dns = f.Server.DnsEndPoint!;
+        var idle = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < Idle; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                idle.Add(socket);
+                await socket.ConnectAsync(dns).WaitAsync(TimeSpan.FromSeconds(10));
+            }
+
+            // Before the cap there was none: 100 idle clients held 100 descriptors (as many as wanted).
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(4);
+            int closed;
+            while ((closed = idle.Count(IsClosedByPeer)) < Idle - Cap)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"only {closed} of {Idle} idle DNS TCP connections were closed (cap {Cap})");
+                await Task.Delay(20);
+            }
+
+            var udp = new LookupClient(new LookupClientOptions(new NameServer(dns)) { UseCache = false, Retries = 2, Timeout = TimeSpan.FromSeconds(2) });
+            var soa = await udp.QueryAsync("cloudapp.internal", QueryType.SOA);
+            Assert.False(soa.HasError, soa.ErrorMessage);
+
+            // The idle ones time out after 5 s without a query; TCP answers again.
+            var tcp = new LookupClient(new LookupClientOptions(new NameServer(dns)) { UseCache = false, UseTcpOnly = true, Retries = 0, Timeout = TimeSpan.FromSeconds(2) });
+            deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            while (true)
+            {
+                try
+                {
+                    var answer = await tcp.QueryAsync("cloudapp.internal", QueryType.SOA);
+                    if (!answer.HasError)
+                    {
+                        break;
+                    }
+                }
+                catch (DnsResponseException)
+                {
+                }
+
+                Assert.True(DateTime.UtcNow < deadline, "DNS over TCP did not answer again after the idle clients timed out");
+                await Task.Delay(200);
+            }
+
+            Assert.All(idle.Take(Cap), s => Assert.True(IsClosedByPeer(s)));
+        }
+        finally
+        {
+            idle.ForEach(s => s.Dispose());
+        }
+    }
+
+    private static bool IsClosedByPeer(Socket socket)
+    {
+        try
+        {
+            return socket.Poll(0, SelectMode.SelectRead) && socket.Available == 0;
+        }
+        catch (SocketException)
+        {
+            return true;
+        }
+    }
+}
