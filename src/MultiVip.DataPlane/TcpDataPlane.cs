@@ -25,6 +25,7 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
     private readonly List<(VipListener Listener, Task Drain)> _draining = [];
     private readonly List<Task> _backendDrains = [];
     private readonly CancellationTokenSource _shutdown = new();
+    private readonly Metrics.VipByteMeter _bytes = new();
     private VipListener[] _published = [];
     private long _appliedGeneration = -1;
     private int _disposed;
@@ -77,11 +78,12 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
                 },
                 (listener, spec) =>
                 {
+                    var before = listener.Spec;
                     var removed = listener.Update(spec);
                     Log.ListenerUpdated(_logger, spec.Key, spec.Backends.Count, removed.Count);
                     if (removed.Count > 0)
                     {
-                        TrackBackendDrain(listener.DrainBackendsAsync(removed, _shutdown.Token));
+                        TrackBackendDrain(RetireWhenDrainedAsync(listener.DrainBackendsAsync(removed, _shutdown.Token), before, removed));
                     }
                 },
                 spec =>
@@ -124,6 +126,29 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
 
         return result;
     }
+
+    /// <summary>
+    /// Bytes per VIP since this data plane started, including listeners and backends that are gone
+    /// (see <see cref="Metrics.VipByteMeter"/>); for usage sampling.
+    /// </summary>
+    public IReadOnlyList<Metrics.VipBytes> GetVipBytes() => _bytes.Read(meter =>
+    {
+        foreach (var listener in Volatile.Read(ref _published))
+        {
+            Observe(meter, listener);
+        }
+
+        List<VipListener> draining;
+        lock (_drainGate)
+        {
+            draining = [.. _draining.Select(d => d.Listener)];
+        }
+
+        foreach (var listener in draining)
+        {
+            Observe(meter, listener);
+        }
+    });
 
     /// <summary>
     /// Graceful stop for SIGTERM: closes every listening socket, lets connections finish for up to
@@ -242,6 +267,40 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
             {
                 _draining.RemoveAll(d => ReferenceEquals(d.Listener, listener));
             }
+
+            Retire(listener.Spec, listener.Backends);
+        }
+    }
+
+    /// <summary>Backends removed from a running listener are counted one last time once their connections are gone.</summary>
+    private async Task RetireWhenDrainedAsync(Task drain, ListenerSpec spec, IReadOnlyList<BackendState> removed)
+    {
+        try
+        {
+            await drain.ConfigureAwait(false);
+        }
+        finally
+        {
+            Retire(spec, removed);
+        }
+    }
+
+    private void Retire(ListenerSpec spec, IReadOnlyList<BackendState> backends)
+    {
+        foreach (var backend in backends)
+        {
+            var c = backend.Counters;
+            _bytes.Retire(spec.ServiceName, spec.VirtualIpName, c, Interlocked.Read(ref c.BytesIn), Interlocked.Read(ref c.BytesOut));
+        }
+    }
+
+    private static void Observe(Metrics.VipByteMeter meter, VipListener listener)
+    {
+        var spec = listener.Spec;
+        foreach (var backend in listener.Backends)
+        {
+            var c = backend.Counters;
+            meter.Observe(spec.ServiceName, spec.VirtualIpName, c, Interlocked.Read(ref c.BytesIn), Interlocked.Read(ref c.BytesOut));
         }
     }
 

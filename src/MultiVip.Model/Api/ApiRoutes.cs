@@ -42,6 +42,11 @@ public static class ApiRoutes
 
     public static string Operation(Guid id) => $"{Operations}/{id}";
 
+    /// <summary>Usage of every service and reserved IP (docs/usage.md).</summary>
+    public const string Usage = "/api/usage";
+
+    public static string ServiceUsage(string service) => $"{Service(service)}/usage";
+
     private static string E(string segment) => Uri.EscapeDataString(segment);
 }
 

@@ -22,6 +22,7 @@ internal static class ApiRoutesMapper
         MapServices(api.MapGroup("/services").WithTags("Cloud services"));
         MapReservedIps(api.MapGroup("/reserved-ips").WithTags("Reserved IPs"));
         MapOperations(api.MapGroup("/operations").WithTags("Operations"));
+        api.MapUsageApi();
     }
 
     private static void MapServices(RouteGroupBuilder services)
