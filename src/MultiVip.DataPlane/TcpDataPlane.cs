@@ -24,6 +24,7 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
     private readonly Lock _drainGate = new();
     private readonly List<(VipListener Listener, Task Drain)> _draining = [];
     private readonly List<Task> _backendDrains = [];
+    private readonly List<(ListenerSpec Spec, IReadOnlyList<BackendState> Backends)> _retiring = [];
     private readonly CancellationTokenSource _shutdown = new();
     private readonly Metrics.VipByteMeter _bytes = new();
     private VipListener[] _published = [];
@@ -139,14 +140,21 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
         }
 
         List<VipListener> draining;
+        List<(ListenerSpec Spec, IReadOnlyList<BackendState> Backends)> retiring;
         lock (_drainGate)
         {
             draining = [.. _draining.Select(d => d.Listener)];
+            retiring = [.. _retiring];
         }
 
         foreach (var listener in draining)
         {
             Observe(meter, listener);
+        }
+
+        foreach (var (spec, backends) in retiring)
+        {
+            Observe(meter, spec, backends);
         }
     });
 
@@ -263,18 +271,24 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
         finally
         {
             cancellation.Dispose();
+            // Counted for the last time before it leaves the list reads look at, so no read misses it.
+            Retire(listener.Spec, listener.Backends);
             lock (_drainGate)
             {
                 _draining.RemoveAll(d => ReferenceEquals(d.Listener, listener));
             }
-
-            Retire(listener.Spec, listener.Backends);
         }
     }
 
-    /// <summary>Backends removed from a running listener are counted one last time once their connections are gone.</summary>
+    /// <summary>Backends removed from a running listener: read while their connections drain, counted one last time when they are gone.</summary>
     private async Task RetireWhenDrainedAsync(Task drain, ListenerSpec spec, IReadOnlyList<BackendState> removed)
     {
+        var entry = (spec, removed);
+        lock (_drainGate)
+        {
+            _retiring.Add(entry);
+        }
+
         try
         {
             await drain.ConfigureAwait(false);
@@ -282,6 +296,10 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
         finally
         {
             Retire(spec, removed);
+            lock (_drainGate)
+            {
+                _retiring.Remove(entry);
+            }
         }
     }
 
@@ -294,10 +312,11 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
         }
     }
 
-    private static void Observe(Metrics.VipByteMeter meter, VipListener listener)
+    private static void Observe(Metrics.VipByteMeter meter, VipListener listener) => Observe(meter, listener.Spec, listener.Backends);
+
+    private static void Observe(Metrics.VipByteMeter meter, ListenerSpec spec, IReadOnlyList<BackendState> backends)
     {
-        var spec = listener.Spec;
-        foreach (var backend in listener.Backends)
+        foreach (var backend in backends)
         {
             var c = backend.Counters;
             meter.Observe(spec.ServiceName, spec.VirtualIpName, c, Interlocked.Read(ref c.BytesIn), Interlocked.Read(ref c.BytesOut));
