@@ -37,5 +37,5 @@ internal static class UsageSection
         return h.ToString();
     }
 
-    private static string Hours(double hours) => hours.ToString("0.00", CultureInfo.InvariantCulture);
+    private static string Hours(double hours) => hours.ToString("0.00##", CultureInfo.InvariantCulture);
 }
