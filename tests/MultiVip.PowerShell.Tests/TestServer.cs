@@ -21,7 +21,8 @@ internal sealed class TestServer : IAsyncDisposable
     /// <summary>"127.105.N." — every VIP address of this server starts with it.</summary>
     public string PoolPrefix { get; }
 
-    public static async Task<TestServer> StartAsync()
+    /// <param name="network">The first two octets of the VIP pool (default 127.105).</param>
+    public static async Task<TestServer> StartAsync(string network = "127.105")
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "multivip-ps-tests", Guid.NewGuid().ToString("N"));
         var n = Interlocked.Increment(ref s_pool) % 250;
@@ -30,9 +31,9 @@ internal sealed class TestServer : IAsyncDisposable
             DataDir = dataDir,
             Api = "http://127.0.0.1:0",
             Dns = "off",
-            VipPools = [$"127.105.{n}.0/24"],
+            VipPools = [$"{network}.{n}.0/24"],
         });
-        return new TestServer(server, dataDir, $"127.105.{n}.");
+        return new TestServer(server, dataDir, $"{network}.{n}.");
     }
 
     public Task<PwshResult> PwshAsync(string script, string? input = null) =>
