@@ -2,7 +2,6 @@ using System.CommandLine;
 using MultiVip.Cli.Infrastructure;
 using MultiVip.Cli.Output;
 using MultiVip.Model.Api;
-using MultiVip.Model.Errors;
 
 namespace MultiVip.Cli.Commands;
 
@@ -22,11 +21,14 @@ internal static class UsageCommands
         };
         cli.SetAction(usage, async run =>
         {
-            var report = await run.Client.GetUsageAsync(
-                run.Value(service),
-                Parse(run.Value(from), "--from"),
-                Parse(run.Value(to), "--to"),
-                run.CancellationToken).ConfigureAwait(false);
+            var start = Parse(run.Value(from), "--from");
+            var end = Parse(run.Value(to), "--to");
+            if (start >= end)
+            {
+                throw CliException.Usage($"The range is empty: --from ({run.Value(from)}) must be before --to ({run.Value(to)}).");
+            }
+
+            var report = await run.Client.GetUsageAsync(run.Value(service), start, end, run.CancellationToken).ConfigureAwait(false);
             run.Write(report, ResourceText.Usage);
         });
         return usage;

@@ -86,14 +86,18 @@ public sealed class UsageCommandTests
     }
 
     [Fact]
-    public async Task A_time_that_is_not_iso_8601_is_a_usage_error_and_nothing_is_sent()
+    public async Task A_time_that_is_not_iso_8601_or_an_empty_range_is_a_usage_error_and_nothing_is_sent()
     {
         await using var server = new FakeServer(_ => FakeResponse.Json(200, Report));
 
         var run = await TestCli.RunAsync(TestCli.Against(server.Url, "usage", "--from", "last tuesday"));
 
+        var empty = await TestCli.RunAsync(TestCli.Against(server.Url, "usage", "--from", "2030-02-01", "--to", "2030-01-01"));
+
         Assert.Equal(2, run.ExitCode);
         Assert.Contains("'last tuesday' is not a time for --from. Use ISO 8601", run.Error, StringComparison.Ordinal);
+        Assert.Equal(2, empty.ExitCode);
+        Assert.Contains("must be before --to", empty.Error, StringComparison.Ordinal);
         Assert.Empty(server.Requests);
     }
 }
