@@ -60,11 +60,14 @@ public static class UsageTransitions
     /// <summary>Ends for what <paramref name="before"/> holds and <paramref name="after"/> does not, then starts for the reverse.</summary>
     public static void Diff(IEnumerable<UsageHolding> before, IEnumerable<UsageHolding> after, DateTimeOffset at, Guid? operationId, List<UsageTransition> into)
     {
+        // Sets, not scans: start-up reconciles every holding of every service at once.
         var old = before.ToList();
         var now = after.ToList();
+        var oldSet = new HashSet<UsageHolding>(old, SameHolding.Instance);
+        var nowSet = new HashSet<UsageHolding>(now, SameHolding.Instance);
         foreach (var held in old)
         {
-            if (!now.Any(h => h.SameHolding(held)))
+            if (!nowSet.Contains(held))
             {
                 into.Add(new UsageTransition(false, held, at, operationId));
             }
@@ -72,10 +75,25 @@ public static class UsageTransitions
 
         foreach (var held in now)
         {
-            if (!old.Any(h => h.SameHolding(held)))
+            if (!oldSet.Contains(held))
             {
                 into.Add(new UsageTransition(true, held, at, operationId));
             }
         }
+    }
+
+    /// <summary>Equality of <see cref="UsageHolding.SameHolding"/>: names ignore case, addresses do not.</summary>
+    private sealed class SameHolding : IEqualityComparer<UsageHolding>
+    {
+        public static readonly SameHolding Instance = new();
+
+        public bool Equals(UsageHolding? x, UsageHolding? y) => x is not null && y is not null && x.SameHolding(y);
+
+        public int GetHashCode(UsageHolding obj) => HashCode.Combine(
+            obj.Meter,
+            Names.Comparer.GetHashCode(obj.Name),
+            Names.Comparer.GetHashCode(obj.ServiceName ?? ""),
+            obj.Address,
+            Names.Comparer.GetHashCode(obj.VirtualIpName ?? ""));
     }
 }
