@@ -19,6 +19,7 @@ internal static class Program
         LoadBalancedSetCommands.Create,
         ReservedIpCommands.Create,
         OperationCommands.Create,
+        UsageCommands.Create,
         Serve.ServeCommand.Create,
         BackupCommands.CreateBackup,
         BackupCommands.CreateRestore,

@@ -141,6 +141,15 @@ public sealed class MultiVipClient : IDisposable
     public Task<Operation> DisassociateReservedIpAsync(string name, bool waitForCompletion = true, CancellationToken cancellationToken = default) =>
         MutateAsync(HttpMethod.Delete, ApiRoutes.ReservedIpAssociation(name), null, null, waitForCompletion, cancellationToken);
 
+    // Usage
+
+    /// <summary>
+    /// Usage over [from, to) (default: this month so far): of one service, or with
+    /// <paramref name="service"/> null of every service and reserved IP (docs/usage.md).
+    /// </summary>
+    public async Task<UsageReport> GetUsageAsync(string? service, DateTimeOffset? from = null, DateTimeOffset? to = null, CancellationToken cancellationToken = default) =>
+        (await GetAsync<UsageReport>((service is null ? ApiRoutes.Usage : ApiRoutes.ServiceUsage(service)) + UsageRange.Query(from, to), cancellationToken).ConfigureAwait(false)).Value;
+
     // Operations
 
     /// <summary>Newest first.</summary>

@@ -3,6 +3,7 @@ using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Health;
 using MultiVip.DataPlane.Tcp;
 using MultiVip.DataPlane.Udp;
+using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane;
 
@@ -50,6 +51,24 @@ public sealed class DataPlaneHost : IHostedDataPlane
 
     /// <summary>Traffic counters of every TCP listener and its backends, read at scrape time by /metrics.</summary>
     public IReadOnlyList<ListenerTraffic> GetTraffic() => _tcp.GetTraffic();
+
+    /// <summary>
+    /// Bytes per VIP (TCP and UDP) since the data plane started, never decreasing: listeners and
+    /// backends that were removed keep counting in. Usage samples the differences (docs/usage.md).
+    /// </summary>
+    public IReadOnlyList<Metrics.VipBytes> GetVipBytes()
+    {
+        var totals = new Dictionary<(string, string), Metrics.VipBytes>(VipNameComparer.Instance);
+        foreach (var bytes in _tcp.GetVipBytes().Concat(_udp.GetVipBytes()))
+        {
+            var key = (bytes.ServiceName, bytes.VirtualIpName);
+            totals[key] = totals.TryGetValue(key, out var seen)
+                ? seen with { BytesIn = seen.BytesIn + bytes.BytesIn, BytesOut = seen.BytesOut + bytes.BytesOut }
+                : bytes;
+        }
+
+        return [.. totals.Values];
+    }
 
     /// <summary>Live sessions of every UDP listener.</summary>
     public IReadOnlyList<UdpSessionCount> GetUdpSessions() => _udp.GetUdpSessions();

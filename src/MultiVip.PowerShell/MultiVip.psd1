@@ -19,7 +19,8 @@
         'New-AzureAclConfig', 'Set-AzureAclConfig', 'Get-AzureAclConfig', 'Remove-AzureAclConfig',
         'New-AzureReservedIP', 'Get-AzureReservedIP', 'Remove-AzureReservedIP',
         'Set-AzureReservedIPAssociation', 'Remove-AzureReservedIPAssociation',
-        'Get-AzureOperationStatus'
+        'Get-AzureOperationStatus',
+        'Get-AzureServiceUsage'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

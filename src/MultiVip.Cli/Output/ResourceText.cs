@@ -154,6 +154,58 @@ internal static class ResourceText
         return text.ToString();
     }
 
+    /// <summary>
+    /// `multivip usage`: the totals as a list, then a table of VIPs (the default VIP has no hours:
+    /// it is not billed) and of reserved IPs. Hours to 4 decimals; -o json has them exact.
+    /// </summary>
+    public static string Usage(UsageReport u)
+    {
+        var text = new StringBuilder(PowerShellFormat.List(
+        [
+            [
+                ("ServiceName", u.ServiceName ?? "(all services)"),
+                ("From", Time(u.From)),
+                ("To", Time(u.To)),
+                ("VipHours", Hours(u.VipHours)),
+                ("ReservedIPHours", Hours(u.ReservedIpHours)),
+                ("BytesIn", Num(u.BytesIn)),
+                ("BytesOut", Num(u.BytesOut)),
+            ],
+        ]));
+        List<Column> vipColumns =
+            [new("VirtualIPName"), new("IsDnsProgrammed"), new("Hours", AlignRight: true), new("BytesIn", AlignRight: true), new("BytesOut", AlignRight: true), new("Intervals")];
+        if (u.ServiceName is null)
+        {
+            vipColumns.Insert(0, new("ServiceName"));
+        }
+
+        Section(text, "VirtualIPs", u.VirtualIps.Count, () => PowerShellFormat.Table(vipColumns, u.VirtualIps.Select(v =>
+        {
+            string?[] cells =
+            [
+                v.Name, v.IsDnsProgrammed ? "True" : null, v.IsDnsProgrammed ? null : Hours(v.Hours), Num(v.BytesIn), Num(v.BytesOut), Intervals(v.Intervals),
+            ];
+            return u.ServiceName is null ? [v.ServiceName, .. cells] : cells;
+        })));
+        Section(text, "ReservedIPs", u.ReservedIps.Count, () => PowerShellFormat.Table(
+            [new("ReservedIPName"), new("Address"), new("Hours", AlignRight: true), new("Intervals")],
+            u.ReservedIps.Select(r => Row(r.Name, r.Address, Hours(r.Hours), Intervals(r.Intervals)))));
+        return text.ToString();
+    }
+
+    /// <summary>"4.5", "0.0167": up to 4 decimals, at least 2.</summary>
+    public static string Hours(double hours) => hours.ToString("0.00##", CultureInfo.InvariantCulture);
+
+    /// <summary>"2030-01-15 10:00-12:30, 2030-01-15 13:00-15:00*" (UTC, minutes; * still held).</summary>
+    private static string Intervals(IReadOnlyList<UsageInterval> intervals) =>
+        string.Join(", ", intervals.Select(i =>
+        {
+            var start = i.Start.ToUniversalTime();
+            var end = i.End.ToUniversalTime();
+            var endText = end.Date == start.Date ? end.ToString("HH:mm", CultureInfo.InvariantCulture) : end.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
+            return $"{start.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)}-{endText}{(i.Open ? "*" : "")}";
+        }));
+
     /// <summary>"tcp:8181 15s/31s" or "http:80/health 15s/31s"; empty without a probe.</summary>
     public static string Probe(LoadBalancerProbe? p) =>
         p is null ? string.Empty : $"{p.Protocol.ToWire()}:{Num(p.Port)}{p.Path} {Num(p.IntervalInSeconds)}s/{Num(p.TimeoutInSeconds)}s";

@@ -234,6 +234,10 @@ internal sealed class Mutation
             AllocationCursor = Cursor,
             Generation = generation,
         };
+
+        // Usage is derived here, from the states before and after, so every change that gives or
+        // takes an address is recorded with it, whichever command made it.
+        change = change with { Usage = Usage.UsageTransitions.Between(World, next, _services.Keys, _reserved.Keys, operation.CreatedAt, operation.OperationId) };
         return (change, next);
     }
 }

@@ -56,6 +56,9 @@ public sealed record StateChange
     public uint? AllocationCursor { get; init; }
 
     public long Generation { get; init; }
+
+    /// <summary>What the change begins and ends for billing (docs/usage.md); written in the same transaction.</summary>
+    public IReadOnlyList<Usage.UsageTransition> Usage { get; init; } = [];
 }
 
 /// <summary>Another writer changed an aggregate between our read and our commit.</summary>

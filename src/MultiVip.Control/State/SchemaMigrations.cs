@@ -38,6 +38,32 @@ internal static class SchemaMigrations
                 key TEXT NOT NULL PRIMARY KEY,
                 value TEXT NOT NULL);
             """),
+
+        // Usage (docs/usage.md): intervals are derived from committed changes and written with them;
+        // traffic is sampled into minute buckets. Times are UTC ticks. Existing tables are untouched.
+        (2, "usage", """
+            CREATE TABLE usage_intervals (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                meter TEXT NOT NULL,
+                name TEXT NOT NULL COLLATE NOCASE,
+                service TEXT COLLATE NOCASE,
+                vip TEXT COLLATE NOCASE,
+                address TEXT NOT NULL,
+                started_at INTEGER NOT NULL,
+                ended_at INTEGER,
+                started_by TEXT,
+                ended_by TEXT);
+            CREATE INDEX usage_intervals_open ON usage_intervals(meter, name) WHERE ended_at IS NULL;
+            CREATE INDEX usage_intervals_started ON usage_intervals(started_at);
+            CREATE TABLE usage_traffic (
+                service TEXT NOT NULL COLLATE NOCASE,
+                vip TEXT NOT NULL COLLATE NOCASE,
+                bucket_start INTEGER NOT NULL,
+                bytes_in INTEGER NOT NULL,
+                bytes_out INTEGER NOT NULL,
+                PRIMARY KEY (service, vip, bucket_start));
+            CREATE INDEX usage_traffic_bucket ON usage_traffic(bucket_start);
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -226,6 +226,7 @@ public sealed class SqliteStateStore : IStateStore
 
         await SetMetaAsync(tx, "generation", change.Generation.ToString(CultureInfo.InvariantCulture), cancellationToken);
         await InsertOperationAsync(tx, change.Operation, cancellationToken);
+        await SqliteUsageStore.WriteAsync(tx, change.Usage, cancellationToken);
     }
 
     public async Task UpdateOperationsAsync(IReadOnlyList<Operation> operations, CancellationToken cancellationToken)

@@ -23,8 +23,10 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
     private readonly Lock _drainGate = new();
     private readonly List<(VipListener Listener, Task Drain)> _draining = [];
     private readonly List<Task> _backendDrains = [];
+    private readonly List<(ListenerSpec Spec, IReadOnlyList<BackendState> Backends)> _retiring = [];
     private readonly CancellationTokenSource _shutdown = new();
     private readonly SharedLimit _connectionSlots;
+    private readonly Metrics.VipByteMeter _bytes = new();
     private VipListener[] _published = [];
     private long _appliedGeneration = -1;
     private int _disposed;
@@ -78,11 +80,12 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
                 },
                 (listener, spec) =>
                 {
+                    var before = listener.Spec;
                     var removed = listener.Update(spec);
                     Log.ListenerUpdated(_logger, spec.Key, spec.Backends.Count, removed.Count);
                     if (removed.Count > 0)
                     {
-                        TrackBackendDrain(listener.DrainBackendsAsync(removed, _shutdown.Token));
+                        TrackBackendDrain(RetireWhenDrainedAsync(listener.DrainBackendsAsync(removed, _shutdown.Token), before, removed));
                     }
                 },
                 spec =>
@@ -125,6 +128,36 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
 
         return result;
     }
+
+    /// <summary>
+    /// Bytes per VIP since this data plane started, including listeners and backends that are gone
+    /// (see <see cref="Metrics.VipByteMeter"/>); for usage sampling.
+    /// </summary>
+    public IReadOnlyList<Metrics.VipBytes> GetVipBytes() => _bytes.Read(meter =>
+    {
+        foreach (var listener in Volatile.Read(ref _published))
+        {
+            Observe(meter, listener);
+        }
+
+        List<VipListener> draining;
+        List<(ListenerSpec Spec, IReadOnlyList<BackendState> Backends)> retiring;
+        lock (_drainGate)
+        {
+            draining = [.. _draining.Select(d => d.Listener)];
+            retiring = [.. _retiring];
+        }
+
+        foreach (var listener in draining)
+        {
+            Observe(meter, listener);
+        }
+
+        foreach (var (spec, backends) in retiring)
+        {
+            Observe(meter, spec, backends);
+        }
+    });
 
     /// <summary>
     /// Graceful stop for SIGTERM: closes every listening socket, lets connections finish for up to
@@ -242,10 +275,55 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
         finally
         {
             cancellation.Dispose();
+            // Counted for the last time before it leaves the list reads look at, so no read misses it.
+            Retire(listener.Spec, listener.Backends);
             lock (_drainGate)
             {
                 _draining.RemoveAll(d => ReferenceEquals(d.Listener, listener));
             }
+        }
+    }
+
+    /// <summary>Backends removed from a running listener: read while their connections drain, counted one last time when they are gone.</summary>
+    private async Task RetireWhenDrainedAsync(Task drain, ListenerSpec spec, IReadOnlyList<BackendState> removed)
+    {
+        var entry = (spec, removed);
+        lock (_drainGate)
+        {
+            _retiring.Add(entry);
+        }
+
+        try
+        {
+            await drain.ConfigureAwait(false);
+        }
+        finally
+        {
+            Retire(spec, removed);
+            lock (_drainGate)
+            {
+                _retiring.Remove(entry);
+            }
+        }
+    }
+
+    private void Retire(ListenerSpec spec, IReadOnlyList<BackendState> backends)
+    {
+        foreach (var backend in backends)
+        {
+            var c = backend.Counters;
+            _bytes.Retire(spec.ServiceName, spec.VirtualIpName, c, Interlocked.Read(ref c.BytesIn), Interlocked.Read(ref c.BytesOut));
+        }
+    }
+
+    private static void Observe(Metrics.VipByteMeter meter, VipListener listener) => Observe(meter, listener.Spec, listener.Backends);
+
+    private static void Observe(Metrics.VipByteMeter meter, ListenerSpec spec, IReadOnlyList<BackendState> backends)
+    {
+        foreach (var backend in backends)
+        {
+            var c = backend.Counters;
+            meter.Observe(spec.ServiceName, spec.VirtualIpName, c, Interlocked.Read(ref c.BytesIn), Interlocked.Read(ref c.BytesOut));
         }
     }
 

@@ -5,6 +5,10 @@ internal sealed class UdpCounters
 {
     public long DatagramsIn;
     public long DatagramsOut;
+
+    /// <summary>Payload bytes forwarded from clients to backends, and from backends back to clients (usage).</summary>
+    public long BytesIn;
+    public long BytesOut;
     public long SessionsCreated;
     public long SessionsExpired;
     public long SessionsEvicted;

@@ -20,6 +20,7 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
     private readonly SemaphoreSlim _applyGate = new(1, 1);
     private readonly Dictionary<ListenerKey, UdpListener> _listeners = [];
     private readonly SharedLimit _sessionSlots;
+    private readonly Metrics.VipByteMeter _bytes = new();
     private UdpListener[] _published = [];
     private long _appliedGeneration = -1;
     private int _disposed;
@@ -55,7 +56,7 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
                 desired.Listeners,
                 TransportProtocol.Udp,
                 listener => listener.Spec,
-                listener => new ValueTask(listener.StopAsync()),
+                listener => new ValueTask(StopAndRetireAsync(listener)),
                 (listener, spec) =>
                 {
                     listener.Update(spec);
@@ -137,6 +138,24 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
         return largest is not null && largest.EvictOldest();
     }
 
+    /// <summary>Bytes per VIP since this plane started, stopped listeners included; for usage sampling.</summary>
+    public IReadOnlyList<Metrics.VipBytes> GetVipBytes() => _bytes.Read(meter =>
+    {
+        foreach (var listener in Volatile.Read(ref _published))
+        {
+            var spec = listener.Spec;
+            meter.Observe(spec.ServiceName, spec.VirtualIpName, listener.Counters, Interlocked.Read(ref listener.Counters.BytesIn), Interlocked.Read(ref listener.Counters.BytesOut));
+        }
+    });
+
+    /// <summary>A stopped listener's counters are counted one last time, then forgotten.</summary>
+    private async Task StopAndRetireAsync(UdpListener listener)
+    {
+        await listener.StopAsync().ConfigureAwait(false);
+        var spec = listener.Spec;
+        _bytes.Retire(spec.ServiceName, spec.VirtualIpName, listener.Counters, Interlocked.Read(ref listener.Counters.BytesIn), Interlocked.Read(ref listener.Counters.BytesOut));
+    }
+
     /// <summary>Closes every UDP socket and session (SIGTERM, dispose).</summary>
     public async Task StopAllAsync()
     {
@@ -145,7 +164,7 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
         {
             foreach (var listener in _listeners.Values)
             {
-                await listener.StopAsync().ConfigureAwait(false);
+                await StopAndRetireAsync(listener).ConfigureAwait(false);
             }
 
             _listeners.Clear();

@@ -180,6 +180,7 @@ internal sealed class UdpListener : Reconciliation.IRoutedListener
                 try
                 {
                     await session.BackendSocket.SendAsync(buffer.AsMemory(0, received), SocketFlags.None, _stopping.Token).ConfigureAwait(false);
+                    Interlocked.Add(ref Counters.BytesIn, received);
                 }
                 catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
                 {
@@ -355,6 +356,7 @@ internal sealed class UdpListener : Reconciliation.IRoutedListener
                     session.Touch(_timeProvider.GetTimestamp());
                     await _socket.SendToAsync(buffer.AsMemory(0, received), SocketFlags.None, session.Client).ConfigureAwait(false);
                     Interlocked.Increment(ref Counters.DatagramsOut);
+                    Interlocked.Add(ref Counters.BytesOut, received);
                 }
                 finally
                 {

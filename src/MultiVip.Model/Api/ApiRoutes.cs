@@ -48,6 +48,11 @@ public static class ApiRoutes
     /// <summary>A consistent snapshot of the state store (SQLite file), for <c>multivip backup</c>.</summary>
     public const string Backup = "/api/backup";
 
+    /// <summary>Usage of every service and reserved IP (docs/usage.md).</summary>
+    public const string Usage = "/api/usage";
+
+    public static string ServiceUsage(string service) => $"{Service(service)}/usage";
+
     private static string E(string segment) => Uri.EscapeDataString(segment);
 }
 

@@ -23,6 +23,7 @@ internal static class ApiRoutesMapper
         MapReservedIps(api.MapGroup("/reserved-ips").WithTags("Reserved IPs"));
         MapOperations(api.MapGroup("/operations").WithTags("Operations"));
         api.MapBackup();
+        api.MapUsageApi();
     }
 
     private static void MapServices(RouteGroupBuilder services)

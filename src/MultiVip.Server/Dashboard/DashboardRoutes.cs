@@ -6,6 +6,7 @@ using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
+using MultiVip.Server.Usage;
 
 namespace MultiVip.Server.Dashboard;
 
@@ -60,7 +61,7 @@ internal static partial class DashboardRoutes
         app.MapGet("/ui/static/{file}", (string file) => StaticAsset(file)).ExcludeFromDescription();
 
         var services = app.MapGroup("/ui/services/{service}").ExcludeFromDescription().DisableAntiforgery();
-        services.MapGet("/", async (string service, Guid? op, HttpContext http, ControlPlane control, DataPlaneHost dataPlane, DashboardSecurity security, CancellationToken ct) =>
+        services.MapGet("/", async (string service, Guid? op, HttpContext http, ControlPlane control, DataPlaneHost dataPlane, DashboardSecurity security, UsageRecorder usage, CancellationToken ct) =>
         {
             Banner? banner = null;
             if (op is { } id && await control.GetOperationAsync(id, ct) is { } done)
@@ -70,7 +71,7 @@ internal static partial class DashboardRoutes
                     done.OperationStatus == OperationStatus.Failed);
             }
 
-            return await ServicePageAsync(service, banner, StatusCodes.Status200OK, control, dataPlane, security, ct);
+            return await ServicePageAsync(service, banner, StatusCodes.Status200OK, control, dataPlane, security, usage, ct);
         });
 
         services.MapGet("/live", (string service, ControlPlane control, DataPlaneHost dataPlane) =>
@@ -118,11 +119,12 @@ internal static partial class DashboardRoutes
                 control,
                 http.RequestServices.GetRequiredService<DataPlaneHost>(),
                 http.RequestServices.GetRequiredService<DashboardSecurity>(),
+                http.RequestServices.GetRequiredService<UsageRecorder>(),
                 ct);
         }
     }
 
-    private static async Task<IResult> ServicePageAsync(string name, Banner? banner, int status, ControlPlane control, DataPlaneHost dataPlane, DashboardSecurity security, CancellationToken ct)
+    private static async Task<IResult> ServicePageAsync(string name, Banner? banner, int status, ControlPlane control, DataPlaneHost dataPlane, DashboardSecurity security, UsageRecorder usage, CancellationToken ct)
     {
         var service = control.Current.Services.GetValueOrDefault(name);
         if (service is null)
@@ -134,7 +136,8 @@ internal static partial class DashboardRoutes
             .Where(o => Names.Equal(o.Target ?? "", service.Name))
             .Take(OperationsShown)
             .ToList();
-        return HtmlResult(Pages.Service(service, operations, banner, s => Pages.Live(s, dataPlane.GetTraffic(), dataPlane.GetHealth(s), control.Faults), security.CsrfValue), status);
+        var usageCard = UsageSection.Render(await usage.ReportAsync(service.Name, null, null, ct));
+        return HtmlResult(Pages.Service(service, operations, banner, s => Pages.Live(s, dataPlane.GetTraffic(), dataPlane.GetHealth(s), control.Faults), security.CsrfValue, usageCard), status);
     }
 
     private static EndpointRequest EndpointFromForm(IFormCollection form)

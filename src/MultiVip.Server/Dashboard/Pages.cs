@@ -57,7 +57,7 @@ internal static class Pages
             OperationsLog(h, operations, "Recent operations");
         });
 
-    public static string Service(CloudService service, IReadOnlyList<Operation> operations, Banner? banner, Func<string, string> live, string csrf) =>
+    public static string Service(CloudService service, IReadOnlyList<Operation> operations, Banner? banner, Func<string, string> live, string csrf, string? usage = null) =>
         Layout(service.Name, csrf, h =>
         {
             var d = service.Deployment;
@@ -89,6 +89,7 @@ internal static class Pages
             h.Raw("<section class=\"card\"><h2>Live traffic and health <span class=\"muted small\" id=\"live-status\"></span></h2><div id=\"live\" data-live-url=\"").Raw(Html.E(action + "/live")).Raw("\">");
             h.Raw(live(service.Name));
             h.Raw("</div></section>");
+            h.Raw(usage ?? "");
             OperationsLog(h, operations, "Operations on " + service.Name);
         });
 

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using MultiVip.Control;
 using MultiVip.Control.State;
+using MultiVip.Control.Usage;
 using MultiVip.DataPlane.Contract;
 using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
@@ -11,6 +12,7 @@ using MultiVip.Model.Networking;
 using MultiVip.Server.Api;
 using MultiVip.Server.Dns;
 using MultiVip.Server.Security;
+using MultiVip.Server.Usage;
 
 namespace MultiVip.Server.Hosting;
 
@@ -32,6 +34,7 @@ public static partial class ServerHost
         MultiVip.DataPlane.DataPlaneHost? dataPlane = null;
         ControlPlane? control = null;
         ServiceDnsServer? dns = null;
+        UsageRecorder? usage = null;
         WebApplication? app = null;
         ILoggerFactory? preLoggers = null;
         try
@@ -90,9 +93,16 @@ public static partial class ServerHost
                 store,
                 new ControlPlaneOptions { Pool = pool, Limits = options.Limits },
                 dataPlane,
-                time,
+                options.Time,
                 preLoggers,
                 cancellationToken);
+            var current = control;
+            usage = new UsageRecorder(
+                new UsageLedger(new SqliteUsageStore(store.ConnectionString), () => current.Current, options.Time),
+                dataPlane,
+                options.Time,
+                preLoggers.CreateLogger<UsageRecorder>());
+            await usage.StartAsync(cancellationToken);
             if (dnsEndPoint is not null)
             {
                 var world = control;
@@ -101,6 +111,7 @@ public static partial class ServerHost
 
             builder.Services.AddSingleton(control);
             builder.Services.AddSingleton<IStateStore>(store);
+            builder.Services.AddSingleton(usage);
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
             builder.Services.AddSingleton(new ServiceDnsZone(dnsZone.ToString(false)));
             builder.Services.AddMultiVipObservability(token, control, dataPlane);
@@ -118,7 +129,7 @@ public static partial class ServerHost
             var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
             dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
             ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout);
-            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns) { SettingsReload = reload };
+            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage) { SettingsReload = reload };
         }
         catch
         {
@@ -136,6 +147,11 @@ public static partial class ServerHost
             if (dataPlane is not null)
             {
                 await dataPlane.DisposeAsync();
+            }
+
+            if (usage is not null)
+            {
+                await usage.DisposeAsync();
             }
 
             if (store is not null)
@@ -218,9 +234,11 @@ public sealed class RunningServer : IAsyncDisposable
     private readonly DataDirectory _dataDir;
     private readonly ILoggerFactory _loggers;
     private readonly ServiceDnsServer? _dns;
+    private readonly UsageRecorder _usage;
 
-    internal RunningServer(WebApplication app, ControlPlane control, MultiVip.DataPlane.DataPlaneHost dataPlane, IStateStore store, DataDirectory dataDir, Uri api, string token, ILoggerFactory loggers, ServiceDnsServer? dns)
+    internal RunningServer(WebApplication app, ControlPlane control, MultiVip.DataPlane.DataPlaneHost dataPlane, IStateStore store, DataDirectory dataDir, Uri api, string token, ILoggerFactory loggers, ServiceDnsServer? dns, UsageRecorder usage)
     {
+        _usage = usage;
         _dns = dns;
         _app = app;
         Control = control;
@@ -277,6 +295,8 @@ public sealed class RunningServer : IAsyncDisposable
         await Control.DisposeAsync();
         await _dataPlane.DisposeAsync();
 
+        // After the data plane stopped (its byte totals are final), before the store closes.
+        await _usage.DisposeAsync();
         await _store.DisposeAsync();
         _dataDir.Dispose();
         _loggers.Dispose();

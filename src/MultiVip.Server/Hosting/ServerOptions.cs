@@ -73,4 +73,11 @@ public sealed record ServerOptions
 
     /// <summary>Use a token given here instead of the generated one (tests, automation).</summary>
     public string? Token { get; init; }
+
+    /// <summary>
+    /// The clock of the control plane (operation times, and so usage intervals) and of usage
+    /// sampling; tests drive it. The data plane always runs on the system clock: its probes and
+    /// timeouts must fire in real time.
+    /// </summary>
+    internal TimeProvider Time { get; init; } = TimeProvider.System;
 }
