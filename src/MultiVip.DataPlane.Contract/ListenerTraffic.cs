@@ -7,6 +7,12 @@ public interface ITrafficSource
 {
     /// <summary>Counters of every running listener and its backends (read, never reset).</summary>
     IReadOnlyList<ListenerTraffic> GetTraffic();
+
+    /// <summary>
+    /// Bytes per VIP since the data plane started, never decreasing: listeners and backends that were
+    /// removed keep counting in. Usage samples the differences (docs/usage.md).
+    /// </summary>
+    IReadOnlyList<VipBytes> GetVipBytes();
 }
 
 /// <summary>
@@ -75,3 +81,6 @@ public sealed record BackendTraffic
     /// <summary>How long the last probe attempt took; null before the first one (or with no probe).</summary>
     public TimeSpan? LastProbeLatency { get; init; }
 }
+
+/// <summary>Bytes one VIP carried since the data plane started; never decreases (usage sampling takes differences).</summary>
+public sealed record VipBytes(string ServiceName, string VirtualIpName, long BytesIn, long BytesOut);

@@ -56,9 +56,9 @@ public sealed class DataPlaneHost : IHostedDataPlane
     /// Bytes per VIP (TCP and UDP) since the data plane started, never decreasing: listeners and
     /// backends that were removed keep counting in. Usage samples the differences (docs/usage.md).
     /// </summary>
-    public IReadOnlyList<Metrics.VipBytes> GetVipBytes()
+    public IReadOnlyList<VipBytes> GetVipBytes()
     {
-        var totals = new Dictionary<(string, string), Metrics.VipBytes>(VipNameComparer.Instance);
+        var totals = new Dictionary<(string, string), VipBytes>(VipNameComparer.Instance);
         foreach (var bytes in _tcp.GetVipBytes().Concat(_udp.GetVipBytes()))
         {
             var key = (bytes.ServiceName, bytes.VirtualIpName);

@@ -9,7 +9,7 @@ namespace MultiVip.DataPlane.Health;
 /// Probe loops of one listener's backends: each backend is probed as soon as it appears, then every
 /// interval, all timing on the injected <see cref="TimeProvider"/> so tests can drive it.
 /// </summary>
-internal sealed class HealthMonitor
+internal sealed partial class HealthMonitor
 {
     private readonly ListenerKey _key;
     private readonly LoadBalancerProbe _probe;
@@ -24,14 +24,14 @@ internal sealed class HealthMonitor
         ListenerKey key,
         LoadBalancerProbe probe,
         TimeProvider timeProvider,
-        ILogger logger,
+        ILoggerFactory loggerFactory,
         Action<BackendState, HealthState, string?> onTransition,
         Action<ProbeObservation> onProbe)
     {
         _key = key;
         _probe = probe;
         _timeProvider = timeProvider;
-        _logger = logger;
+        _logger = loggerFactory.CreateLogger<HealthMonitor>();
         _onTransition = onTransition;
         _onProbe = onProbe;
     }
@@ -131,5 +131,12 @@ internal sealed class HealthMonitor
         {
             // Backend or listener removed.
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 21, EventName = "ProbeFailed", Level = LogLevel.Debug,
+            Message = "{Key}: probe of {Target} failed: {Error}")]
+        public static partial void ProbeFailed(ILogger logger, ListenerKey key, IPEndPoint target, string error);
     }
 }

@@ -1,9 +1,7 @@
+using MultiVip.DataPlane.Contract;
 using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane.Metrics;
-
-/// <summary>Bytes one VIP carried since the data plane started; never decreases (usage sampling takes differences).</summary>
-public sealed record VipBytes(string ServiceName, string VirtualIpName, long BytesIn, long BytesOut);
 
 /// <summary>
 /// Turns the per-backend (TCP) and per-listener (UDP) counters, which vanish with their owner, into

@@ -5,19 +5,108 @@ using MultiVip.Model.Services;
 namespace MultiVip.DataPlane.Reconciliation;
 
 /// <summary>
-/// The part of applying a desired state that TCP and UDP share: diff the running listeners of one
-/// protocol against the desired ones, then remove, reconfigure and start — removals first, so a
-/// listener that moved (an LB set changing VIPs) finds its port free. What each step does to a
-/// listener is the caller's.
+/// The part of applying a desired state that TCP and UDP share: the running listeners of one
+/// protocol, diffed against the desired ones, then removed, reconfigured and started — removals
+/// first, so a listener that moved (an LB set changing VIPs) finds its port free. What each step
+/// does to a listener is the transport's (<see cref="IListenerLifecycle{TListener}"/>).
 /// </summary>
-internal static class ListenerReconciler
+/// <remarks>
+/// Not thread-safe: the owning data plane calls <see cref="ApplyAsync"/> and <see cref="RemoveAll"/>
+/// under its apply gate. <see cref="Published"/> is the one member read concurrently (health,
+/// traffic, metrics), through a snapshot array replaced with one reference write.
+/// </remarks>
+internal sealed partial class ListenerReconciler<TListener>
+    where TListener : class, IRoutedListener
 {
-    /// <summary>Probe state of the backends of <paramref name="published"/>, optionally of one service only.</summary>
-    public static IReadOnlyList<BackendHealth> Health<TListener>(TListener[] published, string? serviceName)
-        where TListener : IRoutedListener
+    private readonly TransportProtocol _protocol;
+    private readonly IListenerLifecycle<TListener> _lifecycle;
+    private readonly ILogger _logger;
+    private readonly Dictionary<ListenerKey, TListener> _running = [];
+    private TListener[] _published = [];
+
+    public ListenerReconciler(TransportProtocol protocol, IListenerLifecycle<TListener> lifecycle, ILoggerFactory loggerFactory)
+    {
+        _protocol = protocol;
+        _lifecycle = lifecycle;
+        // One category for both transports' reconcilers: the key in each line says which one it is.
+        _logger = loggerFactory.CreateLogger(ListenerReconciler.Category);
+    }
+
+    /// <summary>The listeners running after the last apply; lock-free for readers.</summary>
+    public TListener[] Published => Volatile.Read(ref _published);
+
+    /// <returns>The listeners that could not be started (bind errors), to report and retry with the next snapshot.</returns>
+    public async Task<List<ListenerFault>> ApplyAsync(IReadOnlyList<ListenerSpec> desired)
+    {
+        var running = new Dictionary<ListenerKey, ListenerSpec>(_running.Count);
+        foreach (var (key, listener) in _running)
+        {
+            running[key] = listener.Spec;
+        }
+
+        var diff = ListenerDiff.Compute(running, desired, _protocol);
+        foreach (var key in diff.Duplicates)
+        {
+            Log.DuplicateListener(_logger, key);
+        }
+
+        foreach (var key in diff.Removed)
+        {
+            _running.Remove(key, out var listener);
+            await _lifecycle.RemoveAsync(listener!).ConfigureAwait(false);
+        }
+
+        foreach (var spec in diff.Changed)
+        {
+            _lifecycle.Reconfigure(_running[spec.Key], spec);
+        }
+
+        var faults = new List<ListenerFault>();
+        foreach (var spec in diff.Added)
+        {
+            var listener = _lifecycle.TryStart(spec, out var error);
+            if (listener is null)
+            {
+                Log.ListenerBindFailed(_logger, spec.Key, error!);
+                faults.Add(new ListenerFault(spec.Key, spec.ServiceName, error!));
+                continue;
+            }
+
+            _running[spec.Key] = listener;
+        }
+
+        Volatile.Write(ref _published, [.. _running.Values]);
+        return faults;
+    }
+
+    /// <summary>Forgets every listener (SIGTERM, dispose) and hands them back for the caller to stop.</summary>
+    public TListener[] RemoveAll()
+    {
+        TListener[] all = [.. _running.Values];
+        _running.Clear();
+        Volatile.Write(ref _published, []);
+        return all;
+    }
+
+    /// <summary>A running listener by key, for counters in tests and diagnostics.</summary>
+    public TListener? Find(ListenerKey key)
+    {
+        foreach (var listener in Published)
+        {
+            if (listener.Spec.Key == key)
+            {
+                return listener;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Probe state of the running listeners' backends, optionally of one service only.</summary>
+    public IReadOnlyList<BackendHealth> Health(string? serviceName)
     {
         var result = new List<BackendHealth>();
-        foreach (var listener in published)
+        foreach (var listener in Published)
         {
             if (serviceName is null || Names.Equal(listener.Spec.ServiceName, serviceName))
             {
@@ -28,56 +117,39 @@ internal static class ListenerReconciler
         return result;
     }
 
-    public static async Task<List<ListenerFault>> ApplyAsync<TListener>(
-        Dictionary<ListenerKey, TListener> listeners,
-        IReadOnlyList<ListenerSpec> desired,
-        TransportProtocol protocol,
-        Func<TListener, ListenerSpec> specOf,
-        Func<TListener, ValueTask> remove,
-        Action<TListener, ListenerSpec> update,
-        Func<ListenerSpec, (TListener? Listener, string? Error)> start,
-        ILogger logger)
-        where TListener : class
+    private static partial class Log
     {
-        var running = new Dictionary<ListenerKey, ListenerSpec>(listeners.Count);
-        foreach (var (key, listener) in listeners)
-        {
-            running[key] = specOf(listener);
-        }
+        [LoggerMessage(EventId = 3, EventName = "ListenerBindFailed", Level = LogLevel.Error,
+            Message = "Cannot listen on {Key}: {Reason}")]
+        public static partial void ListenerBindFailed(ILogger logger, ListenerKey key, string reason);
 
-        var diff = ListenerDiff.Compute(running, desired, protocol);
-        foreach (var key in diff.Duplicates)
-        {
-            Log.DuplicateListener(logger, key);
-        }
-
-        foreach (var key in diff.Removed)
-        {
-            listeners.Remove(key, out var listener);
-            await remove(listener!).ConfigureAwait(false);
-        }
-
-        foreach (var spec in diff.Changed)
-        {
-            update(listeners[spec.Key], spec);
-        }
-
-        var faults = new List<ListenerFault>();
-        foreach (var spec in diff.Added)
-        {
-            var (listener, error) = start(spec);
-            if (listener is null)
-            {
-                Log.ListenerBindFailed(logger, spec.Key, error!);
-                faults.Add(new ListenerFault(spec.Key, spec.ServiceName, error!));
-                continue;
-            }
-
-            listeners[spec.Key] = listener;
-        }
-
-        return faults;
+        [LoggerMessage(EventId = 8, EventName = "DuplicateListener", Level = LogLevel.Error,
+            Message = "Desired state lists {Key} more than once; the first spec wins")]
+        public static partial void DuplicateListener(ILogger logger, ListenerKey key);
     }
+}
+
+/// <summary>The log category of <see cref="ListenerReconciler{TListener}"/>, without its type argument.</summary>
+internal static class ListenerReconciler
+{
+    public const string Category = "MultiVip.DataPlane.Reconciliation.ListenerReconciler";
+}
+
+/// <summary>
+/// What reconciling asks of one transport's listeners, in the order the reconciler calls it:
+/// remove what left the desired state, reconfigure what changed, start what is new.
+/// </summary>
+internal interface IListenerLifecycle<TListener>
+    where TListener : class, IRoutedListener
+{
+    /// <summary>Stops a listener that left the desired state (TCP drains it; UDP closes it at once).</summary>
+    ValueTask RemoveAsync(TListener listener);
+
+    /// <summary>Applies a new spec to a running listener with the same key, in place.</summary>
+    void Reconfigure(TListener listener, ListenerSpec spec);
+
+    /// <summary>Binds and starts a listener; null, with a message that says how to fix it, when it cannot bind.</summary>
+    TListener? TryStart(ListenerSpec spec, out string? error);
 }
 
 /// <summary>What the shared reconcile and health code needs of a TCP or UDP listener.</summary>

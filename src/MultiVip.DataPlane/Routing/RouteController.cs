@@ -12,10 +12,11 @@ namespace MultiVip.DataPlane.Routing;
 /// published <see cref="RouteTable"/>. Both transports share it so balancing and health behave the
 /// same whatever the protocol.
 /// </summary>
-internal sealed class RouteController
+internal sealed partial class RouteController
 {
     private readonly ListenerKey _key;
     private readonly TimeProvider _timeProvider;
+    private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly Action<ProbeObservation> _onProbe;
     private readonly Action<RouteTable>? _onRouteChanged;
@@ -30,13 +31,14 @@ internal sealed class RouteController
     public RouteController(
         ListenerSpec spec,
         TimeProvider timeProvider,
-        ILogger logger,
+        ILoggerFactory loggerFactory,
         Action<ProbeObservation> onProbe,
         Action<RouteTable>? onRouteChanged = null)
     {
         _key = spec.Key;
         _timeProvider = timeProvider;
-        _logger = logger;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<RouteController>();
         _onProbe = onProbe;
         _onRouteChanged = onRouteChanged;
 
@@ -168,7 +170,7 @@ internal sealed class RouteController
     }
 
     private HealthMonitor NewMonitor(Model.Services.LoadBalancerProbe probe) =>
-        new(_key, probe, _timeProvider, _logger, OnHealthChanged, _onProbe);
+        new(_key, probe, _timeProvider, _loggerFactory, OnHealthChanged, _onProbe);
 
     private void OnHealthChanged(BackendState backend, HealthState state, string? error)
     {
@@ -188,5 +190,12 @@ internal sealed class RouteController
     {
         Volatile.Write(ref _route, next);
         _onRouteChanged?.Invoke(next);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 20, EventName = "BackendHealthChanged", Level = LogLevel.Information,
+            Message = "{Key}: backend {VmName}/{EndpointName} is now {State} ({Error})")]
+        public static partial void BackendHealthChanged(ILogger logger, ListenerKey key, string vmName, string endpointName, HealthState state, string? error);
     }
 }

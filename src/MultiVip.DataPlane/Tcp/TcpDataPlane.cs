@@ -12,14 +12,15 @@ namespace MultiVip.DataPlane.Tcp;
 /// members in rotation, with probes, ACLs, idle timeouts, PROXY protocol and draining reconfiguration.
 /// UDP listeners are left to <see cref="Udp.UdpDataPlane"/>; <see cref="DataPlaneHost"/> runs both.
 /// </summary>
-public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
+internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListenerLifecycle<VipListener>, IAsyncDisposable
 {
     private readonly DataPlaneOptions _options;
     private readonly TimeProvider _timeProvider;
+    private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly IConnectionForwarder _forwarder;
     private readonly SemaphoreSlim _applyGate = new(1, 1);
-    private readonly Dictionary<ListenerKey, VipListener> _listeners = [];
+    private readonly ListenerReconciler<VipListener> _listeners;
     private readonly Lock _drainGate = new();
     private readonly List<(VipListener Listener, Task Drain)> _draining = [];
     private readonly List<Task> _backendDrains = [];
@@ -27,7 +28,6 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
     private readonly CancellationTokenSource _shutdown = new();
     private readonly SharedLimit _connectionSlots;
     private readonly Metrics.VipByteMeter _bytes = new();
-    private VipListener[] _published = [];
     private long _appliedGeneration = -1;
     private int _disposed;
 
@@ -44,9 +44,11 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
         options.Validate();
         _options = options;
         _timeProvider = timeProvider;
+        _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<TcpDataPlane>();
         _forwarder = forwarder;
         _connectionSlots = new SharedLimit(options.MaxConnections);
+        _listeners = new ListenerReconciler<VipListener>(TransportProtocol.Tcp, this, loggerFactory);
     }
 
     /// <summary>Every finished probe attempt. Lets tests await health instead of sleeping.</summary>
@@ -67,44 +69,8 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
                 return ApplyResult.Ok(_appliedGeneration);
             }
 
-            var faults = await ListenerReconciler.ApplyAsync(
-                _listeners,
-                desired.Listeners,
-                TransportProtocol.Tcp,
-                listener => listener.Spec,
-                listener =>
-                {
-                    // The drain outlives this call: it must not stop when the caller's token does.
-                    StopAndDrain(listener, CancellationToken.None);
-                    return ValueTask.CompletedTask;
-                },
-                (listener, spec) =>
-                {
-                    var before = listener.Spec;
-                    var removed = listener.Update(spec);
-                    Log.ListenerUpdated(_logger, spec.Key, spec.Backends.Count, removed.Count);
-                    if (removed.Count > 0)
-                    {
-                        TrackBackendDrain(RetireWhenDrainedAsync(listener.DrainBackendsAsync(removed, _shutdown.Token), before, removed));
-                    }
-                },
-                spec =>
-                {
-                    var socket = ListenerBinder.TryBind(spec.Key, out var error);
-                    if (socket is null)
-                    {
-                        return (null, error);
-                    }
-
-                    var listener = new VipListener(socket, spec, _options, _timeProvider, _logger, _forwarder, RaiseProbeCompleted, _connectionSlots);
-                    listener.Start();
-                    Log.ListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
-                    return (listener, null);
-                },
-                _logger).ConfigureAwait(false);
-
+            var faults = await _listeners.ApplyAsync(desired.Listeners).ConfigureAwait(false);
             _appliedGeneration = desired.Generation;
-            Volatile.Write(ref _published, [.. _listeners.Values]);
             return new ApplyResult(desired.Generation, faults);
         }
         finally
@@ -113,13 +79,44 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
         }
     }
 
-    public IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null) =>
-        ListenerReconciler.Health(Volatile.Read(ref _published), serviceName);
+    public IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null) => _listeners.Health(serviceName);
+
+    ValueTask IListenerLifecycle<VipListener>.RemoveAsync(VipListener listener)
+    {
+        // The drain outlives this call: it must not stop when the caller's token does.
+        StopAndDrain(listener, CancellationToken.None);
+        return ValueTask.CompletedTask;
+    }
+
+    void IListenerLifecycle<VipListener>.Reconfigure(VipListener listener, ListenerSpec spec)
+    {
+        var before = listener.Spec;
+        var removed = listener.Update(spec);
+        Log.ListenerUpdated(_logger, spec.Key, spec.Backends.Count, removed.Count);
+        if (removed.Count > 0)
+        {
+            TrackBackendDrain(RetireWhenDrainedAsync(listener.DrainBackendsAsync(removed, _shutdown.Token), before, removed));
+        }
+    }
+
+    VipListener? IListenerLifecycle<VipListener>.TryStart(ListenerSpec spec, out string? error)
+    {
+        var socket = ListenerBinder.TryBind(spec.Key, out error);
+        if (socket is null)
+        {
+            return null;
+        }
+
+        var listener = new VipListener(socket, spec, _options, _timeProvider, _loggerFactory, _forwarder, RaiseProbeCompleted, _connectionSlots);
+        listener.Start();
+        Log.ListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
+        return listener;
+    }
 
     /// <summary>Counters of every running listener and backend, for metrics and the dashboard (read, never reset).</summary>
     public IReadOnlyList<ListenerTraffic> GetTraffic()
     {
-        var published = Volatile.Read(ref _published);
+        var published = _listeners.Published;
         var result = new ListenerTraffic[published.Length];
         for (var i = 0; i < published.Length; i++)
         {
@@ -133,9 +130,9 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
     /// Bytes per VIP since this data plane started, including listeners and backends that are gone
     /// (see <see cref="Metrics.VipByteMeter"/>); for usage sampling.
     /// </summary>
-    public IReadOnlyList<Metrics.VipBytes> GetVipBytes() => _bytes.Read(meter =>
+    public IReadOnlyList<VipBytes> GetVipBytes() => _bytes.Read(meter =>
     {
-        foreach (var listener in Volatile.Read(ref _published))
+        foreach (var listener in _listeners.Published)
         {
             Observe(meter, listener);
         }
@@ -168,13 +165,10 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
         await _applyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            foreach (var listener in _listeners.Values)
+            foreach (var listener in _listeners.RemoveAll())
             {
                 StopAndDrain(listener, cancellationToken);
             }
-
-            _listeners.Clear();
-            Volatile.Write(ref _published, []);
         }
         finally
         {
@@ -195,13 +189,10 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
         try
         {
             await _shutdown.CancelAsync().ConfigureAwait(false);
-            foreach (var listener in _listeners.Values)
+            foreach (var listener in _listeners.RemoveAll())
             {
                 StopAndDrain(listener, CancellationToken.None);
             }
-
-            _listeners.Clear();
-            Volatile.Write(ref _published, []);
 
             // Disposing means now: reset whatever is still draining.
             lock (_drainGate)
@@ -221,35 +212,13 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
     }
 
     /// <summary>Counters of a running listener, for tests and diagnostics.</summary>
-    internal ListenerCounters? GetCounters(ListenerKey key)
-    {
-        foreach (var listener in Volatile.Read(ref _published))
-        {
-            if (listener.Key == key)
-            {
-                return listener.Counters;
-            }
-        }
-
-        return null;
-    }
+    internal ListenerCounters? GetCounters(ListenerKey key) => _listeners.Find(key)?.Counters;
 
     /// <summary>Connections held against <see cref="DataPlaneOptions.MaxConnections"/> by all listeners, for tests.</summary>
     internal int TotalAdmitted => _connectionSlots.Used;
 
     /// <summary>Slots in use against the connection limit of a running listener (null when unknown), for tests.</summary>
-    internal int? GetAdmittedCount(ListenerKey key)
-    {
-        foreach (var listener in Volatile.Read(ref _published))
-        {
-            if (listener.Key == key)
-            {
-                return listener.AdmittedCount;
-            }
-        }
-
-        return null;
-    }
+    internal int? GetAdmittedCount(ListenerKey key) => _listeners.Find(key)?.AdmittedCount;
 
     private void StopAndDrain(VipListener listener, CancellationToken cancellationToken)
     {
@@ -352,4 +321,27 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
     }
 
     private void RaiseProbeCompleted(ProbeObservation observation) => ProbeCompleted?.Invoke(observation);
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, EventName = "ListenerStarted", Level = LogLevel.Information,
+            Message = "Listening on {Key} for service {ServiceName} with {BackendCount} backend(s)")]
+        public static partial void ListenerStarted(ILogger logger, ListenerKey key, string serviceName, int backendCount);
+
+        [LoggerMessage(EventId = 2, EventName = "ListenerStopped", Level = LogLevel.Information,
+            Message = "Stopped listening on {Key}; draining {ConnectionCount} connection(s)")]
+        public static partial void ListenerStopped(ILogger logger, ListenerKey key, int connectionCount);
+
+        [LoggerMessage(EventId = 5, EventName = "ListenerUpdated", Level = LogLevel.Information,
+            Message = "Reconfigured {Key}: {BackendCount} backend(s), {RemovedCount} draining")]
+        public static partial void ListenerUpdated(ILogger logger, ListenerKey key, int backendCount, int removedCount);
+
+        [LoggerMessage(EventId = 6, EventName = "StaleGenerationIgnored", Level = LogLevel.Warning,
+            Message = "Ignored desired state generation {Generation}: generation {Applied} is already applied")]
+        public static partial void StaleGenerationIgnored(ILogger logger, long generation, long applied);
+
+        [LoggerMessage(EventId = 30, EventName = "DrainTimedOut", Level = LogLevel.Information,
+            Message = "{Key}: drain timeout reached, resetting {Count} remaining connection(s)")]
+        public static partial void DrainTimedOut(ILogger logger, ListenerKey key, int count);
+    }
 }

@@ -7,16 +7,17 @@ using MultiVip.DataPlane.Health;
 using MultiVip.DataPlane.Reconciliation;
 using MultiVip.DataPlane.Routing;
 using MultiVip.DataPlane.Sockets;
-using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane.Tcp;
 
 /// <summary>
 /// One public TCP socket (VIP, port) and the connections it accepted. Configuration lives in an
 /// immutable <see cref="RouteTable"/> swapped with a single reference write; the accept path reads
-/// it once per connection and never locks.
+/// it once per connection and never locks. This file is the listener's life (accept loop,
+/// reconfiguration, idle sweep, drain); the path of one connection, step by step, is in
+/// VipListener.Connection.cs. Not "TcpListener", to stay clear of System.Net.Sockets.TcpListener.
 /// </summary>
-internal sealed class VipListener : Reconciliation.IRoutedListener
+internal sealed partial class VipListener : IRoutedListener
 {
     private readonly Socket _socket;
     private readonly DataPlaneOptions _options;
@@ -42,11 +43,12 @@ internal sealed class VipListener : Reconciliation.IRoutedListener
         ListenerSpec spec,
         DataPlaneOptions options,
         TimeProvider timeProvider,
-        ILogger logger,
+        ILoggerFactory loggerFactory,
         IConnectionForwarder forwarder,
         Action<ProbeObservation> onProbe,
         SharedLimit connectionSlots)
     {
+        var logger = loggerFactory.CreateLogger<VipListener>();
         _socket = socket;
         _connectionSlots = connectionSlots;
         _acceptFailureLog = new(timeProvider, (ex, count, interval) => Log.AcceptFailed(logger, spec.Key, count, interval, ex.SocketErrorCode, AcceptBackoff.Hint(ex)));
@@ -59,8 +61,8 @@ internal sealed class VipListener : Reconciliation.IRoutedListener
         Key = spec.Key;
         // The accepted socket's local address is the listener's own: no getsockname() per connection.
         _localEndPoint = new IPEndPoint(spec.Key.Address, spec.Key.Port);
-        _routing = new RouteController(spec, timeProvider, logger, onProbe);
-        _sweepPeriod = SweepPeriod(spec.IdleTimeout);
+        _routing = new RouteController(spec, timeProvider, loggerFactory, onProbe);
+        _sweepPeriod = IdleSweep.Period(spec.IdleTimeout);
         _idleSweep = timeProvider.CreateTimer(static state => ((VipListener)state!).SweepIdle(), this, _sweepPeriod, _sweepPeriod);
         _routing.Start();
     }
@@ -93,7 +95,7 @@ internal sealed class VipListener : Reconciliation.IRoutedListener
         var removed = _routing.Update(spec);
         lock (_sweepGate)
         {
-            var period = SweepPeriod(spec.IdleTimeout);
+            var period = IdleSweep.Period(spec.IdleTimeout);
             if (period != _sweepPeriod)
             {
                 _sweepPeriod = period;
@@ -192,16 +194,6 @@ internal sealed class VipListener : Reconciliation.IRoutedListener
         }
     }
 
-    /// <summary>
-    /// The sweep runs at a quarter of the idle timeout (capped at 30 s), so a connection closes between
-    /// 1× and 1.25× the timeout: precise enough for a 4-30 minute setting at the cost of one walk over
-    /// the connections per period instead of a timer per read.
-    /// </summary>
-    internal static TimeSpan SweepPeriod(TimeSpan idleTimeout) =>
-        idleTimeout <= TimeSpan.Zero
-            ? Timeout.InfiniteTimeSpan
-            : TimeSpan.FromTicks(Math.Clamp(idleTimeout.Ticks / 4, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(30).Ticks));
-
     private void SweepIdle()
     {
         var idleTimeout = _routing.Current.Spec.IdleTimeout;
@@ -265,140 +257,47 @@ internal sealed class VipListener : Reconciliation.IRoutedListener
         }
     }
 
-    private async Task HandleConnectionAsync(Socket client)
+    /// <summary>Every line of the listener and its connections, under the category <see cref="VipListener"/>.</summary>
+    private static partial class Log
     {
-        IPEndPoint? remote = null;
-        Socket? backendSocket = null;
-        var counted = false;
-        var holdsSlot = false;
-        try
-        {
-            client.NoDelay = true;
-            remote = (IPEndPoint)client.RemoteEndPoint!;
-            var local = _localEndPoint;
+        [LoggerMessage(EventId = 7, EventName = "AcceptFailed", Level = LogLevel.Warning,
+            Message = "{Key}: accept failed {Count} time(s) in the last {Interval} (latest: {Error}); {Hint}")]
+        public static partial void AcceptFailed(ILogger logger, ListenerKey key, long count, TimeSpan interval, SocketError error, string hint);
 
-            counted = true;
-            if (Interlocked.Increment(ref _active) > _options.MaxConnectionsPerListener)
-            {
-                Interlocked.Increment(ref Counters.RefusedOverLimit);
-                _overListenerLimitLog.Record(remote);
+        [LoggerMessage(EventId = 10, EventName = "ConnectionDeniedByAcl", Level = LogLevel.Debug,
+            Message = "{Key}: connection from {Remote} denied by the endpoint ACL")]
+        public static partial void ConnectionDeniedByAcl(ILogger logger, ListenerKey key, IPEndPoint remote);
 
-                ForwardedConnection.Abort(client);
-                return;
-            }
+        [LoggerMessage(EventId = 11, EventName = "ConnectionOverLimit", Level = LogLevel.Warning,
+            Message = "{Key}: refused {Count} connection(s) in the last {Interval}, the listener already carries {Limit} connections (--max-connections-per-listener); latest from {Remote}")]
+        public static partial void ConnectionOverLimit(ILogger logger, ListenerKey key, long count, TimeSpan interval, int limit, IPEndPoint remote);
 
-            // Before the backend socket exists: the second descriptor of the connection is never opened over the cap.
-            holdsSlot = _connectionSlots.TryAcquire();
-            if (!holdsSlot)
-            {
-                Interlocked.Increment(ref Counters.RefusedOverLimit);
-                _overTotalLimitLog.Record(remote);
+        [LoggerMessage(EventId = 12, EventName = "NoHealthyBackend", Level = LogLevel.Warning,
+            Message = "{Key}: connection from {Remote} reset, no backend is in rotation")]
+        public static partial void NoHealthyBackend(ILogger logger, ListenerKey key, IPEndPoint remote);
 
-                ForwardedConnection.Abort(client);
-                return;
-            }
+        [LoggerMessage(EventId = 13, EventName = "BackendConnectFailed", Level = LogLevel.Debug,
+            Message = "{Key}: attempt {Attempt} to connect to {Target} failed")]
+        public static partial void BackendConnectFailed(ILogger logger, ListenerKey key, int attempt, IPEndPoint target, Exception exception);
 
-            // Read once: every decision for this connection uses the same configuration.
-            var route = _routing.Current;
-            if (!route.Acl.IsAllowed(remote.Address))
-            {
-                Interlocked.Increment(ref Counters.DeniedByAcl);
-                Log.ConnectionDeniedByAcl(_logger, Key, remote);
-                ForwardedConnection.Abort(client);
-                return;
-            }
+        [LoggerMessage(EventId = 14, EventName = "BackendConnectExhausted", Level = LogLevel.Warning,
+            Message = "{Key}: connection from {Remote} reset after {Attempts} failed backend connect attempt(s)")]
+        public static partial void BackendConnectExhausted(ILogger logger, ListenerKey key, IPEndPoint remote, int attempts);
 
-            var candidates = new int[_options.MaxConnectAttempts];
-            var count = route.FillCandidates(remote, local, candidates);
-            if (count == 0)
-            {
-                Interlocked.Increment(ref Counters.NoHealthyBackend);
-                Log.NoHealthyBackend(_logger, Key, remote);
-                ForwardedConnection.Abort(client);
-                return;
-            }
+        [LoggerMessage(EventId = 15, EventName = "ConnectionIdleClosed", Level = LogLevel.Debug,
+            Message = "{Key}: connection from {Remote} closed after {IdleTimeout} without traffic")]
+        public static partial void ConnectionIdleClosed(ILogger logger, ListenerKey key, IPEndPoint remote, TimeSpan idleTimeout);
 
-            BackendState? chosen = null;
-            for (var attempt = 0; attempt < count; attempt++)
-            {
-                var candidate = route.Members[candidates[attempt]];
-                if (attempt > 0)
-                {
-                    Interlocked.Increment(ref Counters.ConnectRetries);
-                    Interlocked.Increment(ref candidate.Counters.ConnectRetries);
-                }
+        [LoggerMessage(EventId = 16, EventName = "ConnectionSetupFailed", Level = LogLevel.Debug,
+            Message = "{Key}: setting up the connection from {Remote} failed")]
+        public static partial void ConnectionSetupFailed(ILogger logger, ListenerKey key, IPEndPoint? remote, Exception exception);
 
-                try
-                {
-                    backendSocket = await BackendConnector.ConnectAsync(
-                        candidate.Spec.Target, _options.BackendConnectTimeout, _timeProvider, _stopping.Token).ConfigureAwait(false);
-                    chosen = candidate;
-                    break;
-                }
-                catch (Exception ex) when (ex is SocketException or TimeoutException)
-                {
-                    Interlocked.Increment(ref Counters.ConnectFailures);
-                    Interlocked.Increment(ref candidate.Counters.ConnectFailures);
-                    Log.BackendConnectFailed(_logger, Key, attempt + 1, candidate.Spec.Target, ex);
-                }
-            }
+        [LoggerMessage(EventId = 17, EventName = "ConnectionOverTotalLimit", Level = LogLevel.Warning,
+            Message = "{Key}: refused {Count} connection(s) in the last {Interval}, the data plane already carries {Limit} connections in total (--max-connections, sized from the descriptor limit); latest from {Remote}")]
+        public static partial void ConnectionOverTotalLimit(ILogger logger, ListenerKey key, long count, TimeSpan interval, int limit, IPEndPoint remote);
 
-            if (chosen is null || backendSocket is null)
-            {
-                Interlocked.Increment(ref Counters.ConnectExhausted);
-                Log.BackendConnectExhausted(_logger, Key, remote, count);
-                ForwardedConnection.Abort(client);
-                return;
-            }
-
-            if (route.Spec.ProxyProtocol != ProxyProtocolVersion.None)
-            {
-                var header = ProxyProtocolHeader.Build(route.Spec.ProxyProtocol, remote, local);
-                await backendSocket.SendAsync(header, SocketFlags.None).ConfigureAwait(false);
-            }
-
-            var connection = new ForwardedConnection(client, backendSocket, chosen, remote, _timeProvider);
-            backendSocket = null;
-            _connections[connection.Id] = connection;
-            chosen.Attach(connection);
-            Interlocked.Increment(ref Counters.Forwarded);
-            try
-            {
-                // Stopped or retired while we were connecting: the drain already took its snapshot.
-                if (_stopping.IsCancellationRequested || chosen.IsRetired)
-                {
-                    connection.Reset();
-                }
-
-                await _forwarder.ForwardAsync(connection).ConfigureAwait(false);
-            }
-            finally
-            {
-                _connections.TryRemove(connection.Id, out _);
-                chosen.Detach(connection);
-            }
-        }
-        catch (Exception ex)
-        {
-            Log.ConnectionSetupFailed(_logger, Key, remote, ex);
-            if (backendSocket is not null)
-            {
-                ForwardedConnection.Abort(backendSocket);
-            }
-
-            ForwardedConnection.Abort(client);
-        }
-        finally
-        {
-            if (counted)
-            {
-                Interlocked.Decrement(ref _active);
-            }
-
-            if (holdsSlot)
-            {
-                _connectionSlots.Release();
-            }
-        }
+        [LoggerMessage(EventId = 30, EventName = "DrainTimedOut", Level = LogLevel.Information,
+            Message = "{Key}: drain timeout reached, resetting {Count} remaining connection(s)")]
+        public static partial void DrainTimedOut(ILogger logger, ListenerKey key, int count);
     }
 }

@@ -9,19 +9,19 @@ namespace MultiVip.DataPlane.Udp;
 
 /// <summary>
 /// The UDP half of the data plane: one <see cref="UdpListener"/> per (VIP, udp, port) in the desired
-/// state, reconciled by the same diff as TCP. Balancing and probing are the TCP plane's (<see cref="Routing.RouteController"/>).
+/// state, reconciled by the same diff as TCP. Balancing and probing are shared with TCP (<see cref="Routing.RouteController"/>).
 /// </summary>
-internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
+internal sealed partial class UdpDataPlane : IDataPlane, IUdpSessionSource, IListenerLifecycle<UdpListener>, IAsyncDisposable
 {
     private readonly DataPlaneOptions _options;
     private readonly TimeProvider _timeProvider;
+    private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly Action<ProbeObservation> _onProbe;
     private readonly SemaphoreSlim _applyGate = new(1, 1);
-    private readonly Dictionary<ListenerKey, UdpListener> _listeners = [];
+    private readonly ListenerReconciler<UdpListener> _listeners;
     private readonly SharedLimit _sessionSlots;
     private readonly Metrics.VipByteMeter _bytes = new();
-    private UdpListener[] _published = [];
     private long _appliedGeneration = -1;
     private int _disposed;
 
@@ -30,9 +30,11 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
         options.Validate();
         _options = options;
         _timeProvider = timeProvider;
+        _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<UdpDataPlane>();
         _onProbe = onProbe;
         _sessionSlots = new SharedLimit(options.MaxUdpSessions);
+        _listeners = new ListenerReconciler<UdpListener>(TransportProtocol.Udp, this, loggerFactory);
     }
 
     /// <summary>Sessions held against <see cref="DataPlaneOptions.MaxUdpSessions"/> by all listeners, for tests.</summary>
@@ -51,34 +53,8 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
                 return ApplyResult.Ok(_appliedGeneration);
             }
 
-            var faults = await ListenerReconciler.ApplyAsync(
-                _listeners,
-                desired.Listeners,
-                TransportProtocol.Udp,
-                listener => listener.Spec,
-                listener => new ValueTask(StopAndRetireAsync(listener)),
-                (listener, spec) =>
-                {
-                    listener.Update(spec);
-                    Log.ListenerUpdated(_logger, spec.Key, spec.Backends.Count, 0);
-                },
-                spec =>
-                {
-                    var socket = ListenerBinder.TryBindUdp(spec.Key, out var error);
-                    if (socket is null)
-                    {
-                        return (null, error);
-                    }
-
-                    var listener = new UdpListener(socket, spec, _options, _timeProvider, _logger, _onProbe, _sessionSlots, EvictFromLargest);
-                    listener.Start();
-                    Log.UdpListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
-                    return (listener, null);
-                },
-                _logger).ConfigureAwait(false);
-
+            var faults = await _listeners.ApplyAsync(desired.Listeners).ConfigureAwait(false);
             _appliedGeneration = desired.Generation;
-            Volatile.Write(ref _published, [.. _listeners.Values]);
             return new ApplyResult(desired.Generation, faults);
         }
         finally
@@ -87,13 +63,34 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
         }
     }
 
-    public IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null) =>
-        ListenerReconciler.Health(Volatile.Read(ref _published), serviceName);
+    public IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null) => _listeners.Health(serviceName);
+
+    ValueTask IListenerLifecycle<UdpListener>.RemoveAsync(UdpListener listener) => new(StopAndRetireAsync(listener));
+
+    void IListenerLifecycle<UdpListener>.Reconfigure(UdpListener listener, ListenerSpec spec)
+    {
+        listener.Update(spec);
+        Log.ListenerUpdated(_logger, spec.Key, spec.Backends.Count, 0);
+    }
+
+    UdpListener? IListenerLifecycle<UdpListener>.TryStart(ListenerSpec spec, out string? error)
+    {
+        var socket = ListenerBinder.TryBindUdp(spec.Key, out error);
+        if (socket is null)
+        {
+            return null;
+        }
+
+        var listener = new UdpListener(socket, spec, _options, _timeProvider, _loggerFactory, _onProbe, _sessionSlots, EvictFromLargest);
+        listener.Start();
+        Log.UdpListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
+        return listener;
+    }
 
     /// <summary>Live sessions of every UDP listener, for /metrics.</summary>
     public IReadOnlyList<UdpSessionCount> GetUdpSessions()
     {
-        var published = Volatile.Read(ref _published);
+        var published = _listeners.Published;
         var result = new List<UdpSessionCount>(published.Length);
         foreach (var listener in published)
         {
@@ -104,18 +101,8 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
     }
 
     /// <summary>Counters and live session count of a running listener, for tests and diagnostics.</summary>
-    internal (UdpCounters Counters, int Sessions)? GetCounters(ListenerKey key)
-    {
-        foreach (var listener in Volatile.Read(ref _published))
-        {
-            if (listener.Key == key)
-            {
-                return (listener.Counters, listener.SessionCount);
-            }
-        }
-
-        return null;
-    }
+    internal (UdpCounters Counters, int Sessions)? GetCounters(ListenerKey key) =>
+        _listeners.Find(key) is { } listener ? (listener.Counters, listener.SessionCount) : null;
 
     /// <summary>
     /// The total is exhausted: the listener holding the most sessions gives up its least recently used
@@ -125,7 +112,7 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
     {
         UdpListener? largest = null;
         var most = 0;
-        foreach (var listener in Volatile.Read(ref _published))
+        foreach (var listener in _listeners.Published)
         {
             var count = listener.SessionCount;
             if (count > most)
@@ -139,9 +126,9 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
     }
 
     /// <summary>Bytes per VIP since this plane started, stopped listeners included; for usage sampling.</summary>
-    public IReadOnlyList<Metrics.VipBytes> GetVipBytes() => _bytes.Read(meter =>
+    public IReadOnlyList<VipBytes> GetVipBytes() => _bytes.Read(meter =>
     {
-        foreach (var listener in Volatile.Read(ref _published))
+        foreach (var listener in _listeners.Published)
         {
             var spec = listener.Spec;
             meter.Observe(spec.ServiceName, spec.VirtualIpName, listener.Counters, Interlocked.Read(ref listener.Counters.BytesIn), Interlocked.Read(ref listener.Counters.BytesOut));
@@ -162,13 +149,10 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
         await _applyGate.WaitAsync().ConfigureAwait(false);
         try
         {
-            foreach (var listener in _listeners.Values)
+            foreach (var listener in _listeners.RemoveAll())
             {
                 await StopAndRetireAsync(listener).ConfigureAwait(false);
             }
-
-            _listeners.Clear();
-            Volatile.Write(ref _published, []);
         }
         finally
         {
@@ -184,5 +168,20 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
         }
 
         await StopAllAsync().ConfigureAwait(false);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 5, EventName = "ListenerUpdated", Level = LogLevel.Information,
+            Message = "Reconfigured {Key}: {BackendCount} backend(s), {RemovedCount} draining")]
+        public static partial void ListenerUpdated(ILogger logger, ListenerKey key, int backendCount, int removedCount);
+
+        [LoggerMessage(EventId = 6, EventName = "StaleGenerationIgnored", Level = LogLevel.Warning,
+            Message = "Ignored desired state generation {Generation}: generation {Applied} is already applied")]
+        public static partial void StaleGenerationIgnored(ILogger logger, long generation, long applied);
+
+        [LoggerMessage(EventId = 40, EventName = "UdpListenerStarted", Level = LogLevel.Information,
+            Message = "Receiving datagrams on {Key} for service {ServiceName} with {BackendCount} backend(s)")]
+        public static partial void UdpListenerStarted(ILogger logger, ListenerKey key, string serviceName, int backendCount);
     }
 }

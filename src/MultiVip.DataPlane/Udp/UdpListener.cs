@@ -4,9 +4,9 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Health;
+using MultiVip.DataPlane.Reconciliation;
 using MultiVip.DataPlane.Routing;
 using MultiVip.DataPlane.Sockets;
-using MultiVip.DataPlane.Tcp;
 
 namespace MultiVip.DataPlane.Udp;
 
@@ -18,7 +18,7 @@ namespace MultiVip.DataPlane.Udp;
 /// leaves rotation or the set. A session's backend socket is opened only once it has a slot, so a
 /// flood of spoofed sources costs at most the caps' worth of descriptors.
 /// </summary>
-internal sealed class UdpListener : Reconciliation.IRoutedListener
+internal sealed partial class UdpListener : IRoutedListener
 {
     /// <summary>Largest UDP payload over IPv4; a smaller buffer would silently truncate datagrams.</summary>
     internal const int MaxDatagram = 65_527;
@@ -51,11 +51,12 @@ internal sealed class UdpListener : Reconciliation.IRoutedListener
         ListenerSpec spec,
         DataPlaneOptions options,
         TimeProvider timeProvider,
-        ILogger logger,
+        ILoggerFactory loggerFactory,
         Action<ProbeObservation> onProbe,
         SharedLimit slots,
         Func<bool> evictForTotal)
     {
+        var logger = loggerFactory.CreateLogger<UdpListener>();
         _socket = socket;
         _slots = slots;
         _evictForTotal = evictForTotal;
@@ -67,8 +68,8 @@ internal sealed class UdpListener : Reconciliation.IRoutedListener
         _logger = logger;
         _local = (IPEndPoint)socket.LocalEndPoint!;
         Key = spec.Key;
-        _routing = new RouteController(spec, timeProvider, logger, onProbe, OnRouteChanged);
-        _sweepPeriod = VipListener.SweepPeriod(spec.IdleTimeout);
+        _routing = new RouteController(spec, timeProvider, loggerFactory, onProbe, OnRouteChanged);
+        _sweepPeriod = IdleSweep.Period(spec.IdleTimeout);
         _idleSweep = timeProvider.CreateTimer(static state => ((UdpListener)state!).SweepIdle(), this, _sweepPeriod, _sweepPeriod);
     }
 
@@ -101,7 +102,7 @@ internal sealed class UdpListener : Reconciliation.IRoutedListener
         _routing.Update(spec);
         lock (_gate)
         {
-            var period = VipListener.SweepPeriod(spec.IdleTimeout);
+            var period = IdleSweep.Period(spec.IdleTimeout);
             if (period != _sweepPeriod)
             {
                 _sweepPeriod = period;
@@ -517,5 +518,44 @@ internal sealed class UdpListener : Reconciliation.IRoutedListener
 
         Unlink(session);
         LinkFront(session);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 41, EventName = "UdpListenerStopped", Level = LogLevel.Information,
+            Message = "Stopped receiving on {Key}; dropped {SessionCount} session(s)")]
+        public static partial void UdpListenerStopped(ILogger logger, ListenerKey key, int sessionCount);
+
+        [LoggerMessage(EventId = 42, EventName = "UdpDatagramDeniedByAcl", Level = LogLevel.Debug,
+            Message = "{Key}: datagram from {Remote} dropped, denied by the endpoint ACL")]
+        public static partial void UdpDatagramDeniedByAcl(ILogger logger, ListenerKey key, IPEndPoint remote);
+
+        [LoggerMessage(EventId = 43, EventName = "UdpNoHealthyBackend", Level = LogLevel.Warning,
+            Message = "{Key}: datagram from {Remote} dropped, no backend is in rotation")]
+        public static partial void UdpNoHealthyBackend(ILogger logger, ListenerKey key, IPEndPoint remote);
+
+        [LoggerMessage(EventId = 44, EventName = "UdpSessionEvicted", Level = LogLevel.Debug,
+            Message = "{Key}: evicted {Count} session(s) (least recently used) in the last {Interval} to admit new ones; latest of {Remote}")]
+        public static partial void UdpSessionEvicted(ILogger logger, ListenerKey key, long count, TimeSpan interval, IPEndPoint remote);
+
+        [LoggerMessage(EventId = 48, EventName = "UdpSessionsRefused", Level = LogLevel.Warning,
+            Message = "{Key}: dropped datagrams of {Count} new client(s) in the last {Interval}: the data plane holds {Limit} UDP sessions in total (--max-udp-sessions, sized from the descriptor limit) and none could be evicted; latest from {Remote}")]
+        public static partial void UdpSessionsRefused(ILogger logger, ListenerKey key, long count, TimeSpan interval, int limit, IPEndPoint remote);
+
+        [LoggerMessage(EventId = 49, EventName = "UdpSessionSocketFailed", Level = LogLevel.Warning,
+            Message = "{Key}: could not open a backend socket for {Count} new client(s) in the last {Interval} (latest: {Error}); {Hint}")]
+        public static partial void UdpSessionSocketFailed(ILogger logger, ListenerKey key, long count, TimeSpan interval, SocketError error, string hint);
+
+        [LoggerMessage(EventId = 45, EventName = "UdpSessionsMoved", Level = LogLevel.Information,
+            Message = "{Key}: dropped {Count} session(s) bound to backends out of rotation; their next datagram picks a member in rotation")]
+        public static partial void UdpSessionsMoved(ILogger logger, ListenerKey key, int count);
+
+        [LoggerMessage(EventId = 46, EventName = "UdpReceiveFailed", Level = LogLevel.Debug,
+            Message = "{Key}: receive failed")]
+        public static partial void UdpReceiveFailed(ILogger logger, ListenerKey key, Exception exception);
+
+        [LoggerMessage(EventId = 47, EventName = "UdpSessionFailed", Level = LogLevel.Debug,
+            Message = "{Key}: session of {Remote} closed after a socket error")]
+        public static partial void UdpSessionFailed(ILogger logger, ListenerKey key, IPEndPoint remote, Exception exception);
     }
 }
