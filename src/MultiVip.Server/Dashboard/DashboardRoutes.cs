@@ -1,7 +1,7 @@
 using System.Globalization;
 using MultiVip.Control;
 using MultiVip.Control.Commands;
-using MultiVip.DataPlane;
+using MultiVip.DataPlane.Contract;
 using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
@@ -61,7 +61,7 @@ internal static partial class DashboardRoutes
         app.MapGet("/ui/static/{file}", (string file) => StaticAsset(file)).ExcludeFromDescription();
 
         var services = app.MapGroup("/ui/services/{service}").ExcludeFromDescription().DisableAntiforgery();
-        services.MapGet("/", async (string service, Guid? op, HttpContext http, ControlPlane control, DataPlaneHost dataPlane, DashboardSecurity security, UsageRecorder usage, CancellationToken ct) =>
+        services.MapGet("/", async (string service, Guid? op, HttpContext http, ControlPlane control, ITrafficSource traffic, IBackendHealthSource health, DashboardSecurity security, UsageRecorder usage, CancellationToken ct) =>
         {
             Banner? banner = null;
             if (op is { } id && await control.GetOperationAsync(id, ct) is { } done)
@@ -71,11 +71,11 @@ internal static partial class DashboardRoutes
                     done.OperationStatus == OperationStatus.Failed);
             }
 
-            return await ServicePageAsync(service, banner, StatusCodes.Status200OK, control, dataPlane, security, usage, ct);
+            return await ServicePageAsync(service, banner, StatusCodes.Status200OK, control, traffic, health, security, usage, ct);
         });
 
-        services.MapGet("/live", (string service, ControlPlane control, DataPlaneHost dataPlane) =>
-            HtmlResult(Pages.Live(service, dataPlane.GetTraffic(), dataPlane.GetHealth(service), control.Faults)));
+        services.MapGet("/live", (string service, ControlPlane control, ITrafficSource traffic, IBackendHealthSource health) =>
+            HtmlResult(Pages.Live(service, traffic.GetTraffic(), health.GetHealth(service), control.Faults)));
 
         services.MapPost("/vips/add", (string service, HttpContext http) =>
             ActAsync(http, service, async (control, form, call, ct) =>
@@ -117,14 +117,15 @@ internal static partial class DashboardRoutes
                 new Banner($"{e.Code}: {e.Message}", IsError: true),
                 e.Code.HttpStatus(),
                 control,
-                http.RequestServices.GetRequiredService<DataPlaneHost>(),
+                http.RequestServices.GetRequiredService<ITrafficSource>(),
+                http.RequestServices.GetRequiredService<IBackendHealthSource>(),
                 http.RequestServices.GetRequiredService<DashboardSecurity>(),
                 http.RequestServices.GetRequiredService<UsageRecorder>(),
                 ct);
         }
     }
 
-    private static async Task<IResult> ServicePageAsync(string name, Banner? banner, int status, ControlPlane control, DataPlaneHost dataPlane, DashboardSecurity security, UsageRecorder usage, CancellationToken ct)
+    private static async Task<IResult> ServicePageAsync(string name, Banner? banner, int status, ControlPlane control, ITrafficSource traffic, IBackendHealthSource health, DashboardSecurity security, UsageRecorder usage, CancellationToken ct)
     {
         var service = control.Current.Services.GetValueOrDefault(name);
         if (service is null)
@@ -137,7 +138,7 @@ internal static partial class DashboardRoutes
             .Take(OperationsShown)
             .ToList();
         var usageCard = UsageSection.Render(await usage.ReportAsync(service.Name, null, null, ct));
-        return HtmlResult(Pages.Service(service, operations, banner, s => Pages.Live(s, dataPlane.GetTraffic(), dataPlane.GetHealth(s), control.Faults), security.CsrfValue, usageCard), status);
+        return HtmlResult(Pages.Service(service, operations, banner, s => Pages.Live(s, traffic.GetTraffic(), health.GetHealth(s), control.Faults), security.CsrfValue, usageCard), status);
     }
 
     private static EndpointRequest EndpointFromForm(IFormCollection form)

@@ -15,9 +15,11 @@ internal static class Observability
 {
     public const string MetricsPath = "/metrics";
 
-    public static IServiceCollection AddMultiVipObservability(this IServiceCollection services, string token, MultiVip.Control.ControlPlane control, MultiVip.DataPlane.DataPlaneHost dataPlane)
+    public static IServiceCollection AddMultiVipObservability(this IServiceCollection services, string token, MultiVip.Control.ControlPlane control, IHostedDataPlane dataPlane)
     {
-        services.AddSingleton(dataPlane);
+        // By the contract's read-back interfaces only: metrics and the dashboard never see which data plane runs.
+        services.AddSingleton<IBackendHealthSource>(dataPlane);
+        services.AddSingleton<ITrafficSource>(dataPlane);
         services.AddSingleton<IUdpSessionSource>(dataPlane);
         // A factory registration, so the container disposes it (it unsubscribes from the control plane).
         services.AddSingleton(sp => new ServerMetrics(control, dataPlane, sp.GetServices<IUdpSessionSource>()));

@@ -31,7 +31,7 @@ public static partial class ServerHost
         var descriptors = PlanDescriptors(options, dns: dnsEndPoint is not null);
         var dataDir = DataDirectory.Open(options.DataDir);
         SqliteStateStore? store = null;
-        MultiVip.DataPlane.DataPlaneHost? dataPlane = null;
+        IHostedDataPlane? dataPlane = null;
         ControlPlane? control = null;
         ServiceDnsServer? dns = null;
         UsageRecorder? usage = null;
@@ -229,14 +229,14 @@ public static partial class ServerHost
 public sealed class RunningServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly MultiVip.DataPlane.DataPlaneHost _dataPlane;
+    private readonly IHostedDataPlane _dataPlane;
     private readonly IStateStore _store;
     private readonly DataDirectory _dataDir;
     private readonly ILoggerFactory _loggers;
     private readonly ServiceDnsServer? _dns;
     private readonly UsageRecorder _usage;
 
-    internal RunningServer(WebApplication app, ControlPlane control, MultiVip.DataPlane.DataPlaneHost dataPlane, IStateStore store, DataDirectory dataDir, Uri api, string token, ILoggerFactory loggers, ServiceDnsServer? dns, UsageRecorder usage)
+    internal RunningServer(WebApplication app, ControlPlane control, IHostedDataPlane dataPlane, IStateStore store, DataDirectory dataDir, Uri api, string token, ILoggerFactory loggers, ServiceDnsServer? dns, UsageRecorder usage)
     {
         _usage = usage;
         _dns = dns;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using MultiVip.Control;
-using MultiVip.DataPlane;
 using MultiVip.DataPlane.Contract;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
@@ -19,7 +18,7 @@ internal sealed class ServerMetrics : IDisposable
     private static readonly string[] BackendLabels = ["service", "vip", "protocol", "port", "vm", "endpoint"];
 
     private readonly ControlPlane _control;
-    private readonly DataPlaneHost _dataPlane;
+    private readonly ITrafficSource _dataPlane;
     private readonly IReadOnlyList<IUdpSessionSource> _udp;
     private readonly Lock _scrapeGate = new();
     private readonly Histogram _operationDuration;
@@ -44,7 +43,7 @@ internal sealed class ServerMetrics : IDisposable
     private readonly Gauge _poolSize;
     private readonly Gauge _poolInUse;
 
-    public ServerMetrics(ControlPlane control, DataPlaneHost dataPlane, IEnumerable<IUdpSessionSource> udp)
+    public ServerMetrics(ControlPlane control, ITrafficSource dataPlane, IEnumerable<IUdpSessionSource> udp)
     {
         _control = control;
         _dataPlane = dataPlane;

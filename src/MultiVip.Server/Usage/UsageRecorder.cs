@@ -1,5 +1,5 @@
 using MultiVip.Control.Usage;
-using MultiVip.DataPlane;
+using MultiVip.DataPlane.Contract;
 using MultiVip.Model.Api;
 using MultiVip.Model.Services;
 
@@ -18,7 +18,7 @@ internal sealed partial class UsageRecorder : IAsyncDisposable
     public static readonly TimeSpan Bucket = TimeSpan.FromMinutes(1);
 
     private readonly UsageLedger _ledger;
-    private readonly DataPlaneHost _dataPlane;
+    private readonly ITrafficSource _dataPlane;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -27,7 +27,7 @@ internal sealed partial class UsageRecorder : IAsyncDisposable
     private ITimer? _timer;
     private int _disposed;
 
-    public UsageRecorder(UsageLedger ledger, DataPlaneHost dataPlane, TimeProvider time, ILogger<UsageRecorder> logger)
+    public UsageRecorder(UsageLedger ledger, ITrafficSource dataPlane, TimeProvider time, ILogger<UsageRecorder> logger)
     {
         _ledger = ledger;
         _dataPlane = dataPlane;
