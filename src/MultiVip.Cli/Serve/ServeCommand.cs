@@ -14,7 +14,10 @@ namespace MultiVip.Cli.Serve;
 /// <summary>`multivip serve`: runs the daemon (REST API, control plane, data plane) until SIGTERM or Ctrl+C.</summary>
 internal static class ServeCommand
 {
-    public static Command Create(CliContext cli)
+    public static Command Create(CliContext cli) => Create(cli, RunAsync);
+
+    /// <param name="run">What the parsed options go to: the server (<see cref="RunAsync"/>), or a test that reads them.</param>
+    internal static Command Create(CliContext cli, Func<CliContext, ServerOptions, bool, CancellationToken, Task<int>> run)
     {
         var defaults = new ServerOptions();
         var limits = ServiceLimits.Default;
@@ -26,6 +29,8 @@ internal static class ServeCommand
         var drain = IntOption("--drain-timeout", "Seconds connections of a removed or moved endpoint may run on, and how long SIGTERM waits for connections.", (int)defaults.DrainTimeout.TotalSeconds, 0);
         var maxConnections = IntOption("--max-connections-per-listener", "Connections one listener carries at once; more are refused with a reset.", defaults.MaxConnectionsPerListener, 1);
         var maxUdpSessions = IntOption("--max-udp-sessions-per-listener", "UDP sessions one listener keeps; when full, a new client evicts the least recently used session.", defaults.MaxUdpSessionsPerListener, 1);
+        var connectTimeout = IntOption("--connect-timeout", "Milliseconds one connect to a backend may take before the next member is tried (5 s is 5000).", (int)defaults.ConnectTimeout.TotalMilliseconds, 10, "milliseconds");
+        var connectAttempts = IntOption("--connect-attempts", "Backends tried for one client connection: the one its flow maps to, then the next in its preference order; a client waits at most attempts x --connect-timeout.", defaults.ConnectAttempts, 1);
         var dns = new Option<string>("--dns")
         {
             Description = $"Address (ip:port) of the embedded authoritative DNS server, UDP and TCP; 'off' disables it. Default {ServerOptions.DefaultDns}.",
@@ -68,7 +73,7 @@ internal static class ServeCommand
 
         var serve = new Command("serve", $"Run the MultiVip server: REST API on --api (default {ApiRoutes.DefaultApi}), state in --data-dir (default ./.multivip).")
         {
-            pools, drain, maxConnections, maxUdpSessions, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
+            pools, drain, maxConnections, maxUdpSessions, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
             authFailureLimit, sessionLifetime, allowedHosts,
         };
 
@@ -88,6 +93,8 @@ internal static class ServeCommand
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
                 MaxConnectionsPerListener = parse.GetValue(maxConnections),
                 MaxUdpSessionsPerListener = parse.GetValue(maxUdpSessions),
+                ConnectTimeout = TimeSpan.FromMilliseconds(parse.GetValue(connectTimeout)),
+                ConnectAttempts = parse.GetValue(connectAttempts),
                 Dns = parse.GetValue(dns),
                 DnsZone = parse.GetValue(dnsZone) ?? ServerOptions.DefaultDnsZone,
                 MaxRequestBodyBytes = parse.GetValue(maxBody),
@@ -110,7 +117,7 @@ internal static class ServeCommand
                 },
                 LogLevel = startLevel,
             };
-            return await RunAsync(cli, options, parse.GetValue(demo), cancellationToken).ConfigureAwait(false);
+            return await run(cli, options, parse.GetValue(demo), cancellationToken).ConfigureAwait(false);
         });
         return serve;
     }
@@ -222,14 +229,14 @@ internal static class ServeCommand
         return ExitCodes.Success;
     }
 
-    private static Option<int> IntOption(string name, string description, int defaultValue, int minimum)
+    private static Option<int> IntOption(string name, string description, int defaultValue, int minimum, string? unit = null)
     {
         var option = new Option<int>(name) { Description = $"{description} Default {defaultValue}.", DefaultValueFactory = _ => defaultValue };
         option.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int>() < minimum)
             {
-                r.AddError($"{name} must be at least {minimum}.");
+                r.AddError(unit is null ? $"{name} must be at least {minimum}." : $"{name} is in {unit} and must be at least {minimum}.");
             }
         });
         return option;
