@@ -14,7 +14,10 @@ namespace MultiVip.Cli.Serve;
 /// <summary>`multivip serve`: runs the daemon (REST API, control plane, data plane) until SIGTERM or Ctrl+C.</summary>
 internal static class ServeCommand
 {
-    public static Command Create(CliContext cli)
+    public static Command Create(CliContext cli) => Create(cli, RunAsync);
+
+    /// <param name="run">What the parsed options go to: the server (<see cref="RunAsync"/>), or a test that reads them.</param>
+    internal static Command Create(CliContext cli, Func<CliContext, ServerOptions, bool, CancellationToken, Task<int>> run)
     {
         var defaults = new ServerOptions();
         var limits = ServiceLimits.Default;
@@ -29,6 +32,8 @@ internal static class ServeCommand
         var maxTotalConnections = OptionalIntOption("--max-connections", "TCP connections all listeners carry together; more are refused with a reset. Default: sized from the open-file limit.", 1);
         var maxTotalUdpSessions = OptionalIntOption("--max-udp-sessions", "UDP sessions all listeners keep together. Default: sized from the open-file limit.", 1);
         var maxApiConnections = IntOption("--max-api-connections", "Connections the API, dashboard and /metrics accept at once; near the cap the longest-idle connection is closed for a new one.", defaults.MaxApiConnections, 8);
+        var connectTimeout = IntOption("--connect-timeout", "Milliseconds one connect to a backend may take before the next member is tried (5 s is 5000).", (int)defaults.ConnectTimeout.TotalMilliseconds, 10, "milliseconds");
+        var connectAttempts = IntOption("--connect-attempts", "Backends tried for one client connection: the one its flow maps to, then the next in its preference order; a client waits at most attempts x --connect-timeout.", defaults.ConnectAttempts, 1);
         var dns = new Option<string>("--dns")
         {
             Description = $"Address (ip:port) of the embedded authoritative DNS server, UDP and TCP; 'off' disables it. Default {ServerOptions.DefaultDns}.",
@@ -71,7 +76,7 @@ internal static class ServeCommand
 
         var serve = new Command("serve", $"Run the MultiVip server: REST API on --api (default {ApiRoutes.DefaultApi}), state in --data-dir (default ./.multivip).")
         {
-            pools, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
+            pools, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
             authFailureLimit, sessionLifetime, allowedHosts,
         };
 
@@ -94,6 +99,8 @@ internal static class ServeCommand
                 MaxConnections = parse.GetValue(maxTotalConnections),
                 MaxUdpSessions = parse.GetValue(maxTotalUdpSessions),
                 MaxApiConnections = parse.GetValue(maxApiConnections),
+                ConnectTimeout = TimeSpan.FromMilliseconds(parse.GetValue(connectTimeout)),
+                ConnectAttempts = parse.GetValue(connectAttempts),
                 Dns = parse.GetValue(dns),
                 DnsZone = parse.GetValue(dnsZone) ?? ServerOptions.DefaultDnsZone,
                 MaxRequestBodyBytes = parse.GetValue(maxBody),
@@ -121,7 +128,7 @@ internal static class ServeCommand
                 return cli.Fail(refusal, ExitCodes.UsageError);
             }
 
-            return await RunAsync(cli, options, parse.GetValue(demo), cancellationToken).ConfigureAwait(false);
+            return await run(cli, options, parse.GetValue(demo), cancellationToken).ConfigureAwait(false);
         });
 
         // --config FILE and MULTIVIP_<NAME> for every option above (and any added later); --print-config.
@@ -249,7 +256,7 @@ internal static class ServeCommand
         return option;
     }
 
-    private static Option<int> IntOption(string name, string description, int defaultValue, int minimum)
+    private static Option<int> IntOption(string name, string description, int defaultValue, int minimum, string? unit = null)
     {
         var option = new Option<int>(name) { Description = $"{description} Default {defaultValue}.", DefaultValueFactory = _ => defaultValue };
         option.Validators.Add(r =>
@@ -262,7 +269,7 @@ internal static class ServeCommand
 
             if (r.GetValueOrDefault<int>() < minimum)
             {
-                r.AddError($"{name} must be at least {minimum}.");
+                r.AddError(unit is null ? $"{name} must be at least {minimum}." : $"{name} is in {unit} and must be at least {minimum}.");
             }
         });
         return option;

@@ -90,14 +90,14 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
     public IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null) =>
         ListenerReconciler.Health(Volatile.Read(ref _published), serviceName);
 
-    /// <summary>Live sessions of every UDP listener, for /metrics.</summary>
+    /// <summary>Live sessions and counters of every UDP listener, for /metrics.</summary>
     public IReadOnlyList<Metrics.UdpSessionCount> GetUdpSessions()
     {
         var published = Volatile.Read(ref _published);
         var result = new List<Metrics.UdpSessionCount>(published.Length);
         foreach (var listener in published)
         {
-            result.Add(new Metrics.UdpSessionCount(listener.Key, listener.Spec.ServiceName, listener.Spec.VirtualIpName, listener.SessionCount));
+            result.Add(Metrics.UdpSessionCount.From(listener));
         }
 
         return result;

@@ -38,6 +38,12 @@ public sealed record ServerOptions
 
     public const int DefaultMaxApiConnections = 512;
 
+    /// <summary>Per-attempt limit on connecting to a backend; then the next member of the set is tried.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = new MultiVip.DataPlane.DataPlaneOptions().BackendConnectTimeout;
+
+    /// <summary>Backends tried for one client connection (the one its flow maps to, then the next in its preference order).</summary>
+    public int ConnectAttempts { get; init; } = new MultiVip.DataPlane.DataPlaneOptions().MaxConnectAttempts;
+
     /// <summary>
     /// Where the embedded authoritative DNS server listens (UDP and TCP), as ip:port; port 0 picks a
     /// free port (see <see cref="RunningServer.DnsEndPoint"/>). "off" (or null) disables it.
