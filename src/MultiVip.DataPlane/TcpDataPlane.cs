@@ -49,6 +49,19 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
     /// <summary>Every finished probe attempt. Lets tests await health instead of sleeping.</summary>
     internal event Action<ProbeObservation>? ProbeCompleted;
 
+    /// <summary>A removed listener finished draining (its address may be withdrawn now).</summary>
+    internal event Action? ListenerDrained;
+
+    /// <summary>Addresses of removed listeners whose connections are still draining.</summary>
+    internal HashSet<System.Net.IPAddress> DrainingAddresses()
+    {
+        lock (_drainGate)
+        {
+            // A drain with nothing to wait for completes before StopAndDrain records it: skip those.
+            return [.. _draining.Where(d => !d.Drain.IsCompleted).Select(d => d.Listener.Key.Address)];
+        }
+    }
+
     public async Task<ApplyResult> ApplyAsync(DesiredState desired, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(desired);
@@ -242,6 +255,8 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
             {
                 _draining.RemoveAll(d => ReferenceEquals(d.Listener, listener));
             }
+
+            ListenerDrained?.Invoke();
         }
     }
 

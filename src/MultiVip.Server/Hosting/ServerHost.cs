@@ -28,6 +28,8 @@ public static partial class ServerHost
         var dataDir = DataDirectory.Open(options.DataDir);
         SqliteStateStore? store = null;
         MultiVip.DataPlane.DataPlaneHost? dataPlane = null;
+        IAddressAnnouncer? announcer = null;
+        MultiVip.Network.Announcing.AnnouncingDataPlane? announced = null;
         ControlPlane? control = null;
         ServiceDnsServer? dns = null;
         WebApplication? app = null;
@@ -74,11 +76,13 @@ public static partial class ServerHost
             var time = TimeProvider.System;
             preLoggers = LoggerFactory.Create(l => l.AddMultiVipConsole(options.LogFormat));
             store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
+            announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(options.VipInterface, time, preLoggers, cancellationToken);
             dataPlane = DefaultDataPlane(options, preLoggers, time);
+            announced = MultiVip.Network.Announcing.AddressAnnouncers.Wrap(dataPlane, dataPlane, announcer, time, preLoggers);
             control = await ControlPlane.StartAsync(
                 store,
                 new ControlPlaneOptions { Pool = pool, Limits = options.Limits },
-                dataPlane,
+                announced,
                 time,
                 preLoggers,
                 cancellationToken);
@@ -90,6 +94,7 @@ public static partial class ServerHost
 
             builder.Services.AddSingleton(control);
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
+            builder.Services.AddSingleton(announcer);
             builder.Services.AddMultiVipObservability(token, control, dataPlane);
 
             app = builder.Build();
@@ -103,7 +108,7 @@ public static partial class ServerHost
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
             dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
-            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns);
+            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns) { Announced = announced };
         }
         catch
         {
@@ -118,9 +123,19 @@ public static partial class ServerHost
                 await control.DisposeAsync();
             }
 
+            if (announced is not null)
+            {
+                await announced.DisposeAsync();
+            }
+
             if (dataPlane is not null)
             {
                 await dataPlane.DisposeAsync();
+            }
+
+            if (announcer is not null)
+            {
+                await announcer.DisposeAsync();
             }
 
             if (store is not null)
@@ -221,6 +236,12 @@ public sealed class RunningServer : IAsyncDisposable
 
     public IDataPlane DataPlane => _dataPlane;
 
+    /// <summary>The announcer in front of the data plane (holds VIP addresses on the network).</summary>
+    internal MultiVip.Network.Announcing.AnnouncingDataPlane Announced { get; init; } = null!;
+
+    /// <summary>Whether this node holds each VIP address, and the last announcement error.</summary>
+    public IAddressAnnouncer Announcer => Announced.Announcer;
+
     /// <summary>Where the DNS server answers (UDP and TCP), with the port actually bound; null when --dns off.</summary>
     public IPEndPoint? DnsEndPoint => _dns?.EndPoint;
 
@@ -234,6 +255,9 @@ public sealed class RunningServer : IAsyncDisposable
     public async Task DrainAsync()
     {
         await _dataPlane.DrainAndStopAsync(CancellationToken.None);
+
+        // Only now, with every connection finished or reset, do the addresses leave the network.
+        await Announced.WithdrawAllAsync(CancellationToken.None);
     }
 
     /// <summary>Completes when the host is asked to stop (SIGTERM, Ctrl+C).</summary>
@@ -245,7 +269,9 @@ public sealed class RunningServer : IAsyncDisposable
         await _app.DisposeAsync();
         _dns?.Dispose();
         await Control.DisposeAsync();
+        await Announced.DisposeAsync();
         await _dataPlane.DisposeAsync();
+        await Announced.Announcer.DisposeAsync();
 
         await _store.DisposeAsync();
         _dataDir.Dispose();
