@@ -99,7 +99,7 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
                 },
                 spec =>
                 {
-                    var socket = ListenerBinder.TryBind(spec.Key, out var error);
+                    var socket = ListenerBinder.TryBind(spec.Key, _options.FreeBind, out var error);
                     if (socket is null)
                     {
                         return (null, error);

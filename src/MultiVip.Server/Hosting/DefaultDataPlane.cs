@@ -4,13 +4,14 @@ namespace MultiVip.Server.Hosting;
 
 public static partial class ServerHost
 {
-    private static DataPlaneHost DefaultDataPlane(ServerOptions options, ILoggerFactory loggers, TimeProvider time) =>
+    private static DataPlaneHost DefaultDataPlane(ServerOptions options, ILoggerFactory loggers, TimeProvider time, bool freeBind) =>
         new DataPlaneHost(
             new DataPlaneOptions
             {
                 DrainTimeout = options.DrainTimeout,
                 MaxConnectionsPerListener = options.MaxConnectionsPerListener,
                 MaxUdpSessionsPerListener = options.MaxUdpSessionsPerListener,
+                FreeBind = freeBind,
             },
             loggers,
             time);

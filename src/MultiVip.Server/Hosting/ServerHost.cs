@@ -77,7 +77,7 @@ public static partial class ServerHost
             preLoggers = LoggerFactory.Create(l => l.AddMultiVipConsole(options.LogFormat));
             store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
             announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(options.VipInterface, time, preLoggers, cancellationToken);
-            dataPlane = DefaultDataPlane(options, preLoggers, time);
+            dataPlane = DefaultDataPlane(options, preLoggers, time, freeBind: announcer.ManagesAddresses);
             announced = MultiVip.Network.Announcing.AddressAnnouncers.Wrap(dataPlane, dataPlane, announcer, time, preLoggers);
             control = await ControlPlane.StartAsync(
                 store,

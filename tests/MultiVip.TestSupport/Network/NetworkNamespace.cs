@@ -58,6 +58,12 @@ public sealed class NetworkNamespace
         return process;
     }
 
+    /// <summary>
+    /// Runs synchronous code with this namespace as the network namespace (on a thread of its own):
+    /// sockets it creates, also inside product code, live in this namespace.
+    /// </summary>
+    public T Run<T>(Func<T> action) => Native.InNamespace(Path, action);
+
     /// <summary>A socket that lives in this namespace (binds and connects see its interfaces and routes).</summary>
     public Socket OpenSocket(AddressFamily family, SocketType type, ProtocolType protocol) =>
         Native.InNamespace(Path, () => new Socket(family, type, protocol));
