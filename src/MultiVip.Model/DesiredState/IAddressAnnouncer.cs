@@ -27,6 +27,9 @@ public interface IAddressAnnouncer : IAsyncDisposable
 
     /// <summary>One entry per address of the last <see cref="HoldAsync"/>.</summary>
     IReadOnlyList<AddressStatus> GetStatus();
+
+    /// <summary>The status of one address; null when it was not in the last <see cref="HoldAsync"/>.</summary>
+    AddressStatus? GetStatus(IPAddress address);
 }
 
 /// <summary>An address the desired state says this node holds, and whose it is (for messages and views).</summary>

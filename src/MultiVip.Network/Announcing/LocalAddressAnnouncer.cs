@@ -268,6 +268,14 @@ internal sealed partial class LocalAddressAnnouncer : IAddressAnnouncer
         }
     }
 
+    public AddressStatus? GetStatus(IPAddress address)
+    {
+        lock (_statusGate)
+        {
+            return _status.GetValueOrDefault(address);
+        }
+    }
+
     public IReadOnlyList<AddressStatus> GetStatus()
     {
         lock (_statusGate)

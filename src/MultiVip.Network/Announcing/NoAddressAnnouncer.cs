@@ -58,6 +58,14 @@ internal sealed class NoAddressAnnouncer : IAddressAnnouncer
         return Task.CompletedTask;
     }
 
+    public AddressStatus? GetStatus(IPAddress address)
+    {
+        lock (_gate)
+        {
+            return _status.GetValueOrDefault(address);
+        }
+    }
+
     public IReadOnlyList<AddressStatus> GetStatus()
     {
         lock (_gate)

@@ -45,11 +45,11 @@ internal static class ApiRoutesMapper
             await Accept(http, control, await control.DeleteServiceAsync(service, deleteAll ?? false, Context(http), ct), ct))
             .Produces<Operation>(202).WithName("DeleteService").WithSummary("Remove-AzureService [-DeleteAll]");
 
-        services.MapGet("/{service}/deployment", (string service, HttpContext http, ControlPlane control, IDataPlane dataPlane) =>
+        services.MapGet("/{service}/deployment", (string service, HttpContext http, ControlPlane control, IDataPlane dataPlane, IAddressAnnouncer announcer) =>
         {
             var s = RequireService(control, service);
             Views.SetETag(http.Response, s.Version);
-            return TypedResults.Ok(Views.Deployment(s, dataPlane.GetHealth(s.Name)));
+            return TypedResults.Ok(Views.Deployment(s, dataPlane.GetHealth(s.Name), NetworkViews.For(s, announcer)));
         }).WithName("GetDeployment").WithSummary("Get-AzureDeployment: VIPs, VMs, load-balanced sets and live health");
 
         // Virtual IPs

@@ -9,7 +9,7 @@ namespace MultiVip.Server.Api;
 /// <summary>Builds read models from the current state and the data plane's live health.</summary>
 internal static class Views
 {
-    public static DeploymentView Deployment(CloudService service, IReadOnlyList<BackendHealth> health)
+    public static DeploymentView Deployment(CloudService service, IReadOnlyList<BackendHealth> health, IReadOnlyList<VipNetworkView>? network = null)
     {
         var deployment = service.Deployment ?? throw MultiVipException.NotFound(Messages.NoDeployment(service.Name));
         return new DeploymentView
@@ -37,6 +37,7 @@ internal static class Views
                     TotalConnections = h.TotalConnections,
                 })
                 .ToList(),
+            Network = network ?? [],
         };
     }
 

@@ -3,6 +3,7 @@ using MultiVip.Control;
 using MultiVip.Control.Commands;
 using MultiVip.DataPlane;
 using MultiVip.Model.Api;
+using MultiVip.Model.DesiredState;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
@@ -53,7 +54,7 @@ internal static partial class DashboardRoutes
         app.MapGet("/ui/static/{file}", (string file) => StaticAsset(file)).ExcludeFromDescription();
 
         var services = app.MapGroup("/ui/services/{service}").ExcludeFromDescription().DisableAntiforgery();
-        services.MapGet("/", async (string service, Guid? op, HttpContext http, ControlPlane control, DataPlaneHost dataPlane, DashboardSecurity security, CancellationToken ct) =>
+        services.MapGet("/", async (string service, Guid? op, HttpContext http, ControlPlane control, DataPlaneHost dataPlane, DashboardSecurity security, IAddressAnnouncer announcer, CancellationToken ct) =>
         {
             Banner? banner = null;
             if (op is { } id && await control.GetOperationAsync(id, ct) is { } done)
@@ -63,7 +64,7 @@ internal static partial class DashboardRoutes
                     done.OperationStatus == OperationStatus.Failed);
             }
 
-            return await ServicePageAsync(service, banner, StatusCodes.Status200OK, control, dataPlane, security, ct);
+            return await ServicePageAsync(service, banner, StatusCodes.Status200OK, control, dataPlane, security, ct, announcer);
         });
 
         services.MapGet("/live", (string service, ControlPlane control, DataPlaneHost dataPlane) =>
@@ -111,11 +112,12 @@ internal static partial class DashboardRoutes
                 control,
                 http.RequestServices.GetRequiredService<DataPlaneHost>(),
                 http.RequestServices.GetRequiredService<DashboardSecurity>(),
-                ct);
+                ct,
+                http.RequestServices.GetService<IAddressAnnouncer>());
         }
     }
 
-    private static async Task<IResult> ServicePageAsync(string name, Banner? banner, int status, ControlPlane control, DataPlaneHost dataPlane, DashboardSecurity security, CancellationToken ct)
+    private static async Task<IResult> ServicePageAsync(string name, Banner? banner, int status, ControlPlane control, DataPlaneHost dataPlane, DashboardSecurity security, CancellationToken ct, IAddressAnnouncer? announcer = null)
     {
         var service = control.Current.Services.GetValueOrDefault(name);
         if (service is null)
@@ -127,7 +129,7 @@ internal static partial class DashboardRoutes
             .Where(o => Names.Equal(o.Target ?? "", service.Name))
             .Take(OperationsShown)
             .ToList();
-        return HtmlResult(Pages.Service(service, operations, banner, s => Pages.Live(s, dataPlane.GetTraffic(), dataPlane.GetHealth(s), control.Faults), security.CsrfValue), status);
+        return HtmlResult(Pages.Service(service, operations, banner, s => Pages.Live(s, dataPlane.GetTraffic(), dataPlane.GetHealth(s), control.Faults), security.CsrfValue, announcer), status);
     }
 
     private static EndpointRequest EndpointFromForm(IFormCollection form)

@@ -21,7 +21,7 @@ internal static class Observability
         services.AddSingleton<IUdpSessionSource>(dataPlane);
         services.AddSingleton(new DashboardSecurity(token));
         // A factory registration, so the container disposes it (it unsubscribes from the control plane).
-        services.AddSingleton(sp => new ServerMetrics(control, dataPlane, sp.GetServices<IUdpSessionSource>()));
+        services.AddSingleton(sp => new ServerMetrics(control, dataPlane, sp.GetServices<IUdpSessionSource>(), sp.GetRequiredService<MultiVip.Model.DesiredState.IAddressAnnouncer>()));
         return services;
     }
 
