@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using MultiVip.Model.Api;
 using MultiVip.Model.DesiredState;
 using MultiVip.Model.Services;
@@ -29,6 +28,5 @@ internal static class NetworkViews
         };
     }
 
-    public static string Family(VirtualIp vip) =>
-        vip.Address is { } text && IPAddress.TryParse(text, out var parsed) && parsed.AddressFamily == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4";
+    public static string Family(VirtualIp vip) => vip.AddressFamily.ToString();
 }

@@ -33,7 +33,7 @@ internal static class Pages
             var pool = control.Options.Pool;
             var inUse = world.Addresses.Keys.Count(pool.Contains);
             h.Raw("<section class=\"card\"><h1>Cloud services</h1>");
-            h.Raw("<p class=\"muted\">VIP pool ").Text(pool.ToString()).Raw(": <strong id=\"pool-usage\">").Text(inUse).Raw(" of ").Text((long)pool.Size).Raw("</strong> addresses in use.</p>");
+            h.Raw("<p class=\"muted\">VIP pool ").Text(pool.ToString()).Raw(": <strong id=\"pool-usage\">").Text(inUse).Raw(" of ").Text(pool.Size.ToString(System.Globalization.CultureInfo.InvariantCulture)).Raw("</strong> addresses in use.</p>");
             if (world.Services.IsEmpty)
             {
                 h.Raw("<p>No cloud service yet. Create one with <code>./multivip service create --name myService</code>.</p>");

@@ -140,7 +140,7 @@ internal sealed class ServerMetrics : IDisposable
             }
 
             var pool = _control.Options.Pool;
-            _poolSize.Set(pool.Size);
+            _poolSize.Set((double)pool.Size);
             _poolInUse.Set(world.Addresses.Keys.Count(pool.Contains));
 
             foreach (var family in Families())
