@@ -72,7 +72,7 @@ internal static partial class DashboardRoutes
 
         services.MapPost("/vips/add", (string service, HttpContext http) =>
             ActAsync(http, service, async (control, form, call, ct) =>
-                await control.AddVirtualIpAsync(service, new AddVirtualIpRequest { Name = Text(form, "name") }, call, ct)));
+                await control.AddVirtualIpAsync(service, new AddVirtualIpRequest { Name = Text(form, "name"), AddressFamily = Text(form, "family") }, call, ct)));
 
         services.MapPost("/vips/{vip}/remove", (string service, string vip, HttpContext http) =>
             ActAsync(http, service, (control, _, call, ct) => control.RemoveVirtualIpAsync(service, vip, call, ct)));

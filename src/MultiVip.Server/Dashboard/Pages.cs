@@ -144,7 +144,9 @@ internal static class Pages
 
         h.Raw("</tbody></table>");
         Form(h, action + "/vips/add", csrf, null, "inline");
-        h.Raw("<label>New VIP <input name=\"name\" id=\"new-vip\" placeholder=\"Vip2\" required></label><button type=\"submit\" id=\"add-vip\">Add VIP</button></form></section>");
+        h.Raw("<label>New VIP <input name=\"name\" id=\"new-vip\" placeholder=\"Vip2\" required></label>");
+        h.Raw("<label>Family <select name=\"family\" id=\"new-vip-family\"><option value=\"IPv4\">IPv4</option><option value=\"IPv6\">IPv6</option></select></label>");
+        h.Raw("<button type=\"submit\" id=\"add-vip\">Add VIP</button></form></section>");
     }
 
     private static void Endpoints(Html h, Deployment d, string action, string csrf)

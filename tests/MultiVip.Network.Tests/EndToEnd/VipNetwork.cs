@@ -92,7 +92,7 @@ internal sealed class VipNetwork : IAsyncDisposable
         var cli = Path.Combine(AppContext.BaseDirectory, "multivip.dll");
         Server = Lb.Start("dotnet", [
             cli, "serve", "--data-dir", DataDir, "--api", "http://127.0.0.1:0", "--dns", "off",
-            "--vip-pool", Ipv4Pool, "--vip-interface", "eth0", "--drain-timeout", "20", .. extra,
+            "--vip-pool", Ipv4Pool, "--vip-pool", Ipv6Pool, "--vip-interface", "eth0", "--drain-timeout", "20", .. extra,
         ]);
         var server = Server;
         await Eventually.TrueAsync(
