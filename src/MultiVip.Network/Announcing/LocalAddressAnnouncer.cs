@@ -223,7 +223,9 @@ internal sealed partial class LocalAddressAnnouncer : IAddressAnnouncer
             previous.TryGetValue(address, out var before);
             if (present.Contains(address))
             {
-                var newlyHeld = before is not { Held: true };
+                // Also when it was held before but someone removed it and this round put it back:
+                // neighbours may have moved on, so it is announced (and held) anew.
+                var newlyHeld = before is not { Held: true } || !presentBefore.Contains(address);
                 next[address] = new AddressStatus(address, true, newlyHeld ? now : before!.HeldSince, before?.LastError, before?.LastErrorAt);
                 if (newlyHeld)
                 {

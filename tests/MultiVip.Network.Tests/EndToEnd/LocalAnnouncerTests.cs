@@ -183,6 +183,21 @@ public sealed class LocalAnnouncerTests
     }
 
     [Fact]
+    public async Task An_address_removed_by_someone_else_is_restored()
+    {
+        await using var net = await VipNetwork.CreateAsync();
+        await net.StartServerAsync();
+        using var client = net.Client();
+        await client.CreateServiceAsync(new CreateServiceRequest { Name = "svc" });
+        await client.AddVmAsync("svc", new AddVmRequest { Name = "vm1", Address = VipNetwork.Vm1.ToString() });
+        var vip1 = (await client.ListVirtualIpsAsync("svc")).Single().Address!;
+        Assert.True(await net.LbHoldsAsync(vip1));
+
+        await net.Lb.IpAsync("addr", "del", vip1 + "/32", "dev", "eth0");
+        await net.WaitHeldAsync(vip1, held: true); // the periodic check (every 10 s) puts it back
+    }
+
+    [Fact]
     public async Task Sigterm_withdraws_the_addresses_only_after_connections_drained()
     {
         await using var net = await VipNetwork.CreateAsync();
