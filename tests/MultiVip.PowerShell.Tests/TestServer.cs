@@ -21,7 +21,8 @@ internal sealed class TestServer : IAsyncDisposable
     /// <summary>"127.105.N." — every VIP address of this server starts with it.</summary>
     public string PoolPrefix { get; }
 
-    public static async Task<TestServer> StartAsync()
+    /// <param name="extraPools">More --vip-pool ranges (an IPv6 one, say), after the server's own IPv4 /24.</param>
+    public static async Task<TestServer> StartAsync(params string[] extraPools)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "multivip-ps-tests", Guid.NewGuid().ToString("N"));
         var n = Interlocked.Increment(ref s_pool) % 250;
@@ -30,7 +31,7 @@ internal sealed class TestServer : IAsyncDisposable
             DataDir = dataDir,
             Api = "http://127.0.0.1:0",
             Dns = "off",
-            VipPools = [$"127.105.{n}.0/24"],
+            VipPools = [$"127.105.{n}.0/24", .. extraPools],
         });
         return new TestServer(server, dataDir, $"127.105.{n}.");
     }
