@@ -39,6 +39,23 @@ public sealed class NetworkNamespacesTests
     }
 
     [Fact]
+    public async Task Namespaces_on_a_bridge_share_one_segment()
+    {
+        await using var net = await NetworkNamespaces.CreateAsync();
+        var lan = await net.AddAsync("lan");
+        var a = await net.AddAsync("a");
+        var b = await net.AddAsync("b");
+        await net.BridgeAsync(lan, "br0", (a, "eth0"), (b, "eth0"));
+        await a.AddAddressAsync("eth0", "2001:db8:7::1/64", "nodad");
+        await b.AddAddressAsync("eth0", "2001:db8:7::2/64", "nodad");
+
+        await using var backend = NamespaceEchoBackend.Start(b, new IPEndPoint(IPAddress.Parse("2001:db8:7::2"), 7000), "hello-over-the-bridge");
+        Assert.Equal("hello-over-the-bridge", await NamespaceEchoBackend.HelloAsync(a, new IPEndPoint(IPAddress.Parse("2001:db8:7::2"), 7000)));
+        var bMac = await b.MacAddressAsync("eth0");
+        Assert.Contains(await a.NeighboursAsync("eth0"), n => n.Address.Equals(IPAddress.Parse("2001:db8:7::2")) && n.LinkAddress == bMac);
+    }
+
+    [Fact]
     public async Task A_process_started_in_a_namespace_sees_only_that_namespace_and_is_stopped_on_disposal()
     {
         NamespaceProcess process;
