@@ -13,7 +13,7 @@ namespace MultiVip.DataPlane;
 /// merged so TCP's draining machinery and UDP's session table stay apart; both share balancing and
 /// health (<see cref="Balancing.RouteController"/>).
 /// </summary>
-public sealed class DataPlaneHost : IDataPlane, Metrics.IUdpSessionSource, IAsyncDisposable
+public sealed class DataPlaneHost : IDataPlane, Metrics.IUdpSessionSource, IDrainingAddresses, IAsyncDisposable
 {
     private readonly TcpDataPlane _tcp;
     private readonly UdpDataPlane _udp;
@@ -26,6 +26,15 @@ public sealed class DataPlaneHost : IDataPlane, Metrics.IUdpSessionSource, IAsyn
         _tcp = new TcpDataPlane(options, loggerFactory, timeProvider);
         _tcp.ProbeCompleted += RaiseProbeCompleted;
         _udp = new UdpDataPlane(options, loggerFactory, timeProvider, RaiseProbeCompleted);
+    }
+
+    /// <summary>UDP listeners stop at once; only TCP listeners drain.</summary>
+    public IReadOnlySet<System.Net.IPAddress> DrainingAddresses() => _tcp.DrainingAddresses();
+
+    public event Action? DrainCompleted
+    {
+        add => _tcp.ListenerDrained += value;
+        remove => _tcp.ListenerDrained -= value;
     }
 
     /// <summary>Every finished probe attempt of either protocol. Lets tests await health instead of sleeping.</summary>

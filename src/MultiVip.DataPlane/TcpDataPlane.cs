@@ -53,6 +53,19 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
     /// <summary>Every finished probe attempt. Lets tests await health instead of sleeping.</summary>
     internal event Action<ProbeObservation>? ProbeCompleted;
 
+    /// <summary>A removed listener finished draining (its address may be withdrawn now).</summary>
+    internal event Action? ListenerDrained;
+
+    /// <summary>Addresses of removed listeners whose connections are still draining.</summary>
+    internal HashSet<System.Net.IPAddress> DrainingAddresses()
+    {
+        lock (_drainGate)
+        {
+            // A drain with nothing to wait for completes before StopAndDrain records it: skip those.
+            return [.. _draining.Where(d => !d.Drain.IsCompleted).Select(d => d.Listener.Key.Address)];
+        }
+    }
+
     public async Task<ApplyResult> ApplyAsync(DesiredState desired, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(desired);
@@ -91,7 +104,7 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
                 },
                 spec =>
                 {
-                    var socket = ListenerBinder.TryBind(spec.Key, out var error);
+                    var socket = ListenerBinder.TryBind(spec.Key, _options.FreeBind, out var error);
                     if (socket is null)
                     {
                         return (null, error);
@@ -282,6 +295,8 @@ public sealed class TcpDataPlane : IDataPlane, IAsyncDisposable
             {
                 _draining.RemoveAll(d => ReferenceEquals(d.Listener, listener));
             }
+
+            ListenerDrained?.Invoke();
         }
     }
 

@@ -26,6 +26,10 @@ internal static class ServeCommand
             Description = $"VIP address pool as a CIDR or a first-last range; repeat for several (default {AddressPool.DefaultPool}).",
             AllowMultipleArgumentsPerToken = false,
         };
+        var vipInterface = new Option<string?>("--vip-interface")
+        {
+            Description = "Add each VIP address to this interface (/32 or /128) and announce it by ARP/NDP, so clients on that network reach it; needs CAP_NET_ADMIN and CAP_NET_RAW. Default: none (VIP addresses must exist already, as loopback ones do).",
+        };
         var drain = IntOption("--drain-timeout", "Seconds connections of a removed or moved endpoint may run on, and how long SIGTERM waits for connections.", (int)defaults.DrainTimeout.TotalSeconds, 0);
         var maxConnections = IntOption("--max-connections-per-listener", "Connections one listener carries at once; more are refused with a reset.", defaults.MaxConnectionsPerListener, 1);
         var maxUdpSessions = IntOption("--max-udp-sessions-per-listener", "UDP sessions one listener keeps; when full, a new client evicts the least recently used session.", defaults.MaxUdpSessionsPerListener, 1);
@@ -76,7 +80,7 @@ internal static class ServeCommand
 
         var serve = new Command("serve", $"Run the MultiVip server: REST API on --api (default {ApiRoutes.DefaultApi}), state in --data-dir (default ./.multivip).")
         {
-            pools, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
+            pools, vipInterface, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
             authFailureLimit, sessionLifetime, allowedHosts,
         };
 
@@ -93,6 +97,7 @@ internal static class ServeCommand
                 DataDir = DemoDataDirectory.Choose(parse.GetValue(cli.Global.DataDir), parse.GetValue(demo), defaults.DataDir),
                 Api = parse.GetValue(cli.Global.Api) ?? defaults.Api,
                 VipPools = parse.GetValue(pools) is { Length: > 0 } given ? given : defaults.VipPools,
+                VipInterface = parse.GetValue(vipInterface),
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
                 MaxConnectionsPerListener = parse.GetValue(maxConnections),
                 MaxUdpSessionsPerListener = parse.GetValue(maxUdpSessions),
@@ -191,6 +196,9 @@ internal static class ServeCommand
             output.WriteLine($"  data dir : {server.DataDir}");
             output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} ({Server.Demo.DemoScenario.HowClientsFind(server.DataDir)})");
             output.WriteLine($"  VIP pool : {string.Join(", ", options.VipPools)}");
+            output.WriteLine(options.VipInterface is { } vipDevice
+                ? $"  VIPs on  : {vipDevice} (addresses added and announced by ARP/NDP)"
+                : "  VIPs on  : the host's own addresses (no --vip-interface)");
             output.WriteLine(server.DnsEndPoint is { } dnsAt
                 ? $"  DNS      : {dnsAt} (UDP, TCP), zone {server.DnsZone}: try dig @{dnsAt.Address} -p {dnsAt.Port} myservice.{server.DnsZone}"
                 : "  DNS      : off");

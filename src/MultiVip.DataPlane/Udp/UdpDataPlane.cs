@@ -64,7 +64,7 @@ internal sealed class UdpDataPlane : IDataPlane, IAsyncDisposable
                 },
                 spec =>
                 {
-                    var socket = ListenerBinder.TryBindUdp(spec.Key, out var error);
+                    var socket = ListenerBinder.TryBindUdp(spec.Key, _options.FreeBind, out var error);
                     if (socket is null)
                     {
                         return (null, error);

@@ -21,6 +21,8 @@ public static partial class ServerHost
         new(nameof(DataPlaneOptions.MaxUdpSessionsPerListener), "--max-udp-sessions-per-listener", (s, d) => d with { MaxUdpSessionsPerListener = s.MaxUdpSessionsPerListener }),
         new(nameof(DataPlaneOptions.MaxConnections), "--max-connections", (s, d) => s.MaxConnections is { } n ? d with { MaxConnections = n } : d),
         new(nameof(DataPlaneOptions.MaxUdpSessions), "--max-udp-sessions", (s, d) => s.MaxUdpSessions is { } n ? d with { MaxUdpSessions = n } : d),
+        // An interface to put the VIP addresses on means they may not be there yet when listeners bind.
+        new(nameof(DataPlaneOptions.FreeBind), "--vip-interface", (s, d) => d with { FreeBind = s.VipInterface is not null }),
     ];
 
     /// <summary>The data plane's options of a server started with <paramref name="options"/>.</summary>
@@ -31,7 +33,7 @@ public static partial class ServerHost
     /// The data plane as serve runs it: the configured options, with the connection and session caps
     /// as the descriptor budget sized them (lowered when the open-file limit cannot hold them).
     /// </summary>
-    private static DataPlaneHost DefaultDataPlane(ServerOptions options, DescriptorPlan descriptors, ILoggerFactory loggers, TimeProvider time) =>
+    private static DataPlaneHost DefaultDataPlane(ServerOptions options, DescriptorPlan descriptors, ILoggerFactory loggers, TimeProvider time, bool freeBind) =>
         new(
             DataPlaneOptionsFor(options) with
             {
@@ -39,6 +41,7 @@ public static partial class ServerHost
                 MaxConnections = descriptors.Connections,
                 MaxUdpSessionsPerListener = descriptors.UdpSessionsPerListener,
                 MaxUdpSessions = descriptors.UdpSessions,
+                FreeBind = freeBind,
             },
             loggers,
             time);

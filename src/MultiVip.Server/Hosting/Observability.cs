@@ -20,7 +20,7 @@ internal static class Observability
         services.AddSingleton(dataPlane);
         services.AddSingleton<IUdpSessionSource>(dataPlane);
         // A factory registration, so the container disposes it (it unsubscribes from the control plane).
-        services.AddSingleton(sp => new ServerMetrics(control, dataPlane, sp.GetServices<IUdpSessionSource>()));
+        services.AddSingleton(sp => new ServerMetrics(control, dataPlane, sp.GetServices<IUdpSessionSource>(), sp.GetRequiredService<MultiVip.Model.DesiredState.IAddressAnnouncer>()));
         return services;
     }
 

@@ -18,6 +18,12 @@ public sealed record ServerOptions
 
     public ServiceLimits Limits { get; init; } = ServiceLimits.Default;
 
+    /// <summary>
+    /// The interface VIP addresses are added to and announced on (ARP/NDP); null: MultiVip adds no
+    /// addresses and they must exist already (docs/network.md). Needs CAP_NET_ADMIN and CAP_NET_RAW.
+    /// </summary>
+    public string? VipInterface { get; init; }
+
     /// <summary>How long connections of a removed or moved endpoint may run on, and how long SIGTERM waits.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

@@ -49,11 +49,16 @@ internal sealed class ServerMetrics : IDisposable
     private readonly Family<Counter.Child> _udpSessionsCreated;
     private readonly Family<Counter.Child> _udpSessionsClosed;
     private readonly Family<Gauge.Child> _vipInfo;
+    private readonly Family<Gauge.Child> _addressHeld;
+    private readonly Family<Gauge.Child> _addressHeldSince;
+    private readonly Family<Gauge.Child> _addressLastError;
+    private readonly IAddressAnnouncer _announcer;
     private readonly Gauge _poolSize;
     private readonly Gauge _poolInUse;
 
-    public ServerMetrics(ControlPlane control, DataPlaneHost dataPlane, IEnumerable<IUdpSessionSource> udp)
+    public ServerMetrics(ControlPlane control, DataPlaneHost dataPlane, IEnumerable<IUdpSessionSource> udp, IAddressAnnouncer announcer)
     {
+        _announcer = announcer;
         _control = control;
         _dataPlane = dataPlane;
         _udp = [.. udp];
@@ -84,6 +89,10 @@ internal sealed class ServerMetrics : IDisposable
         _udpSessionsCreated = new(factory.CreateCounter("multivip_udp_sessions_created_total", "UDP sessions (client address and port to a backend) created.", UdpLabels));
         _udpSessionsClosed = new(factory.CreateCounter("multivip_udp_sessions_closed_total", "UDP sessions closed, by reason: idle_timeout, evicted (table at --max-udp-sessions-per-listener), moved (backend left rotation).", [.. UdpLabels, "reason"]));
         _vipInfo = new(factory.CreateGauge("multivip_virtual_ip_info", "One series per virtual IP; value 1. Address is empty until an endpoint uses the VIP.", ["service", "vip", "address", "dns_programmed", "reserved_ip"]));
+        string[] addressLabels = ["service", "vip", "address", "family", "announcer"];
+        _addressHeld = new(factory.CreateGauge("multivip_vip_address_held", "1 while this node holds the VIP's address on the network (--vip-interface, or the host's own address without it), 0 otherwise.", addressLabels));
+        _addressHeldSince = new(factory.CreateGauge("multivip_vip_address_held_since_seconds", "Unix time since which this node holds the VIP's address.", addressLabels));
+        _addressLastError = new(factory.CreateGauge("multivip_vip_address_last_error_timestamp_seconds", "Unix time of the last error adding or announcing the VIP's address (the message is in deployment show).", addressLabels));
         _poolSize = factory.CreateGauge("multivip_vip_pool_addresses", "Addresses in the VIP pool (--vip-pool).");
         _poolInUse = factory.CreateGauge("multivip_vip_pool_addresses_in_use", "Pool addresses held by a VIP or a reserved IP.");
         _operationDuration = factory.CreateHistogram(
@@ -139,17 +148,39 @@ internal sealed class ServerMetrics : IDisposable
                 foreach (var vip in service.Deployment?.VirtualIps ?? [])
                 {
                     _vipInfo.Get(service.Name, vip.Name, vip.Address ?? "", vip.IsDnsProgrammed ? "true" : "false", vip.ReservedIpName ?? "").Set(1);
+                    CollectAddress(service, vip);
                 }
             }
 
             var pool = _control.Options.Pool;
-            _poolSize.Set(pool.Size);
+            _poolSize.Set((double)pool.Size);
             _poolInUse.Set(world.Addresses.Keys.Count(pool.Contains));
 
             foreach (var family in Families())
             {
                 family.Sweep();
             }
+        }
+    }
+
+    private void CollectAddress(CloudService service, VirtualIp vip)
+    {
+        if (vip.Address is null)
+        {
+            return;
+        }
+
+        var view = Api.NetworkViews.For(vip, _announcer);
+        string[] labels = [service.Name, vip.Name, vip.Address, view.AddressFamily.ToLowerInvariant(), view.Announcer];
+        _addressHeld.Get(labels).Set(view.Held ? 1 : 0);
+        if (view.HeldSince is { } since)
+        {
+            _addressHeldSince.Get(labels).Set(since.ToUnixTimeMilliseconds() / 1000.0);
+        }
+
+        if (view.LastErrorAt is { } at)
+        {
+            _addressLastError.Get(labels).Set(at.ToUnixTimeMilliseconds() / 1000.0);
         }
     }
 
@@ -215,6 +246,7 @@ internal sealed class ServerMetrics : IDisposable
         _backendActive, _backendTotal, _backendBytesIn, _backendBytesOut, _backendFailures, _backendRetries,
         _backendHealth, _backendInRotation, _probes, _probeFailures, _probeLatency, _vipInfo,
         _udpSessions, _udpDatagramsIn, _udpDatagramsOut, _udpDatagramsDropped, _udpSessionsCreated, _udpSessionsClosed,
+        _addressHeld, _addressHeldSince, _addressLastError,
     ];
 
     private static string Port(ListenerKey key) => key.Port.ToString(CultureInfo.InvariantCulture);
