@@ -87,7 +87,7 @@ public sealed partial class ControlPlane : IAsyncDisposable
             return;
         }
 
-        var list = string.Join(", ", outside.Take(shown).Select(a => $"{Ipv4.ToText(a.Key)} ({a.Value})"));
+        var list = string.Join(", ", outside.Take(shown).Select(a => $"{a.Key} ({a.Value})"));
         if (outside.Count > shown)
         {
             list += $" and {outside.Count - shown} more";

@@ -12,6 +12,13 @@ namespace MultiVip.DataPlane.Contract;
 public sealed record DesiredState(long Generation, IReadOnlyList<ListenerSpec> Listeners)
 {
     public static readonly DesiredState Empty = new(0, []);
+
+    /// <summary>
+    /// The VIP addresses this node must hold on the network, by the seed's rules: the default VIP
+    /// always, an extra VIP while it has an address, a reserved IP while it backs a VIP. What
+    /// <see cref="IAddressAnnouncer"/> makes true; listeners are a separate concern.
+    /// </summary>
+    public IReadOnlyList<HeldAddress> Addresses { get; init; } = [];
 }
 
 /// <summary>One public socket: a VIP address, a protocol and a public port.</summary>

@@ -29,11 +29,12 @@ public interface IBackendHealthSource
 
 /// <summary>
 /// Everything a host holds of its data plane, in one reference: the control plane's seam, the
-/// read-backs for metrics and the dashboard (health, traffic, UDP sessions) and the drain on
+/// read-backs for metrics and the dashboard (health, traffic, UDP sessions), the addresses still
+/// draining (so an announcer withdraws a VIP only after its connections end) and the drain on
 /// SIGTERM. The server is written against this, so a second data plane (a kernel one) is another
 /// implementation rather than a change to the server.
 /// </summary>
-public interface IHostedDataPlane : IDataPlane, ITrafficSource, IUdpSessionSource, IAsyncDisposable
+public interface IHostedDataPlane : IDataPlane, ITrafficSource, IUdpSessionSource, IDrainingAddresses, IAsyncDisposable
 {
     /// <summary>
     /// Graceful stop: stops accepting, lets connections finish for up to the data plane's drain

@@ -48,7 +48,14 @@ public sealed record ListenerTraffic
 
     public long NoHealthyBackend { get; init; }
 
+    /// <summary>Connections closed because no data flowed either way for the endpoint's idle timeout.</summary>
     public long IdleClosed { get; init; }
+
+    /// <summary>
+    /// Connections reset because they were still open when the drain timeout of a backend removed
+    /// from this listener ran out. (Those of a removed listener go with its series.)
+    /// </summary>
+    public long DrainReset { get; init; }
 
     public required IReadOnlyList<BackendTraffic> Backends { get; init; }
 }

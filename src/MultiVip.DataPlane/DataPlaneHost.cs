@@ -28,6 +28,15 @@ public sealed class DataPlaneHost : IHostedDataPlane
         _udp = new UdpDataPlane(options, loggerFactory, timeProvider, RaiseProbeCompleted);
     }
 
+    /// <summary>UDP listeners stop at once; only TCP listeners drain.</summary>
+    public IReadOnlySet<System.Net.IPAddress> DrainingAddresses() => _tcp.DrainingAddresses();
+
+    public event Action? DrainCompleted
+    {
+        add => _tcp.ListenerDrained += value;
+        remove => _tcp.ListenerDrained -= value;
+    }
+
     /// <summary>Every finished probe attempt of either protocol. Lets tests await health instead of sleeping.</summary>
     internal event Action<ProbeObservation>? ProbeCompleted;
 

@@ -63,6 +63,14 @@ public sealed record DataPlaneOptions
     /// </summary>
     public int MaxUdpSessions { get; init; } = 50_000;
 
+    /// <summary>
+    /// Bind listeners with IP_FREEBIND, so they start before their address is on an interface. Default
+    /// false: a missing address is then reported as a listener fault. The server turns it on when an
+    /// announcer (--vip-interface) adds the addresses itself; with it on and no announcer, a mistyped
+    /// pool would bind silently and receive nothing.
+    /// </summary>
+    public bool FreeBind { get; init; }
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(DrainTimeout, TimeSpan.Zero, nameof(DrainTimeout));

@@ -92,7 +92,7 @@ public sealed class ConcurrentChangeTests
 
         // An address row no document explains (a damaged database): reloading never makes it free,
         // so every attempt allocates it and the store refuses it every time.
-        var next = Model.Networking.Ipv4.ToText(a.Control.Options.Pool.NextFree(a.Control.Current.AllocationCursor, a.Control.Current.Addresses.ContainsKey)!.Value);
+        var next = a.Control.Options.Pool.NextFree(a.Control.Current.AllocationCursor, a.Control.Current.Addresses.ContainsKey)!.Value.ToString();
         await using (var db = new SqliteConnection($"Data Source={dir.Database};Pooling=False"))
         {
             await db.OpenAsync();

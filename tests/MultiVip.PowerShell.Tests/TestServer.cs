@@ -23,7 +23,8 @@ internal sealed class TestServer : IAsyncDisposable
 
     /// <param name="network">First two octets of the VIP pool (127.105 for the original tests, 127.69 for the newer ones).</param>
     /// <param name="dnsZone">The server's --dns-zone; the default zone when null.</param>
-    public static async Task<TestServer> StartAsync(string network = "127.105", string? dnsZone = null)
+    /// <param name="extraPools">More --vip-pool ranges (an IPv6 one, say), after the server's own IPv4 /24.</param>
+    public static async Task<TestServer> StartAsync(string network = "127.105", string? dnsZone = null, string[]? extraPools = null)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "multivip-ps-tests", Guid.NewGuid().ToString("N"));
         var n = Interlocked.Increment(ref s_pool) % 250;
@@ -33,7 +34,7 @@ internal sealed class TestServer : IAsyncDisposable
             Api = "http://127.0.0.1:0",
             Dns = "off",
             DnsZone = dnsZone ?? ServerOptions.DefaultDnsZone,
-            VipPools = [$"{network}.{n}.0/24"],
+            VipPools = [$"{network}.{n}.0/24", .. extraPools ?? []],
         });
         return new TestServer(server, dataDir, $"{network}.{n}.");
     }

@@ -17,7 +17,8 @@ internal static class ReservedIpCommands
         var label = Options.Optional("--label", "Label.");
         var service = Options.Optional("--service", "Reserve the address this cloud service's VIP already has.");
         var vip = Options.Optional("--vip", "With --service: the VIP whose address to reserve (default: the default VIP).");
-        var create = new Command("create", "Reserve an address (New-AzureReservedIP).") { name, location, label, service, vip };
+        var family = Options.Optional("--address-family", "Without --service: ipv4 (default) or ipv6 address from the pool.");
+        var create = new Command("create", "Reserve an address (New-AzureReservedIP).") { name, location, label, service, vip, family };
         cli.SetAction(create, run => run.RunOperationAsync("Reserving IP", (c, wait, ct) => c.CreateReservedIpAsync(
             new CreateReservedIpRequest
             {
@@ -26,6 +27,7 @@ internal static class ReservedIpCommands
                 Label = run.Value(label),
                 ServiceName = run.Value(service),
                 VirtualIpName = run.Value(vip),
+                AddressFamily = run.Value(family),
             },
             wait,
             ct)));

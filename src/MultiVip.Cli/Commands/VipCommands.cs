@@ -15,9 +15,10 @@ internal static class VipCommands
 
         var addService = VmCommands.ServiceOption();
         var addName = Options.Required("--name", "Virtual IP name, e.g. Vip2.");
-        var add = new Command("add", "Add a virtual IP; it gets an address when an endpoint uses it (Add-AzureVirtualIP).") { addService, addName };
+        var addFamily = Options.Optional("--address-family", "ipv4 (default, as in Azure) or ipv6: the pool ranges the VIP's address comes from (-AddressFamily).");
+        var add = new Command("add", "Add a virtual IP; it gets an address when an endpoint uses it (Add-AzureVirtualIP).") { addService, addName, addFamily };
         cli.SetAction(add, run => run.RunOperationAsync("Adding virtual IP", (c, wait, ct) =>
-            c.AddVirtualIpAsync(run.Required(addService), new AddVirtualIpRequest { Name = run.Required(addName) }, null, wait, ct)));
+            c.AddVirtualIpAsync(run.Required(addService), new AddVirtualIpRequest { Name = run.Required(addName), AddressFamily = run.Value(addFamily) }, null, wait, ct)));
 
         var removeService = VmCommands.ServiceOption();
         var removeName = Options.Required("--name", "Virtual IP name.");

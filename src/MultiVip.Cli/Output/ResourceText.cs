@@ -151,6 +151,16 @@ internal static class ResourceText
                 Num(h.ActiveConnections),
                 Num(h.TotalConnections),
                 h.LastError))));
+        Section(text, "Network", d.Network.Count, () => PowerShellFormat.Table(
+            [new("VirtualIPName"), new("Address"), new("Family"), new("Announcer"), new("OnNetwork"), new("Since"), new("LastError")],
+            d.Network.Select(n => Row(
+                n.VirtualIpName,
+                n.Address,
+                n.AddressFamily,
+                n.Announcer,
+                n.Address is null ? null : PowerShellFormat.Bool(n.Held),
+                n.HeldSince is { } since ? Time(since) : null,
+                n.LastError is null ? null : $"{(n.LastErrorAt is { } at ? Time(at) + " " : "")}{n.LastError}"))));
         return text.ToString();
     }
 

@@ -14,7 +14,10 @@ namespace MultiVip.Cli.Serve;
 /// <summary>`multivip serve`: runs the daemon (REST API, control plane, data plane) until SIGTERM or Ctrl+C.</summary>
 internal static class ServeCommand
 {
-    public static Command Create(CliContext cli)
+    public static Command Create(CliContext cli) => Create(cli, RunAsync);
+
+    /// <param name="run">What the parsed options go to: the server (<see cref="RunAsync"/>), or a test that reads them.</param>
+    internal static Command Create(CliContext cli, Func<CliContext, ServerOptions, bool, CancellationToken, Task<int>> run)
     {
         var defaults = new ServerOptions();
         var limits = ServiceLimits.Default;
@@ -23,12 +26,18 @@ internal static class ServeCommand
             Description = $"VIP address pool as a CIDR or a first-last range; repeat for several (default {AddressPool.DefaultPool}).",
             AllowMultipleArgumentsPerToken = false,
         };
+        var vipInterface = new Option<string?>("--vip-interface")
+        {
+            Description = "Add each VIP address to this interface (/32 or /128) and announce it by ARP/NDP, so clients on that network reach it; needs CAP_NET_ADMIN and CAP_NET_RAW. Default: none (VIP addresses must exist already, as loopback ones do).",
+        };
         var drain = IntOption("--drain-timeout", "Seconds connections of a removed or moved endpoint may run on, and how long SIGTERM waits for connections.", (int)defaults.DrainTimeout.TotalSeconds, 0);
         var maxConnections = IntOption("--max-connections-per-listener", "Connections one listener carries at once; more are refused with a reset.", defaults.MaxConnectionsPerListener, 1);
         var maxUdpSessions = IntOption("--max-udp-sessions-per-listener", "UDP sessions one listener keeps; when full, a new client evicts the least recently used session.", defaults.MaxUdpSessionsPerListener, 1);
         var maxTotalConnections = OptionalIntOption("--max-connections", "TCP connections all listeners carry together; more are refused with a reset. Default: sized from the open-file limit.", 1);
         var maxTotalUdpSessions = OptionalIntOption("--max-udp-sessions", "UDP sessions all listeners keep together. Default: sized from the open-file limit.", 1);
         var maxApiConnections = IntOption("--max-api-connections", "Connections the API, dashboard and /metrics accept at once; near the cap the longest-idle connection is closed for a new one.", defaults.MaxApiConnections, 8);
+        var connectTimeout = IntOption("--connect-timeout", "Milliseconds one connect to a backend may take before the next member is tried (5 s is 5000).", (int)defaults.ConnectTimeout.TotalMilliseconds, 10, "milliseconds");
+        var connectAttempts = IntOption("--connect-attempts", "Backends tried for one client connection: the one its flow maps to, then the next in its preference order; a client waits at most attempts x --connect-timeout.", defaults.ConnectAttempts, 1);
         var dns = new Option<string>("--dns")
         {
             Description = $"Address (ip:port) of the embedded authoritative DNS server, UDP and TCP; 'off' disables it. Default {ServerOptions.DefaultDns}.",
@@ -71,7 +80,7 @@ internal static class ServeCommand
 
         var serve = new Command("serve", $"Run the MultiVip server: REST API on --api (default {ApiRoutes.DefaultApi}), state in --data-dir (default ./.multivip).")
         {
-            pools, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
+            pools, vipInterface, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
             authFailureLimit, sessionLifetime, allowedHosts,
         };
 
@@ -88,12 +97,15 @@ internal static class ServeCommand
                 DataDir = DemoDataDirectory.Choose(parse.GetValue(cli.Global.DataDir), parse.GetValue(demo), defaults.DataDir),
                 Api = parse.GetValue(cli.Global.Api) ?? defaults.Api,
                 VipPools = parse.GetValue(pools) is { Length: > 0 } given ? given : defaults.VipPools,
+                VipInterface = parse.GetValue(vipInterface),
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
                 MaxConnectionsPerListener = parse.GetValue(maxConnections),
                 MaxUdpSessionsPerListener = parse.GetValue(maxUdpSessions),
                 MaxConnections = parse.GetValue(maxTotalConnections),
                 MaxUdpSessions = parse.GetValue(maxTotalUdpSessions),
                 MaxApiConnections = parse.GetValue(maxApiConnections),
+                ConnectTimeout = TimeSpan.FromMilliseconds(parse.GetValue(connectTimeout)),
+                ConnectAttempts = parse.GetValue(connectAttempts),
                 Dns = parse.GetValue(dns),
                 DnsZone = parse.GetValue(dnsZone) ?? ServerOptions.DefaultDnsZone,
                 MaxRequestBodyBytes = parse.GetValue(maxBody),
@@ -121,7 +133,7 @@ internal static class ServeCommand
                 return cli.Fail(refusal, ExitCodes.UsageError);
             }
 
-            return await RunAsync(cli, options, parse.GetValue(demo), cancellationToken).ConfigureAwait(false);
+            return await run(cli, options, parse.GetValue(demo), cancellationToken).ConfigureAwait(false);
         });
 
         // --config FILE and MULTIVIP_<NAME> for every option above (and any added later); --print-config.
@@ -184,6 +196,9 @@ internal static class ServeCommand
             output.WriteLine($"  data dir : {server.DataDir}");
             output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} ({Server.Demo.DemoScenario.HowClientsFind(server.DataDir)})");
             output.WriteLine($"  VIP pool : {string.Join(", ", options.VipPools)}");
+            output.WriteLine(options.VipInterface is { } vipDevice
+                ? $"  VIPs on  : {vipDevice} (addresses added and announced by ARP/NDP)"
+                : "  VIPs on  : the host's own addresses (no --vip-interface)");
             output.WriteLine(server.DnsEndPoint is { } dnsAt
                 ? $"  DNS      : {dnsAt} (UDP, TCP), zone {server.DnsZone}: try dig @{dnsAt.Address} -p {dnsAt.Port} myservice.{server.DnsZone}"
                 : "  DNS      : off");
@@ -249,7 +264,7 @@ internal static class ServeCommand
         return option;
     }
 
-    private static Option<int> IntOption(string name, string description, int defaultValue, int minimum)
+    private static Option<int> IntOption(string name, string description, int defaultValue, int minimum, string? unit = null)
     {
         var option = new Option<int>(name) { Description = $"{description} Default {defaultValue}.", DefaultValueFactory = _ => defaultValue };
         option.Validators.Add(r =>
@@ -262,7 +277,7 @@ internal static class ServeCommand
 
             if (r.GetValueOrDefault<int>() < minimum)
             {
-                r.AddError($"{name} must be at least {minimum}.");
+                r.AddError(unit is null ? $"{name} must be at least {minimum}." : $"{name} is in {unit} and must be at least {minimum}.");
             }
         });
         return option;

@@ -17,7 +17,7 @@ internal sealed class Mutation
 {
     private readonly Dictionary<string, CloudService?> _services = new(Names.Comparer);
     private readonly Dictionary<string, ReservedIp?> _reserved = new(Names.Comparer);
-    private readonly HashSet<uint> _allocated = [];
+    private readonly HashSet<IpNumber> _allocated = [];
     private readonly AddressPool _pool;
 
     public Mutation(WorldState world, AddressPool pool, ServiceLimits limits, DateTimeOffset now)
@@ -27,6 +27,7 @@ internal sealed class Mutation
         Limits = limits;
         Now = now;
         Cursor = world.AllocationCursor;
+        CursorV6 = world.AllocationCursorV6;
     }
 
     public WorldState World { get; }
@@ -38,6 +39,14 @@ internal sealed class Mutation
     public uint? Cursor { get; private set; }
 
     public bool CursorMoved { get; private set; }
+
+    public IpNumber? CursorV6 { get; private set; }
+
+    public bool CursorV6Moved { get; private set; }
+
+    /// <summary>The default VIP of a new deployment is IPv4, as in Azure — unless the pool has only IPv6 addresses.</summary>
+    public VipAddressFamily DefaultVipFamily =>
+        _pool.Has(System.Net.Sockets.AddressFamily.InterNetwork) ? VipAddressFamily.IPv4 : VipAddressFamily.IPv6;
 
     /// <summary>Services this change touches, for attributing data-plane faults to the operation.</summary>
     public IEnumerable<string> TouchedServices => _services.Keys;
@@ -77,15 +86,30 @@ internal sealed class Mutation
 
     public void DeleteReservedIp(string name) => _reserved[name] = null;
 
-    /// <summary>The next free pool address; never one in use, reserved, or handed out earlier in this change.</summary>
-    public string AllocateAddress()
+    /// <summary>The next free pool address of the family; never one in use, reserved, or handed out earlier in this change.</summary>
+    public string AllocateAddress(VipAddressFamily family = VipAddressFamily.IPv4)
     {
-        var next = _pool.NextFree(Cursor, a => World.Addresses.ContainsKey(a) || _allocated.Contains(a) || IsReservedInThisChange(a))
+        if (!_pool.Has(family.ToSockets()))
+        {
+            throw MultiVipException.Conflict(Messages.NoPoolOfFamily(family, _pool.ToString()));
+        }
+
+        IpNumber? cursor = family == VipAddressFamily.IPv6 ? CursorV6 : Cursor is { } c ? c : null;
+        var next = _pool.NextFree(family.ToSockets(), cursor, a => World.Addresses.ContainsKey(a) || _allocated.Contains(a) || IsReservedInThisChange(a))
             ?? throw MultiVipException.Conflict(Messages.PoolExhausted(_pool.ToString()));
         _allocated.Add(next);
-        Cursor = next;
-        CursorMoved = true;
-        return Ipv4.ToText(next);
+        if (family == VipAddressFamily.IPv6)
+        {
+            CursorV6 = next;
+            CursorV6Moved = true;
+        }
+        else
+        {
+            Cursor = (uint)next.Value;
+            CursorMoved = true;
+        }
+
+        return next.ToString();
     }
 
     /// <summary>
@@ -117,7 +141,7 @@ internal sealed class Mutation
             {
                 if (vip.Address is null)
                 {
-                    settled = vip with { Address = AllocateAddress() };
+                    settled = vip with { Address = AllocateAddress(vip.AddressFamily) };
                 }
             }
             else if (vip.Address is not null)
@@ -132,8 +156,8 @@ internal sealed class Mutation
         return changed ? service with { Deployment = deployment with { VirtualIps = vips } } : service;
     }
 
-    private bool IsReservedInThisChange(uint address) =>
-        _reserved.Values.Any(r => r is not null && Ipv4.TryParseStrict(r.Address, out var a) && a == address);
+    private bool IsReservedInThisChange(IpNumber address) =>
+        _reserved.Values.Any(r => r is not null && IpNumber.TryParse(r.Address, out var a) && a == address);
 
     /// <summary>Builds the store change and the next world state; versions are bumped here, once.</summary>
     public (StateChange Change, WorldState Next) Build(Model.Operations.Operation operation, long generation)
@@ -224,6 +248,7 @@ internal sealed class Mutation
             UpsertReservedIps = reservedUpserts,
             DeleteReservedIps = reservedDeletes,
             AllocationCursor = CursorMoved ? Cursor : null,
+            AllocationCursorV6 = CursorV6Moved ? CursorV6 : null,
             Generation = generation,
         };
         var next = World with
@@ -232,6 +257,7 @@ internal sealed class Mutation
             ReservedIps = reserved.ToImmutable(),
             Addresses = addresses.ToImmutable(),
             AllocationCursor = Cursor,
+            AllocationCursorV6 = CursorV6,
             Generation = generation,
         };
 

@@ -21,6 +21,7 @@ public sealed partial class ControlPlane
         NameRules.Text("label", request.Label);
         NameRules.Text("location", request.Location, 64);
         var name = request.Name!;
+        var family = VipAddressFamilies.Parse(request.AddressFamily);
         return ExecuteAsync("New-AzureReservedIP", name, context, m =>
         {
             if (m.FindReservedIp(name) is not null)
@@ -45,7 +46,12 @@ public sealed partial class ControlPlane
                     throw MultiVipException.BadRequest("A virtual IP name needs the cloud service it belongs to (-ServiceName / --service).");
                 }
 
-                m.PutReservedIp(reserved with { Address = m.AllocateAddress() });
+                if (!_options.Pool.Has(family.ToSockets()))
+                {
+                    throw MultiVipException.BadRequest(Messages.NoPoolOfFamily(family, _options.Pool.ToString()));
+                }
+
+                m.PutReservedIp(reserved with { Address = m.AllocateAddress(family) });
                 return;
             }
 
@@ -103,6 +109,12 @@ public sealed partial class ControlPlane
             if (vip.ReservedIpName is { } already)
             {
                 throw MultiVipException.Conflict(Messages.VirtualIpReserved(vip.Name, already));
+            }
+
+            var reservedFamily = Model.Networking.IpNumber.TryParse(reserved.Address, out var number) ? VipAddressFamilies.FromSockets(number.Family) : VipAddressFamily.IPv4;
+            if (reservedFamily != vip.AddressFamily)
+            {
+                throw MultiVipException.Conflict(Messages.ReservedIpFamilyMismatch(reserved.Name, reservedFamily, vip.Name, vip.AddressFamily));
             }
 
             m.PutReservedIp(reserved with { ServiceName = service.Name, DeploymentName = deployment.Name, VirtualIpName = vip.Name });

@@ -75,7 +75,7 @@ public sealed partial class ControlPlane
                 {
                     Name = service.Name,
                     CreatedAt = m.Now,
-                    VirtualIps = [new VirtualIp { Name = request.DefaultVirtualIpName ?? VirtualIp.DefaultName, IsDnsProgrammed = true }],
+                    VirtualIps = [new VirtualIp { Name = request.DefaultVirtualIpName ?? VirtualIp.DefaultName, IsDnsProgrammed = true, AddressFamily = m.DefaultVipFamily }],
                     VirtualMachines = [vm],
                 };
             }

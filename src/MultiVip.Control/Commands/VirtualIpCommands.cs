@@ -15,6 +15,12 @@ public sealed partial class ControlPlane
     {
         NameRules.ResourceName("virtual IP", request.Name);
         var name = request.Name!;
+        var family = VipAddressFamilies.Parse(request.AddressFamily);
+        if (!_options.Pool.Has(family.ToSockets()))
+        {
+            throw MultiVipException.BadRequest(Messages.NoPoolOfFamily(family, _options.Pool.ToString()));
+        }
+
         return ExecuteAsync("Add-AzureVirtualIP", serviceName, context, m =>
         {
             var service = m.RequireService(serviceName);
@@ -27,7 +33,7 @@ public sealed partial class ControlPlane
 
             m.PutService(service with
             {
-                Deployment = deployment with { VirtualIps = [.. deployment.VirtualIps, new VirtualIp { Name = name }] },
+                Deployment = deployment with { VirtualIps = [.. deployment.VirtualIps, new VirtualIp { Name = name, AddressFamily = family }] },
             });
         }, cancellationToken);
     }

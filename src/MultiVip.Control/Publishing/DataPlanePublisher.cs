@@ -22,7 +22,6 @@ internal sealed partial class DataPlanePublisher : IAsyncDisposable
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
-    private long _appliedGeneration = -1;
 
     public DataPlanePublisher(Func<WorldState> current, IDataPlane dataPlane, OperationTracker tracker, TimeProvider time, TimeSpan retryInterval, ILogger logger)
     {
@@ -33,8 +32,6 @@ internal sealed partial class DataPlanePublisher : IAsyncDisposable
         _retryInterval = retryInterval;
         _logger = logger;
     }
-
-    public long AppliedGeneration => Interlocked.Read(ref _appliedGeneration);
 
     public IReadOnlyList<ListenerFault> Faults { get; private set; } = [];
 
@@ -102,7 +99,6 @@ internal sealed partial class DataPlanePublisher : IAsyncDisposable
         var started = _time.GetTimestamp();
         var result = await _dataPlane.ApplyAsync(desired, cancellationToken);
         Faults = result.Faults;
-        Interlocked.Exchange(ref _appliedGeneration, world.Generation);
         foreach (var fault in result.Faults)
         {
             Log.ListenerFault(_logger, fault.Key.ToString(), fault.ServiceName, fault.Message);

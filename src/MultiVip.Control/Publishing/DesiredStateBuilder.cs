@@ -11,25 +11,52 @@ namespace MultiVip.Control.Publishing;
 /// </summary>
 internal sealed class DesiredStateBuilder
 {
-    private Dictionary<string, (long Version, IReadOnlyList<ListenerSpec> Specs)> _cache = new(Names.Comparer);
+    private Dictionary<string, (long Version, IReadOnlyList<ListenerSpec> Specs, IReadOnlyList<HeldAddress> Addresses)> _cache = new(Names.Comparer);
 
     public DesiredState Build(WorldState world)
     {
-        var next = new Dictionary<string, (long, IReadOnlyList<ListenerSpec>)>(world.Services.Count, Names.Comparer);
+        var next = new Dictionary<string, (long, IReadOnlyList<ListenerSpec>, IReadOnlyList<HeldAddress>)>(world.Services.Count, Names.Comparer);
         var listeners = new List<ListenerSpec>();
+        var addresses = new List<HeldAddress>();
         foreach (var service in world.Services.Values)
         {
             if (!_cache.TryGetValue(service.Name, out var cached) || cached.Version != service.Version)
             {
-                cached = (service.Version, ForService(service));
+                cached = (service.Version, ForService(service), AddressesOf(service));
             }
 
             next[service.Name] = cached;
             listeners.AddRange(cached.Specs);
+            addresses.AddRange(cached.Addresses);
         }
 
         _cache = next;
-        return new DesiredState(world.Generation, listeners);
+        return new DesiredState(world.Generation, listeners) { Addresses = addresses };
+    }
+
+    /// <summary>
+    /// The addresses a service's VIPs hold. The control plane already applies the seed's lifecycle to
+    /// <see cref="VirtualIp.Address"/> (default VIP always, extra VIP while an endpoint names it,
+    /// reserved IP while associated), so a VIP holds its address exactly when it has one. A reserved
+    /// IP that backs no VIP has no VIP here, and is not held: nothing would answer on it.
+    /// </summary>
+    public static IReadOnlyList<HeldAddress> AddressesOf(CloudService service)
+    {
+        if (service.Deployment is not { } deployment)
+        {
+            return [];
+        }
+
+        var held = new List<HeldAddress>(deployment.VirtualIps.Count);
+        foreach (var vip in deployment.VirtualIps)
+        {
+            if (vip.Address is { } address && IPAddress.TryParse(address, out var parsed))
+            {
+                held.Add(new HeldAddress(parsed, service.Name, vip.Name) { ReservedIpName = vip.ReservedIpName });
+            }
+        }
+
+        return held;
     }
 
     public static IReadOnlyList<ListenerSpec> ForService(CloudService service)

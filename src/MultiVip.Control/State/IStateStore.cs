@@ -35,7 +35,11 @@ public sealed record StoredState(
     IReadOnlyList<ReservedIp> ReservedIps,
     uint? AllocationCursor,
     long Generation,
-    IReadOnlyList<Operation> UnfinishedOperations);
+    IReadOnlyList<Operation> UnfinishedOperations)
+{
+    /// <summary>The IPv6 allocation cursor (IPv6 pools walk on from it like IPv4 ones).</summary>
+    public Model.Networking.IpNumber? AllocationCursorV6 { get; init; }
+}
 
 /// <summary>
 /// One atomic change. Upserts carry the version they replace (0 = new) so a store shared by several
@@ -54,6 +58,8 @@ public sealed record StateChange
     public IReadOnlyList<(string Name, long ExpectedVersion)> DeleteReservedIps { get; init; } = [];
 
     public uint? AllocationCursor { get; init; }
+
+    public Model.Networking.IpNumber? AllocationCursorV6 { get; init; }
 
     public long Generation { get; init; }
 

@@ -128,13 +128,17 @@ public sealed class SqliteStateStore : IStateStore
             }
 
             var cursor = await GetMetaAsync("allocation_cursor", cancellationToken);
+            var cursorV6 = await GetMetaAsync("allocation_cursor_v6", cancellationToken);
             var generation = await GetMetaAsync("generation", cancellationToken);
             return new StoredState(
                 services,
                 reserved,
                 cursor is null ? null : uint.Parse(cursor, CultureInfo.InvariantCulture),
                 generation is null ? 0 : long.Parse(generation, CultureInfo.InvariantCulture),
-                unfinished);
+                unfinished)
+            {
+                AllocationCursorV6 = cursorV6 is not null && Model.Networking.IpNumber.TryParse(cursorV6, out var v6) ? v6 : null,
+            };
         }
         finally
         {
@@ -222,6 +226,11 @@ public sealed class SqliteStateStore : IStateStore
         if (change.AllocationCursor is { } cursor)
         {
             await SetMetaAsync(tx, "allocation_cursor", cursor.ToString(CultureInfo.InvariantCulture), cancellationToken);
+        }
+
+        if (change.AllocationCursorV6 is { } cursorV6)
+        {
+            await SetMetaAsync(tx, "allocation_cursor_v6", cursorV6.ToString(), cancellationToken);
         }
 
         await SetMetaAsync(tx, "generation", change.Generation.ToString(CultureInfo.InvariantCulture), cancellationToken);

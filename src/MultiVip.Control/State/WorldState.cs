@@ -15,7 +15,7 @@ public sealed record WorldState
     {
         Services = ImmutableDictionary.Create<string, CloudService>(Names.Comparer),
         ReservedIps = ImmutableDictionary.Create<string, ReservedIp>(Names.Comparer),
-        Addresses = ImmutableDictionary<uint, string>.Empty,
+        Addresses = ImmutableDictionary<IpNumber, string>.Empty,
     };
 
     public required ImmutableDictionary<string, CloudService> Services { get; init; }
@@ -23,16 +23,20 @@ public sealed record WorldState
     public required ImmutableDictionary<string, ReservedIp> ReservedIps { get; init; }
 
     /// <summary>Every address in use (by a dynamic VIP or a reservation) and who holds it.</summary>
-    public required ImmutableDictionary<uint, string> Addresses { get; init; }
+    public required ImmutableDictionary<IpNumber, string> Addresses { get; init; }
 
+    /// <summary>The last IPv4 address handed out (allocation walks on from it).</summary>
     public uint? AllocationCursor { get; init; }
+
+    /// <summary>The last IPv6 address handed out.</summary>
+    public IpNumber? AllocationCursorV6 { get; init; }
 
     /// <summary>Bumped by every committed change; the data plane reports which generation it applied.</summary>
     public long Generation { get; init; }
 
     public static WorldState From(StoredState stored)
     {
-        var world = Empty with { AllocationCursor = stored.AllocationCursor, Generation = stored.Generation };
+        var world = Empty with { AllocationCursor = stored.AllocationCursor, AllocationCursorV6 = stored.AllocationCursorV6, Generation = stored.Generation };
         var services = world.Services.ToBuilder();
         var reserved = world.ReservedIps.ToBuilder();
         var addresses = world.Addresses.ToBuilder();
@@ -58,20 +62,20 @@ public sealed record WorldState
     }
 
     /// <summary>Dynamic VIP addresses of a service; a reserved VIP's address belongs to its reservation.</summary>
-    public static IEnumerable<(uint Address, string Owner)> AddressesOf(CloudService service)
+    public static IEnumerable<(IpNumber Address, string Owner)> AddressesOf(CloudService service)
     {
         foreach (var vip in service.Deployment?.VirtualIps ?? [])
         {
-            if (vip.Address is { } text && vip.ReservedIpName is null && Ipv4.TryParseStrict(text, out var address))
+            if (vip.Address is { } text && vip.ReservedIpName is null && IpNumber.TryParse(text, out var address))
             {
                 yield return (address, $"virtual IP {vip.Name} of {service.Name}");
             }
         }
     }
 
-    public static IEnumerable<(uint Address, string Owner)> AddressesOf(ReservedIp reserved)
+    public static IEnumerable<(IpNumber Address, string Owner)> AddressesOf(ReservedIp reserved)
     {
-        if (Ipv4.TryParseStrict(reserved.Address, out var address))
+        if (IpNumber.TryParse(reserved.Address, out var address))
         {
             yield return (address, $"reserved IP {reserved.Name}");
         }

@@ -36,8 +36,6 @@ internal sealed partial class HealthMonitor
         _onProbe = onProbe;
     }
 
-    public LoadBalancerProbe Probe => _probe;
-
     /// <summary>
     /// Each attempt must finish within one interval so attempts never overlap. Azure's
     /// TimeoutInSeconds is the window to declare a member dead (it sets Threshold = timeout/interval),

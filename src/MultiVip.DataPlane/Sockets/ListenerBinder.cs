@@ -10,11 +10,24 @@ internal static class ListenerBinder
     /// <summary>Large enough to absorb an accept burst while the accept loop is scheduled; the kernel caps it at somaxconn.</summary>
     private const int Backlog = 1024;
 
-    public static Socket? TryBind(ListenerKey key, out string? error)
+    public static Socket? TryBind(ListenerKey key, out string? error) => TryBind(key, freeBind: false, out error);
+
+    /// <param name="freeBind">
+    /// IP_FREEBIND / IPV6_FREEBIND: bind even though the address is not (yet) on an interface. Set when
+    /// an announcer manages the addresses, so adding or moving an address never waits for a rebind, and
+    /// a node that does not hold a VIP is still ready to serve it. Without an announcer the bind error
+    /// is the useful signal (the operator forgot the address), so it stays off.
+    /// </param>
+    public static Socket? TryBind(ListenerKey key, bool freeBind, out string? error)
     {
         var socket = new Socket(key.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
+            if (freeBind)
+            {
+                SetFreeBind(socket);
+            }
+
             // Lets a VIP that moved (or a restarted host) rebind while old connections sit in TIME_WAIT;
             // on Linux it never lets two sockets listen on the same address and port.
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
@@ -32,11 +45,18 @@ internal static class ListenerBinder
     }
 
     /// <summary>One datagram socket per (VIP, udp, port); replies to clients are sent from it so they come from the VIP.</summary>
-    public static Socket? TryBindUdp(ListenerKey key, out string? error)
+    public static Socket? TryBindUdp(ListenerKey key, out string? error) => TryBindUdp(key, freeBind: false, out error);
+
+    public static Socket? TryBindUdp(ListenerKey key, bool freeBind, out string? error)
     {
         var socket = new Socket(key.Address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
+            if (freeBind)
+            {
+                SetFreeBind(socket);
+            }
+
             socket.Bind(new IPEndPoint(key.Address, key.Port));
             error = null;
             return socket;
@@ -46,6 +66,21 @@ internal static class ListenerBinder
             socket.Dispose();
             error = Describe(key, ex.SocketErrorCode, ex.Message);
             return null;
+        }
+    }
+
+    /// <summary>Linux's IP_FREEBIND (SOL_IP, 15) or IPV6_FREEBIND (SOL_IPV6, 78); .NET has no name for them.</summary>
+    private static void SetFreeBind(Socket socket)
+    {
+        Span<byte> on = stackalloc byte[sizeof(int)];
+        BitConverter.TryWriteBytes(on, 1);
+        if (socket.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            socket.SetRawSocketOption(41, 78, on);
+        }
+        else
+        {
+            socket.SetRawSocketOption(0, 15, on);
         }
     }
 

@@ -54,6 +54,19 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
     /// <summary>Every finished probe attempt. Lets tests await health instead of sleeping.</summary>
     internal event Action<ProbeObservation>? ProbeCompleted;
 
+    /// <summary>A removed listener finished draining (its address may be withdrawn now).</summary>
+    internal event Action? ListenerDrained;
+
+    /// <summary>Addresses of removed listeners whose connections are still draining.</summary>
+    internal HashSet<System.Net.IPAddress> DrainingAddresses()
+    {
+        lock (_drainGate)
+        {
+            // A drain with nothing to wait for completes before StopAndDrain records it: skip those.
+            return [.. _draining.Where(d => !d.Drain.IsCompleted).Select(d => d.Listener.Key.Address)];
+        }
+    }
+
     public async Task<ApplyResult> ApplyAsync(DesiredState desired, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(desired);
@@ -101,7 +114,7 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
 
     VipListener? IListenerLifecycle<VipListener>.TryStart(ListenerSpec spec, out string? error)
     {
-        var socket = ListenerBinder.TryBind(spec.Key, out error);
+        var socket = ListenerBinder.TryBind(spec.Key, _options.FreeBind, out error);
         if (socket is null)
         {
             return null;
@@ -250,6 +263,8 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
             {
                 _draining.RemoveAll(d => ReferenceEquals(d.Listener, listener));
             }
+
+            ListenerDrained?.Invoke();
         }
     }
 

@@ -173,6 +173,7 @@ internal sealed partial class VipListener : IRoutedListener
             RefusedOverLimit = Interlocked.Read(ref counters.RefusedOverLimit),
             NoHealthyBackend = Interlocked.Read(ref counters.NoHealthyBackend),
             IdleClosed = Interlocked.Read(ref counters.IdleClosed),
+            DrainReset = Interlocked.Read(ref counters.DrainReset),
             Backends = result,
         };
     }

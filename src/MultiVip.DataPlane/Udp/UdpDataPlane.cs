@@ -75,7 +75,7 @@ internal sealed partial class UdpDataPlane : IDataPlane, IUdpSessionSource, ILis
 
     UdpListener? IListenerLifecycle<UdpListener>.TryStart(ListenerSpec spec, out string? error)
     {
-        var socket = ListenerBinder.TryBindUdp(spec.Key, out error);
+        var socket = ListenerBinder.TryBindUdp(spec.Key, _options.FreeBind, out error);
         if (socket is null)
         {
             return null;
@@ -87,14 +87,14 @@ internal sealed partial class UdpDataPlane : IDataPlane, IUdpSessionSource, ILis
         return listener;
     }
 
-    /// <summary>Live sessions of every UDP listener, for /metrics.</summary>
+    /// <summary>Live sessions and counters of every UDP listener, for /metrics.</summary>
     public IReadOnlyList<UdpSessionCount> GetUdpSessions()
     {
         var published = _listeners.Published;
         var result = new List<UdpSessionCount>(published.Length);
         foreach (var listener in published)
         {
-            result.Add(new UdpSessionCount(listener.Key, listener.Spec.ServiceName, listener.Spec.VirtualIpName, listener.SessionCount));
+            result.Add(listener.ToSessionCount());
         }
 
         return result;

@@ -144,6 +144,24 @@ internal sealed partial class UdpListener : IRoutedListener
 
     public IEnumerable<BackendHealth> GetHealth() => _routing.GetHealth();
 
+    /// <summary>Live sessions and counters of this listener, for /metrics (read on demand, never on the datagram path).</summary>
+    public UdpSessionCount ToSessionCount()
+    {
+        var c = Counters;
+        return new UdpSessionCount(Key, Spec.ServiceName, Spec.VirtualIpName, SessionCount)
+        {
+            DatagramsIn = Interlocked.Read(ref c.DatagramsIn),
+            DatagramsOut = Interlocked.Read(ref c.DatagramsOut),
+            SessionsCreated = Interlocked.Read(ref c.SessionsCreated),
+            SessionsExpired = Interlocked.Read(ref c.SessionsExpired),
+            SessionsEvicted = Interlocked.Read(ref c.SessionsEvicted),
+            SessionsMoved = Interlocked.Read(ref c.SessionsMoved),
+            DeniedByAcl = Interlocked.Read(ref c.DeniedByAcl),
+            NoHealthyBackend = Interlocked.Read(ref c.NoHealthyBackend),
+            SendFailures = Interlocked.Read(ref c.SendFailures),
+        };
+    }
+
     private async Task ReceiveLoopAsync()
     {
         // One buffer for the listener's lifetime and one reused sockaddr: the steady-state path

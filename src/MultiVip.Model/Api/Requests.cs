@@ -29,6 +29,10 @@ public sealed record AddVmRequest
 public sealed record AddVirtualIpRequest
 {
     public string? Name { get; init; }
+
+    /// <summary>IPv4 (default) or IPv6. Left out of the JSON when null, so older servers take the request.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? AddressFamily { get; init; }
 }
 
 public sealed record ProbeRequest
@@ -132,6 +136,10 @@ public sealed record CreateReservedIpRequest
     public string? ServiceName { get; init; }
 
     public string? VirtualIpName { get; init; }
+
+    /// <summary>IPv4 (default) or IPv6, for a reservation taken from the pool (no service given).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? AddressFamily { get; init; }
 }
 
 public sealed record AssociateReservedIpRequest

@@ -65,6 +65,35 @@ public sealed record DeploymentView
     public required IReadOnlyList<LoadBalancedSetView> LoadBalancedSets { get; init; }
 
     public IReadOnlyList<BackendHealthView> Health { get; init; } = [];
+
+    /// <summary>Per VIP: whether this node holds its address on the network (docs/network.md).</summary>
+    public IReadOnlyList<VipNetworkView> Network { get; init; } = [];
+}
+
+/// <summary>
+/// A VIP on the network: whether this node holds its address (on --vip-interface, or as one of the
+/// host's own addresses without it), since when, and the last error adding or announcing it.
+/// </summary>
+public sealed record VipNetworkView
+{
+    public required string VirtualIpName { get; init; }
+
+    public string? Address { get; init; }
+
+    /// <summary>IPv4 or IPv6.</summary>
+    public required string AddressFamily { get; init; }
+
+    /// <summary>The announcer in use: "local" (--vip-interface) or "none".</summary>
+    public required string Announcer { get; init; }
+
+    /// <summary>True while this node holds the address; false when the VIP has none or holding it failed.</summary>
+    public bool Held { get; init; }
+
+    public DateTimeOffset? HeldSince { get; init; }
+
+    public string? LastError { get; init; }
+
+    public DateTimeOffset? LastErrorAt { get; init; }
 }
 
 /// <summary>A load-balanced set as the union of its members' endpoints.</summary>

@@ -84,11 +84,11 @@ public static class Messages
         "An ACL rule description can be at most {0} characters long.", max);
 
     public static string InvalidCidr(string value) => F(
-        "'{0}' is not a valid IPv4 subnet. Write it as address/prefix, for example 10.0.0.0/8 or 203.0.113.7/32.",
+        "'{0}' is not a valid subnet. Write it as address/prefix, for example 10.0.0.0/8, 203.0.113.7/32 or 2001:db8::/32.",
         value);
 
     public static string InvalidRange(string value) => F(
-        "'{0}' is not a valid address pool. Use a CIDR (127.100.0.0/16) or a range (127.100.0.10-127.100.0.200) of IPv4 addresses.",
+        "'{0}' is not a valid address pool. Use a CIDR (127.100.0.0/16, 2001:db8:100::/120) or a range (127.100.0.10-127.100.0.200) of IPv4 or IPv6 addresses.",
         value);
 
     public static string InvalidAddress(string value) => F(
@@ -158,6 +158,14 @@ public static class Messages
         vip, reserved);
 
     // Address management
+    public static string NoPoolOfFamily(Services.VipAddressFamily family, string pools) => F(
+        "The VIP pool ({1}) has no {0} addresses, so an {0} virtual IP cannot get one. Start the server with a --vip-pool of {0} addresses (such as {2}) or use the other address family.",
+        family, pools, family == Services.VipAddressFamily.IPv6 ? "2001:db8:100::/120" : "127.100.0.0/16");
+
+    public static string ReservedIpFamilyMismatch(string reserved, Services.VipAddressFamily reservedFamily, string vip, Services.VipAddressFamily vipFamily) => F(
+        "The reserved IP '{0}' is an {1} address and the virtual IP '{2}' is {3}. Associate a reserved IP of the virtual IP's family.",
+        reserved, reservedFamily, vip, vipFamily);
+
     public static string PoolExhausted(string pools) => F(
         "The VIP address pool is exhausted: every address of {0} is in use or reserved. Free addresses (remove endpoints of extra VIPs, delete reserved IPs) or start the server with a larger --vip-pool.",
         pools);

@@ -5,44 +5,32 @@ namespace MultiVip.Model.Networking;
 
 /// <summary>
 /// Azure's endpoint ACL semantics, compiled once per endpoint so the per-connection check is a
-/// short loop over integers: no rules = allow all; rules by ascending order, first match wins;
+/// short loop over numbers: no rules = allow all; rules by ascending order, first match wins;
 /// when nothing matches, deny if any rule permits (an allow-list), otherwise allow (a deny-list).
+/// Rules are subnets of either family; a client matches only rules of its own family (an
+/// IPv4-mapped IPv6 client is IPv4).
 /// </summary>
 public sealed class AclEvaluator
 {
     public static readonly AclEvaluator AllowAll = new([]);
 
-    private readonly (Ipv4Subnet Subnet, bool Permit)[] _rules;
+    private readonly (IpSubnet Subnet, bool Permit)[] _rules;
     private readonly bool _defaultPermit;
 
     public AclEvaluator(IEnumerable<AclRule> rules)
     {
         _rules = rules
             .OrderBy(r => r.Order)
-            .Select(r => (Ipv4Subnet.Parse(r.RemoteSubnet), r.Action == AclAction.Permit))
+            .Select(r => (IpSubnet.Parse(r.RemoteSubnet), r.Action == AclAction.Permit))
             .ToArray();
         _defaultPermit = !_rules.Any(r => r.Permit);
     }
 
     public bool IsEmpty => _rules.Length == 0;
 
-    public bool IsAllowed(IPAddress remote)
-    {
-        if (_rules.Length == 0)
-        {
-            return true;
-        }
+    public bool IsAllowed(IPAddress remote) => _rules.Length == 0 || IsAllowed(IpNumber.From(remote));
 
-        if (!Ipv4.TryToUInt32(remote, out var address))
-        {
-            // Rules are IPv4 subnets; an IPv6 client matches none of them.
-            return _defaultPermit;
-        }
-
-        return IsAllowed(address);
-    }
-
-    public bool IsAllowed(uint address)
+    public bool IsAllowed(IpNumber address)
     {
         foreach (var (subnet, permit) in _rules)
         {

@@ -66,6 +66,9 @@ public sealed record VirtualIp
 
     /// <summary>Set while a reserved IP backs this VIP; the address then outlives its endpoints.</summary>
     public string? ReservedIpName { get; init; }
+
+    /// <summary>IPv4 (the default, as in Azure) or IPv6: the pool ranges its address comes from.</summary>
+    public VipAddressFamily AddressFamily { get; init; }
 }
 
 /// <summary>A machine the operator owns, registered with its internal address.</summary>

@@ -93,7 +93,7 @@ public static class EndpointRules
                 throw MultiVipException.BadRequest(Messages.AclOrderDuplicate(rule.Order));
             }
 
-            if (!Ipv4Subnet.TryParse(rule.RemoteSubnet, out _))
+            if (!IpSubnet.TryParse(rule.RemoteSubnet, out _))
             {
                 throw MultiVipException.BadRequest(Messages.InvalidCidr(rule.RemoteSubnet));
             }
@@ -113,21 +113,26 @@ public static class EndpointRules
     /// </summary>
     public static AclRule ParseRule(string text)
     {
-        var parts = text.Split(':', 4);
+        var parts = text.Split(':', 3);
         if (parts.Length < 3 || !int.TryParse(parts[0], out var order))
         {
             throw MultiVipException.BadRequest(
                 $"'{text}' is not an ACL rule. Write ORDER:permit|deny:CIDR[:description], for example 100:permit:10.0.0.0/8:office.");
         }
 
+        // An IPv6 subnet has colons of its own: the CIDR ends at the first ':' after its '/prefix'
+        // (so IPv6 subnets are written with their prefix, 2001:db8::/32); without a '/', at the first ':'.
+        var rest = parts[2];
+        var slash = rest.IndexOf('/', StringComparison.Ordinal);
+        var end = rest.IndexOf(':', slash < 0 ? 0 : slash);
         var rule = new AclRule
         {
             Order = order,
             Action = EnumParsing.ParseAclAction(parts[1]),
-            RemoteSubnet = parts[2].Trim(),
-            Description = parts.Length == 4 ? parts[3] : null,
+            RemoteSubnet = (end < 0 ? rest : rest[..end]).Trim(),
+            Description = end < 0 ? null : rest[(end + 1)..],
         };
-        if (!Ipv4Subnet.TryParse(rule.RemoteSubnet, out _))
+        if (!IpSubnet.TryParse(rule.RemoteSubnet, out _))
         {
             throw MultiVipException.BadRequest(Messages.InvalidCidr(rule.RemoteSubnet));
         }

@@ -58,7 +58,7 @@ public sealed class SetAzureAclConfigCmdlet : MultiVipCmdlet
     protected override void ProcessRecord()
     {
         var acl = ACL!;
-        if (RemoteSubnet is not null && !Ipv4Subnet.TryParse(RemoteSubnet, out _))
+        if (RemoteSubnet is not null && !IpSubnet.TryParse(RemoteSubnet, out _))
         {
             throw InvalidArgument(Messages.InvalidCidr(RemoteSubnet), RemoteSubnet);
         }

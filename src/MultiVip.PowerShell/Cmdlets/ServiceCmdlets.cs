@@ -111,8 +111,13 @@ public sealed class AddAzureVirtualIPCmdlet : MultiVipCmdlet
     [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string ServiceName { get; set; } = string.Empty;
 
+    /// <summary>IPv4 (default) or IPv6, as in Azure Resource Manager's -IpAddressVersion; classic VIPs were IPv4 only.</summary>
+    [Parameter(HelpMessage = "IPv4 (default) or IPv6: the pool ranges the VIP's address comes from.")]
+    [ValidateSet("IPv4", "IPv6", IgnoreCase = true)]
+    public string? AddressFamily { get; set; }
+
     protected override void ProcessRecord() =>
-        WriteOperation((c, ct) => c.AddVirtualIpAsync(ServiceName, new AddVirtualIpRequest { Name = VirtualIPName }, cancellationToken: ct), VirtualIPName);
+        WriteOperation((c, ct) => c.AddVirtualIpAsync(ServiceName, new AddVirtualIpRequest { Name = VirtualIPName, AddressFamily = AddressFamily }, cancellationToken: ct), VirtualIPName);
 }
 
 [Cmdlet(VerbsCommon.Remove, "AzureVirtualIP", SupportsShouldProcess = true), OutputType(typeof(ManagementOperationContext))]

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using MultiVip.PowerShell.Completion;
 using MultiVip.PowerShell.Infrastructure;
 using MultiVip.PowerShell.Objects;
 
@@ -14,6 +15,7 @@ namespace MultiVip.PowerShell.Cmdlets;
 public sealed class GetAzureServiceUsageCmdlet : MultiVipCmdlet
 {
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string? ServiceName { get; set; }
 
     [Parameter(Position = 1)]

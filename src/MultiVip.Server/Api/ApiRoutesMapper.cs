@@ -47,11 +47,11 @@ internal static class ApiRoutesMapper
             await Accept(http, control, await control.DeleteServiceAsync(service, QueryValues.Flag(nameof(deleteAll), deleteAll), Context(http), ct), ct))
             .Produces<Operation>(202).WithName("DeleteService").WithSummary("Remove-AzureService [-DeleteAll]");
 
-        services.MapGet("/{service}/deployment", (string service, HttpContext http, ControlPlane control, IDataPlane dataPlane, ServiceDnsZone zone) =>
+        services.MapGet("/{service}/deployment", (string service, HttpContext http, ControlPlane control, IDataPlane dataPlane, ServiceDnsZone zone, IAddressAnnouncer announcer) =>
         {
             var s = RequireService(control, service);
             Views.SetETag(http.Response, s.Version);
-            return TypedResults.Ok(Views.Deployment(s, dataPlane.GetHealth(s.Name), zone));
+            return TypedResults.Ok(Views.Deployment(s, dataPlane.GetHealth(s.Name), zone, NetworkViews.For(s, announcer)));
         }).WithName("GetDeployment").WithSummary("Get-AzureDeployment: VIPs, VMs, load-balanced sets and live health");
 
         // Virtual IPs

@@ -9,7 +9,7 @@ namespace MultiVip.Server.Api;
 /// <summary>Builds read models from the current state and the data plane's live health.</summary>
 internal static class Views
 {
-    public static DeploymentView Deployment(CloudService service, IReadOnlyList<BackendHealth> health, ServiceDnsZone zone)
+    public static DeploymentView Deployment(CloudService service, IReadOnlyList<BackendHealth> health, ServiceDnsZone zone, IReadOnlyList<VipNetworkView>? network = null)
     {
         var deployment = service.Deployment ?? throw MultiVipException.NotFound(Messages.NoDeployment(service.Name));
         return new DeploymentView
@@ -38,6 +38,7 @@ internal static class Views
                     TotalConnections = h.TotalConnections,
                 })
                 .ToList(),
+            Network = network ?? [],
         };
     }
 

@@ -61,7 +61,7 @@ internal static partial class DashboardRoutes
         app.MapGet("/ui/static/{file}", (string file) => StaticAsset(file)).ExcludeFromDescription();
 
         var services = app.MapGroup("/ui/services/{service}").ExcludeFromDescription().DisableAntiforgery();
-        services.MapGet("/", async (string service, Guid? op, HttpContext http, ControlPlane control, ITrafficSource traffic, IBackendHealthSource health, DashboardSecurity security, UsageRecorder usage, CancellationToken ct) =>
+        services.MapGet("/", async (string service, Guid? op, HttpContext http, ControlPlane control, ITrafficSource traffic, IBackendHealthSource health, DashboardSecurity security, UsageRecorder usage, IAddressAnnouncer announcer, CancellationToken ct) =>
         {
             Banner? banner = null;
             if (op is { } id && await control.GetOperationAsync(id, ct) is { } done)
@@ -71,7 +71,7 @@ internal static partial class DashboardRoutes
                     done.OperationStatus == OperationStatus.Failed);
             }
 
-            return await ServicePageAsync(service, banner, StatusCodes.Status200OK, control, traffic, health, security, usage, ct);
+            return await ServicePageAsync(service, banner, StatusCodes.Status200OK, control, traffic, health, security, usage, ct, announcer);
         });
 
         services.MapGet("/live", (string service, ControlPlane control, ITrafficSource traffic, IBackendHealthSource health) =>
@@ -79,7 +79,7 @@ internal static partial class DashboardRoutes
 
         services.MapPost("/vips/add", (string service, HttpContext http) =>
             ActAsync(http, service, async (control, form, call, ct) =>
-                await control.AddVirtualIpAsync(service, new AddVirtualIpRequest { Name = Text(form, "name") }, call, ct)));
+                await control.AddVirtualIpAsync(service, new AddVirtualIpRequest { Name = Text(form, "name"), AddressFamily = Text(form, "family") }, call, ct)));
 
         services.MapPost("/vips/{vip}/remove", (string service, string vip, HttpContext http) =>
             ActAsync(http, service, (control, _, call, ct) => control.RemoveVirtualIpAsync(service, vip, call, ct)));
@@ -121,11 +121,12 @@ internal static partial class DashboardRoutes
                 http.RequestServices.GetRequiredService<IBackendHealthSource>(),
                 http.RequestServices.GetRequiredService<DashboardSecurity>(),
                 http.RequestServices.GetRequiredService<UsageRecorder>(),
-                ct);
+                ct,
+                http.RequestServices.GetService<IAddressAnnouncer>());
         }
     }
 
-    private static async Task<IResult> ServicePageAsync(string name, Banner? banner, int status, ControlPlane control, ITrafficSource traffic, IBackendHealthSource health, DashboardSecurity security, UsageRecorder usage, CancellationToken ct)
+    private static async Task<IResult> ServicePageAsync(string name, Banner? banner, int status, ControlPlane control, ITrafficSource traffic, IBackendHealthSource health, DashboardSecurity security, UsageRecorder usage, CancellationToken ct, IAddressAnnouncer? announcer = null)
     {
         var service = control.Current.Services.GetValueOrDefault(name);
         if (service is null)
@@ -138,7 +139,7 @@ internal static partial class DashboardRoutes
             .Take(OperationsShown)
             .ToList();
         var usageCard = UsageSection.Render(await usage.ReportAsync(service.Name, null, null, ct));
-        return HtmlResult(Pages.Service(service, operations, banner, s => Pages.Live(s, traffic.GetTraffic(), health.GetHealth(s), control.Faults), security.CsrfValue, usageCard), status);
+        return HtmlResult(Pages.Service(service, operations, banner, s => Pages.Live(s, traffic.GetTraffic(), health.GetHealth(s), control.Faults), security.CsrfValue, usageCard, announcer), status);
     }
 
     private static EndpointRequest EndpointFromForm(IFormCollection form)

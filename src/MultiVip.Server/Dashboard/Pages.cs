@@ -32,7 +32,7 @@ internal static class Pages
             var pool = control.Options.Pool;
             var inUse = world.Addresses.Keys.Count(pool.Contains);
             h.Raw("<section class=\"card\"><h1>Cloud services</h1>");
-            h.Raw("<p class=\"muted\">VIP pool ").Text(pool.ToString()).Raw(": <strong id=\"pool-usage\">").Text(inUse).Raw(" of ").Text((long)pool.Size).Raw("</strong> addresses in use.</p>");
+            h.Raw("<p class=\"muted\">VIP pool ").Text(pool.ToString()).Raw(": <strong id=\"pool-usage\">").Text(inUse).Raw(" of ").Text(pool.Size.ToString(System.Globalization.CultureInfo.InvariantCulture)).Raw("</strong> addresses in use.</p>");
             if (world.Services.IsEmpty)
             {
                 h.Raw("<p>No cloud service yet. Create one with <code>./multivip service create --name myService</code>.</p>");
@@ -57,7 +57,7 @@ internal static class Pages
             OperationsLog(h, operations, "Recent operations");
         });
 
-    public static string Service(CloudService service, IReadOnlyList<Operation> operations, Banner? banner, Func<string, string> live, string csrf, string? usage = null) =>
+    public static string Service(CloudService service, IReadOnlyList<Operation> operations, Banner? banner, Func<string, string> live, string csrf, string? usage = null, IAddressAnnouncer? announcer = null) =>
         Layout(service.Name, csrf, h =>
         {
             var d = service.Deployment;
@@ -83,7 +83,7 @@ internal static class Pages
                 return;
             }
 
-            VirtualIps(h, d, action, csrf);
+            VirtualIps(h, d, action, csrf, announcer);
             Endpoints(h, d, action, csrf);
             LoadBalancedSets(h, d, action, csrf);
             h.Raw("<section class=\"card\"><h2>Live traffic and health <span class=\"muted small\" id=\"live-status\"></span></h2><div id=\"live\" data-live-url=\"").Raw(Html.E(action + "/live")).Raw("\">");
@@ -93,16 +93,45 @@ internal static class Pages
             OperationsLog(h, operations, "Operations on " + service.Name);
         });
 
-    private static void VirtualIps(Html h, Deployment d, string action, string csrf)
+    /// <summary>"held since …" (ok), "not held" with the last error (bad), or nothing for a VIP without an address.</summary>
+    private static void OnTheNetwork(Html h, VirtualIp vip, IAddressAnnouncer? announcer)
+    {
+        if (announcer is null || vip.Address is null)
+        {
+            return;
+        }
+
+        var view = NetworkViews.For(vip, announcer);
+        if (view.Held)
+        {
+            h.Raw("<span class=\"badge ok\">held</span> <span class=\"muted small\">since ")
+                .Text(view.HeldSince?.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture))
+                .Raw(" (").Text(view.Announcer).Raw(")</span>");
+        }
+        else
+        {
+            h.Raw("<span class=\"badge bad\">not held</span>");
+        }
+
+        if (view.LastError is not null)
+        {
+            h.Raw("<div class=\"muted small vip-error\">").Text(view.LastError).Raw("</div>");
+        }
+    }
+
+    private static void VirtualIps(Html h, Deployment d, string action, string csrf, IAddressAnnouncer? announcer)
     {
         var endpoints = d.AllEndpoints().ToList();
-        h.Raw("<section class=\"card\"><h2>Virtual IPs</h2><table id=\"vips\"><thead><tr><th>Name</th><th>Address</th><th>DNS programmed</th><th>Reserved IP</th><th>Endpoints</th><th></th></tr></thead><tbody>");
+        h.Raw("<section class=\"card\"><h2>Virtual IPs</h2><table id=\"vips\"><thead><tr><th>Name</th><th>Address</th><th>Family</th><th>On the network</th><th>DNS programmed</th><th>Reserved IP</th><th>Endpoints</th><th></th></tr></thead><tbody>");
         foreach (var vip in d.VirtualIps)
         {
             var users = endpoints.Where(x => Names.Equal(x.Endpoint.VirtualIpName, vip.Name)).Select(x => $"{x.Vm.Name}/{x.Endpoint.Name}").ToList();
             h.Raw("<tr").Attr("data-vip", vip.Name).Raw("><td>").Text(vip.Name).Raw("</td><td class=\"vip-address\">")
                 .Raw(vip.Address is null ? "<span class=\"muted\">none until an endpoint uses it</span>" : Html.E(vip.Address))
-                .Raw("</td><td>").Raw(vip.IsDnsProgrammed ? "<span class=\"badge info\">True</span>" : "")
+                .Raw("</td><td class=\"vip-family\">").Text(NetworkViews.Family(vip))
+                .Raw("</td><td class=\"vip-network\">");
+            OnTheNetwork(h, vip, announcer);
+            h.Raw("</td><td>").Raw(vip.IsDnsProgrammed ? "<span class=\"badge info\">True</span>" : "")
                 .Raw("</td><td>").Text(vip.ReservedIpName).Raw("</td><td>").Text(users.Count == 0 ? "" : string.Join(", ", users)).Raw("</td><td class=\"actions\">");
             if (!vip.IsDnsProgrammed)
             {
@@ -115,7 +144,9 @@ internal static class Pages
 
         h.Raw("</tbody></table>");
         Form(h, action + "/vips/add", csrf, null, "inline");
-        h.Raw("<label>New VIP <input name=\"name\" id=\"new-vip\" placeholder=\"Vip2\" required></label><button type=\"submit\" id=\"add-vip\">Add VIP</button></form></section>");
+        h.Raw("<label>New VIP <input name=\"name\" id=\"new-vip\" placeholder=\"Vip2\" required></label>");
+        h.Raw("<label>Family <select name=\"family\" id=\"new-vip-family\"><option value=\"IPv4\">IPv4</option><option value=\"IPv6\">IPv6</option></select></label>");
+        h.Raw("<button type=\"submit\" id=\"add-vip\">Add VIP</button></form></section>");
     }
 
     private static void Endpoints(Html h, Deployment d, string action, string csrf)

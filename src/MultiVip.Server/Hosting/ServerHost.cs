@@ -32,6 +32,8 @@ public static partial class ServerHost
         var dataDir = DataDirectory.Open(options.DataDir);
         SqliteStateStore? store = null;
         IHostedDataPlane? dataPlane = null;
+        IAddressAnnouncer? announcer = null;
+        MultiVip.Network.Announcing.AnnouncingDataPlane? announced = null;
         ControlPlane? control = null;
         ServiceDnsServer? dns = null;
         UsageRecorder? usage = null;
@@ -88,11 +90,13 @@ public static partial class ServerHost
             }
 
             LogDescriptorPlan(descriptors, preLoggers);
-            dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time);
+            announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(options.VipInterface, time, preLoggers, cancellationToken);
+            dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time, freeBind: announcer.ManagesAddresses);
+            announced = MultiVip.Network.Announcing.AddressAnnouncers.Wrap(dataPlane, dataPlane, announcer, time, preLoggers);
             control = await ControlPlane.StartAsync(
                 store,
                 new ControlPlaneOptions { Pool = pool, Limits = options.Limits },
-                dataPlane,
+                announced,
                 options.Time,
                 preLoggers,
                 cancellationToken);
@@ -114,6 +118,7 @@ public static partial class ServerHost
             builder.Services.AddSingleton(usage);
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
             builder.Services.AddSingleton(new ServiceDnsZone(dnsZone.ToString(false)));
+            builder.Services.AddSingleton(announcer);
             builder.Services.AddMultiVipObservability(token, control, dataPlane);
             builder.Services.AddMultiVipAuthentication(token, authentication);
 
@@ -129,7 +134,7 @@ public static partial class ServerHost
             var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
             dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
             ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout);
-            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage) { SettingsReload = reload };
+            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage) { SettingsReload = reload, Announced = announced };
         }
         catch
         {
@@ -144,6 +149,11 @@ public static partial class ServerHost
                 await control.DisposeAsync();
             }
 
+            if (announced is not null)
+            {
+                await announced.DisposeAsync();
+            }
+
             if (dataPlane is not null)
             {
                 await dataPlane.DisposeAsync();
@@ -152,6 +162,11 @@ public static partial class ServerHost
             if (usage is not null)
             {
                 await usage.DisposeAsync();
+            }
+
+            if (announcer is not null)
+            {
+                await announcer.DisposeAsync();
             }
 
             if (store is not null)
@@ -260,6 +275,12 @@ public sealed class RunningServer : IAsyncDisposable
 
     public IDataPlane DataPlane => _dataPlane;
 
+    /// <summary>The announcer in front of the data plane (holds VIP addresses on the network).</summary>
+    internal MultiVip.Network.Announcing.AnnouncingDataPlane Announced { get; init; } = null!;
+
+    /// <summary>Whether this node holds each VIP address, and the last announcement error.</summary>
+    public IAddressAnnouncer Announcer => Announced.Announcer;
+
     /// <summary>Where the DNS server answers (UDP and TCP), with the port actually bound; null when --dns off.</summary>
     public IPEndPoint? DnsEndPoint => _dns?.EndPoint;
 
@@ -273,6 +294,9 @@ public sealed class RunningServer : IAsyncDisposable
     public async Task DrainAsync()
     {
         await _dataPlane.DrainAndStopAsync(CancellationToken.None);
+
+        // Only now, with every connection finished or reset, do the addresses leave the network.
+        await Announced.WithdrawAllAsync(CancellationToken.None);
     }
 
     internal SettingsReload? SettingsReload { get; init; }
@@ -293,7 +317,9 @@ public sealed class RunningServer : IAsyncDisposable
         await _app.DisposeAsync();
         _dns?.Dispose();
         await Control.DisposeAsync();
+        await Announced.DisposeAsync();
         await _dataPlane.DisposeAsync();
+        await Announced.Announcer.DisposeAsync();
 
         // After the data plane stopped (its byte totals are final), before the store closes.
         await _usage.DisposeAsync();

@@ -18,6 +18,12 @@ public sealed record ServerOptions
 
     public ServiceLimits Limits { get; init; } = ServiceLimits.Default;
 
+    /// <summary>
+    /// The interface VIP addresses are added to and announced on (ARP/NDP); null: MultiVip adds no
+    /// addresses and they must exist already (docs/network.md). Needs CAP_NET_ADMIN and CAP_NET_RAW.
+    /// </summary>
+    public string? VipInterface { get; init; }
+
     /// <summary>How long connections of a removed or moved endpoint may run on, and how long SIGTERM waits.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -37,6 +43,12 @@ public sealed record ServerOptions
     public int MaxApiConnections { get; init; } = DefaultMaxApiConnections;
 
     public const int DefaultMaxApiConnections = 512;
+
+    /// <summary>Per-attempt limit on connecting to a backend; then the next member of the set is tried.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = new MultiVip.DataPlane.DataPlaneOptions().BackendConnectTimeout;
+
+    /// <summary>Backends tried for one client connection (the one its flow maps to, then the next in its preference order).</summary>
+    public int ConnectAttempts { get; init; } = new MultiVip.DataPlane.DataPlaneOptions().MaxConnectAttempts;
 
     /// <summary>
     /// Where the embedded authoritative DNS server listens (UDP and TCP), as ip:port; port 0 picks a

@@ -16,6 +16,7 @@ internal sealed class ServerMetrics : IDisposable
 {
     private static readonly string[] ListenerLabels = ["service", "vip", "protocol", "port", "lb_set"];
     private static readonly string[] BackendLabels = ["service", "vip", "protocol", "port", "vm", "endpoint"];
+    private static readonly string[] UdpLabels = ["service", "vip", "port"];
 
     private readonly ControlPlane _control;
     private readonly ITrafficSource _dataPlane;
@@ -27,6 +28,7 @@ internal sealed class ServerMetrics : IDisposable
     private readonly Family<Counter.Child> _listenerRetries;
     private readonly Family<Counter.Child> _listenerFailures;
     private readonly Family<Counter.Child> _listenerRejected;
+    private readonly Family<Counter.Child> _listenerClosed;
     private readonly Family<Gauge.Child> _backendActive;
     private readonly Family<Counter.Child> _backendTotal;
     private readonly Family<Counter.Child> _backendBytesIn;
@@ -39,12 +41,22 @@ internal sealed class ServerMetrics : IDisposable
     private readonly Family<Counter.Child> _probeFailures;
     private readonly Family<Gauge.Child> _probeLatency;
     private readonly Family<Gauge.Child> _udpSessions;
+    private readonly Family<Counter.Child> _udpDatagramsIn;
+    private readonly Family<Counter.Child> _udpDatagramsOut;
+    private readonly Family<Counter.Child> _udpDatagramsDropped;
+    private readonly Family<Counter.Child> _udpSessionsCreated;
+    private readonly Family<Counter.Child> _udpSessionsClosed;
     private readonly Family<Gauge.Child> _vipInfo;
+    private readonly Family<Gauge.Child> _addressHeld;
+    private readonly Family<Gauge.Child> _addressHeldSince;
+    private readonly Family<Gauge.Child> _addressLastError;
+    private readonly IAddressAnnouncer _announcer;
     private readonly Gauge _poolSize;
     private readonly Gauge _poolInUse;
 
-    public ServerMetrics(ControlPlane control, ITrafficSource dataPlane, IEnumerable<IUdpSessionSource> udp)
+    public ServerMetrics(ControlPlane control, ITrafficSource dataPlane, IEnumerable<IUdpSessionSource> udp, IAddressAnnouncer announcer)
     {
+        _announcer = announcer;
         _control = control;
         _dataPlane = dataPlane;
         _udp = [.. udp];
@@ -56,6 +68,7 @@ internal sealed class ServerMetrics : IDisposable
         _listenerRetries = new(factory.CreateCounter("multivip_listener_connect_retries_total", "Backend connect attempts made after an earlier candidate failed.", ListenerLabels));
         _listenerFailures = new(factory.CreateCounter("multivip_listener_connect_failures_total", "Backend connect attempts that failed.", ListenerLabels));
         _listenerRejected = new(factory.CreateCounter("multivip_listener_connections_rejected_total", "Client connections reset without reaching a backend, by reason.", [.. ListenerLabels, "reason"]));
+        _listenerClosed = new(factory.CreateCounter("multivip_listener_connections_closed_total", "Connections MultiVip ended itself, by reason: idle_timeout (closed), drain_timeout (a removed backend's connection still open after the drain timeout: reset).", [.. ListenerLabels, "reason"]));
         _backendActive = new(factory.CreateGauge("multivip_backend_connections_active", "Connections a backend (VM endpoint) carries now.", BackendLabels));
         _backendTotal = new(factory.CreateCounter("multivip_backend_connections_total", "Connections forwarded to a backend.", BackendLabels));
         _backendBytesIn = new(factory.CreateCounter("multivip_backend_bytes_in_total", "Bytes read from clients and sent to the backend.", BackendLabels));
@@ -67,8 +80,17 @@ internal sealed class ServerMetrics : IDisposable
         _probes = new(factory.CreateCounter("multivip_probe_attempts_total", "Health probe attempts.", BackendLabels));
         _probeFailures = new(factory.CreateCounter("multivip_probe_failures_total", "Health probe attempts that failed.", BackendLabels));
         _probeLatency = new(factory.CreateGauge("multivip_probe_latency_seconds", "Duration of the last health probe attempt.", BackendLabels));
-        _udpSessions = new(factory.CreateGauge("multivip_udp_sessions_active", "Live UDP sessions of a listener.", ["service", "vip", "port"]));
+        _udpSessions = new(factory.CreateGauge("multivip_udp_sessions_active", "Live UDP sessions of a listener.", UdpLabels));
+        _udpDatagramsIn = new(factory.CreateCounter("multivip_udp_datagrams_in_total", "Datagrams a UDP listener received from clients (dropped ones included).", UdpLabels));
+        _udpDatagramsOut = new(factory.CreateCounter("multivip_udp_datagrams_out_total", "Backend replies a UDP listener sent back to clients.", UdpLabels));
+        _udpDatagramsDropped = new(factory.CreateCounter("multivip_udp_datagrams_dropped_total", "Client datagrams not forwarded, by reason: acl, no_healthy_backend, send_failed.", [.. UdpLabels, "reason"]));
+        _udpSessionsCreated = new(factory.CreateCounter("multivip_udp_sessions_created_total", "UDP sessions (client address and port to a backend) created.", UdpLabels));
+        _udpSessionsClosed = new(factory.CreateCounter("multivip_udp_sessions_closed_total", "UDP sessions closed, by reason: idle_timeout, evicted (table at --max-udp-sessions-per-listener), moved (backend left rotation).", [.. UdpLabels, "reason"]));
         _vipInfo = new(factory.CreateGauge("multivip_virtual_ip_info", "One series per virtual IP; value 1. Address is empty until an endpoint uses the VIP.", ["service", "vip", "address", "dns_programmed", "reserved_ip"]));
+        string[] addressLabels = ["service", "vip", "address", "family", "announcer"];
+        _addressHeld = new(factory.CreateGauge("multivip_vip_address_held", "1 while this node holds the VIP's address on the network (--vip-interface, or the host's own address without it), 0 otherwise.", addressLabels));
+        _addressHeldSince = new(factory.CreateGauge("multivip_vip_address_held_since_seconds", "Unix time since which this node holds the VIP's address.", addressLabels));
+        _addressLastError = new(factory.CreateGauge("multivip_vip_address_last_error_timestamp_seconds", "Unix time of the last error adding or announcing the VIP's address (the message is in deployment show).", addressLabels));
         _poolSize = factory.CreateGauge("multivip_vip_pool_addresses", "Addresses in the VIP pool (--vip-pool).");
         _poolInUse = factory.CreateGauge("multivip_vip_pool_addresses_in_use", "Pool addresses held by a VIP or a reserved IP.");
         _operationDuration = factory.CreateHistogram(
@@ -114,7 +136,7 @@ internal sealed class ServerMetrics : IDisposable
             {
                 foreach (var udp in source.GetUdpSessions())
                 {
-                    _udpSessions.Get(udp.ServiceName, udp.VirtualIpName, Port(udp.Key)).Set(udp.ActiveSessions);
+                    CollectUdp(udp);
                 }
             }
 
@@ -124,17 +146,39 @@ internal sealed class ServerMetrics : IDisposable
                 foreach (var vip in service.Deployment?.VirtualIps ?? [])
                 {
                     _vipInfo.Get(service.Name, vip.Name, vip.Address ?? "", vip.IsDnsProgrammed ? "true" : "false", vip.ReservedIpName ?? "").Set(1);
+                    CollectAddress(service, vip);
                 }
             }
 
             var pool = _control.Options.Pool;
-            _poolSize.Set(pool.Size);
+            _poolSize.Set((double)pool.Size);
             _poolInUse.Set(world.Addresses.Keys.Count(pool.Contains));
 
             foreach (var family in Families())
             {
                 family.Sweep();
             }
+        }
+    }
+
+    private void CollectAddress(CloudService service, VirtualIp vip)
+    {
+        if (vip.Address is null)
+        {
+            return;
+        }
+
+        var view = Api.NetworkViews.For(vip, _announcer);
+        string[] labels = [service.Name, vip.Name, vip.Address, view.AddressFamily.ToLowerInvariant(), view.Announcer];
+        _addressHeld.Get(labels).Set(view.Held ? 1 : 0);
+        if (view.HeldSince is { } since)
+        {
+            _addressHeldSince.Get(labels).Set(since.ToUnixTimeMilliseconds() / 1000.0);
+        }
+
+        if (view.LastErrorAt is { } at)
+        {
+            _addressLastError.Get(labels).Set(at.ToUnixTimeMilliseconds() / 1000.0);
         }
     }
 
@@ -149,6 +193,8 @@ internal sealed class ServerMetrics : IDisposable
         _listenerRejected.SetCounter([.. labels, "over_limit"], listener.RefusedOverLimit);
         _listenerRejected.SetCounter([.. labels, "no_healthy_backend"], listener.NoHealthyBackend);
         _listenerRejected.SetCounter([.. labels, "connect_exhausted"], listener.ConnectExhausted);
+        _listenerClosed.SetCounter([.. labels, "idle_timeout"], listener.IdleClosed);
+        _listenerClosed.SetCounter([.. labels, "drain_timeout"], listener.DrainReset);
 
         foreach (var backend in listener.Backends)
         {
@@ -177,11 +223,28 @@ internal sealed class ServerMetrics : IDisposable
         }
     }
 
+    private void CollectUdp(UdpSessionCount udp)
+    {
+        string[] labels = [udp.ServiceName, udp.VirtualIpName, Port(udp.Key)];
+        _udpSessions.Get(labels).Set(udp.ActiveSessions);
+        _udpDatagramsIn.SetCounter(labels, udp.DatagramsIn);
+        _udpDatagramsOut.SetCounter(labels, udp.DatagramsOut);
+        _udpDatagramsDropped.SetCounter([.. labels, "acl"], udp.DeniedByAcl);
+        _udpDatagramsDropped.SetCounter([.. labels, "no_healthy_backend"], udp.NoHealthyBackend);
+        _udpDatagramsDropped.SetCounter([.. labels, "send_failed"], udp.SendFailures);
+        _udpSessionsCreated.SetCounter(labels, udp.SessionsCreated);
+        _udpSessionsClosed.SetCounter([.. labels, "idle_timeout"], udp.SessionsExpired);
+        _udpSessionsClosed.SetCounter([.. labels, "evicted"], udp.SessionsEvicted);
+        _udpSessionsClosed.SetCounter([.. labels, "moved"], udp.SessionsMoved);
+    }
+
     private IEnumerable<IFamily> Families() =>
     [
-        _listenerActive, _listenerForwarded, _listenerRetries, _listenerFailures, _listenerRejected,
+        _listenerActive, _listenerForwarded, _listenerRetries, _listenerFailures, _listenerRejected, _listenerClosed,
         _backendActive, _backendTotal, _backendBytesIn, _backendBytesOut, _backendFailures, _backendRetries,
-        _backendHealth, _backendInRotation, _probes, _probeFailures, _probeLatency, _udpSessions, _vipInfo,
+        _backendHealth, _backendInRotation, _probes, _probeFailures, _probeLatency, _vipInfo,
+        _udpSessions, _udpDatagramsIn, _udpDatagramsOut, _udpDatagramsDropped, _udpSessionsCreated, _udpSessionsClosed,
+        _addressHeld, _addressHeldSince, _addressLastError,
     ];
 
     private static string Port(ListenerKey key) => key.Port.ToString(CultureInfo.InvariantCulture);

@@ -39,7 +39,7 @@ public sealed class ParsingTests
     [Theory]
     [InlineData("tpc", "'tpc' is not an endpoint protocol. Use tcp or udp.")]
     [InlineData("tcp", "'allow' is not an ACL action. Use permit or deny.", "1:allow:10.0.0.0/8")]
-    [InlineData("tcp", "'10.0.0.0/33' is not a valid IPv4 subnet.", "1:permit:10.0.0.0/33")]
+    [InlineData("tcp", "'10.0.0.0/33' is not a valid subnet.", "1:permit:10.0.0.0/33")]
     [InlineData("tcp", "is not an ACL rule. Write ORDER:permit|deny:CIDR[:description]", "permit:10.0.0.0/8")]
     public async Task Domain_values_are_checked_before_anything_is_sent(string protocol, string message, string acl = "1:permit:10.0.0.0/8")
     {

@@ -115,7 +115,7 @@ public sealed class CliWalkthroughTests : IAsyncLifetime
         await Fails("An endpoint named 'web' has already been defined for this VM.", "endpoint", "add", "--service", "myService", "--vm", "myVM1", "--name", "web", "--protocol", "tcp", "--local-port", "9090");
         await Fails("Ports must be in the range of 1 - 65535", "endpoint", "add", "--service", "myService", "--vm", "myVM1", "--name", "p0", "--protocol", "tcp", "--local-port", "0");
         await Fails("Ports must be in the range of 1 - 65535", "endpoint", "add", "--service", "myService", "--vm", "myVM1", "--name", "p7", "--protocol", "tcp", "--local-port", "8081", "--public-port", "70000");
-        await Fails("is not a valid IPv4 subnet", "endpoint", "add", "--service", "myService", "--vm", "myVM1", "--name", "acl", "--protocol", "tcp", "--local-port", "8082", "--acl", "100:permit:10.0.0.0/33");
+        await Fails("is not a valid subnet", "endpoint", "add", "--service", "myService", "--vm", "myVM1", "--name", "acl", "--protocol", "tcp", "--local-port", "8082", "--acl", "100:permit:10.0.0.0/33");
         await Fails("The virtual IP 'Vip1' is the deployment's default virtual IP", "vip", "remove", "--service", "myService", "--name", "Vip1", "--force");
         await Fails("--force", "vip", "remove", "--service", "myService", "--name", "Vip1");
         Assert.Equal(before, _server.Control.Current.Generation);

@@ -1,5 +1,6 @@
 using MultiVip.Cli.Output;
 using MultiVip.Cli.Tests.Support;
+using MultiVip.Model.Api;
 using MultiVip.Model.Operations;
 
 namespace MultiVip.Cli.Tests.Output;
@@ -96,7 +97,23 @@ public sealed class PowerShellFormatTests
         Assert.Contains(Lines("Name  IpAddress Endpoints Version", "----  --------- --------- -------", "myVM1 10.0.0.4          1       7"), text, StringComparison.Ordinal);
         Assert.Contains("myVM1 myEndpoint tcp           8181   81 Vip2          myLBSet   tcp:8181 15s/31s 100:permit:10.0.0.0/8", text, StringComparison.Ordinal);
         Assert.Contains("myLBSet   Vip2          tcp        81 tcp:8181 15s/31s none         myVM1/myEndpoint:8181", text, StringComparison.Ordinal);
-        Assert.EndsWith(Lines("Health", "", "(none)"), text);
+        Assert.EndsWith(Lines("Health", "", "(none)", "", "Network", "", "(none)"), text);
+    }
+
+    [Fact]
+    public void Deployment_ends_with_whether_this_node_holds_each_vip_address()
+    {
+        var text = ResourceText.Deployment(Samples.Deployment() with
+        {
+            Network =
+            [
+                new VipNetworkView { VirtualIpName = "Vip1", Address = "192.0.2.100", AddressFamily = "IPv4", Announcer = "local", Held = true, HeldSince = new DateTimeOffset(2025, 1, 2, 3, 4, 5, TimeSpan.Zero) },
+                new VipNetworkView { VirtualIpName = "Vip2", Address = "2001:db8::100", AddressFamily = "IPv6", Announcer = "local", LastError = "cannot add 2001:db8::100 to eth0: denied", LastErrorAt = new DateTimeOffset(2025, 1, 2, 3, 4, 6, TimeSpan.Zero) },
+                new VipNetworkView { VirtualIpName = "Vip3", AddressFamily = "IPv4", Announcer = "local" },
+            ],
+        });
+        Assert.Contains("Vip1          192.0.2.100   IPv4   local     True      2025-01-02 03:04:05Z", text, StringComparison.Ordinal);
+        Assert.Contains("Vip2          2001:db8::100 IPv6   local     False                          2025-01-02 03:04:06Z cannot add 2001:db8::100 to eth0: denied", text, StringComparison.Ordinal);
     }
 
     [Fact]

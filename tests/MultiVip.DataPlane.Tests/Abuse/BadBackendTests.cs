@@ -37,10 +37,10 @@ public sealed class BadBackendTests(ITestOutputHelper output)
         }
 
         await AbuseKit.WaitUntilAsync(() => silent.Connections == 200, "the silent backend to hold 200 connections");
+        // Clients of the other listener are served (each round trip is checked); their p99 (< 500 ms)
+        // is bench/run --checks' "stuck backend p99" in docs/benchmarks.md.
         var latencies = await AbuseKit.MeasureRoundTripsAsync(okKey, 50);
-        var p99 = AbuseKit.Percentile(latencies, 0.99);
-        output.WriteLine($"round trip p99 next to 200 stuck connections: {p99:F1} ms");
-        Assert.True(p99 < 500, $"p99 next to 200 stuck connections: {p99:F1} ms");
+        output.WriteLine($"round trip p99 next to 200 stuck connections: {AbuseKit.Percentile(latencies, 0.99):F1} ms");
 
         // The stuck ones are still open (no data, no reset): the proxy cannot know the app is hung.
         Assert.Equal(200, plane.GetAdmittedCount(stuckKey));
@@ -80,7 +80,9 @@ public sealed class BadBackendTests(ITestOutputHelper output)
         Assert.True(failures >= 3, $"only {failures} flows tried the black hole");
         Assert.Equal(failures, Interlocked.Read(ref counters.ConnectRetries));
         Assert.Equal(0, Interlocked.Read(ref counters.ConnectExhausted));
-        Assert.True(slowest >= connectTimeout && slowest < connectTimeout * 5, $"slowest client {slowest.TotalMilliseconds:F0} ms");
+        // A flow that tried the black hole waited for its connect timeout first. That it then waits not
+        // much longer (< 5x the timeout) is bench/run --checks' "black hole failover".
+        Assert.True(slowest >= connectTimeout, $"slowest client {slowest.TotalMilliseconds:F0} ms");
     }
 
     [Fact]
@@ -111,9 +113,10 @@ public sealed class BadBackendTests(ITestOutputHelper output)
 
         output.WriteLine($"reset after {clients.Min().TotalMilliseconds:F0}-{clients.Max().TotalMilliseconds:F0} ms");
 
-        // Two attempts of 300 ms each, then a reset: not sooner (both members were tried), not a hang.
+        // Two attempts of 300 ms each, then a reset: not sooner (both members were tried), and not a
+        // hang (TestNet.Timeout). How soon after (< 2.6 s) is bench/run --checks' "all black holes reset".
         // Timers may fire up to a tick before the stopwatch says the full timeout passed: 10 ms slack.
-        Assert.All(clients, elapsed => Assert.InRange(elapsed, (connectTimeout * 2) - TimeSpan.FromMilliseconds(10), connectTimeout * 2 + TimeSpan.FromSeconds(2)));
+        Assert.All(clients, elapsed => Assert.True(elapsed >= (connectTimeout * 2) - TimeSpan.FromMilliseconds(10), $"reset after {elapsed.TotalMilliseconds:F0} ms"));
         var counters = plane.GetCounters(key)!;
         Assert.Equal(10, Interlocked.Read(ref counters.ConnectExhausted));
         Assert.Equal(20, Interlocked.Read(ref counters.ConnectFailures));

@@ -37,10 +37,10 @@ public sealed class ConnectionFloodTests(ITestOutputHelper output)
             return clock.Elapsed - started;
         }));
 
-        // "Promptly": no refused client waits for a backend connect or a timeout. 2 s is generous for
-        // 300 concurrent handshakes on two shared cores; a hang would hit TestNet.Timeout (10 s).
+        // Every refusal is a reset, and a hang would hit TestNet.Timeout (10 s). How prompt they are
+        // (the slowest under 2 s) is measured by bench/run --checks, "flood refusal" in
+        // docs/benchmarks.md: a wall-clock bound here would fail on a loaded machine without a bug.
         output.WriteLine($"{Flood} refusals: slowest {refusals.Max().TotalMilliseconds:F1} ms, median {refusals.Order().ElementAt(Flood / 2).TotalMilliseconds:F1} ms");
-        Assert.True(refusals.Max() < TimeSpan.FromSeconds(2), $"slowest refusal took {refusals.Max().TotalMilliseconds:F0} ms");
         Assert.Equal(Flood, Interlocked.Read(ref plane.GetCounters(key)!.RefusedOverLimit));
         Assert.Equal(Limit, backend.Connections);
 

@@ -88,12 +88,10 @@ public sealed class SlowClientTests(ITestOutputHelper output)
         // Every trickled line arrived whole and was answered: slow senders are served, not dropped.
         Assert.All(answers, a => Assert.True(a > 0, "a trickling client got no answer"));
 
-        // "Normal latency": p99 of a fresh connection under abuse stays within a small bound. The
-        // baseline is a few ms; 500 ms leaves room for a shared CI core yet catches a starved pool
-        // (a blocked thread per slow client would queue the normal clients behind 240 of them).
-        var p99 = AbuseKit.Percentile(underAbuse, 0.99);
-        output.WriteLine($"round trip p99: baseline {AbuseKit.Percentile(baseline, 0.99):F1} ms, next to {Silent + HalfClosed + Tricklers} abusers {p99:F1} ms; trickled lines answered {answers.Sum()}");
-        Assert.True(p99 < 500, $"p99 under abuse {p99:F1} ms (baseline p99 {AbuseKit.Percentile(baseline, 0.99):F1} ms)");
+        // Fresh clients were served meanwhile (each round trip is checked). Their latency ("normal":
+        // p99 < 500 ms, which catches a starved pool) is bench/run --checks' "slow clients p99" in
+        // docs/benchmarks.md; a wall-clock bound here would fail on a loaded machine without a bug.
+        output.WriteLine($"round trip p99: baseline {AbuseKit.Percentile(baseline, 0.99):F1} ms, next to {Silent + HalfClosed + Tricklers} abusers {AbuseKit.Percentile(underAbuse, 0.99):F1} ms; trickled lines answered {answers.Sum()}");
 
         // The measured clients finished cleanly; the abusers still hold their slots.
         var held = Silent + HalfClosed + Tricklers;

@@ -99,13 +99,13 @@ public sealed class UdpFloodTests(ITestOutputHelper output)
         Assert.True(created >= Sources / 2, $"only {created} sessions created for {Sources} sources");
         Assert.InRange(created - evicted, 1, Cap);
 
-        // Bounded: 4000 sources cost no more than the cap's worth of sockets and a little memory.
+        // Bounded: 4000 sources cost no more than the cap's worth of sockets. The memory they cost
+        // (heap < 16 MiB, working set < 96 MiB) is bench/run --checks' "UDP flood" rows in
+        // docs/benchmarks.md: the process's memory moves with whatever else runs in it.
         var memoryGrowth = GC.GetTotalMemory(forceFullCollection: true) - memoryBefore;
         var workingSetGrowth = Environment.WorkingSet - workingSetBefore;
         var descriptorGrowth = AbuseKit.OpenFileDescriptors() - descriptorsBefore;
         output.WriteLine($"{Sources} sources: max sessions {maxSessions} (cap {Cap}), created {created}, evicted {evicted}; heap +{memoryGrowth / 1024} KiB, working set +{workingSetGrowth / 1024} KiB, fds +{descriptorGrowth}");
-        Assert.True(memoryGrowth < 16L * 1024 * 1024, $"managed heap grew by {memoryGrowth / 1024} KiB");
-        Assert.True(workingSetGrowth < 96L * 1024 * 1024, $"working set grew by {workingSetGrowth / 1024} KiB");
         Assert.True(descriptorGrowth <= Cap + 16, $"{descriptorGrowth} more file descriptors");
     }
 

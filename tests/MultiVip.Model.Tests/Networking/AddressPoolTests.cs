@@ -37,7 +37,7 @@ public class AddressRangeTests
     [InlineData("pool")]
     public void Malformed_is_BadRequest_with_the_message(string text) => AssertError.Throws(
         ErrorCode.BadRequest,
-        $"'{text}' is not a valid address pool. Use a CIDR (127.100.0.0/16) or a range (127.100.0.10-127.100.0.200) of IPv4 addresses.",
+        $"'{text}' is not a valid address pool. Use a CIDR (127.100.0.0/16, 2001:db8:100::/120) or a range (127.100.0.10-127.100.0.200) of IPv4 or IPv6 addresses.",
         () => AddressRange.Parse(text));
 
     [Fact]
@@ -106,7 +106,7 @@ public class AddressPoolTests
     public void Skips_taken_addresses()
     {
         var pool = Pool("10.0.0.1-10.0.0.5");
-        var taken = new HashSet<uint> { A("10.0.0.2"), A("10.0.0.3") };
+        var taken = new HashSet<IpNumber> { A("10.0.0.2"), A("10.0.0.3") };
         Assert.Equal(A("10.0.0.4"), pool.NextFree(A("10.0.0.1"), taken.Contains));
     }
 
@@ -143,9 +143,9 @@ public class AddressPoolTests
     public void Visits_every_address_exactly_once()
     {
         var pool = Pool("10.0.0.1-10.0.0.3", "10.0.2.0/30", "10.0.3.7/32");
-        var seen = new List<uint>();
+        var seen = new List<IpNumber>();
         Assert.Null(pool.NextFree(A("10.0.2.1"), a => { seen.Add(a); return true; }));
-        Assert.Equal(pool.Size, (ulong)seen.Count);
+        Assert.Equal(pool.Size, (UInt128)seen.Count);
         Assert.Equal(seen.Count, seen.Distinct().Count());
         Assert.All(seen, a => Assert.True(pool.Contains(a)));
         Assert.Equal(A("10.0.2.2"), seen[0]);

@@ -56,7 +56,7 @@ public class Ipv4SubnetTests
     [Fact]
     public void Parse_throws_BadRequest_with_the_message() => AssertError.Throws(
         ErrorCode.BadRequest,
-        "'10.0.0.1/8' is not a valid IPv4 subnet. Write it as address/prefix, for example 10.0.0.0/8 or 203.0.113.7/32.",
+        "'10.0.0.1/8' is not a valid subnet. Write it as address/prefix, for example 10.0.0.0/8, 203.0.113.7/32 or 2001:db8::/32.",
         () => Ipv4Subnet.Parse("10.0.0.1/8"));
 
     [Fact]

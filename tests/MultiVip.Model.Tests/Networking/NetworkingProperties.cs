@@ -164,7 +164,7 @@ public class NetworkingProperties
                 (takenMask, cursorPick) =>
                 {
                     var taken = addresses.Where((_, i) => takenMask[i]).Concat(neighbours).ToHashSet();
-                    uint? cursor = cursorPick < addresses.Length ? addresses[cursorPick]
+                    IpNumber? cursor = cursorPick < addresses.Length ? addresses[cursorPick]
                         : cursorPick < addresses.Length + neighbours.Length ? neighbours[cursorPick - addresses.Length]
                         : null;
                     return (pool, addresses, taken, cursor);

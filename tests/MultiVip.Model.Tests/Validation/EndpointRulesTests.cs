@@ -191,7 +191,8 @@ public class EndpointRulesTests
     [InlineData("10.0.0.1/8")]
     [InlineData("10.0.0.0/33")]
     [InlineData("10.0/8")]
-    [InlineData("2001:db8::/32")]
+    [InlineData("2001:db8::1/32")]
+    [InlineData("2001:db8::/129")]
     [InlineData("any")]
     public void Acl_bad_cidr_is_rejected(string subnet) => AssertError.Throws(
         ErrorCode.BadRequest, Messages.InvalidCidr(subnet), () => EndpointRules.Acl([Rule(1, subnet)], Limits));

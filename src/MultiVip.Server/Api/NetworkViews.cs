@@ -1,0 +1,32 @@
+using System.Net;
+using MultiVip.Model.Api;
+using MultiVip.DataPlane.Contract;
+using MultiVip.Model.Services;
+
+namespace MultiVip.Server.Api;
+
+/// <summary>What the announcer says about each VIP of a service, for the API, the CLI and the dashboard.</summary>
+internal static class NetworkViews
+{
+    public static IReadOnlyList<VipNetworkView> For(CloudService service, IAddressAnnouncer announcer) =>
+        service.Deployment is not { } deployment ? [] : [.. deployment.VirtualIps.Select(vip => For(vip, announcer))];
+
+    public static VipNetworkView For(VirtualIp vip, IAddressAnnouncer announcer)
+    {
+        var address = vip.Address is { } text && IPAddress.TryParse(text, out var parsed) ? parsed : null;
+        var status = address is null ? null : announcer.GetStatus(address);
+        return new VipNetworkView
+        {
+            VirtualIpName = vip.Name,
+            Address = vip.Address,
+            AddressFamily = Family(vip),
+            Announcer = announcer.Name,
+            Held = status?.Held ?? false,
+            HeldSince = status?.HeldSince,
+            LastError = status?.LastError,
+            LastErrorAt = status?.LastErrorAt,
+        };
+    }
+
+    public static string Family(VirtualIp vip) => vip.AddressFamily.ToString();
+}
