@@ -1,12 +1,44 @@
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Services;
 
-namespace MultiVip.Control.Commands;
+namespace MultiVip.Contracts;
 
-/// <summary>Turns API requests into domain values, applying Azure's defaults and parsing enums with domain messages.</summary>
-internal static class EndpointFactory
+/// <summary>
+/// The one mapping between the endpoint's wire shape and the domain: requests into domain values
+/// (Azure's defaults, enums parsed with the domain's messages) and back.
+/// </summary>
+public static class EndpointMapping
 {
+    /// <summary>The request that recreates <paramref name="e"/> exactly: the base of read-modify-write edits.</summary>
+    public static EndpointRequest ToRequest(this InputEndpoint e) => new()
+    {
+        Name = e.Name,
+        Protocol = e.Protocol.ToWire(),
+        LocalPort = e.LocalPort,
+        PublicPort = e.PublicPort,
+        VirtualIpName = e.VirtualIpName,
+        LoadBalancedSetName = e.LoadBalancedSetName,
+        Probe = e.Probe is null ? null : new ProbeRequest
+        {
+            Protocol = e.Probe.Protocol.ToWire(),
+            Port = e.Probe.Port,
+            Path = e.Probe.Path,
+            IntervalInSeconds = e.Probe.IntervalInSeconds,
+            TimeoutInSeconds = e.Probe.TimeoutInSeconds,
+        },
+        Acl = e.Acl.Select(r => new AclRuleRequest
+        {
+            Order = r.Order,
+            Action = r.Action.ToWire(),
+            RemoteSubnet = r.RemoteSubnet,
+            Description = r.Description,
+        }).ToList(),
+        IdleTimeoutInMinutes = e.IdleTimeoutInMinutes,
+        Distribution = e.Distribution.ToWire(),
+        DirectServerReturn = e.DirectServerReturn,
+        ProxyProtocol = e.ProxyProtocol.ToString().ToLowerInvariant(),
+    };
+
     public static InputEndpoint Create(EndpointRequest request, Deployment deployment)
     {
         if (string.IsNullOrWhiteSpace(request.Name))

@@ -1,4 +1,4 @@
-namespace MultiVip.Model.Api;
+namespace MultiVip.Contracts;
 
 // Request bodies of the REST API. Enumerations travel as strings and are parsed by the server with
 // the domain's messages, so a typo gets "'tpc' is not an endpoint protocol. Use tcp or udp." rather
@@ -140,37 +140,4 @@ public sealed record AssociateReservedIpRequest
 
     /// <summary>The default VIP when omitted.</summary>
     public string? VirtualIpName { get; init; }
-}
-
-public static class EndpointRequestMapping
-{
-    /// <summary>The request that recreates <paramref name="e"/> exactly: the base of read-modify-write edits.</summary>
-    public static EndpointRequest ToRequest(this Services.InputEndpoint e) => new()
-    {
-        Name = e.Name,
-        Protocol = Services.EnumParsing.ToWire(e.Protocol),
-        LocalPort = e.LocalPort,
-        PublicPort = e.PublicPort,
-        VirtualIpName = e.VirtualIpName,
-        LoadBalancedSetName = e.LoadBalancedSetName,
-        Probe = e.Probe is null ? null : new ProbeRequest
-        {
-            Protocol = Services.EnumParsing.ToWire(e.Probe.Protocol),
-            Port = e.Probe.Port,
-            Path = e.Probe.Path,
-            IntervalInSeconds = e.Probe.IntervalInSeconds,
-            TimeoutInSeconds = e.Probe.TimeoutInSeconds,
-        },
-        Acl = e.Acl.Select(r => new AclRuleRequest
-        {
-            Order = r.Order,
-            Action = Services.EnumParsing.ToWire(r.Action),
-            RemoteSubnet = r.RemoteSubnet,
-            Description = r.Description,
-        }).ToList(),
-        IdleTimeoutInMinutes = e.IdleTimeoutInMinutes,
-        Distribution = Services.EnumParsing.ToWire(e.Distribution),
-        DirectServerReturn = e.DirectServerReturn,
-        ProxyProtocol = e.ProxyProtocol.ToString().ToLowerInvariant(),
-    };
 }

@@ -1,10 +1,10 @@
 using System.Text.Json;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
+using MultiVip.Model.Tests;
 
-namespace MultiVip.Model.Tests.Api;
+namespace MultiVip.Contracts.Tests;
 
 public class ApiJsonTests
 {

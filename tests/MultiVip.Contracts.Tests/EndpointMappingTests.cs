@@ -1,9 +1,9 @@
-using MultiVip.Model.Api;
 using MultiVip.Model.Services;
+using MultiVip.Model.Tests;
 
-namespace MultiVip.Model.Tests.Api;
+namespace MultiVip.Contracts.Tests;
 
-public class EndpointRequestMappingTests
+public class EndpointMappingTests
 {
     private static readonly InputEndpoint Full = new()
     {

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using MultiVip.Cli.Infrastructure;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Services;
 
 namespace MultiVip.Cli.Commands;

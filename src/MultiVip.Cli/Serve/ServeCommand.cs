@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Net.Sockets;
 using MultiVip.Cli.Infrastructure;
+using MultiVip.Contracts;
 using MultiVip.Control.State;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Networking;
 using MultiVip.Model.Validation;

@@ -1,5 +1,5 @@
+using MultiVip.Contracts;
 using MultiVip.Control.Commands;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
@@ -14,7 +14,7 @@ public sealed partial class ControlPlane
         {
             var (service, deployment, vm) = RequireVm(m, serviceName, vmName);
             context.CheckPrecondition($"The VM '{vm.Name}'", vm.Version);
-            var endpoint = EndpointFactory.Create(request, deployment);
+            var endpoint = EndpointMapping.Create(request, deployment);
             if (vm.FindEndpoint(endpoint.Name) is not null)
             {
                 throw MultiVipException.Conflict(Messages.EndpointNameExists(endpoint.Name));
@@ -36,7 +36,7 @@ public sealed partial class ControlPlane
                     $"The endpoint name in the body ('{bodyName}') differs from the one in the URL ('{existing.Name}'). Endpoints cannot be renamed: remove it and add it under the new name.");
             }
 
-            var endpoint = EndpointFactory.Create(request with { Name = existing.Name }, deployment);
+            var endpoint = EndpointMapping.Create(request with { Name = existing.Name }, deployment);
             var endpoints = vm.Endpoints.Select(e => e == existing ? endpoint : e).ToList();
             ReplaceVm(m, service, deployment, vm with { Endpoints = endpoints });
         }, cancellationToken);
@@ -68,8 +68,8 @@ public sealed partial class ControlPlane
             var protocol = request.Protocol is null ? (TransportProtocol?)null : EnumParsing.ParseProtocol(request.Protocol);
             var distribution = request.Distribution is null ? (LoadBalancerDistribution?)null : EnumParsing.ParseDistribution(request.Distribution);
             var proxy = request.ProxyProtocol is null ? (ProxyProtocolVersion?)null : EnumParsing.ParseProxyProtocol(request.ProxyProtocol);
-            var acl = request.Acl is null ? null : EndpointFactory.Acl(request.Acl);
-            var vipName = request.VirtualIpName is null ? null : EndpointFactory.ResolveVip(request.VirtualIpName, deployment);
+            var acl = request.Acl is null ? null : EndpointMapping.Acl(request.Acl);
+            var vipName = request.VirtualIpName is null ? null : EndpointMapping.ResolveVip(request.VirtualIpName, deployment);
 
             var vms = deployment.VirtualMachines.Select(vm =>
             {
@@ -89,7 +89,7 @@ public sealed partial class ControlPlane
                         Protocol = protocol ?? e.Protocol,
                         LocalPort = localPort,
                         PublicPort = request.PublicPort ?? e.PublicPort,
-                        Probe = request.Probe is null ? e.Probe : EndpointFactory.Probe(request.Probe, localPort),
+                        Probe = request.Probe is null ? e.Probe : EndpointMapping.Probe(request.Probe, localPort),
                         Acl = acl ?? e.Acl,
                         IdleTimeoutInMinutes = request.IdleTimeoutInMinutes ?? e.IdleTimeoutInMinutes,
                         Distribution = distribution ?? e.Distribution,

@@ -1,5 +1,5 @@
+using MultiVip.Contracts;
 using MultiVip.Control.Commands;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
@@ -120,7 +120,7 @@ public sealed partial class ControlPlane
             context.CheckPrecondition($"The VM '{vm.Name}'", vm.Version);
             var endpoints = (request.Endpoints ?? []).Select(r => r is null
                 ? throw MultiVipException.BadRequest("An endpoint in the list is null.")
-                : EndpointFactory.Create(r, deployment)).ToList();
+                : EndpointMapping.Create(r, deployment)).ToList();
             ReplaceVm(m, service, deployment, vm with { Endpoints = endpoints });
         }, cancellationToken);
 

@@ -23,6 +23,3 @@ public sealed class MultiVipException : Exception
 
     public static MultiVipException PreconditionFailed(string message) => new(ErrorCode.PreconditionFailed, message);
 }
-
-/// <summary>The wire shape of an error: <c>{"code": "BadRequest", "message": "..."}</c>.</summary>
-public sealed record ErrorBody(string Code, string Message);

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
+using MultiVip.Contracts;
 using MultiVip.Control.State;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 
 namespace MultiVip.Server.Api;

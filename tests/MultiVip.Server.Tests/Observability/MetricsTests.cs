@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 
 namespace MultiVip.Server.Tests.Observability;
 
