@@ -11,26 +11,20 @@ namespace MultiVip.Control;
 public sealed partial class ControlPlane
 {
     /// <summary>Adds a VIP with no address: it gets one when the first endpoint that names it is committed.</summary>
-    public Task<Operation> AddVirtualIpAsync(string serviceName, AddVirtualIpRequest request, CallContext context, CancellationToken cancellationToken)
-    {
-        NameRules.ResourceName("virtual IP", request.Name);
-        var name = request.Name!;
-        return ExecuteAsync("Add-AzureVirtualIP", serviceName, context, m =>
+    public Task<Operation> AddVirtualIpAsync(string serviceName, AddVirtualIpRequest request, CallContext context, CancellationToken cancellationToken) =>
+        ExecuteAsync("Add-AzureVirtualIP", serviceName, context, m =>
         {
+            // The VIP's own name first, so it is reported even when the service does not exist.
+            var vip = new VirtualIp { Name = request.Name ?? string.Empty };
+            NameRules.ResourceName("virtual IP", vip.Name, m.Problems);
             var service = m.RequireService(serviceName);
             context.CheckPrecondition($"The cloud service '{service.Name}'", service.Version);
             var deployment = m.RequireDeployment(service);
-            if (deployment.FindVirtualIp(name) is not null)
-            {
-                throw MultiVipException.Conflict(Messages.VirtualIpExists(name, service.Name));
-            }
-
             m.PutService(service with
             {
-                Deployment = deployment with { VirtualIps = [.. deployment.VirtualIps, new VirtualIp { Name = name }] },
+                Deployment = deployment with { VirtualIps = [.. deployment.VirtualIps, vip] },
             });
         }, cancellationToken);
-    }
 
     public Task<Operation> RemoveVirtualIpAsync(string serviceName, string vipName, CallContext context, CancellationToken cancellationToken) =>
         ExecuteAsync("Remove-AzureVirtualIP", serviceName, context, m =>

@@ -1,6 +1,6 @@
 using System.Management.Automation;
 using MultiVip.Model.Errors;
-using MultiVip.Model.Networking;
+using MultiVip.Model.Validation;
 using MultiVip.PowerShell.Infrastructure;
 using MultiVip.PowerShell.Objects;
 
@@ -57,9 +57,16 @@ public sealed class SetAzureAclConfigCmdlet : MultiVipCmdlet
     protected override void ProcessRecord()
     {
         var acl = ACL!;
-        if (RemoteSubnet is not null && !Ipv4Subnet.TryParse(RemoteSubnet, out _))
+        if (RemoteSubnet is not null)
         {
-            throw InvalidArgument(Messages.InvalidCidr(RemoteSubnet), RemoteSubnet);
+            try
+            {
+                EndpointRules.RemoteSubnet(RemoteSubnet);
+            }
+            catch (MultiVipException e)
+            {
+                throw InvalidArgument(e.Message, RemoteSubnet);
+            }
         }
 
         switch (ParameterSetName)
