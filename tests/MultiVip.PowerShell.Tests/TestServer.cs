@@ -21,18 +21,19 @@ internal sealed class TestServer : IAsyncDisposable
     /// <summary>"127.105.N." — every VIP address of this server starts with it.</summary>
     public string PoolPrefix { get; }
 
-    public static async Task<TestServer> StartAsync()
+    /// <param name="vipPool">A /24 of the caller's own loopback range; by default one of 127.105.0.0/16.</param>
+    public static async Task<TestServer> StartAsync(string? vipPool = null)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "multivip-ps-tests", Guid.NewGuid().ToString("N"));
-        var n = Interlocked.Increment(ref s_pool) % 250;
+        vipPool ??= $"127.105.{Interlocked.Increment(ref s_pool) % 250}.0/24";
         var server = await ServerHost.StartAsync(new ServerOptions
         {
             DataDir = dataDir,
             Api = "http://127.0.0.1:0",
             Dns = "off",
-            VipPools = [$"127.105.{n}.0/24"],
+            VipPools = [vipPool],
         });
-        return new TestServer(server, dataDir, $"127.105.{n}.");
+        return new TestServer(server, dataDir, vipPool[..(vipPool.LastIndexOf('.') + 1)]);
     }
 
     public Task<PwshResult> PwshAsync(string script, string? input = null) =>
