@@ -3,8 +3,8 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
+using MultiVip.Contracts;
 using MultiVip.Control.State;
-using MultiVip.Model.Api;
 using MultiVip.Model.Operations;
 using MultiVip.Server.Hosting;
 

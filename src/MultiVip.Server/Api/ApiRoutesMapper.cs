@@ -1,6 +1,6 @@
+using MultiVip.Contracts;
 using MultiVip.Control;
 using MultiVip.Control.Commands;
-using MultiVip.Model.Api;
 using MultiVip.Model.DesiredState;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;

@@ -1,5 +1,5 @@
+using MultiVip.Contracts;
 using MultiVip.Control.Commands;
-using MultiVip.Model.Api;
 using MultiVip.Model.DesiredState;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Services;

@@ -1,6 +1,6 @@
 using MultiVip.Control.Usage;
 using MultiVip.DataPlane;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Services;
 
 namespace MultiVip.Server.Usage;

@@ -1,7 +1,7 @@
 using MultiVip.Model.DesiredState;
 using MultiVip.Model.Services;
 
-namespace MultiVip.Model.Api;
+namespace MultiVip.Contracts;
 
 // Response bodies that are not plain domain records.
 
