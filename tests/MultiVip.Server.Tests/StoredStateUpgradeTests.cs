@@ -169,18 +169,6 @@ public sealed class StoredStateUpgradeTests
     }
 
     private static string SourceDirectory([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
-}
-
-/// <summary>Runs only when MULTIVIP_WRITE_STATE_FIXTURE=1: it rewrites committed fixture files.</summary>
-public sealed class FixtureWriterFactAttribute : FactAttribute
-{
-    public FixtureWriterFactAttribute()
-    {
-        if (Environment.GetEnvironmentVariable("MULTIVIP_WRITE_STATE_FIXTURE") != "1")
-        {
-            Skip = "Writes the state fixture from the current build; set MULTIVIP_WRITE_STATE_FIXTURE=1 to run it.";
-        }
-    }
 
     /// <summary>
     /// Everything served then is served the same now: every property and value of <paramref name="then"/>
@@ -193,4 +181,16 @@ public sealed class FixtureWriterFactAttribute : FactAttribute
         (JsonArray a, JsonArray b) => a.Count == b.Count && a.Zip(b).All(pair => ServedAsBefore(pair.First, pair.Second)),
         _ => JsonNode.DeepEquals(then, now),
     };
+}
+
+/// <summary>Runs only when MULTIVIP_WRITE_STATE_FIXTURE=1: it rewrites committed fixture files.</summary>
+public sealed class FixtureWriterFactAttribute : FactAttribute
+{
+    public FixtureWriterFactAttribute()
+    {
+        if (Environment.GetEnvironmentVariable("MULTIVIP_WRITE_STATE_FIXTURE") != "1")
+        {
+            Skip = "Writes the state fixture from the current build; set MULTIVIP_WRITE_STATE_FIXTURE=1 to run it.";
+        }
+    }
 }
