@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using MultiVip.Client;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 
 namespace MultiVip.Bench;
 

@@ -1,3 +1,5 @@
+using MultiVip.Contracts;
+
 namespace MultiVip.Client;
 
 /// <summary>
@@ -6,13 +8,17 @@ namespace MultiVip.Client;
 /// </summary>
 public sealed class MultiVipApiException : Exception
 {
-    public MultiVipApiException(string code, int httpStatus, string message, Guid? operationId = null, Exception? innerException = null)
+    public MultiVipApiException(string code, int httpStatus, string message, Guid? operationId = null, Exception? innerException = null, IReadOnlyList<ErrorBody>? errors = null)
         : base(message, innerException)
     {
         Code = code;
         HttpStatus = httpStatus;
         OperationId = operationId;
+        Errors = errors is { Count: > 0 } ? errors : [new ErrorBody(code, message)];
     }
+
+    /// <summary>Each problem of a request refused for several reasons (the body's <c>errors</c>); the one error otherwise.</summary>
+    public IReadOnlyList<ErrorBody> Errors { get; }
 
     /// <summary>Service Management error code, e.g. ConflictError.</summary>
     public string Code { get; }

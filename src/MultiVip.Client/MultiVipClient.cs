@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Model.ReservedIps;
@@ -324,7 +324,7 @@ public sealed class MultiVipClient : IDisposable
                 && TryGetString(doc.RootElement, "code") is { } code
                 && TryGetString(doc.RootElement, "message") is { } message)
             {
-                return new MultiVipApiException(code, status, message);
+                return new MultiVipApiException(code, status, message, errors: TryGetErrors(doc.RootElement));
             }
         }
         catch (JsonException)
@@ -345,6 +345,24 @@ public sealed class MultiVipClient : IDisposable
         };
         var detail = string.IsNullOrWhiteSpace(text) ? string.Empty : ": " + (text.Length > 200 ? text[..200] + "…" : text.Trim());
         return new MultiVipApiException(fallbackCode, status, $"HTTP {status} {response.ReasonPhrase ?? ((HttpStatusCode)status).ToString()}{detail}");
+    }
+
+    private static List<ErrorBody>? TryGetErrors(JsonElement element)
+    {
+        foreach (var property in element.EnumerateObject())
+        {
+            if (string.Equals(property.Name, "errors", StringComparison.OrdinalIgnoreCase) && property.Value.ValueKind == JsonValueKind.Array)
+            {
+                return property.Value.EnumerateArray()
+                    .Where(e => e.ValueKind == JsonValueKind.Object)
+                    .Select(e => (Code: TryGetString(e, "code"), Message: TryGetString(e, "message")))
+                    .Where(e => e.Code is not null && e.Message is not null)
+                    .Select(e => new ErrorBody(e.Code!, e.Message!))
+                    .ToList();
+            }
+        }
+
+        return null;
     }
 
     private static string? TryGetString(JsonElement element, string name)

@@ -236,7 +236,7 @@ public sealed partial class ControlPlane : IAsyncDisposable
             try
             {
                 var mutation = new Mutation(world, _options.Pool, _options.Limits, _time.GetUtcNow());
-                queued.Apply(mutation);
+                mutation.Run(queued.Apply);
                 var generation = world.Generation + 1;
                 var operation = new Operation
                 {

@@ -1,6 +1,6 @@
 using Microsoft.Data.Sqlite;
+using MultiVip.Contracts;
 using MultiVip.Control.Commands;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 

@@ -1,7 +1,7 @@
 using MultiVip.Control.Commands;
 using MultiVip.Control.State;
 using MultiVip.Control.Tests.Support;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 

@@ -24,7 +24,8 @@ internal sealed class TestServer : IAsyncDisposable
     /// <param name="network">First two octets of the VIP pool (127.105 for the original tests, 127.69 for the newer ones).</param>
     /// <param name="dnsZone">The server's --dns-zone; the default zone when null.</param>
     /// <param name="extraPools">More --vip-pool ranges (an IPv6 one, say), after the server's own IPv4 /24.</param>
-    public static async Task<TestServer> StartAsync(string network = "127.105", string? dnsZone = null, string[]? extraPools = null)
+    /// <param name="vipPool">A /24 of the caller's own loopback range instead of <paramref name="network"/>'s.</param>
+    public static async Task<TestServer> StartAsync(string network = "127.105", string? dnsZone = null, string[]? extraPools = null, string? vipPool = null)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "multivip-ps-tests", Guid.NewGuid().ToString("N"));
         var n = Interlocked.Increment(ref s_pool) % 250;
@@ -34,9 +35,9 @@ internal sealed class TestServer : IAsyncDisposable
             Api = "http://127.0.0.1:0",
             Dns = "off",
             DnsZone = dnsZone ?? ServerOptions.DefaultDnsZone,
-            VipPools = [$"{network}.{n}.0/24", .. extraPools ?? []],
+            VipPools = [vipPool ?? $"{network}.{n}.0/24", .. extraPools ?? []],
         });
-        return new TestServer(server, dataDir, $"{network}.{n}.");
+        return new TestServer(server, dataDir, vipPool is null ? $"{network}.{n}." : vipPool[..(vipPool.LastIndexOf('.') + 1)]);
     }
 
     public Task<PwshResult> PwshAsync(string script, string? input = null) =>

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using DnsClient;
 using DnsClient.Protocol;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
 using MultiVip.Server.Hosting;

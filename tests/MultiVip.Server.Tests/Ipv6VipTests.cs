@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using DnsClient;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Services;
 
 namespace MultiVip.Server.Tests;

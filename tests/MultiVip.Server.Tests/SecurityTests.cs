@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Server.Hosting;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Operations;
 using MultiVip.Server.Hosting;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 
 namespace MultiVip.Server.Tests;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using MultiVip.Cli.Infrastructure;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Services;
 
 namespace MultiVip.Cli.Commands;
@@ -61,22 +61,8 @@ internal sealed class EndpointOptions
     public bool AnyProbeOption(Invocation run) => ProbeOptions.Any(run.Given);
 
     /// <summary>Add-AzureEndpoint: only what was given; the server fills in Azure's defaults.</summary>
-    public EndpointRequest NewEndpoint(Invocation run, string name, string? loadBalancedSet, bool defaultProbe) => new()
-    {
-        Name = name,
-        Protocol = run.Value(Protocol),
-        LocalPort = run.Value(LocalPort),
-        PublicPort = run.Value(PublicPort),
-        VirtualIpName = run.Value(Vip),
-        LoadBalancedSetName = loadBalancedSet,
-        DefaultProbe = defaultProbe ? true : null,
-        Probe = AnyProbeOption(run) ? ApplyProbe(run, new ProbeRequest()) : null,
-        Acl = run.Given(Acl) ? ToRequests(run.Value(Acl)) : null,
-        IdleTimeoutInMinutes = run.Value(IdleTimeout),
-        Distribution = run.Value(Distribution),
-        DirectServerReturn = run.Given(Dsr) ? run.Value(Dsr) : null,
-        ProxyProtocol = run.Value(ProxyProtocol),
-    };
+    public EndpointRequest NewEndpoint(Invocation run, string name, string? loadBalancedSet, bool defaultProbe) =>
+        Apply(run, new EndpointRequest { Name = name, LoadBalancedSetName = loadBalancedSet, DefaultProbe = defaultProbe ? true : null });
 
     /// <summary>
     /// Set-AzureEndpoint as read-modify-write: the endpoint as it is, with only the given options changed.
@@ -84,47 +70,35 @@ internal sealed class EndpointOptions
     /// </summary>
     public EndpointRequest Modify(Invocation run, EndpointRequest current)
     {
-        var probe = current.Probe;
-        var newLocalPort = run.Value(LocalPort);
-        if (probe is not null && newLocalPort is { } port && probe.Port == current.LocalPort && !run.Given(ProbePort))
+        if (current.Probe is { } probe && run.Value(LocalPort) is { } port && probe.Port == current.LocalPort && !run.Given(ProbePort))
         {
-            probe = probe with { Port = port };
+            current = current with { Probe = probe with { Port = port } };
         }
 
-        if (AnyProbeOption(run))
-        {
-            probe = ApplyProbe(run, probe ?? new ProbeRequest());
-        }
-
-        return current with
-        {
-            Protocol = run.Value(Protocol) ?? current.Protocol,
-            LocalPort = newLocalPort ?? current.LocalPort,
-            PublicPort = run.Value(PublicPort) ?? current.PublicPort,
-            VirtualIpName = run.Value(Vip) ?? current.VirtualIpName,
-            Probe = probe,
-            Acl = run.Given(Acl) ? ToRequests(run.Value(Acl)) : current.Acl,
-            IdleTimeoutInMinutes = run.Value(IdleTimeout) ?? current.IdleTimeoutInMinutes,
-            Distribution = run.Value(Distribution) ?? current.Distribution,
-            DirectServerReturn = run.Given(Dsr) ? run.Value(Dsr) : current.DirectServerReturn,
-            ProxyProtocol = run.Value(ProxyProtocol) ?? current.ProxyProtocol,
-        };
+        return Apply(run, current);
     }
 
     /// <summary>Set-AzureLoadBalancedEndpoint: given fields only; no probe option keeps the probe.</summary>
-    public SetLoadBalancedSetRequest LoadBalancedSetChange(Invocation run) => new()
-    {
-        VirtualIpName = run.Value(Vip),
-        Protocol = run.Value(Protocol),
-        LocalPort = run.Value(LocalPort),
-        PublicPort = run.Value(PublicPort),
-        Probe = AnyProbeOption(run) ? ApplyProbe(run, new ProbeRequest()) : null,
-        Acl = run.Given(Acl) ? ToRequests(run.Value(Acl)) : null,
-        IdleTimeoutInMinutes = run.Value(IdleTimeout),
-        Distribution = run.Value(Distribution),
-        DirectServerReturn = run.Given(Dsr) ? run.Value(Dsr) : null,
-        ProxyProtocol = run.Value(ProxyProtocol),
-    };
+    public SetLoadBalancedSetRequest LoadBalancedSetChange(Invocation run) => Apply(run, new SetLoadBalancedSetRequest());
+
+    /// <summary>
+    /// The one mapping of these options to the request: <paramref name="basis"/> with the options
+    /// given, the rest as it is. A new endpoint field is one option above and one line here.
+    /// </summary>
+    private T Apply<T>(Invocation run, T basis)
+        where T : EndpointSettings => (T)(basis with
+        {
+            Protocol = run.Value(Protocol) ?? basis.Protocol,
+            LocalPort = run.Value(LocalPort) ?? basis.LocalPort,
+            PublicPort = run.Value(PublicPort) ?? basis.PublicPort,
+            VirtualIpName = run.Value(Vip) ?? basis.VirtualIpName,
+            Probe = AnyProbeOption(run) ? ApplyProbe(run, basis.Probe ?? new ProbeRequest()) : basis.Probe,
+            Acl = run.Given(Acl) ? (run.Value(Acl) ?? []).Select(EndpointMapping.ToRequest).ToList() : basis.Acl,
+            IdleTimeoutInMinutes = run.Value(IdleTimeout) ?? basis.IdleTimeoutInMinutes,
+            Distribution = run.Value(Distribution) ?? basis.Distribution,
+            DirectServerReturn = run.Given(Dsr) ? run.Value(Dsr) : basis.DirectServerReturn,
+            ProxyProtocol = run.Value(ProxyProtocol) ?? basis.ProxyProtocol,
+        });
 
     /// <summary>Switching a probe to tcp drops the old http path unless one is given (tcp with a path is an error).</summary>
     private ProbeRequest ApplyProbe(Invocation run, ProbeRequest probe)
@@ -142,13 +116,4 @@ internal sealed class EndpointOptions
             TimeoutInSeconds = run.Value(ProbeTimeout) ?? probe.TimeoutInSeconds,
         };
     }
-
-    private static List<AclRuleRequest> ToRequests(IReadOnlyList<AclRule>? rules) =>
-        (rules ?? []).Select(r => new AclRuleRequest
-        {
-            Order = r.Order,
-            Action = r.Action.ToWire(),
-            RemoteSubnet = r.RemoteSubnet,
-            Description = r.Description,
-        }).ToList();
 }

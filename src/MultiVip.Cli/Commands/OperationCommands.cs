@@ -1,7 +1,7 @@
 using System.CommandLine;
 using MultiVip.Cli.Infrastructure;
 using MultiVip.Cli.Output;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 
 namespace MultiVip.Cli.Commands;
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using MultiVip.Cli.Output;
 using MultiVip.Client;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Operations;
 using Spectre.Console;
 

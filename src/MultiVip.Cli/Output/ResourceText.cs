@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Operations;
 using MultiVip.Model.ReservedIps;
 using MultiVip.Model.Services;

@@ -44,9 +44,11 @@ internal static class DemoDataDirectory
             return null;
         }
 
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        // The whole last demo goes, token and endpoint included: a token beside no database would
+        // (rightly) make the server refuse to start on lost state.
+        foreach (var file in new[] { SqliteStateStore.FileName, SqliteStateStore.FileName + "-wal", SqliteStateStore.FileName + "-shm", "token", "endpoint" })
         {
-            File.Delete(Path.Combine(full, SqliteStateStore.FileName + suffix));
+            File.Delete(Path.Combine(full, file));
         }
 
         return null;

@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using MultiVip.Cli.Infrastructure;
+using MultiVip.Contracts;
 using MultiVip.Control.State;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Networking;
 using MultiVip.Model.Validation;
@@ -69,6 +69,7 @@ internal static class ServeCommand
         {
             Description = $"Log level at start: {LogLevelNames.Accepted}. Default {LogLevelNames.EnvironmentVariable}, else information. A file <data-dir>/{LogLevelNames.FileName} holding a level overrides it, re-read on SIGHUP.",
         };
+        logLevel.CompletionSources.Add([.. LogLevelNames.Names]);
         logLevel.Validators.Add(r =>
         {
             if (!LogLevelNames.TryParse(r.GetValueOrDefault<string?>(), out _))

@@ -5,7 +5,7 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Text;
 using MultiVip.Cli.Infrastructure;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Server.Hosting;
 
 namespace MultiVip.Cli.Serve;

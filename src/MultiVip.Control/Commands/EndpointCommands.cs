@@ -1,5 +1,5 @@
+using MultiVip.Contracts;
 using MultiVip.Control.Commands;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
@@ -7,6 +7,7 @@ using MultiVip.Model.Services;
 namespace MultiVip.Control;
 
 // Add-AzureEndpoint, Set-AzureEndpoint, Remove-AzureEndpoint, Set-AzureLoadBalancedEndpoint.
+// Each builds the new state and leaves every rule to Mutation.PutService (DeploymentRules).
 public sealed partial class ControlPlane
 {
     public Task<Operation> AddEndpointAsync(string serviceName, string vmName, EndpointRequest request, CallContext context, CancellationToken cancellationToken) =>
@@ -14,12 +15,7 @@ public sealed partial class ControlPlane
         {
             var (service, deployment, vm) = RequireVm(m, serviceName, vmName);
             context.CheckPrecondition($"The VM '{vm.Name}'", vm.Version);
-            var endpoint = EndpointFactory.Create(request, deployment);
-            if (vm.FindEndpoint(endpoint.Name) is not null)
-            {
-                throw MultiVipException.Conflict(Messages.EndpointNameExists(endpoint.Name));
-            }
-
+            var endpoint = m.ReadEndpoints(unreadable => [request.ToEndpoint(deployment, unreadable)]).Single();
             ReplaceVm(m, service, deployment, vm with { Endpoints = [.. vm.Endpoints, endpoint] });
         }, cancellationToken);
 
@@ -32,11 +28,11 @@ public sealed partial class ControlPlane
             var existing = vm.FindEndpoint(endpointName) ?? throw MultiVipException.NotFound(Messages.EndpointNotFound(endpointName));
             if (request.Name is { } bodyName && !Names.Equal(bodyName, existing.Name))
             {
-                throw MultiVipException.BadRequest(
+                m.Problems.BadRequest(
                     $"The endpoint name in the body ('{bodyName}') differs from the one in the URL ('{existing.Name}'). Endpoints cannot be renamed: remove it and add it under the new name.");
             }
 
-            var endpoint = EndpointFactory.Create(request with { Name = existing.Name }, deployment);
+            var endpoint = m.ReadEndpoints(unreadable => [(request with { Name = existing.Name }).ToEndpoint(deployment, unreadable)]).Single();
             var endpoints = vm.Endpoints.Select(e => e == existing ? endpoint : e).ToList();
             ReplaceVm(m, service, deployment, vm with { Endpoints = endpoints });
         }, cancellationToken);
@@ -60,45 +56,28 @@ public sealed partial class ControlPlane
             var service = m.RequireService(serviceName);
             context.CheckPrecondition($"The cloud service '{service.Name}'", service.Version);
             var deployment = service.Deployment ?? throw MultiVipException.NotFound(Messages.LoadBalancedSetNotFound(setName));
-            if (!deployment.AllEndpoints().Any(x => Names.Equal(x.Endpoint.LoadBalancedSetName, setName)))
+            bool InSet(InputEndpoint e) => Names.Equal(e.LoadBalancedSetName, setName);
+            if (!deployment.AllEndpoints().Any(x => InSet(x.Endpoint)))
             {
                 throw MultiVipException.NotFound(Messages.LoadBalancedSetNotFound(setName));
             }
 
-            var protocol = request.Protocol is null ? (TransportProtocol?)null : EnumParsing.ParseProtocol(request.Protocol);
-            var distribution = request.Distribution is null ? (LoadBalancerDistribution?)null : EnumParsing.ParseDistribution(request.Distribution);
-            var proxy = request.ProxyProtocol is null ? (ProxyProtocolVersion?)null : EnumParsing.ParseProxyProtocol(request.ProxyProtocol);
-            var acl = request.Acl is null ? null : EndpointFactory.Acl(request.Acl);
-            var vipName = request.VirtualIpName is null ? null : EndpointFactory.ResolveVip(request.VirtualIpName, deployment);
-
-            var vms = deployment.VirtualMachines.Select(vm =>
+            var vms = new List<VirtualMachine>(deployment.VirtualMachines.Count);
+            m.ReadEndpoints(unreadable =>
             {
-                var changed = false;
-                var endpoints = vm.Endpoints.Select(e =>
+                foreach (var vm in deployment.VirtualMachines)
                 {
-                    if (!Names.Equal(e.LoadBalancedSetName, setName))
-                    {
-                        return e;
-                    }
+                    vms.Add(vm.Endpoints.Any(InSet)
+                        ? vm with
+                        {
+                            Endpoints = vm.Endpoints.Select(e => InSet(e) ? request.ApplyTo(e, deployment, unreadable) : e).ToList(),
+                            Version = vm.Version + 1,
+                        }
+                        : vm);
+                }
 
-                    changed = true;
-                    var localPort = request.LocalPort ?? e.LocalPort;
-                    return e with
-                    {
-                        VirtualIpName = vipName ?? e.VirtualIpName,
-                        Protocol = protocol ?? e.Protocol,
-                        LocalPort = localPort,
-                        PublicPort = request.PublicPort ?? e.PublicPort,
-                        Probe = request.Probe is null ? e.Probe : EndpointFactory.Probe(request.Probe, localPort),
-                        Acl = acl ?? e.Acl,
-                        IdleTimeoutInMinutes = request.IdleTimeoutInMinutes ?? e.IdleTimeoutInMinutes,
-                        Distribution = distribution ?? e.Distribution,
-                        DirectServerReturn = request.DirectServerReturn ?? e.DirectServerReturn,
-                        ProxyProtocol = proxy ?? e.ProxyProtocol,
-                    };
-                }).ToList();
-                return changed ? vm with { Endpoints = endpoints, Version = vm.Version + 1 } : vm;
-            }).ToList();
+                return vms.SelectMany(vm => vm.Endpoints).Where(InSet);
+            });
             m.PutService(service with { Deployment = deployment with { VirtualMachines = vms } });
         }, cancellationToken);
 }

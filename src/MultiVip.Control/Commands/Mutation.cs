@@ -48,6 +48,12 @@ internal sealed class Mutation
     public VipAddressFamily DefaultVipFamily =>
         _pool.Has(System.Net.Sockets.AddressFamily.InterNetwork) ? VipAddressFamily.IPv4 : VipAddressFamily.IPv6;
 
+    /// <summary>
+    /// Every problem the change has found so far. A command records what it can and goes on, so
+    /// the change is refused once, with all of them (see <see cref="Run"/>).
+    /// </summary>
+    public Violations Problems { get; } = new();
+
     /// <summary>Services this change touches, for attributing data-plane faults to the operation.</summary>
     public IEnumerable<string> TouchedServices => _services.Keys;
 
@@ -71,18 +77,69 @@ internal sealed class Mutation
             .Concat(_reserved.Values.OfType<ReservedIp>());
 
     /// <summary>
-    /// Stages a service after checking every invariant of it, then settles its VIP addresses
-    /// (allocating or releasing) — so a rule violation never costs an address.
+    /// Runs <paramref name="command"/> against this change and refuses it with every problem found:
+    /// those it recorded, and the one it stopped at (a resource that does not exist, say).
+    /// </summary>
+    public void Run(Action<Mutation> command)
+    {
+        try
+        {
+            command(this);
+        }
+        catch (MultiVipException stop) when (Problems.Any)
+        {
+            Problems.Add(stop);
+        }
+
+        Problems.ThrowIfAny();
+    }
+
+    /// <summary>
+    /// Endpoints built from a request by <paramref name="read"/>. A request that cannot be read
+    /// completely (a missing field, an unknown spelling) is refused here with what could not be
+    /// read and every endpoint rule the rest breaks; the deployment-wide rules run only on
+    /// endpoints read completely, since they would judge the placeholders.
+    /// </summary>
+    public List<InputEndpoint> ReadEndpoints(Func<Violations, IEnumerable<InputEndpoint>> read)
+    {
+        var unreadable = new Violations();
+        var endpoints = read(unreadable).ToList();
+        if (unreadable.Any)
+        {
+            foreach (var endpoint in endpoints)
+            {
+                EndpointRules.Check(endpoint, Limits, unreadable);
+            }
+
+            unreadable.ThrowIfAny();
+        }
+
+        return endpoints;
+    }
+
+    /// <summary>
+    /// Checks every invariant of a service (<see cref="DeploymentRules"/>) into <see cref="Problems"/>
+    /// and stages it only if the change has no problem, then settles its VIP addresses (allocating
+    /// or releasing) — so a rule violation never costs an address.
     /// </summary>
     public void PutService(CloudService service, string? changedVm = null)
     {
-        DeploymentRules.Validate(service, Limits, changedVm);
+        DeploymentRules.Check(service, Limits, Problems, changedVm);
+        if (Problems.Any)
+        {
+            return;
+        }
+
         _services[service.Name] = SettleAddresses(service);
     }
 
     public void DeleteService(string name) => _services[name] = null;
 
-    public void PutReservedIp(ReservedIp reserved) => _reserved[reserved.Name] = reserved;
+    public void PutReservedIp(ReservedIp reserved)
+    {
+        ReservedIpRules.Check(reserved, Problems);
+        _reserved[reserved.Name] = reserved;
+    }
 
     public void DeleteReservedIp(string name) => _reserved[name] = null;
 

@@ -1,5 +1,5 @@
+using MultiVip.Contracts;
 using MultiVip.Control.Commands;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Model.ReservedIps;
@@ -17,18 +17,10 @@ public sealed partial class ControlPlane
     /// </summary>
     public Task<Operation> CreateReservedIpAsync(CreateReservedIpRequest request, CallContext context, CancellationToken cancellationToken)
     {
-        NameRules.ResourceName("reserved IP", request.Name);
-        NameRules.Text("label", request.Label);
-        NameRules.Text("location", request.Location, 64);
-        var name = request.Name!;
+        var name = request.Name ?? string.Empty;
         var family = VipAddressFamilies.Parse(request.AddressFamily);
         return ExecuteAsync("New-AzureReservedIP", name, context, m =>
         {
-            if (m.FindReservedIp(name) is not null)
-            {
-                throw MultiVipException.Conflict(Messages.ReservedIpExists(name));
-            }
-
             var reserved = new ReservedIp
             {
                 Name = name,
@@ -39,19 +31,30 @@ public sealed partial class ControlPlane
                 Address = "",
             };
 
+            // Its own fields first, so they are reported even when a lookup below fails.
+            ReservedIpRules.Check(reserved, m.Problems);
+            if (m.FindReservedIp(name) is not null)
+            {
+                m.Problems.Conflict(Messages.ReservedIpExists(name));
+            }
+
             if (request.ServiceName is null)
             {
                 if (request.VirtualIpName is not null)
                 {
-                    throw MultiVipException.BadRequest("A virtual IP name needs the cloud service it belongs to (-ServiceName / --service).");
+                    m.Problems.BadRequest("A virtual IP name needs the cloud service it belongs to (-ServiceName / --service).");
                 }
 
                 if (!_options.Pool.Has(family.ToSockets()))
                 {
-                    throw MultiVipException.BadRequest(Messages.NoPoolOfFamily(family, _options.Pool.ToString()));
+                    m.Problems.BadRequest(Messages.NoPoolOfFamily(family, _options.Pool.ToString()));
                 }
 
-                m.PutReservedIp(reserved with { Address = m.AllocateAddress(family) });
+                if (!m.Problems.Any)
+                {
+                    m.PutReservedIp(reserved with { Address = m.AllocateAddress(family) });
+                }
+
                 return;
             }
 
@@ -60,13 +63,21 @@ public sealed partial class ControlPlane
             var vip = RequireVip(service, deployment, request.VirtualIpName);
             if (vip.ReservedIpName is { } already)
             {
-                throw MultiVipException.Conflict(Messages.VirtualIpReserved(vip.Name, already));
+                m.Problems.Conflict(Messages.VirtualIpReserved(vip.Name, already));
+            }
+            else if (vip.Address is null)
+            {
+                m.Problems.Conflict(Messages.VirtualIpHasNoAddress(vip.Name));
             }
 
-            var address = vip.Address ?? throw MultiVipException.Conflict(Messages.VirtualIpHasNoAddress(vip.Name));
+            if (m.Problems.Any)
+            {
+                return;
+            }
+
             m.PutReservedIp(reserved with
             {
-                Address = address,
+                Address = vip.Address!,
                 ServiceName = service.Name,
                 DeploymentName = deployment.Name,
                 VirtualIpName = vip.Name,
@@ -88,27 +99,36 @@ public sealed partial class ControlPlane
         }, cancellationToken);
 
     /// <summary>Backs a VIP (the default one when none is named) with the reservation; the VIP's old dynamic address is released.</summary>
-    public Task<Operation> AssociateReservedIpAsync(string name, AssociateReservedIpRequest request, CallContext context, CancellationToken cancellationToken)
-    {
-        if (string.IsNullOrWhiteSpace(request.ServiceName))
+    public Task<Operation> AssociateReservedIpAsync(string name, AssociateReservedIpRequest request, CallContext context, CancellationToken cancellationToken) =>
+        ExecuteAsync("Set-AzureReservedIPAssociation", name, context, m =>
         {
-            throw MultiVipException.BadRequest(Messages.Required("The cloud service name (-ServiceName / --service)"));
-        }
+            if (string.IsNullOrWhiteSpace(request.ServiceName))
+            {
+                m.Problems.BadRequest(Messages.Required("The cloud service name (-ServiceName / --service)"));
+            }
 
-        return ExecuteAsync("Set-AzureReservedIPAssociation", name, context, m =>
-        {
             var reserved = m.RequireReservedIp(name);
-            var service = m.RequireService(request.ServiceName);
+            if (m.Problems.Any)
+            {
+                return;
+            }
+
+            var service = m.RequireService(request.ServiceName!);
             var deployment = m.RequireDeployment(service);
             var vip = RequireVip(service, deployment, request.VirtualIpName);
             if (reserved.InUse)
             {
-                throw MultiVipException.Conflict(Messages.ReservedIpInUse(reserved.Name, reserved.ServiceName!, reserved.VirtualIpName!));
+                m.Problems.Conflict(Messages.ReservedIpInUse(reserved.Name, reserved.ServiceName!, reserved.VirtualIpName!));
             }
 
             if (vip.ReservedIpName is { } already)
             {
-                throw MultiVipException.Conflict(Messages.VirtualIpReserved(vip.Name, already));
+                m.Problems.Conflict(Messages.VirtualIpReserved(vip.Name, already));
+            }
+
+            if (m.Problems.Any)
+            {
+                return;
             }
 
             var reservedFamily = Model.Networking.IpNumber.TryParse(reserved.Address, out var number) ? VipAddressFamilies.FromSockets(number.Family) : VipAddressFamily.IPv4;
@@ -120,7 +140,6 @@ public sealed partial class ControlPlane
             m.PutReservedIp(reserved with { ServiceName = service.Name, DeploymentName = deployment.Name, VirtualIpName = vip.Name });
             m.PutService(WithVip(service, deployment, vip with { ReservedIpName = reserved.Name, Address = reserved.Address }));
         }, cancellationToken);
-    }
 
     /// <summary>
     /// Detaches the reservation (it stays reserved). The VIP falls back to the dynamic lifecycle: a new

@@ -1,5 +1,5 @@
+using MultiVip.Contracts;
 using MultiVip.Control.Commands;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
@@ -12,22 +12,18 @@ public sealed partial class ControlPlane
 {
     public Task<Operation> CreateServiceAsync(CreateServiceRequest request, CallContext context, CancellationToken cancellationToken)
     {
-        NameRules.ServiceName(request.Name);
-        NameRules.Text("label", request.Label);
-        NameRules.Text("description", request.Description, 1024);
-        NameRules.Text("location", request.Location, 64);
-        var name = request.Name!;
+        var name = request.Name ?? string.Empty;
         return ExecuteAsync("New-AzureService", name, context, m =>
         {
             if (m.FindService(name) is not null)
             {
-                throw MultiVipException.Conflict(Messages.ServiceExists(name));
+                m.Problems.Conflict(Messages.ServiceExists(name));
             }
 
             m.PutService(new CloudService
             {
                 Name = name,
-                Label = request.Label ?? name,
+                Label = request.Label ?? request.Name,
                 Description = request.Description,
                 Location = string.IsNullOrWhiteSpace(request.Location) ? "local" : request.Location,
                 CreatedAt = m.Now,
@@ -53,45 +49,35 @@ public sealed partial class ControlPlane
             m.DeleteService(service.Name);
         }, cancellationToken);
 
-    public Task<Operation> AddVmAsync(string serviceName, AddVmRequest request, CallContext context, CancellationToken cancellationToken)
-    {
-        NameRules.ResourceName("VM", request.Name);
-        var address = NameRules.VmAddress(request.Address);
-        if (request.DefaultVirtualIpName is not null)
+    public Task<Operation> AddVmAsync(string serviceName, AddVmRequest request, CallContext context, CancellationToken cancellationToken) =>
+        ExecuteAsync("New-AzureVM", serviceName, context, m =>
         {
-            NameRules.ResourceName("virtual IP", request.DefaultVirtualIpName);
-        }
+            // The VM's own fields first, so they are reported even when the service does not exist.
+            var vm = new VirtualMachine
+            {
+                Name = request.Name ?? string.Empty,
+                Address = NameRules.CanonicalVmAddress(request.Address) ?? request.Address ?? string.Empty,
+                Version = 1,
+            };
+            DeploymentRules.Vm(vm, m.Problems);
+            var defaultVip = request.DefaultVirtualIpName ?? VirtualIp.DefaultName;
+            NameRules.ResourceName("virtual IP", defaultVip, m.Problems);
 
-        return ExecuteAsync("New-AzureVM", serviceName, context, m =>
-        {
             var service = m.RequireService(serviceName);
             context.CheckPrecondition($"The cloud service '{service.Name}'", service.Version);
-            var vm = new VirtualMachine { Name = request.Name!, Address = address, Version = 1 };
-            var deployment = service.Deployment;
-            if (deployment is null)
-            {
-                // The first VM creates the Production deployment and with it the default VIP.
-                deployment = new Deployment
+
+            // The first VM creates the Production deployment and with it the default VIP.
+            var deployment = service.Deployment is { } existing
+                ? existing with { VirtualMachines = [.. existing.VirtualMachines, vm] }
+                : new Deployment
                 {
                     Name = service.Name,
                     CreatedAt = m.Now,
-                    VirtualIps = [new VirtualIp { Name = request.DefaultVirtualIpName ?? VirtualIp.DefaultName, IsDnsProgrammed = true, AddressFamily = m.DefaultVipFamily }],
+                    VirtualIps = [new VirtualIp { Name = defaultVip, IsDnsProgrammed = true, AddressFamily = m.DefaultVipFamily }],
                     VirtualMachines = [vm],
                 };
-            }
-            else
-            {
-                if (deployment.FindVm(vm.Name) is not null)
-                {
-                    throw MultiVipException.Conflict(Messages.VmExists(vm.Name, service.Name));
-                }
-
-                deployment = deployment with { VirtualMachines = [.. deployment.VirtualMachines, vm] };
-            }
-
             m.PutService(service with { Deployment = deployment }, vm.Name);
         }, cancellationToken);
-    }
 
     public Task<Operation> RemoveVmAsync(string serviceName, string vmName, CallContext context, CancellationToken cancellationToken) =>
         ExecuteAsync("Remove-AzureVM", serviceName, context, m =>
@@ -118,9 +104,9 @@ public sealed partial class ControlPlane
         {
             var (service, deployment, vm) = RequireVm(m, serviceName, vmName);
             context.CheckPrecondition($"The VM '{vm.Name}'", vm.Version);
-            var endpoints = (request.Endpoints ?? []).Select(r => r is null
+            var endpoints = m.ReadEndpoints(unreadable => (request.Endpoints ?? []).Select(r => r is null
                 ? throw MultiVipException.BadRequest("An endpoint in the list is null.")
-                : EndpointFactory.Create(r, deployment)).ToList();
+                : r.ToEndpoint(deployment, unreadable)));
             ReplaceVm(m, service, deployment, vm with { Endpoints = endpoints });
         }, cancellationToken);
 

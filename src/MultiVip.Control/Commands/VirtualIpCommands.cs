@@ -1,5 +1,5 @@
+using MultiVip.Contracts;
 using MultiVip.Control.Commands;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
@@ -13,8 +13,6 @@ public sealed partial class ControlPlane
     /// <summary>Adds a VIP with no address: it gets one when the first endpoint that names it is committed.</summary>
     public Task<Operation> AddVirtualIpAsync(string serviceName, AddVirtualIpRequest request, CallContext context, CancellationToken cancellationToken)
     {
-        NameRules.ResourceName("virtual IP", request.Name);
-        var name = request.Name!;
         var family = VipAddressFamilies.Parse(request.AddressFamily);
         if (!_options.Pool.Has(family.ToSockets()))
         {
@@ -23,17 +21,15 @@ public sealed partial class ControlPlane
 
         return ExecuteAsync("Add-AzureVirtualIP", serviceName, context, m =>
         {
+            // The VIP's own name first, so it is reported even when the service does not exist.
+            var vip = new VirtualIp { Name = request.Name ?? string.Empty, AddressFamily = family };
+            NameRules.ResourceName("virtual IP", vip.Name, m.Problems);
             var service = m.RequireService(serviceName);
             context.CheckPrecondition($"The cloud service '{service.Name}'", service.Version);
             var deployment = m.RequireDeployment(service);
-            if (deployment.FindVirtualIp(name) is not null)
-            {
-                throw MultiVipException.Conflict(Messages.VirtualIpExists(name, service.Name));
-            }
-
             m.PutService(service with
             {
-                Deployment = deployment with { VirtualIps = [.. deployment.VirtualIps, new VirtualIp { Name = name, AddressFamily = family }] },
+                Deployment = deployment with { VirtualIps = [.. deployment.VirtualIps, vip] },
             });
         }, cancellationToken);
     }

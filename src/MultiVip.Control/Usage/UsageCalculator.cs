@@ -1,5 +1,5 @@
 using MultiVip.Control.State;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Services;
 
 namespace MultiVip.Control.Usage;

@@ -227,6 +227,15 @@ public static class Messages
         "Not starting: the database {1} is {2}, but the data dir {0} was used before (it holds {3}); starting empty would forget every cloud service and hand out VIP addresses that may still be in use. Restore {1} from a backup, or move the data dir {0} away to start fresh.",
         dataDir, database, state, evidence);
 
+    /// <summary>
+    /// The message of a change refused for several reasons: each one, numbered, so that one attempt
+    /// shows everything to fix. A single reason is its own message, unchanged.
+    /// </summary>
+    public static string All(IReadOnlyList<string> messages) => messages.Count == 1
+        ? messages[0]
+        : F("The change has {0} problems: {1}", messages.Count,
+            string.Join(" ", messages.Select((m, i) => F("({0}) {1}", i + 1, m.EndsWith('.') ? m : m + "."))));
+
     private static string F(string format, params object[] args) =>
         string.Format(CultureInfo.InvariantCulture, format, args);
 }

@@ -101,4 +101,11 @@ public static class EnumParsing
     };
 
     public static string ToWire(this AclAction a) => a == AclAction.Permit ? "permit" : "deny";
+
+    public static string ToWire(this ProxyProtocolVersion p) => p switch
+    {
+        ProxyProtocolVersion.V1 => "v1",
+        ProxyProtocolVersion.V2 => "v2",
+        _ => "none",
+    };
 }

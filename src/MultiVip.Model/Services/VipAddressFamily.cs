@@ -8,7 +8,11 @@ namespace MultiVip.Model.Services;
 [JsonConverter(typeof(JsonStringEnumConverter<VipAddressFamily>))]
 public enum VipAddressFamily
 {
+    // Spelled as Azure spells them whatever the serializer's naming policy (camelCase would say "iPv4").
+    [JsonStringEnumMemberName("IPv4")]
     IPv4,
+
+    [JsonStringEnumMemberName("IPv6")]
     IPv6,
 }
 

@@ -4,22 +4,28 @@ using MultiVip.Model.Services;
 namespace MultiVip.Model.Validation;
 
 /// <summary>
-/// Invariants of a whole cloud service. Commands build the new state and call <see cref="Validate"/>
-/// before anything is stored; since the previous state was valid, any violation comes from the change,
-/// and the VM named <c>changedVm</c> is checked last so messages point at the endpoint the user touched.
+/// Invariants of a whole cloud service: the one place the server checks a change. Commands build the
+/// new state and run <see cref="Check"/> on it before anything is stored, which records every rule
+/// the change breaks (so one refusal lists them all). Since the previous state was valid, any
+/// violation comes from the change, and the VM named <c>changedVm</c> is checked last so messages
+/// point at the endpoint the user touched.
 /// </summary>
 public static class DeploymentRules
 {
-    public static void Validate(CloudService service, ServiceLimits limits, string? changedVm = null)
+    public static void Validate(CloudService service, ServiceLimits limits, string? changedVm = null) =>
+        Violations.Throw(v => Check(service, limits, v, changedVm));
+
+    public static void Check(CloudService service, ServiceLimits limits, Violations violations, string? changedVm = null)
     {
+        Service(service, violations);
         var deployment = service.Deployment;
         if (deployment is null)
         {
             return;
         }
 
-        VirtualIps(deployment, limits);
-        Vms(deployment, limits);
+        VirtualIps(deployment, limits, violations);
+        Vms(deployment, limits, violations);
 
         var ordered = deployment.VirtualMachines
             .OrderBy(vm => Names.Equal(vm.Name, changedVm) ? 1 : 0)
@@ -28,33 +34,54 @@ public static class DeploymentRules
         var total = 0;
         foreach (var vm in ordered)
         {
-            VmEndpoints(service.Name, deployment, vm, limits);
+            VmEndpoints(service.Name, deployment, vm, limits, violations);
             total += vm.Endpoints.Count;
         }
 
         if (total > limits.MaxEndpointsPerService)
         {
-            throw MultiVipException.Conflict(Messages.TooManyEndpoints(limits.MaxEndpointsPerService));
+            violations.Conflict(Messages.TooManyEndpoints(limits.MaxEndpointsPerService));
         }
 
-        PublicPorts(ordered);
-        LoadBalancedSets(ordered);
+        PublicPorts(ordered, violations);
+        LoadBalancedSets(ordered, violations);
     }
 
-    private static void VirtualIps(Deployment deployment, ServiceLimits limits)
+    /// <summary>The service's own fields: its DNS-label name and free-text label, description and location.</summary>
+    public static void Service(CloudService service, Violations violations)
+    {
+        NameRules.ServiceName(service.Name, violations);
+        if (!string.Equals(service.Label, service.Name, StringComparison.Ordinal))
+        {
+            // A label that defaulted to the name is as valid as the name; checked once, as the name.
+            NameRules.Text("label", service.Label, violations);
+        }
+
+        NameRules.Text("description", service.Description, violations, 1024);
+        NameRules.Text("location", service.Location, violations, 64);
+    }
+
+    /// <summary>A VM's own fields: its name and its internal address.</summary>
+    public static void Vm(VirtualMachine vm, Violations violations)
+    {
+        NameRules.ResourceName("VM", vm.Name, violations);
+        NameRules.VmAddress(vm.Address, violations);
+    }
+
+    private static void VirtualIps(Deployment deployment, ServiceLimits limits, Violations violations)
     {
         if (deployment.VirtualIps.Count > limits.MaxVirtualIpsPerDeployment)
         {
-            throw MultiVipException.Conflict(Messages.TooManyVirtualIps(limits.MaxVirtualIpsPerDeployment));
+            violations.Conflict(Messages.TooManyVirtualIps(limits.MaxVirtualIpsPerDeployment));
         }
 
         var names = new HashSet<string>(Names.Comparer);
         foreach (var vip in deployment.VirtualIps)
         {
-            NameRules.ResourceName("virtual IP", vip.Name);
+            NameRules.ResourceName("virtual IP", vip.Name, violations);
             if (!names.Add(vip.Name))
             {
-                throw MultiVipException.Conflict(Messages.VirtualIpExists(vip.Name, deployment.Name));
+                violations.Conflict(Messages.VirtualIpExists(vip.Name, deployment.Name));
             }
         }
 
@@ -64,60 +91,50 @@ public static class DeploymentRules
         }
     }
 
-    private static void Vms(Deployment deployment, ServiceLimits limits)
+    private static void Vms(Deployment deployment, ServiceLimits limits, Violations violations)
     {
         if (deployment.VirtualMachines.Count > limits.MaxVmsPerService)
         {
-            throw MultiVipException.Conflict(Messages.TooManyVms(limits.MaxVmsPerService));
+            violations.Conflict(Messages.TooManyVms(limits.MaxVmsPerService));
         }
 
         var names = new HashSet<string>(Names.Comparer);
         var addresses = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var vm in deployment.VirtualMachines)
         {
+            Vm(vm, violations);
             if (!names.Add(vm.Name))
             {
-                throw MultiVipException.Conflict(Messages.VmExists(vm.Name, deployment.Name));
+                violations.Conflict(Messages.VmExists(vm.Name, deployment.Name));
             }
 
             if (!addresses.TryAdd(vm.Address, vm.Name))
             {
-                throw MultiVipException.Conflict(Messages.VmAddressInUse(vm.Address, addresses[vm.Address]));
+                violations.Conflict(Messages.VmAddressInUse(vm.Address, addresses[vm.Address]));
             }
         }
     }
 
-    private static void VmEndpoints(string serviceName, Deployment deployment, VirtualMachine vm, ServiceLimits limits)
+    private static void VmEndpoints(string serviceName, Deployment deployment, VirtualMachine vm, ServiceLimits limits, Violations violations)
     {
-        var names = new HashSet<string>(Names.Comparer);
-        var localPorts = new HashSet<(TransportProtocol, int)>();
         var sets = new HashSet<string>(Names.Comparer);
+        EndpointRules.UniqueOnVm(vm.Endpoints, violations);
         foreach (var endpoint in vm.Endpoints)
         {
-            EndpointRules.Validate(endpoint, limits);
-            if (!names.Add(endpoint.Name))
-            {
-                throw MultiVipException.Conflict(Messages.EndpointNameExists(endpoint.Name));
-            }
-
-            if (!localPorts.Add((endpoint.Protocol, endpoint.LocalPort)))
-            {
-                throw MultiVipException.Conflict(Messages.LocalPortInUse(endpoint.LocalPort, endpoint.Name));
-            }
-
+            EndpointRules.Check(endpoint, limits, violations);
             if (deployment.FindVirtualIp(endpoint.VirtualIpName) is null)
             {
-                throw MultiVipException.NotFound(Messages.VirtualIpNotFound(endpoint.VirtualIpName, serviceName));
+                violations.NotFound(Messages.VirtualIpNotFound(endpoint.VirtualIpName, serviceName));
             }
 
             if (endpoint.LoadBalancedSetName is { } set && !sets.Add(set))
             {
-                throw MultiVipException.Conflict(Messages.LoadBalancedSetTwiceOnVm(set, vm.Name));
+                violations.Conflict(Messages.LoadBalancedSetTwiceOnVm(set, vm.Name));
             }
         }
     }
 
-    private static void PublicPorts(IEnumerable<VirtualMachine> vms)
+    private static void PublicPorts(IEnumerable<VirtualMachine> vms, Violations violations)
     {
         var owners = new Dictionary<(string Vip, TransportProtocol Protocol, int Port), (VirtualMachine Vm, InputEndpoint Endpoint)>();
         foreach (var vm in vms)
@@ -135,14 +152,14 @@ public static class DeploymentRules
                     && Names.Equal(endpoint.LoadBalancedSetName, owner.Endpoint.LoadBalancedSetName);
                 if (!sameSet)
                 {
-                    throw MultiVipException.Conflict(Messages.PublicPortInUse(
+                    violations.Conflict(Messages.PublicPortInUse(
                         endpoint.PublicPort, endpoint.Protocol.ToWire(), endpoint.VirtualIpName, owner.Vm.Name, owner.Endpoint.Name));
                 }
             }
         }
     }
 
-    private static void LoadBalancedSets(IEnumerable<VirtualMachine> vms)
+    private static void LoadBalancedSets(IEnumerable<VirtualMachine> vms, Violations violations)
     {
         var first = new Dictionary<string, InputEndpoint>(Names.Comparer);
         foreach (var endpoint in vms.SelectMany(vm => vm.Endpoints))
@@ -158,27 +175,27 @@ public static class DeploymentRules
                 continue;
             }
 
-            Same(set, "VirtualIPName", expected.VirtualIpName.ToUpperInvariant(), endpoint.VirtualIpName.ToUpperInvariant(), expected.VirtualIpName, endpoint.VirtualIpName);
-            Same(set, "Protocol", expected.Protocol, endpoint.Protocol, expected.Protocol.ToWire(), endpoint.Protocol.ToWire());
-            Same(set, "PublicPort", expected.PublicPort, endpoint.PublicPort, expected.PublicPort.ToString(System.Globalization.CultureInfo.InvariantCulture), endpoint.PublicPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            Same(set, "the probe", expected.Probe, endpoint.Probe, Describe(expected.Probe), Describe(endpoint.Probe));
-            Same(set, "LoadBalancerDistribution", expected.Distribution, endpoint.Distribution, expected.Distribution.ToWire(), endpoint.Distribution.ToWire());
-            Same(set, "IdleTimeoutInMinutes", expected.IdleTimeoutInMinutes, endpoint.IdleTimeoutInMinutes, expected.IdleTimeoutInMinutes.ToString(System.Globalization.CultureInfo.InvariantCulture), endpoint.IdleTimeoutInMinutes.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            Same(set, "the PROXY protocol setting", expected.ProxyProtocol, endpoint.ProxyProtocol, expected.ProxyProtocol.ToString(), endpoint.ProxyProtocol.ToString());
-            Same(set, "EnableDirectServerReturn", expected.DirectServerReturn, endpoint.DirectServerReturn, expected.DirectServerReturn.ToString(), endpoint.DirectServerReturn.ToString());
+            Same(violations, set, "VirtualIPName", expected.VirtualIpName.ToUpperInvariant(), endpoint.VirtualIpName.ToUpperInvariant(), expected.VirtualIpName, endpoint.VirtualIpName);
+            Same(violations, set, "Protocol", expected.Protocol, endpoint.Protocol, expected.Protocol.ToWire(), endpoint.Protocol.ToWire());
+            Same(violations, set, "PublicPort", expected.PublicPort, endpoint.PublicPort, expected.PublicPort.ToString(System.Globalization.CultureInfo.InvariantCulture), endpoint.PublicPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Same(violations, set, "the probe", expected.Probe, endpoint.Probe, Describe(expected.Probe), Describe(endpoint.Probe));
+            Same(violations, set, "LoadBalancerDistribution", expected.Distribution, endpoint.Distribution, expected.Distribution.ToWire(), endpoint.Distribution.ToWire());
+            Same(violations, set, "IdleTimeoutInMinutes", expected.IdleTimeoutInMinutes, endpoint.IdleTimeoutInMinutes, expected.IdleTimeoutInMinutes.ToString(System.Globalization.CultureInfo.InvariantCulture), endpoint.IdleTimeoutInMinutes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Same(violations, set, "the PROXY protocol setting", expected.ProxyProtocol, endpoint.ProxyProtocol, expected.ProxyProtocol.ToString(), endpoint.ProxyProtocol.ToString());
+            Same(violations, set, "EnableDirectServerReturn", expected.DirectServerReturn, endpoint.DirectServerReturn, expected.DirectServerReturn.ToString(), endpoint.DirectServerReturn.ToString());
             if (!AclEquals(expected.Acl, endpoint.Acl))
             {
-                throw MultiVipException.Conflict(Messages.LoadBalancedSetMismatch(
+                violations.Conflict(Messages.LoadBalancedSetMismatch(
                     set, "the ACL", $"{expected.Acl.Count} rule(s)", $"{endpoint.Acl.Count} different rule(s)"));
             }
         }
     }
 
-    private static void Same<T>(string set, string field, T expected, T actual, string expectedText, string actualText)
+    private static void Same<T>(Violations violations, string set, string field, T expected, T actual, string expectedText, string actualText)
     {
         if (!EqualityComparer<T>.Default.Equals(expected, actual))
         {
-            throw MultiVipException.Conflict(Messages.LoadBalancedSetMismatch(set, field, expectedText, actualText));
+            violations.Conflict(Messages.LoadBalancedSetMismatch(set, field, expectedText, actualText));
         }
     }
 

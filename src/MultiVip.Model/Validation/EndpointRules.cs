@@ -4,80 +4,127 @@ using MultiVip.Model.Services;
 
 namespace MultiVip.Model.Validation;
 
-/// <summary>Rules that one endpoint must satisfy on its own, whatever else the deployment holds.</summary>
+/// <summary>
+/// Rules of an endpoint: on its own, and against the other endpoints of its VM. The server runs
+/// them (through <see cref="DeploymentRules"/>) on every change; PowerShell runs the few that
+/// Azure's cmdlets ran before sending anything (<see cref="Port(int, Violations)"/>,
+/// <see cref="ProbePath"/>, <see cref="UniqueOnVm"/>), so both say the same.
+/// </summary>
 public static class EndpointRules
 {
     public const int MinIdleTimeout = 4;
     public const int MaxIdleTimeout = 30;
     public const int MaxAclDescription = 256;
 
-    public static void Validate(InputEndpoint endpoint, ServiceLimits limits)
+    public static void Validate(InputEndpoint endpoint, ServiceLimits limits) => Violations.Throw(v => Check(endpoint, limits, v));
+
+    /// <summary>Records every rule <paramref name="endpoint"/> breaks.</summary>
+    public static void Check(InputEndpoint endpoint, ServiceLimits limits, Violations violations)
     {
-        NameRules.ResourceName("endpoint", endpoint.Name);
-        Port(endpoint.LocalPort);
-        Port(endpoint.PublicPort);
-        NameRules.ResourceName("virtual IP", endpoint.VirtualIpName);
+        NameRules.ResourceName("endpoint", endpoint.Name, violations);
+        Port(endpoint.LocalPort, violations);
+        Port(endpoint.PublicPort, violations);
+        NameRules.ResourceName("virtual IP", endpoint.VirtualIpName, violations);
         if (endpoint.LoadBalancedSetName is { } set)
         {
-            NameRules.ResourceName("load-balanced set", set);
+            NameRules.ResourceName("load-balanced set", set, violations);
         }
 
         if (endpoint.Probe is { } probe)
         {
             if (endpoint.LoadBalancedSetName is null)
             {
-                throw MultiVipException.BadRequest(Messages.ProbeWithoutLoadBalancedSet);
+                violations.BadRequest(Messages.ProbeWithoutLoadBalancedSet);
             }
 
-            Probe(probe);
+            Probe(probe, violations);
         }
 
         if (endpoint.IdleTimeoutInMinutes is < MinIdleTimeout or > MaxIdleTimeout)
         {
-            throw MultiVipException.BadRequest(Messages.IdleTimeout(endpoint.IdleTimeoutInMinutes));
+            violations.BadRequest(Messages.IdleTimeout(endpoint.IdleTimeoutInMinutes));
         }
 
-        Acl(endpoint.Acl, limits);
+        Acl(endpoint.Acl, limits, violations);
     }
 
-    public static void Port(int port)
+    public static void Port(int port) => Violations.Throw(v => Port(port, v));
+
+    public static void Port(int port, Violations violations)
     {
         if (port is < 1 or > 65535)
         {
-            throw MultiVipException.BadRequest(Messages.PortRange);
+            violations.BadRequest(Messages.PortRange);
         }
     }
 
-    public static void Probe(LoadBalancerProbe probe)
+    public static void Probe(LoadBalancerProbe probe) => Violations.Throw(v => Probe(probe, v));
+
+    public static void Probe(LoadBalancerProbe probe, Violations violations)
     {
-        Port(probe.Port);
-        switch (probe.Protocol)
+        Port(probe.Port, violations);
+        ProbePath(probe.Protocol, probe.Path, violations);
+        if (probe.Protocol == ProbeProtocol.Http && !string.IsNullOrWhiteSpace(probe.Path)
+            && (!probe.Path.StartsWith('/') || probe.Path.Length > 1024 || probe.Path.Any(c => char.IsControl(c) || c == ' ')))
         {
-            case ProbeProtocol.Tcp when probe.Path is not null:
-                throw MultiVipException.BadRequest(Messages.ProbePathNotValidWithTcp);
-            case ProbeProtocol.Http when string.IsNullOrWhiteSpace(probe.Path):
-                throw MultiVipException.BadRequest(Messages.ProbePathRequiredForHttp);
-            case ProbeProtocol.Http when !probe.Path!.StartsWith('/') || probe.Path.Length > 1024 || probe.Path.Any(c => char.IsControl(c) || c == ' '):
-                throw MultiVipException.BadRequest(
-                    $"The probe path '{probe.Path}' is not a valid HTTP path. Start it with '/' and leave out spaces, for example /health.");
+            violations.BadRequest(
+                $"The probe path '{probe.Path}' is not a valid HTTP path. Start it with '/' and leave out spaces, for example /health.");
         }
 
         if (probe.IntervalInSeconds is < LoadBalancerProbe.MinimumIntervalInSeconds or > 3600)
         {
-            throw MultiVipException.BadRequest(Messages.ProbeInterval(probe.IntervalInSeconds));
+            violations.BadRequest(Messages.ProbeInterval(probe.IntervalInSeconds));
         }
 
         if (probe.TimeoutInSeconds is < LoadBalancerProbe.MinimumTimeoutInSeconds or > 3600)
         {
-            throw MultiVipException.BadRequest(Messages.ProbeTimeout(probe.TimeoutInSeconds));
+            violations.BadRequest(Messages.ProbeTimeout(probe.TimeoutInSeconds));
         }
     }
 
-    public static void Acl(IReadOnlyList<AclRule> rules, ServiceLimits limits)
+    /// <summary>Azure's two probe-path rules, which its Add-AzureEndpoint also checked: a tcp probe has no path, an http probe needs one.</summary>
+    public static void ProbePath(ProbeProtocol protocol, string? path, Violations violations)
+    {
+        if (protocol == ProbeProtocol.Tcp && path is not null)
+        {
+            violations.BadRequest(Messages.ProbePathNotValidWithTcp);
+        }
+        else if (protocol == ProbeProtocol.Http && string.IsNullOrWhiteSpace(path))
+        {
+            violations.BadRequest(Messages.ProbePathRequiredForHttp);
+        }
+    }
+
+    /// <summary>
+    /// The endpoints of one VM have distinct names (case-insensitively) and distinct local ports per
+    /// protocol; a clash is reported on the later endpoint, the one a change adds. Azure's
+    /// Add-AzureEndpoint checked this on the VM object before sending anything.
+    /// </summary>
+    public static void UniqueOnVm(IReadOnlyList<InputEndpoint> endpoints, Violations violations)
+    {
+        var names = new HashSet<string>(Names.Comparer);
+        var localPorts = new HashSet<(TransportProtocol, int)>();
+        foreach (var endpoint in endpoints)
+        {
+            if (!names.Add(endpoint.Name))
+            {
+                violations.Conflict(Messages.EndpointNameExists(endpoint.Name));
+            }
+
+            if (!localPorts.Add((endpoint.Protocol, endpoint.LocalPort)))
+            {
+                violations.Conflict(Messages.LocalPortInUse(endpoint.LocalPort, endpoint.Name));
+            }
+        }
+    }
+
+    public static void Acl(IReadOnlyList<AclRule> rules, ServiceLimits limits) => Violations.Throw(v => Acl(rules, limits, v));
+
+    public static void Acl(IReadOnlyList<AclRule> rules, ServiceLimits limits, Violations violations)
     {
         if (rules.Count > limits.MaxAclRulesPerEndpoint)
         {
-            throw MultiVipException.BadRequest(Messages.AclRuleCount(limits.MaxAclRulesPerEndpoint, rules.Count));
+            violations.BadRequest(Messages.AclRuleCount(limits.MaxAclRulesPerEndpoint, rules.Count));
         }
 
         var orders = new HashSet<int>();
@@ -85,25 +132,33 @@ public static class EndpointRules
         {
             if (rule.Order is < 0 or > 65535)
             {
-                throw MultiVipException.BadRequest(Messages.AclOrder(rule.Order));
+                violations.BadRequest(Messages.AclOrder(rule.Order));
             }
-
-            if (!orders.Add(rule.Order))
+            else if (!orders.Add(rule.Order))
             {
-                throw MultiVipException.BadRequest(Messages.AclOrderDuplicate(rule.Order));
+                violations.BadRequest(Messages.AclOrderDuplicate(rule.Order));
             }
 
-            if (!IpSubnet.TryParse(rule.RemoteSubnet, out _))
-            {
-                throw MultiVipException.BadRequest(Messages.InvalidCidr(rule.RemoteSubnet));
-            }
-
+            RemoteSubnet(rule.RemoteSubnet, violations);
             if (rule.Description is { Length: > MaxAclDescription })
             {
-                throw MultiVipException.BadRequest(Messages.AclDescription(MaxAclDescription));
+                violations.BadRequest(Messages.AclDescription(MaxAclDescription));
             }
+            else
+            {
+                NameRules.Text("ACL rule description", rule.Description, violations, MaxAclDescription);
+            }
+        }
+    }
 
-            NameRules.Text("ACL rule description", rule.Description, MaxAclDescription);
+    /// <summary>An ACL rule's remote subnet: an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or 2001:db8::/32.</summary>
+    public static void RemoteSubnet(string subnet) => Violations.Throw(v => RemoteSubnet(subnet, v));
+
+    public static void RemoteSubnet(string subnet, Violations violations)
+    {
+        if (!IpSubnet.TryParse(subnet, out _))
+        {
+            violations.BadRequest(Messages.InvalidCidr(subnet));
         }
     }
 
@@ -132,11 +187,7 @@ public static class EndpointRules
             RemoteSubnet = (end < 0 ? rest : rest[..end]).Trim(),
             Description = end < 0 ? null : rest[(end + 1)..],
         };
-        if (!IpSubnet.TryParse(rule.RemoteSubnet, out _))
-        {
-            throw MultiVipException.BadRequest(Messages.InvalidCidr(rule.RemoteSubnet));
-        }
-
+        RemoteSubnet(rule.RemoteSubnet);
         return rule;
     }
 }

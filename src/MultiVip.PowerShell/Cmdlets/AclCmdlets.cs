@@ -1,6 +1,6 @@
 using System.Management.Automation;
 using MultiVip.Model.Errors;
-using MultiVip.Model.Networking;
+using MultiVip.Model.Validation;
 using MultiVip.PowerShell.Completion;
 using MultiVip.PowerShell.Infrastructure;
 using MultiVip.PowerShell.Objects;
@@ -58,9 +58,16 @@ public sealed class SetAzureAclConfigCmdlet : MultiVipCmdlet
     protected override void ProcessRecord()
     {
         var acl = ACL!;
-        if (RemoteSubnet is not null && !IpSubnet.TryParse(RemoteSubnet, out _))
+        if (RemoteSubnet is not null)
         {
-            throw InvalidArgument(Messages.InvalidCidr(RemoteSubnet), RemoteSubnet);
+            try
+            {
+                EndpointRules.RemoteSubnet(RemoteSubnet);
+            }
+            catch (MultiVipException e)
+            {
+                throw InvalidArgument(e.Message, RemoteSubnet);
+            }
         }
 
         switch (ParameterSetName)

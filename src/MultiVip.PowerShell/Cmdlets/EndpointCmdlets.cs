@@ -1,7 +1,8 @@
 using System.Management.Automation;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Services;
+using MultiVip.Model.Validation;
 using MultiVip.PowerShell.Completion;
 using MultiVip.PowerShell.Infrastructure;
 using MultiVip.PowerShell.Objects;
@@ -16,43 +17,103 @@ public abstract class VmConfigurationCmdlet : MultiVipCmdlet
     public IPersistentVM? VM { get; set; }
 
     protected PersistentVM Instance => VM!.GetInstance();
+}
 
-    /// <summary>Azure checked ports before sending anything, with this message.</summary>
-    protected void CheckPort(int? port)
-    {
-        if (port is < 1 or > 65535)
+/// <summary>
+/// The endpoint settings Add-AzureEndpoint, Set-AzureEndpoint and Set-AzureLoadBalancedEndpoint all
+/// take, declared once with their one mapping to the request (<see cref="WithSettings"/>): a new
+/// endpoint field is one parameter here. Protocol, LocalPort and the probe differ per cmdlet
+/// (positions, parameter sets), so each cmdlet declares those and passes them in.
+/// </summary>
+public abstract class EndpointSettingsCmdlet : MultiVipCmdlet
+{
+    [Parameter(HelpMessage = "Public port on the VIP (defaults to the local port).")]
+    public int? PublicPort { get; set; }
+
+    [Parameter]
+    public bool? DirectServerReturn { get; set; }
+
+    [Parameter]
+    public NetworkAclObject? ACL { get; set; }
+
+    /// <summary>Accepted for scripts; MultiVip has no internal load balancers.</summary>
+    [Parameter]
+    public string? InternalLoadBalancerName { get; set; }
+
+    [Parameter]
+    public int? IdleTimeoutInMinutes { get; set; }
+
+    [Parameter]
+    [ValidateSet("sourceIP", "sourceIPProtocol", "none", IgnoreCase = true)]
+    public string? LoadBalancerDistribution { get; set; }
+
+    [Parameter]
+    [ArgumentCompleter(typeof(VirtualIPNameCompleter))]
+    public string? VirtualIPName { get; set; }
+
+    /// <summary>Ours, not Azure's: the PROXY protocol header the VM receives (none, v1 or v2).</summary>
+    [Parameter(HelpMessage = "PROXY protocol header sent to the VM so it sees the client's address: none, v1 or v2.")]
+    [ValidateSet("none", "v1", "v2", IgnoreCase = true)]
+    public string? ProxyProtocol { get; set; }
+
+    /// <summary><paramref name="basis"/> with the settings given: what was not given stays as it is.</summary>
+    protected T WithSettings<T>(T basis, string? protocol, int? localPort, ProbeRequest? probe)
+        where T : EndpointSettings => (T)(basis with
         {
-            throw InvalidArgument(Messages.PortRange, port);
+            Protocol = protocol?.ToLowerInvariant() ?? basis.Protocol,
+            LocalPort = localPort ?? basis.LocalPort,
+            PublicPort = PublicPort ?? basis.PublicPort,
+            VirtualIpName = VirtualIPName ?? basis.VirtualIpName,
+            Probe = probe ?? basis.Probe,
+            Acl = ACL is null ? basis.Acl : ACL.ToRequests(),
+            IdleTimeoutInMinutes = IdleTimeoutInMinutes ?? basis.IdleTimeoutInMinutes,
+            Distribution = LoadBalancerDistribution ?? basis.Distribution,
+            DirectServerReturn = DirectServerReturn ?? basis.DirectServerReturn,
+            ProxyProtocol = ProxyProtocol?.ToLowerInvariant() ?? basis.ProxyProtocol,
+        });
+}
+
+/// <summary>
+/// Add-AzureEndpoint and Set-AzureEndpoint: endpoint settings applied to the VM object in memory.
+/// They check what Azure's cmdlets checked before anything was sent, with the Model's rules (so the
+/// messages are the server's); everything else is the server's to check at Update-AzureVM.
+/// </summary>
+public abstract class VmEndpointCmdlet : EndpointSettingsCmdlet
+{
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, HelpMessage = "The VM object from Get-AzureVM.")]
+    [Alias("InputObject")]
+    public IPersistentVM? VM { get; set; }
+
+    protected PersistentVM Instance => VM!.GetInstance();
+
+    /// <summary>Runs the local checks; whatever they find is one terminating error, as Azure's ArgumentException was.</summary>
+    protected void CheckLocally(Action<Violations> check, object? target)
+    {
+        try
+        {
+            Violations.Throw(check);
+        }
+        catch (MultiVipException e)
+        {
+            throw InvalidArgument(e.Message, target);
         }
     }
 
-    protected void CheckLocalPortFree(PersistentVM vm, string name, string protocol, int localPort)
-    {
-        var clash = vm.Endpoints.Find(e => !Names.Equal(e.Name, name)
-            && string.Equals(e.Protocol ?? "tcp", protocol, StringComparison.OrdinalIgnoreCase)
-            && e.LocalPort == localPort);
-        if (clash is not null)
-        {
-            throw InvalidArgument(Messages.LocalPortInUse(localPort, name), localPort);
-        }
-    }
+    /// <summary>Names and local ports stay unique on the VM: <paramref name="endpoint"/> against the other endpoints of the object.</summary>
+    protected static void UniqueOnVm(PersistentVM vm, EndpointRequest endpoint, EndpointRequest? replaced, Violations violations) =>
+        EndpointRules.UniqueOnVm([.. vm.Endpoints.Where(e => !ReferenceEquals(e, replaced)).Select(Key), Key(endpoint)], violations);
 
-    protected void CheckProbePath(string protocol, string? path)
+    /// <summary>What the uniqueness rule looks at (name, protocol, local port) of an endpoint in the object.</summary>
+    private static InputEndpoint Key(EndpointRequest e) => new()
     {
-        if (string.Equals(protocol, "tcp", StringComparison.OrdinalIgnoreCase) && !string.IsNullOrEmpty(path))
-        {
-            throw InvalidArgument(Messages.ProbePathNotValidWithTcp, path);
-        }
-
-        if (string.Equals(protocol, "http", StringComparison.OrdinalIgnoreCase) && string.IsNullOrEmpty(path))
-        {
-            throw InvalidArgument(Messages.ProbePathRequiredForHttp, protocol);
-        }
-    }
+        Name = e.Name ?? string.Empty,
+        Protocol = EnumParsing.ParseProtocol(e.Protocol ?? "tcp"),
+        LocalPort = e.LocalPort ?? 0,
+    };
 }
 
 [Cmdlet(VerbsCommon.Add, "AzureEndpoint", DefaultParameterSetName = NoLB), OutputType(typeof(IPersistentVM))]
-public sealed class AddAzureEndpointCmdlet : VmConfigurationCmdlet
+public sealed class AddAzureEndpointCmdlet : VmEndpointCmdlet
 {
     private const string NoLB = "NoLB";
     private const string LBNoProbe = "LBNoProbe";
@@ -69,15 +130,6 @@ public sealed class AddAzureEndpointCmdlet : VmConfigurationCmdlet
 
     [Parameter(Position = 2, Mandatory = true, HelpMessage = "Private port on the VM.")]
     public int LocalPort { get; set; }
-
-    [Parameter(HelpMessage = "Public port on the VIP (defaults to the local port).")]
-    public int? PublicPort { get; set; }
-
-    [Parameter]
-    public bool? DirectServerReturn { get; set; }
-
-    [Parameter]
-    public NetworkAclObject? ACL { get; set; }
 
     [Parameter(ParameterSetName = LBNoProbe, Mandatory = true)]
     [Parameter(ParameterSetName = LBCustomProbe, Mandatory = true)]
@@ -109,64 +161,41 @@ public sealed class AddAzureEndpointCmdlet : VmConfigurationCmdlet
     [Parameter(ParameterSetName = LBCustomProbe)]
     public int? ProbeTimeoutInSeconds { get; set; }
 
-    /// <summary>Accepted for scripts; MultiVip has no internal load balancers.</summary>
-    [Parameter]
-    public string? InternalLoadBalancerName { get; set; }
-
-    [Parameter]
-    public int? IdleTimeoutInMinutes { get; set; }
-
-    [Parameter]
-    [ValidateSet("sourceIP", "sourceIPProtocol", "none", IgnoreCase = true)]
-    public string? LoadBalancerDistribution { get; set; }
-
-    [Parameter]
-    [ArgumentCompleter(typeof(VirtualIPNameCompleter))]
-    public string? VirtualIPName { get; set; }
-
     protected override void ProcessRecord()
     {
         var vm = Instance;
-        if (vm.FindEndpoint(Name) is not null)
+        var probe = ParameterSetName != LBCustomProbe ? null : new ProbeRequest
         {
-            throw InvalidArgument(Messages.EndpointNameExists(Name), Name);
-        }
+            Protocol = ProbeProtocol!.ToLowerInvariant(),
+            Port = ProbePort,
+            Path = string.IsNullOrEmpty(ProbePath) ? null : ProbePath,
+            IntervalInSeconds = ProbeIntervalInSeconds,
+            TimeoutInSeconds = ProbeTimeoutInSeconds,
+        };
+        var endpoint = WithSettings(
+            new EndpointRequest { Name = Name, LoadBalancedSetName = LBSetName, DefaultProbe = ParameterSetName == LBDefaultProbe ? true : null },
+            Protocol,
+            LocalPort,
+            probe);
 
-        CheckPort(LocalPort);
-        CheckPort(PublicPort);
-        var protocol = Protocol.ToLowerInvariant();
-        CheckLocalPortFree(vm, Name, protocol, LocalPort);
-
-        ProbeRequest? probe = null;
-        if (ParameterSetName == LBCustomProbe)
+        // What Azure's Add-AzureEndpoint checked before sending anything.
+        CheckLocally(v =>
         {
-            CheckPort(ProbePort);
-            CheckProbePath(ProbeProtocol!, ProbePath);
-            probe = new ProbeRequest
+            UniqueOnVm(vm, endpoint, replaced: null, v);
+            EndpointRules.Port(LocalPort, v);
+            if (PublicPort is { } publicPort)
             {
-                Protocol = ProbeProtocol!.ToLowerInvariant(),
-                Port = ProbePort,
-                Path = ProbePath,
-                IntervalInSeconds = ProbeIntervalInSeconds,
-                TimeoutInSeconds = ProbeTimeoutInSeconds,
-            };
-        }
+                EndpointRules.Port(publicPort, v);
+            }
 
-        vm.Endpoints.Add(new EndpointRequest
-        {
-            Name = Name,
-            Protocol = protocol,
-            LocalPort = LocalPort,
-            PublicPort = PublicPort,
-            VirtualIpName = VirtualIPName,
-            LoadBalancedSetName = LBSetName,
-            DefaultProbe = ParameterSetName == LBDefaultProbe ? true : null,
-            Probe = probe,
-            Acl = ACL?.ToRequests(),
-            IdleTimeoutInMinutes = IdleTimeoutInMinutes,
-            Distribution = LoadBalancerDistribution,
-            DirectServerReturn = DirectServerReturn,
-        });
+            if (probe is not null)
+            {
+                EndpointRules.Port(ProbePort, v);
+                EndpointRules.ProbePath(EnumParsing.ParseProbeProtocol(probe.Protocol!), probe.Path, v);
+            }
+        }, Name);
+
+        vm.Endpoints.Add(endpoint);
 
         // The object received, not a copy: Update-AzureVM binds ServiceName and Name from it.
         WriteObject(VM);
@@ -175,7 +204,7 @@ public sealed class AddAzureEndpointCmdlet : VmConfigurationCmdlet
 
 /// <summary>Changes an endpoint of the VM object; only the parameters given change.</summary>
 [Cmdlet(VerbsCommon.Set, "AzureEndpoint"), OutputType(typeof(IPersistentVM))]
-public sealed class SetAzureEndpointCmdlet : VmConfigurationCmdlet
+public sealed class SetAzureEndpointCmdlet : VmEndpointCmdlet
 {
     [Parameter(Position = 0, Mandatory = true)]
     [ValidateNotNullOrEmpty]
@@ -189,47 +218,26 @@ public sealed class SetAzureEndpointCmdlet : VmConfigurationCmdlet
     [Parameter(Position = 2)]
     public int? LocalPort { get; set; }
 
-    [Parameter]
-    public int? PublicPort { get; set; }
-
-    [Parameter]
-    public bool? DirectServerReturn { get; set; }
-
-    [Parameter]
-    public NetworkAclObject? ACL { get; set; }
-
-    [Parameter]
-    public string? InternalLoadBalancerName { get; set; }
-
-    [Parameter]
-    public int? IdleTimeoutInMinutes { get; set; }
-
-    [Parameter]
-    [ValidateSet("sourceIP", "sourceIPProtocol", "none", IgnoreCase = true)]
-    public string? LoadBalancerDistribution { get; set; }
-
-    [Parameter]
-    [ArgumentCompleter(typeof(VirtualIPNameCompleter))]
-    public string? VirtualIPName { get; set; }
-
     protected override void ProcessRecord()
     {
         var vm = Instance;
         var existing = vm.FindEndpoint(Name) ?? throw InvalidArgument(Messages.EndpointNotFound(Name), Name);
-        CheckPort(LocalPort);
-        CheckPort(PublicPort);
-        var updated = existing with
+        var updated = WithSettings(existing, Protocol, LocalPort, probe: null);
+
+        // What Azure's Set-AzureEndpoint checked (ports), and the VM object's local ports.
+        CheckLocally(v =>
         {
-            Protocol = Protocol?.ToLowerInvariant() ?? existing.Protocol,
-            LocalPort = LocalPort ?? existing.LocalPort,
-            PublicPort = PublicPort ?? existing.PublicPort,
-            DirectServerReturn = DirectServerReturn ?? existing.DirectServerReturn,
-            Acl = ACL is null ? existing.Acl : ACL.ToRequests(),
-            IdleTimeoutInMinutes = IdleTimeoutInMinutes ?? existing.IdleTimeoutInMinutes,
-            Distribution = LoadBalancerDistribution ?? existing.Distribution,
-            VirtualIpName = VirtualIPName ?? existing.VirtualIpName,
-        };
-        CheckLocalPortFree(vm, Name, updated.Protocol ?? "tcp", updated.LocalPort ?? 0);
+            foreach (var port in new[] { LocalPort, PublicPort })
+            {
+                if (port is { } given)
+                {
+                    EndpointRules.Port(given, v);
+                }
+            }
+
+            UniqueOnVm(vm, updated with { Name = Name }, existing, v);
+        }, Name);
+
         vm.Endpoints[vm.Endpoints.IndexOf(existing)] = updated;
         WriteObject(VM);
     }
@@ -276,7 +284,7 @@ public sealed class GetAzureEndpointCmdlet : VmConfigurationCmdlet
 /// leaves the probe alone; -ProbeProtocolTCP / -ProbeProtocolHTTP replace it.
 /// </summary>
 [Cmdlet(VerbsCommon.Set, "AzureLoadBalancedEndpoint", DefaultParameterSetName = DefaultProbe), OutputType(typeof(ManagementOperationContext))]
-public sealed class SetAzureLoadBalancedEndpointCmdlet : MultiVipCmdlet
+public sealed class SetAzureLoadBalancedEndpointCmdlet : EndpointSettingsCmdlet
 {
     private const string DefaultProbe = "DefaultProbe";
     private const string TcpProbe = "TCPProbe";
@@ -300,15 +308,6 @@ public sealed class SetAzureLoadBalancedEndpointCmdlet : MultiVipCmdlet
     [Parameter]
     public int? LocalPort { get; set; }
 
-    [Parameter]
-    public int? PublicPort { get; set; }
-
-    [Parameter]
-    public bool? DirectServerReturn { get; set; }
-
-    [Parameter]
-    public NetworkAclObject? ACL { get; set; }
-
     [Parameter(ParameterSetName = TcpProbe, Mandatory = true)]
     public SwitchParameter ProbeProtocolTCP { get; set; }
 
@@ -331,48 +330,16 @@ public sealed class SetAzureLoadBalancedEndpointCmdlet : MultiVipCmdlet
     [Parameter(ParameterSetName = HttpProbe)]
     public int? ProbeTimeoutInSeconds { get; set; }
 
-    [Parameter]
-    public string? InternalLoadBalancerName { get; set; }
-
-    [Parameter]
-    public int? IdleTimeoutInMinutes { get; set; }
-
-    [Parameter]
-    [ValidateSet("sourceIP", "sourceIPProtocol", "none", IgnoreCase = true)]
-    public string? LoadBalancerDistribution { get; set; }
-
-    [Parameter]
-    [ArgumentCompleter(typeof(VirtualIPNameCompleter))]
-    public string? VirtualIPName { get; set; }
-
+    /// <summary>Sent as given: Azure's cmdlet checked nothing locally here, and the server checks it all.</summary>
     protected override void ProcessRecord()
     {
-        foreach (var port in new[] { LocalPort, PublicPort, ProbePort })
-        {
-            if (port is < 1 or > 65535)
-            {
-                throw InvalidArgument(Messages.PortRange, port);
-            }
-        }
-
         var probe = ParameterSetName switch
         {
             TcpProbe => new ProbeRequest { Protocol = "tcp", Port = ProbePort, IntervalInSeconds = ProbeIntervalInSeconds, TimeoutInSeconds = ProbeTimeoutInSeconds },
             HttpProbe => new ProbeRequest { Protocol = "http", Port = ProbePort, Path = ProbePath, IntervalInSeconds = ProbeIntervalInSeconds, TimeoutInSeconds = ProbeTimeoutInSeconds },
             _ => null,
         };
-        var request = new SetLoadBalancedSetRequest
-        {
-            VirtualIpName = VirtualIPName,
-            Protocol = Protocol?.ToLowerInvariant(),
-            LocalPort = LocalPort,
-            PublicPort = PublicPort,
-            Probe = probe,
-            Acl = ACL?.ToRequests(),
-            IdleTimeoutInMinutes = IdleTimeoutInMinutes,
-            Distribution = LoadBalancerDistribution,
-            DirectServerReturn = DirectServerReturn,
-        };
+        var request = WithSettings(new SetLoadBalancedSetRequest(), Protocol, LocalPort, probe);
         WriteOperation((c, ct) => c.SetLoadBalancedSetAsync(ServiceName, LBSetName, request, cancellationToken: ct), LBSetName);
     }
 }

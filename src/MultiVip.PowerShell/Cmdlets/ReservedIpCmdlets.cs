@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Management.Automation;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Services;
 using MultiVip.PowerShell.Completion;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Management.Automation;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.PowerShell.Completion;
 using MultiVip.PowerShell.Infrastructure;
 using MultiVip.PowerShell.Objects;

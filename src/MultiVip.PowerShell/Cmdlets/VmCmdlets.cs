@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.PowerShell.Completion;
 using MultiVip.PowerShell.Infrastructure;
 using MultiVip.PowerShell.Objects;

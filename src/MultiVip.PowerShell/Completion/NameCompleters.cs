@@ -88,12 +88,12 @@ internal sealed class ReservedIPNameCompleter : IArgumentCompleter
 /// <summary>The deployments a completion looks in: the named service's, or every deployed service's.</summary>
 internal static class Deployments
 {
-    public static async Task<IReadOnlyList<Model.Api.DeploymentView>> ReadAsync(MultiVipClient client, string? service, CancellationToken ct)
+    public static async Task<IReadOnlyList<Contracts.DeploymentView>> ReadAsync(MultiVipClient client, string? service, CancellationToken ct)
     {
         var services = service is not null
             ? [service]
             : (await client.ListServicesAsync(ct)).Where(s => s.DeploymentName is not null).Select(s => s.Name).ToList();
-        var deployments = new List<Model.Api.DeploymentView>(services.Count);
+        var deployments = new List<Contracts.DeploymentView>(services.Count);
         foreach (var name in services)
         {
             try

@@ -71,7 +71,7 @@ public abstract class MultiVipCmdlet : PSCmdlet, IDisposable
         return new PersistentVMRoleContext(deployment.ServiceName, deployment.Name, new PersistentVM(vm.Value, vm.ETag, VipAddresses(deployment)));
     }
 
-    protected static Dictionary<string, string?> VipAddresses(Model.Api.DeploymentView deployment) =>
+    protected static Dictionary<string, string?> VipAddresses(Contracts.DeploymentView deployment) =>
         deployment.VirtualIps.ToDictionary(v => v.Name, v => v.Address, StringComparer.OrdinalIgnoreCase);
 
     protected bool IsBound(string parameter) => MyInvocation.BoundParameters.ContainsKey(parameter);

@@ -1,4 +1,4 @@
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 
 namespace MultiVip.PowerShell.Objects;
 

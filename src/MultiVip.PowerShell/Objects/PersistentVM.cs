@@ -1,4 +1,4 @@
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Services;
 
 namespace MultiVip.PowerShell.Objects;
@@ -121,6 +121,7 @@ public sealed class InputEndpointContext
         Acl = NetworkAclObject.From(e.Acl);
         IdleTimeoutInMinutes = e.IdleTimeoutInMinutes;
         LoadBalancerDistribution = e.Distribution;
+        ProxyProtocol = e.ProxyProtocol;
     }
 
     public string Name { get; }
@@ -156,4 +157,7 @@ public sealed class InputEndpointContext
     public int? IdleTimeoutInMinutes { get; }
 
     public string? LoadBalancerDistribution { get; }
+
+    /// <summary>Ours, not Azure's: the PROXY protocol header the VM receives (none, v1, v2).</summary>
+    public string? ProxyProtocol { get; }
 }

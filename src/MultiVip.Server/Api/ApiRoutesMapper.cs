@@ -1,7 +1,7 @@
+using MultiVip.Contracts;
 using MultiVip.Control;
 using MultiVip.Control.Commands;
 using MultiVip.DataPlane.Contract;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Model.ReservedIps;

@@ -1,6 +1,6 @@
 using Microsoft.Data.Sqlite;
 using MultiVip.Control.State;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Errors;
 
 namespace MultiVip.Server.Api;

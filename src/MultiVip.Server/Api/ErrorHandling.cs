@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
+using MultiVip.Contracts;
 using MultiVip.Control.State;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Text;
 
@@ -73,7 +73,7 @@ internal static partial class ErrorHandling
 
     private static (int Status, ErrorBody Body) Describe(Exception? exception, HttpContext context) => exception switch
     {
-        MultiVipException e => (e.Code.HttpStatus(), new ErrorBody(e.Code.ToString(), e.Message)),
+        MultiVipException e => (e.Code.HttpStatus(), ErrorBody.From(e)),
         BadHttpRequestException { StatusCode: 413 } => (413, new ErrorBody(nameof(ErrorCode.RequestTooLarge),
             "The request body is larger than the server accepts (--max-request-body). API bodies are small JSON documents.")),
         BadHttpRequestException e => (e.StatusCode, new ErrorBody(nameof(ErrorCode.BadRequest), e.Message)),

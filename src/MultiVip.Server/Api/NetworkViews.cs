@@ -1,5 +1,5 @@
 using System.Net;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.DataPlane.Contract;
 using MultiVip.Model.Services;
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Text;
 

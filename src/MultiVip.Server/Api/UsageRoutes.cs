@@ -1,4 +1,4 @@
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Server.Usage;
 
 namespace MultiVip.Server.Api;

@@ -1,6 +1,6 @@
+using MultiVip.Contracts;
 using MultiVip.Control.Commands;
 using MultiVip.DataPlane.Contract;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Services;
 

@@ -1,8 +1,8 @@
 using System.Globalization;
+using MultiVip.Contracts;
 using MultiVip.Control;
 using MultiVip.Control.Commands;
 using MultiVip.DataPlane.Contract;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;

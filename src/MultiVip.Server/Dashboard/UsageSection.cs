@@ -1,5 +1,5 @@
 using System.Globalization;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 
 namespace MultiVip.Server.Dashboard;
 

@@ -1,8 +1,8 @@
 using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using MultiVip.Contracts;
 using MultiVip.Control.Commands;
-using MultiVip.Model.Api;
 using MultiVip.Model.Services;
 using MultiVip.Server.Hosting;
 

@@ -107,6 +107,9 @@ public static class LogLevelNames
 {
     public const string Accepted = "trace, debug, information, warning, error, critical or none";
 
+    /// <summary>The names <see cref="TryParse"/> accepts, for shell completion and config samples.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["trace", "debug", "information", "warning", "error", "critical", "none"];
+
     public const string EnvironmentVariable = "MULTIVIP_LOG_LEVEL";
 
     /// <summary>The file in the data dir that overrides the start-up level, re-read on SIGHUP.</summary>

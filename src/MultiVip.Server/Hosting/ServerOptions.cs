@@ -1,4 +1,4 @@
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Networking;
 using MultiVip.Model.Validation;
 

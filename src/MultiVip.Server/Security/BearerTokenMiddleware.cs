@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using MultiVip.Contracts;
 using MultiVip.Model.Errors;
 
 namespace MultiVip.Server.Security;

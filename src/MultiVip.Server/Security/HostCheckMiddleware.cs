@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
+using MultiVip.Contracts;
 using MultiVip.Model.Errors;
 
 namespace MultiVip.Server.Security;

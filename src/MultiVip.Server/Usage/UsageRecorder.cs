@@ -1,6 +1,6 @@
+using MultiVip.Contracts;
 using MultiVip.Control.Usage;
 using MultiVip.DataPlane.Contract;
-using MultiVip.Model.Api;
 using MultiVip.Model.Services;
 
 namespace MultiVip.Server.Usage;

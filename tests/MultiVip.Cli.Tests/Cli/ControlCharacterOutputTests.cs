@@ -1,6 +1,6 @@
 using MultiVip.Cli.Tests.Support;
 using MultiVip.Model.Operations;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 
 namespace MultiVip.Cli.Tests.Cli;
 

@@ -46,8 +46,13 @@ public sealed class ServeDataPlaneOptionsTests
         var serve = ServeCommand.Create(Cli(), (_, _, _, _) => Task.FromResult(0));
         foreach (var setting in ServerHost.DataPlaneSettings)
         {
-            var option = Assert.IsAssignableFrom<Option<int>>(serve.Options.Single(o => o.Name == setting.ServeOption));
-            var other = ((int)option.GetDefaultValue()! + 1).ToString(CultureInfo.InvariantCulture);
+            var other = serve.Options.Single(o => o.Name == setting.ServeOption) switch
+            {
+                Option<int> given => ((int)given.GetDefaultValue()! + 1).ToString(CultureInfo.InvariantCulture),
+                Option<int?> derived => "1234", // no default of its own: sized from the open-file limit
+                Option<string?> or Option<string> => "eth9",
+                var option => throw new InvalidOperationException($"{option.Name} has the type {option.ValueType}: add a sample for it here."),
+            };
             var parsed = ServerHost.DataPlaneOptionsFor(await ParseAsync(setting.ServeOption, other));
             var changed = Properties.Where(p => !Equals(p.GetValue(parsed), p.GetValue(baseline))).Select(p => p.Name);
             Assert.Equal([setting.Property], changed);

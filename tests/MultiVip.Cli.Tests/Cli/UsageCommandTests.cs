@@ -1,6 +1,6 @@
 using System.Text.Json;
 using MultiVip.Cli.Tests.Support;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 
 namespace MultiVip.Cli.Tests.Cli;
 

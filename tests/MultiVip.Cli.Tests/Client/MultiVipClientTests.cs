@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using MultiVip.Cli.Tests.Support;
 using MultiVip.Client;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 
 namespace MultiVip.Cli.Tests.EndToEnd;
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using MultiVip.Client;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Operations;
 using Xunit.Abstractions;
 

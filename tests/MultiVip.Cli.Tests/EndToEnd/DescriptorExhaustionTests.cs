@@ -5,7 +5,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using Xunit.Abstractions;
 
 namespace MultiVip.Cli.Tests.EndToEnd;

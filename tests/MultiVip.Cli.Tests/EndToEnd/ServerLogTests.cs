@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 
 namespace MultiVip.Cli.Tests.EndToEnd;
 

@@ -3,7 +3,7 @@ using System.Text.Json;
 using MultiVip.Cli.Infrastructure;
 using MultiVip.Cli.Tests.Cli;
 using MultiVip.Client;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Server.Hosting;
 
 namespace MultiVip.Cli.Tests.Operations;

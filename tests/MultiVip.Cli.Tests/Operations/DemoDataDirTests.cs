@@ -36,7 +36,7 @@ public sealed partial class DemoDataDirTests : IDisposable
         // The walk-through, as the README has it, in ./.multivip.
         using (var walkthrough = CliProcess.Start(_cwd, null, ["serve", .. common]))
         {
-            await walkthrough.WaitForLineAsync("Stop with Ctrl+C or SIGTERM.", TimeSpan.FromSeconds(60));
+            await walkthrough.WaitForLineAsync("Stop with Ctrl+C or SIGTERM", TimeSpan.FromSeconds(60));
             foreach (var command in new[]
             {
                 "service create --name myService",

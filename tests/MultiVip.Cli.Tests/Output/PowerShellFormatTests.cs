@@ -1,6 +1,6 @@
 using MultiVip.Cli.Output;
 using MultiVip.Cli.Tests.Support;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Operations;
 
 namespace MultiVip.Cli.Tests.Output;

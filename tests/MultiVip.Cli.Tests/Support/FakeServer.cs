@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 
 namespace MultiVip.Cli.Tests.Support;
 

@@ -1,4 +1,4 @@
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
 

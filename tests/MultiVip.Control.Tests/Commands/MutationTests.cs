@@ -47,7 +47,10 @@ public sealed class MutationTests
         var twoVips = Service("a", Vip("Vip1", null, dns: true), Vip("Vip2", null));
 
         var refused = new Mutation(world, pool, ServiceLimits.Default with { MaxVirtualIpsPerDeployment = 1 }, Now);
-        var error = Assert.Throws<MultiVipException>(() => refused.PutService(twoVips));
+        // The rule's problem is recorded (the change is refused once, with all of them, by Mutation.Run).
+        refused.PutService(twoVips);
+        Assert.Equal([Messages.TooManyVirtualIps(1)], refused.Problems.Errors.Select(e => e.Message));
+        var error = Assert.Throws<MultiVipException>(refused.Problems.ThrowIfAny);
         Assert.Equal(Messages.TooManyVirtualIps(1), error.Message);
         Assert.False(refused.CursorMoved);
         Assert.Null(refused.FindService("a")!.Deployment);

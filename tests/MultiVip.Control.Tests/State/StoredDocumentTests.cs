@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
+using MultiVip.Contracts;
 using MultiVip.Control.Commands;
 using MultiVip.Control.State;
-using MultiVip.Model.Api;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
 

@@ -1,6 +1,6 @@
 using MultiVip.Control.State;
 using MultiVip.Control.Usage;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Errors;
 
 namespace MultiVip.Control.Tests.Usage;

@@ -5,7 +5,7 @@ using MultiVip.Control.Commands;
 using MultiVip.Control.State;
 using MultiVip.Control.Usage;
 using MultiVip.DataPlane;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Networking;
 

@@ -1,5 +1,5 @@
 using MultiVip.Client;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Server.Hosting;
 
 namespace MultiVip.Network.Tests.Announcing;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using MultiVip.Contracts;
 using MultiVip.DataPlane.Contract;
-using MultiVip.Model.Api;
 using MultiVip.Model.Services;
 using MultiVip.TestSupport.Network;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.TestSupport.Network;
 
 namespace MultiVip.Network.Tests.EndToEnd;

@@ -1,5 +1,5 @@
 using System.Net.Http.Headers;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.TestSupport.Network;
 
 namespace MultiVip.Network.Tests.EndToEnd;

@@ -1,4 +1,4 @@
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.TestSupport.Network;
 
 namespace MultiVip.Network.Tests.EndToEnd;

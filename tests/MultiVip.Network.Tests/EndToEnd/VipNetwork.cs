@@ -90,8 +90,12 @@ internal sealed class VipNetwork : IAsyncDisposable
         var endpointFile = Path.Combine(DataDir, "endpoint");
         File.Delete(endpointFile);
         var cli = Path.Combine(AppContext.BaseDirectory, "multivip.dll");
+
+        // The test's client reaches the API through a relay on this address: the server must accept
+        // it in the Host header (its DNS-rebinding check answers other names with 421).
+        var relayAddress = IPAddress.Parse($"127.68.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(1, 250)}");
         Server = Lb.Start("dotnet", [
-            cli, "serve", "--data-dir", DataDir, "--api", "http://127.0.0.1:0", "--dns", "off",
+            cli, "serve", "--data-dir", DataDir, "--api", "http://127.0.0.1:0", "--dns", "off", "--allowed-host", relayAddress.ToString(),
             "--vip-pool", Ipv4Pool, "--vip-pool", Ipv6Pool, "--vip-interface", "eth0", "--drain-timeout", "20", .. extra,
         ]);
         var server = Server;
@@ -107,7 +111,7 @@ internal sealed class VipNetwork : IAsyncDisposable
             await _relay.DisposeAsync();
         }
 
-        _relay = NamespaceRelay.Start(Lb, new IPEndPoint(IPAddress.Loopback, api.Port), IPAddress.Parse($"127.68.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(1, 250)}"));
+        _relay = NamespaceRelay.Start(Lb, new IPEndPoint(IPAddress.Loopback, api.Port), relayAddress);
         return server;
     }
 

@@ -1,6 +1,6 @@
 using System.Net;
 using Microsoft.Playwright;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using Xunit.Abstractions;
 
 namespace MultiVip.Server.Tests.Dashboard;

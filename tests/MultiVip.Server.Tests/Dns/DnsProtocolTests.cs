@@ -6,7 +6,7 @@ using System.Text;
 using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
 using Microsoft.Extensions.Logging.Abstractions;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Server.Dns;
 
 namespace MultiVip.Server.Tests.Dns;

@@ -11,7 +11,7 @@ public sealed class DnsTcpLimitTests
     private const int Idle = 100;
 
     [Fact]
-    public async Task Idle_tcp_clients_beyond_the_cap_are_closed_at_once_udp_keeps_answering_and_tcp_recovers()
+    public async Task Idle_tcp_clients_beyond_the_cap_wait_in_the_backlog_udp_keeps_answering_and_tcp_recovers()
     {
         await using var f = await ServerFixture.StartAsync();
         var dns = f.Server.DnsEndPoint!;
@@ -25,22 +25,15 @@ public sealed class DnsTcpLimitTests
                 await socket.ConnectAsync(dns).WaitAsync(TimeSpan.FromSeconds(10));
             }
 
-            // Before the cap there was none: 100 idle clients held 100 descriptors (as many as wanted).
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(4);
-            int closed;
-            while ((closed = idle.Count(IsClosedByPeer)) < Idle - Cap)
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"only {closed} of {Idle} idle DNS TCP connections were closed (cap {Cap})");
-                await Task.Delay(20);
-            }
-
+            // Beyond the cap the server stops accepting (NSD's tcp-count): the rest wait in the kernel's
+            // backlog and hold no descriptor of the server's, so DNS over UDP answers meanwhile.
             var udp = new LookupClient(new LookupClientOptions(new NameServer(dns)) { UseCache = false, Retries = 2, Timeout = TimeSpan.FromSeconds(2) });
             var soa = await udp.QueryAsync("cloudapp.internal", QueryType.SOA);
             Assert.False(soa.HasError, soa.ErrorMessage);
 
-            // The idle ones time out after 5 s without a query; TCP answers again.
+            // The idle ones are cut after 5 s without a query (the waiting ones in their turn); TCP answers again.
             var tcp = new LookupClient(new LookupClientOptions(new NameServer(dns)) { UseCache = false, UseTcpOnly = true, Retries = 0, Timeout = TimeSpan.FromSeconds(2) });
-            deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
             while (true)
             {
                 try

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 
 namespace MultiVip.Server.Tests.Hosting;
 

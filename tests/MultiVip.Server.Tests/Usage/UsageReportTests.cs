@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
-using MultiVip.Model.Api;
+using MultiVip.Contracts;
 using MultiVip.Server.Hosting;
 
 namespace MultiVip.Server.Tests.Usage;

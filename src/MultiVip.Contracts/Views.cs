@@ -1,6 +1,6 @@
 using MultiVip.Model.Services;
 
-namespace MultiVip.Model.Api;
+namespace MultiVip.Contracts;
 
 // Response bodies that are not plain domain records.
 

@@ -1,6 +1,4 @@
-using MultiVip.Model.Api;
-
-namespace MultiVip.Model.Tests.Api;
+namespace MultiVip.Contracts.Tests;
 
 public class ApiRoutesTests
 {

@@ -1,10 +1,10 @@
 using System.Text.Json;
-using MultiVip.Model.Api;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Operations;
 using MultiVip.Model.Services;
+using MultiVip.Model.Tests;
 
-namespace MultiVip.Model.Tests.Api;
+namespace MultiVip.Contracts.Tests;
 
 public class ApiJsonTests
 {
@@ -92,4 +92,21 @@ public class ApiJsonTests
     [Fact]
     public void Error_body_is_code_and_message() => Assert.Equal(
         "{\"code\":\"BadRequest\",\"message\":\"m\"}", Json(new ErrorBody("BadRequest", "m")));
+
+    [Fact]
+    public void Error_body_of_one_problem_has_no_list() => Assert.Equal(
+        "{\"code\":\"ConflictError\",\"message\":\"m\"}", Json(ErrorBody.From(MultiVipException.Conflict("m"))));
+
+    [Fact]
+    public void Error_body_of_several_problems_lists_each_with_its_code()
+    {
+        var ex = new MultiVipException([new ErrorDetail(ErrorCode.BadRequest, "a."), new ErrorDetail(ErrorCode.ConflictError, "b")]);
+
+        var json = Json(ErrorBody.From(ex));
+
+        Assert.Equal(
+            "{\"code\":\"BadRequest\",\"message\":\"The change has 2 problems: (1) a. (2) b.\",\"errors\":[{\"code\":\"BadRequest\",\"message\":\"a.\"},{\"code\":\"ConflictError\",\"message\":\"b\"}]}",
+            json);
+        Assert.Equal(2, JsonSerializer.Deserialize<ErrorBody>(json, ApiJson.Options)!.Errors!.Count);
+    }
 }

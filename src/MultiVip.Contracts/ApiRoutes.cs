@@ -1,4 +1,4 @@
-namespace MultiVip.Model.Api;
+namespace MultiVip.Contracts;
 
 /// <summary>
 /// The REST API's resource URLs, shared by the server and the client so they cannot drift.

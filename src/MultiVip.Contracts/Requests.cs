@@ -1,4 +1,4 @@
-namespace MultiVip.Model.Api;
+namespace MultiVip.Contracts;
 
 // Request bodies of the REST API. Enumerations travel as strings and are parsed by the server with
 // the domain's messages, so a typo gets "'tpc' is not an endpoint protocol. Use tcp or udp." rather
@@ -60,11 +60,14 @@ public sealed record AclRuleRequest
     public string? Description { get; init; }
 }
 
-/// <summary>Every option of Add-AzureEndpoint / Set-AzureEndpoint.</summary>
-public sealed record EndpointRequest
+/// <summary>
+/// The settings of an endpoint that Add-AzureEndpoint, Set-AzureEndpoint and
+/// Set-AzureLoadBalancedEndpoint share: declared once, so a new endpoint field is one line here and
+/// one in each direction of <see cref="EndpointMapping"/>. Null means not given: Azure's default
+/// when an endpoint is created, the current value when a load-balanced set is changed.
+/// </summary>
+public abstract record EndpointSettings
 {
-    public string? Name { get; init; }
-
     public string? Protocol { get; init; }
 
     public int? LocalPort { get; init; }
@@ -75,11 +78,7 @@ public sealed record EndpointRequest
     /// <summary>The default VIP when omitted.</summary>
     public string? VirtualIpName { get; init; }
 
-    public string? LoadBalancedSetName { get; init; }
-
-    /// <summary>A TCP probe on the local port with the default interval and timeout.</summary>
-    public bool? DefaultProbe { get; init; }
-
+    /// <summary>A custom probe; on a load-balanced set, null keeps the probe (the cmdlet's default parameter set).</summary>
     public ProbeRequest? Probe { get; init; }
 
     public IReadOnlyList<AclRuleRequest>? Acl { get; init; }
@@ -91,6 +90,17 @@ public sealed record EndpointRequest
     public bool? DirectServerReturn { get; init; }
 
     public string? ProxyProtocol { get; init; }
+}
+
+/// <summary>Every option of Add-AzureEndpoint / Set-AzureEndpoint.</summary>
+public sealed record EndpointRequest : EndpointSettings
+{
+    public string? Name { get; init; }
+
+    public string? LoadBalancedSetName { get; init; }
+
+    /// <summary>A TCP probe on the local port with the default interval and timeout.</summary>
+    public bool? DefaultProbe { get; init; }
 }
 
 /// <summary>Update-AzureVM: the VM's whole endpoint list, committed at once (send If-Match with the VM's ETag).</summary>
@@ -100,29 +110,7 @@ public sealed record UpdateVmRequest
 }
 
 /// <summary>Set-AzureLoadBalancedEndpoint: what is given changes on every member; the rest stays.</summary>
-public sealed record SetLoadBalancedSetRequest
-{
-    public string? VirtualIpName { get; init; }
-
-    public string? Protocol { get; init; }
-
-    public int? LocalPort { get; init; }
-
-    public int? PublicPort { get; init; }
-
-    /// <summary>Replaces the probe; leave null to keep it (the cmdlet's default parameter set).</summary>
-    public ProbeRequest? Probe { get; init; }
-
-    public IReadOnlyList<AclRuleRequest>? Acl { get; init; }
-
-    public int? IdleTimeoutInMinutes { get; init; }
-
-    public string? Distribution { get; init; }
-
-    public bool? DirectServerReturn { get; init; }
-
-    public string? ProxyProtocol { get; init; }
-}
+public sealed record SetLoadBalancedSetRequest : EndpointSettings;
 
 public sealed record CreateReservedIpRequest
 {
@@ -148,37 +136,4 @@ public sealed record AssociateReservedIpRequest
 
     /// <summary>The default VIP when omitted.</summary>
     public string? VirtualIpName { get; init; }
-}
-
-public static class EndpointRequestMapping
-{
-    /// <summary>The request that recreates <paramref name="e"/> exactly: the base of read-modify-write edits.</summary>
-    public static EndpointRequest ToRequest(this Services.InputEndpoint e) => new()
-    {
-        Name = e.Name,
-        Protocol = Services.EnumParsing.ToWire(e.Protocol),
-        LocalPort = e.LocalPort,
-        PublicPort = e.PublicPort,
-        VirtualIpName = e.VirtualIpName,
-        LoadBalancedSetName = e.LoadBalancedSetName,
-        Probe = e.Probe is null ? null : new ProbeRequest
-        {
-            Protocol = Services.EnumParsing.ToWire(e.Probe.Protocol),
-            Port = e.Probe.Port,
-            Path = e.Probe.Path,
-            IntervalInSeconds = e.Probe.IntervalInSeconds,
-            TimeoutInSeconds = e.Probe.TimeoutInSeconds,
-        },
-        Acl = e.Acl.Select(r => new AclRuleRequest
-        {
-            Order = r.Order,
-            Action = Services.EnumParsing.ToWire(r.Action),
-            RemoteSubnet = r.RemoteSubnet,
-            Description = r.Description,
-        }).ToList(),
-        IdleTimeoutInMinutes = e.IdleTimeoutInMinutes,
-        Distribution = Services.EnumParsing.ToWire(e.Distribution),
-        DirectServerReturn = e.DirectServerReturn,
-        ProxyProtocol = e.ProxyProtocol.ToString().ToLowerInvariant(),
-    };
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using MultiVip.Model.Errors;
 
-namespace MultiVip.Model.Api;
+namespace MultiVip.Contracts;
 
 // What Azure bills for the seed's feature, as MultiVip records it (docs/usage.md): an extra
 // (non-default) VIP while it holds an address, a reserved IP while it exists, and the bytes each
