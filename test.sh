@@ -15,8 +15,9 @@ fi
 
 # Debian packages some tests drive for real (installed only when missing; needs root and apt).
 # chromium: the dashboard's browser tests (Playwright drives /usr/bin/chromium, never its own build).
+# zsh, fish: the CLI's shell completion scripts run in them (bash is there already).
 need=()
-for pkg in ${MULTIVIP_TEST_APT-chromium}; do
+for pkg in ${MULTIVIP_TEST_APT-chromium zsh fish}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
