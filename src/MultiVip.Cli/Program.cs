@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.CommandLine.Parsing;
 using MultiVip.Cli.Commands;
 using MultiVip.Cli.Infrastructure;
 

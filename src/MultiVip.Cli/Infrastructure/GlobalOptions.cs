@@ -81,9 +81,9 @@ internal sealed class GlobalOptions
 
     public IEnumerable<Option> All => [Api, Token, DataDir, Output, Pascal, Timeout, NoWait];
 
-    /// <summary>Options only the client verbs read; commands that run without a server (serve) neither list nor take them.</summary>
-    public IReadOnlyList<Option> ClientOnly => [Token, Output, Pascal, Timeout, NoWait];
-
-    /// <summary>Where the server is and keeps its data: shared by the client verbs and the commands that run the server.</summary>
+    /// <summary>
+    /// Where the server is and keeps its data: shared by the client verbs and the commands that run
+    /// the server. The others (--token, --output, --pascal, --timeout, --no-wait) only client verbs read.
+    /// </summary>
     public IReadOnlyList<Option> Server => [Api, DataDir];
 }

@@ -174,7 +174,7 @@ public sealed class CompletionTests : IAsyncLifetime
             words=("{{Program}}" vm show --service myService --name ""); CURRENT=7; print "=== vms"; _multivip
             words=("{{Program}}" vm list --service ""); CURRENT=5; print "=== services"; _multivip
             words=("{{Program}}" vip remove --service myService --name V); CURRENT=7; print "=== vips"; _multivip
-            words=("{{Program}}" completion bash ""); CURRENT=4; print "=== files"; _multivip
+            words=("{{Program}}" serve --tls-cert ""); CURRENT=4; print "=== files"; _multivip
             print "=== end"
             """;
 

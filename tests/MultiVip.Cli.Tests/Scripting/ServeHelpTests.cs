@@ -79,7 +79,16 @@ public sealed partial class ServeHelpTests
     [Fact]
     public async Task Serve_refuses_client_options_with_a_sentence()
     {
-        var run = await TestCli.RunAsync(["serve", "--token", "x", "--timeout", "5"]);
+        // Should serve start after all, it does so on a port of its own and is stopped.
+        var dataDir = Path.Combine(Path.GetTempPath(), "multivip-serve-help", Guid.NewGuid().ToString("N"));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var run = await TestCli.RunAsync(
+            ["serve", "--token", "x", "--timeout", "5", "--api", "http://127.0.0.1:0", "--dns", "off", "--vip-pool", "127.74.254.0/24", "--data-dir", dataDir],
+            cancellationToken: stop.Token);
+        if (Directory.Exists(dataDir))
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
 
         Assert.Equal(2, run.ExitCode);
         Assert.Contains("multivip: --token does not apply to 'multivip serve'", run.Error, StringComparison.Ordinal);
