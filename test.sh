@@ -17,8 +17,9 @@ fi
 # chromium: the dashboard's browser tests (Playwright drives /usr/bin/chromium, never its own build).
 # systemd: systemd-analyze verifies packaging/systemd/multivip.service (nothing is started).
 # iproute2: the network namespace tests (tests/MultiVip.Network.Tests) build their topologies with `ip`.
+# zsh, fish: the CLI's shell completion scripts run in them (bash is there already).
 need=()
-for pkg in ${MULTIVIP_TEST_APT-chromium systemd iproute2}; do
+for pkg in ${MULTIVIP_TEST_APT-chromium systemd iproute2 zsh fish}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then

@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.CommandLine.Help;
-using System.CommandLine.Parsing;
 using MultiVip.Cli.Commands;
 using MultiVip.Cli.Infrastructure;
 
@@ -23,6 +21,7 @@ internal static class Program
         Serve.ServeCommand.Create,
         BackupCommands.CreateBackup,
         BackupCommands.CreateRestore,
+        Completion.CompletionCommand.Create,
     ];
 
     private const string Description = """
@@ -33,7 +32,10 @@ internal static class Program
 
         Exit codes: 0 success; 1 the server refused the change, an operation failed or timed out, or no
         server could be reached; 2 usage error (unknown verb or option, missing or invalid value,
-        confirmation needed without a terminal); 130 interrupted.
+        confirmation needed without a terminal); 130 interrupted. With --output json, errors are one
+        JSON object on stderr: {"code", "message", "operationId"?, "suggestions"?}.
+
+        Shell completion: `multivip completion bash|zsh|fish|pwsh` (see its --help).
         """;
 
     public static Task<int> Main(string[] args)
@@ -79,6 +81,10 @@ internal static class Program
             root.Subcommands.Add(create(cli));
         }
 
+        // Over the whole tree, so verbs added above get them without an edit of their own.
+        Completion.NameCompletions.Attach(root, cli);
+        Completion.SuggestAction.Install(root, cli);
+        CommandHelpAction.Install(root, cli);
         return root;
     }
 
@@ -87,17 +93,16 @@ internal static class Program
         var cli = new CliContext(console);
         var parse = BuildRoot(cli).Parse(args);
 
-        // System.CommandLine reports parse errors with exit code 1; ours are 2 so scripts can tell a
-        // typo from a refusal by the server. Help wins over errors (`multivip vm add --help`).
-        if (parse.Errors.Count > 0 && parse.Action is not HelpAction)
-        {
-            foreach (var error in parse.Errors)
-            {
-                console.Error.WriteLine($"multivip: {error.Message}");
-            }
+        var (json, pascal) = cli.Global.RequestedErrorFormat(parse);
+        cli.Errors.Json = json;
+        cli.Errors.Pascal = pascal;
 
-            console.Error.WriteLine($"Run '{CommandPath(parse)} --help' for usage.");
-            return ExitCodes.UsageError;
+        // System.CommandLine reports parse errors with exit code 1; ours are 2 so scripts can tell a
+        // typo from a refusal by the server. Help and completion ([suggest]) win over errors
+        // (`multivip vm add --help`, a half-typed line).
+        if (parse.Action is not { ClearsParseErrors: true } && UsageErrors.Find(parse, cli) is { } usage)
+        {
+            return cli.Fail(usage, ExitCodes.UsageError);
         }
 
         var invocation = new InvocationConfiguration { Output = console.Out, Error = console.Error };
@@ -109,17 +114,5 @@ internal static class Program
         }
 
         return await parse.InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
-    }
-
-    private static string CommandPath(ParseResult parse)
-    {
-        var names = new List<string>();
-        for (var result = parse.CommandResult; result.Parent is CommandResult parent; result = parent)
-        {
-            names.Insert(0, result.Command.Name);
-        }
-
-        names.Insert(0, "multivip");
-        return string.Join(' ', names);
     }
 }

@@ -16,13 +16,16 @@ internal static class ExitCodes
 }
 
 /// <summary>An error the CLI itself detects after parsing, with the exit code it ends the process with.</summary>
-internal sealed class CliException(string message, int exitCode) : Exception(message)
+internal sealed class CliException(string message, int exitCode, string? code = null) : Exception(message)
 {
     public int ExitCode { get; } = exitCode;
 
+    /// <summary>The "code" of the error with --output json (see <see cref="Output.CliErrorCodes"/>).</summary>
+    public string Code { get; } = code ?? (exitCode == ExitCodes.UsageError ? Output.CliErrorCodes.UsageError : Output.CliErrorCodes.NotDone);
+
     /// <summary>A usage mistake found after parsing, e.g. a confirmation that cannot be asked.</summary>
-    public static CliException Usage(string message) => new(message, ExitCodes.UsageError);
+    public static CliException Usage(string message) => new(message, ExitCodes.UsageError, Output.CliErrorCodes.UsageError);
 
     /// <summary>The command did not do what was asked (e.g. the user declined), without a server error.</summary>
-    public static CliException NotDone(string message) => new(message, ExitCodes.ServiceError);
+    public static CliException NotDone(string message, string code = Output.CliErrorCodes.NotDone) => new(message, ExitCodes.ServiceError, code);
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MultiVip.Cli.Output;
+using MultiVip.Contracts;
 
 namespace MultiVip.Cli.Infrastructure;
 
@@ -15,9 +16,11 @@ internal sealed class GlobalOptions
             }
         });
 
+    // --api and --data-dir mean the same place to `serve` (where it listens, where it keeps its
+    // state) and to the client verbs (where they connect, where they find endpoint and token).
     public Option<string?> Api { get; } = new("--api")
     {
-        Description = "Base URL of the MultiVip server (default: MULTIVIP_API, then <data-dir>/endpoint, then http://127.0.0.1:7400).",
+        Description = $"URL of the server's API: where `serve` listens and the client verbs connect (clients: else MULTIVIP_API, then <data-dir>/endpoint). Default {ApiRoutes.DefaultApi}.",
         Recursive = true,
     };
 
@@ -29,7 +32,7 @@ internal sealed class GlobalOptions
 
     public Option<string?> DataDir { get; } = new("--data-dir")
     {
-        Description = "Directory where `multivip serve` keeps its data, read for the endpoint and token (default: ./.multivip).",
+        Description = "Directory of the server's data: `serve` keeps its state there and writes the endpoint and token files the client verbs read. Default ./.multivip.",
         Recursive = true,
     };
 
@@ -52,8 +55,35 @@ internal sealed class GlobalOptions
         Recursive = true,
     };
 
+    public Option<bool> Pascal { get; } = new("--pascal")
+    {
+        Description = "With --output json: PascalCase keys (ServiceName), as in text output and the cmdlets' objects, instead of the REST API's camelCase.",
+        Recursive = true,
+    };
+
     public OutputFormat Format(ParseResult parse) =>
         string.Equals(parse.GetValue(Output), "json", StringComparison.OrdinalIgnoreCase) ? OutputFormat.Json : OutputFormat.Text;
 
-    public IEnumerable<Option> All => [Api, Token, DataDir, Output, Timeout, NoWait];
+    public bool PascalCase(ParseResult parse) => parse.GetValue(Pascal);
+
+    /// <summary>
+    /// --output json and --pascal read from the tokens, so that even a command line with errors
+    /// (an unknown option, a missing value) gets its errors in the format it asked for.
+    /// </summary>
+    public (bool Json, bool Pascal) RequestedErrorFormat(ParseResult parse)
+    {
+        var json = parse.GetResult(Output) is { Implicit: false, Tokens: [.., var last] }
+            && string.Equals(last.Value, "json", StringComparison.OrdinalIgnoreCase);
+        var pascal = parse.GetResult(Pascal) is { Implicit: false } flag
+            && (flag.Tokens.Count == 0 || !bool.TryParse(flag.Tokens[^1].Value, out var on) || on);
+        return (json, pascal);
+    }
+
+    public IEnumerable<Option> All => [Api, Token, DataDir, Output, Pascal, Timeout, NoWait];
+
+    /// <summary>
+    /// Where the server is and keeps its data: shared by the client verbs and the commands that run
+    /// the server. The others (--token, --output, --pascal, --timeout, --no-wait) only client verbs read.
+    /// </summary>
+    public IReadOnlyList<Option> Server => [Api, DataDir];
 }

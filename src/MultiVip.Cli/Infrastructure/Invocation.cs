@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using MultiVip.Cli.Output;
 using MultiVip.Client;
 using MultiVip.Contracts;
@@ -11,8 +10,6 @@ namespace MultiVip.Cli.Infrastructure;
 /// <summary>One run of a verb: its parse result, the client (created on first use) and the output.</summary>
 internal sealed class Invocation : IDisposable
 {
-    private static readonly JsonSerializerOptions IndentedJson = new(ApiJson.Options) { WriteIndented = true };
-
     private readonly GlobalOptions global;
     private MultiVipClient? client;
 
@@ -23,6 +20,7 @@ internal sealed class Invocation : IDisposable
         Console = console;
         CancellationToken = cancellationToken;
         Format = global.Format(parse);
+        Pascal = global.PascalCase(parse);
     }
 
     public ParseResult Parse { get; }
@@ -32,6 +30,9 @@ internal sealed class Invocation : IDisposable
     public CancellationToken CancellationToken { get; }
 
     public OutputFormat Format { get; }
+
+    /// <summary>--pascal: JSON keys as the text output spells them.</summary>
+    public bool Pascal { get; }
 
     /// <summary>Resolved lazily so verbs that fail on their arguments never need a server.</summary>
     public MultiVipClient Client => client ??= CreateClient();
@@ -47,12 +48,12 @@ internal sealed class Invocation : IDisposable
     /// <summary>Typed on the command line; a flag's implicit default (false) does not count.</summary>
     public bool Given(Option option) => Parse.GetResult(option) is { Implicit: false };
 
-    /// <summary>Prints a resource: the text view, or the object itself as indented JSON.</summary>
+    /// <summary>Prints a resource: the text view, or the object itself as indented JSON (<see cref="JsonOutput"/>).</summary>
     public void Write<T>(T value, Func<T, string> text)
     {
         if (Format == OutputFormat.Json)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(value, IndentedJson));
+            Console.Out.WriteLine(JsonOutput.Document(value, Pascal));
         }
         else
         {

@@ -79,7 +79,7 @@ internal static class ServeCommand
         });
         var demo = new Option<bool>("--demo") { Description = "Create the seed's myService with built-in demo backends on 127.0.0.11 and 127.0.0.12, and print commands that send traffic through three VIPs." };
 
-        var serve = new Command("serve", $"Run the MultiVip server: REST API on --api (default {ApiRoutes.DefaultApi}), state in --data-dir (default ./.multivip).")
+        var serve = new Command("serve", "Run the MultiVip server (REST API and dashboard on --api, DNS, data plane) with its state in --data-dir, until Ctrl+C or SIGTERM.")
         {
             pools, vipInterface, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
             authFailureLimit, sessionLifetime, allowedHosts,

@@ -8,7 +8,7 @@ internal sealed record CliRun(int ExitCode, string Out, string Error);
 /// <summary>Runs the whole CLI in-process with captured streams and an empty environment.</summary>
 internal static class TestCli
 {
-    public static async Task<CliRun> RunAsync(string[] args, bool inputIsTerminal = false, string stdin = "", IReadOnlyDictionary<string, string>? env = null)
+    public static async Task<CliRun> RunAsync(string[] args, bool inputIsTerminal = false, string stdin = "", IReadOnlyDictionary<string, string>? env = null, CancellationToken cancellationToken = default)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
@@ -27,7 +27,7 @@ internal static class TestCli
                 OperationTimeout = TimeSpan.FromSeconds(10),
             },
         };
-        var exit = await Program.RunAsync(args, console);
+        var exit = await Program.RunAsync(args, console, cancellationToken);
         return new CliRun(exit, output.ToString(), error.ToString());
     }
 
