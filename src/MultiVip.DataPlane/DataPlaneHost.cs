@@ -8,7 +8,7 @@ using MultiVip.Model.Services;
 namespace MultiVip.DataPlane;
 
 /// <summary>
-/// The one <see cref="IDataPlane"/> the server holds: the TCP plane and the UDP plane side by side,
+/// The user-space <see cref="IHostedDataPlane"/> the server runs: the TCP plane and the UDP plane side by side,
 /// each diffing its own protocol's listeners out of the same desired state. Composed rather than
 /// merged so TCP's draining machinery and UDP's session table stay apart; both share balancing and
 /// health (<see cref="Routing.RouteController"/>).
