@@ -23,6 +23,7 @@ internal sealed partial class ListenerReconciler<TListener>
     private readonly ILogger _logger;
     private readonly Dictionary<ListenerKey, TListener> _running = [];
     private TListener[] _published = [];
+    private long _appliedGeneration = -1;
 
     public ListenerReconciler(TransportProtocol protocol, IListenerLifecycle<TListener> lifecycle, ILoggerFactory loggerFactory)
     {
@@ -34,6 +35,23 @@ internal sealed partial class ListenerReconciler<TListener>
 
     /// <summary>The listeners running after the last apply; lock-free for readers.</summary>
     public TListener[] Published => Volatile.Read(ref _published);
+
+    /// <summary>
+    /// Applies <paramref name="desired"/> unless a newer generation is already applied (a stale
+    /// snapshot must never undo a newer one); the faults are the listeners that could not start.
+    /// </summary>
+    public async Task<ApplyResult> ApplyAsync(DesiredState desired)
+    {
+        if (desired.Generation < _appliedGeneration)
+        {
+            Log.StaleGenerationIgnored(_logger, desired.Generation, _appliedGeneration);
+            return ApplyResult.Ok(_appliedGeneration);
+        }
+
+        var faults = await ApplyAsync(desired.Listeners).ConfigureAwait(false);
+        _appliedGeneration = desired.Generation;
+        return new ApplyResult(desired.Generation, faults);
+    }
 
     /// <returns>The listeners that could not be started (bind errors), to report and retry with the next snapshot.</returns>
     public async Task<List<ListenerFault>> ApplyAsync(IReadOnlyList<ListenerSpec> desired)
@@ -126,6 +144,10 @@ internal sealed partial class ListenerReconciler<TListener>
         [LoggerMessage(EventId = 8, EventName = "DuplicateListener", Level = LogLevel.Error,
             Message = "Desired state lists {Key} more than once; the first spec wins")]
         public static partial void DuplicateListener(ILogger logger, ListenerKey key);
+
+        [LoggerMessage(EventId = 6, EventName = "StaleGenerationIgnored", Level = LogLevel.Warning,
+            Message = "Ignored desired state generation {Generation}: generation {Applied} is already applied")]
+        public static partial void StaleGenerationIgnored(ILogger logger, long generation, long applied);
     }
 }
 

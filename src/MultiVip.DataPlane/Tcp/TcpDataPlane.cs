@@ -28,7 +28,6 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
     private readonly CancellationTokenSource _shutdown = new();
     private readonly SharedLimit _connectionSlots;
     private readonly Metrics.VipByteMeter _bytes = new();
-    private long _appliedGeneration = -1;
     private int _disposed;
 
     public TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
@@ -76,15 +75,7 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
         await _applyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (desired.Generation < _appliedGeneration)
-            {
-                Log.StaleGenerationIgnored(_logger, desired.Generation, _appliedGeneration);
-                return ApplyResult.Ok(_appliedGeneration);
-            }
-
-            var faults = await _listeners.ApplyAsync(desired.Listeners).ConfigureAwait(false);
-            _appliedGeneration = desired.Generation;
-            return new ApplyResult(desired.Generation, faults);
+            return await _listeners.ApplyAsync(desired).ConfigureAwait(false);
         }
         finally
         {
@@ -350,10 +341,6 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
         [LoggerMessage(EventId = 5, EventName = "ListenerUpdated", Level = LogLevel.Information,
             Message = "Reconfigured {Key}: {BackendCount} backend(s), {RemovedCount} draining")]
         public static partial void ListenerUpdated(ILogger logger, ListenerKey key, int backendCount, int removedCount);
-
-        [LoggerMessage(EventId = 6, EventName = "StaleGenerationIgnored", Level = LogLevel.Warning,
-            Message = "Ignored desired state generation {Generation}: generation {Applied} is already applied")]
-        public static partial void StaleGenerationIgnored(ILogger logger, long generation, long applied);
 
         [LoggerMessage(EventId = 30, EventName = "DrainTimedOut", Level = LogLevel.Information,
             Message = "{Key}: drain timeout reached, resetting {Count} remaining connection(s)")]

@@ -22,7 +22,6 @@ internal sealed partial class UdpDataPlane : IDataPlane, IUdpSessionSource, ILis
     private readonly ListenerReconciler<UdpListener> _listeners;
     private readonly SharedLimit _sessionSlots;
     private readonly Metrics.VipByteMeter _bytes = new();
-    private long _appliedGeneration = -1;
     private int _disposed;
 
     public UdpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, Action<ProbeObservation> onProbe)
@@ -47,15 +46,7 @@ internal sealed partial class UdpDataPlane : IDataPlane, IUdpSessionSource, ILis
         await _applyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (desired.Generation < _appliedGeneration)
-            {
-                Log.StaleGenerationIgnored(_logger, desired.Generation, _appliedGeneration);
-                return ApplyResult.Ok(_appliedGeneration);
-            }
-
-            var faults = await _listeners.ApplyAsync(desired.Listeners).ConfigureAwait(false);
-            _appliedGeneration = desired.Generation;
-            return new ApplyResult(desired.Generation, faults);
+            return await _listeners.ApplyAsync(desired).ConfigureAwait(false);
         }
         finally
         {
@@ -175,10 +166,6 @@ internal sealed partial class UdpDataPlane : IDataPlane, IUdpSessionSource, ILis
         [LoggerMessage(EventId = 5, EventName = "ListenerUpdated", Level = LogLevel.Information,
             Message = "Reconfigured {Key}: {BackendCount} backend(s), {RemovedCount} draining")]
         public static partial void ListenerUpdated(ILogger logger, ListenerKey key, int backendCount, int removedCount);
-
-        [LoggerMessage(EventId = 6, EventName = "StaleGenerationIgnored", Level = LogLevel.Warning,
-            Message = "Ignored desired state generation {Generation}: generation {Applied} is already applied")]
-        public static partial void StaleGenerationIgnored(ILogger logger, long generation, long applied);
 
         [LoggerMessage(EventId = 40, EventName = "UdpListenerStarted", Level = LogLevel.Information,
             Message = "Receiving datagrams on {Key} for service {ServiceName} with {BackendCount} backend(s)")]
