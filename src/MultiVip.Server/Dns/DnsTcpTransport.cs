@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using ARSoft.Tools.Net.Dns;
+using MultiVip.DataPlane.Sockets;
 
 namespace MultiVip.Server.Dns;
 
@@ -23,6 +24,9 @@ internal sealed partial class DnsTcpTransport : IServerTransport
 
     /// <summary>One slot per open connection: when all are taken, accepting waits and new clients queue in the kernel's backlog (NSD's tcp-count).</summary>
     private readonly SemaphoreSlim _slots;
+
+    /// <summary>The data plane's accept back-off: one rule for every accept loop of the process.</summary>
+    private AcceptBackoff _backoff;
 
     public DnsTcpTransport(IPEndPoint endPoint, int maxConnections, ILogger logger)
     {
@@ -69,6 +73,7 @@ internal sealed partial class DnsTcpTransport : IServerTransport
         try
         {
             socket = await _listener.AcceptAsync(token);
+            _backoff.Reset();
             socket.NoDelay = true;
             return new Connection(this, socket);
         }
@@ -87,12 +92,17 @@ internal sealed partial class DnsTcpTransport : IServerTransport
         }
         catch (SocketException e)
         {
-            // Out of descriptors or buffers (EMFILE, ENFILE, ENOBUFS): retrying at once would spin, so pause first.
             _slots.Release();
             Log.AcceptFailed(_logger, e.SocketErrorCode);
+            if (AcceptBackoff.IsPerConnection(e))
+            {
+                return null;
+            }
+
+            // Out of descriptors or buffers (EMFILE, ENFILE, ENOBUFS): retrying at once would spin, so pause first.
             try
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(100), token);
+                await Task.Delay(_backoff.Next(), token);
             }
             catch (OperationCanceledException)
             {
