@@ -13,8 +13,9 @@ namespace MultiVip.Server.Dashboard;
 /// <summary>
 /// The web dashboard at /: plain server-rendered HTML forms that call the same control-plane
 /// commands as the REST API, so a change made here is validated, logged and answered exactly like
-/// one made with the CLI. Successful actions redirect (post/redirect/get); failed ones re-render the
-/// page with the API's error code and message.
+/// one made with the CLI. Every action answers 303 See Other (post/redirect/get, so a reload never
+/// repeats it): to the page with <c>?op=</c> when it was accepted, with <c>?flash=</c> carrying the
+/// API's error code and message (<see cref="DashboardFlash"/>) when it was refused.
 /// </summary>
 internal static partial class DashboardRoutes
 {
@@ -54,28 +55,27 @@ internal static partial class DashboardRoutes
             return Results.Redirect(DashboardSessionMiddleware.SignInPath);
         }).ExcludeFromDescription().DisableAntiforgery();
 
-        app.MapGet("/", async (ControlPlane control, DashboardSecurity security, CancellationToken ct) =>
-            HtmlResult(Pages.Overview(control.Current, control, await control.ListOperationsAsync(OperationsShown, ct), security.CsrfValue)))
+        app.MapGet("/", async (string? flash, HttpContext http, ControlPlane control, DashboardSecurity security, CancellationToken ct) =>
+            HtmlResult(await OverviewAsync(http, control, security, http.RequestServices.GetRequiredService<DashboardFlash>().Take(flash), ct)))
             .ExcludeFromDescription();
 
         app.MapGet("/ui/static/{file}", (string file) => StaticAsset(file)).ExcludeFromDescription();
+        app.MapReservedIps();
 
         var services = app.MapGroup("/ui/services/{service}").ExcludeFromDescription().DisableAntiforgery();
-        services.MapGet("/", async (string service, Guid? op, HttpContext http, ControlPlane control, ITrafficSource traffic, IBackendHealthSource health, DashboardSecurity security, UsageRecorder usage, IAddressAnnouncer announcer, CancellationToken ct) =>
+        services.MapGet("/", async (string service, Guid? op, string? flash, HttpContext http, ControlPlane control, ITrafficSource traffic, IBackendHealthSource health, DashboardSecurity security, UsageRecorder usage, IAddressAnnouncer announcer, DashboardFlash flashes, CancellationToken ct) =>
         {
-            Banner? banner = null;
-            if (op is { } id && await control.GetOperationAsync(id, ct) is { } done)
-            {
-                banner = new Banner(
-                    $"{done.OperationDescription}  {done.OperationId}  {done.OperationStatus}{(done.ErrorMessage is null ? "" : ": " + done.ErrorMessage)}",
-                    done.OperationStatus == OperationStatus.Failed);
-            }
+            var banner = flashes.Take(flash) ?? await ReservedIpsPage.OperationBannerAsync(control, op, ct);
 
             return await ServicePageAsync(service, banner, StatusCodes.Status200OK, control, traffic, health, security, usage, ct, announcer);
         });
 
         services.MapGet("/live", (string service, ControlPlane control, ITrafficSource traffic, IBackendHealthSource health) =>
             HtmlResult(Pages.Live(service, traffic.GetTraffic(), health.GetHealth(service), control.Faults)));
+
+        // The charts' data; under /ui, so it takes the dashboard's session like the pages.
+        services.MapGet("/traffic", (string service, ControlPlane control, TrafficHistory history) =>
+            control.Current.Services.TryGetValue(service, out var found) ? Results.Json(history.ForService(found.Name)) : Results.NotFound());
 
         services.MapPost("/vips/add", (string service, HttpContext http) =>
             ActAsync(http, service, async (control, form, call, ct) =>
@@ -86,7 +86,11 @@ internal static partial class DashboardRoutes
 
         services.MapPost("/endpoints/add", (string service, HttpContext http) =>
             ActAsync(http, service, (control, form, call, ct) =>
-                control.AddEndpointAsync(service, Text(form, "vm") ?? "", EndpointFromForm(form), call, ct)));
+                control.AddEndpointAsync(service, Text(form, "vm") ?? "", EndpointForm.ReadEndpoint(form), call, ct)));
+
+        services.MapPost("/vms/{vm}/endpoints/{endpoint}/set", (string service, string vm, string endpoint, HttpContext http) =>
+            ActAsync(http, service, (control, form, call, ct) =>
+                control.SetEndpointAsync(service, vm, endpoint, EndpointForm.ReadEndpoint(form, endpoint), call, ct)));
 
         services.MapPost("/vms/{vm}/endpoints/{endpoint}/remove", (string service, string vm, string endpoint, HttpContext http) =>
             ActAsync(http, service, (control, _, call, ct) => control.RemoveEndpointAsync(service, vm, endpoint, call, ct)));
@@ -94,9 +98,32 @@ internal static partial class DashboardRoutes
         services.MapPost("/lbsets/{set}/move", (string service, string set, HttpContext http) =>
             ActAsync(http, service, (control, form, call, ct) =>
                 control.SetLoadBalancedSetAsync(service, set, new SetLoadBalancedSetRequest { VirtualIpName = Text(form, "vip") }, call, ct)));
+
+        services.MapPost("/lbsets/{set}/set", (string service, string set, HttpContext http) =>
+            ActAsync(http, service, (control, form, call, ct) =>
+                control.SetLoadBalancedSetAsync(service, set, EndpointForm.ReadSet(form), call, ct)));
     }
 
-    private static async Task<IResult> ActAsync(HttpContext http, string service, Func<ControlPlane, IFormCollection, CallContext, CancellationToken, Task<Operation>> command)
+    /// <summary>The overview: services with their health and current traffic, recent operations.</summary>
+    private static async Task<string> OverviewAsync(HttpContext http, ControlPlane control, DashboardSecurity security, Banner? banner, CancellationToken ct)
+    {
+        var traffic = http.RequestServices.GetRequiredService<ITrafficSource>().GetTraffic();
+        var rates = http.RequestServices.GetRequiredService<TrafficHistory>().CurrentByService();
+        var faults = control.Faults;
+        return Pages.Overview(
+            control.Current,
+            control,
+            await control.ListOperationsAsync(OperationsShown, ct),
+            security.CsrfValue,
+            name => ServiceStatus.Of(name, traffic, faults, rates.GetValueOrDefault(name)),
+            banner);
+    }
+
+    private static Task<IResult> ActAsync(HttpContext http, string service, Func<ControlPlane, IFormCollection, CallContext, CancellationToken, Task<Operation>> command) =>
+        ActAsync(http, command, $"/ui/services/{Html.Seg(service)}");
+
+    /// <summary>Runs a form's command and redirects to <paramref name="page"/> (303) with the operation or the error.</summary>
+    internal static async Task<IResult> ActAsync(HttpContext http, Func<ControlPlane, IFormCollection, CallContext, CancellationToken, Task<Operation>> command, string page)
     {
         var control = http.RequestServices.GetRequiredService<ControlPlane>();
         var ct = http.RequestAborted;
@@ -107,22 +134,13 @@ internal static partial class DashboardRoutes
         {
             var operation = await command(control, form, call, ct);
             var latest = await control.WaitAsync(operation, control.Options.AcknowledgeWait, ct);
-            return Results.Redirect($"/ui/services/{Html.Seg(service)}?op={latest.OperationId}");
+            return new SeeOther($"{page}?op={latest.OperationId}");
         }
         catch (MultiVipException e)
         {
-            // The same code and message the API would have answered with.
-            return await ServicePageAsync(
-                service,
-                new Banner($"{e.Code}: {e.Message}", IsError: true),
-                e.Code.HttpStatus(),
-                control,
-                http.RequestServices.GetRequiredService<ITrafficSource>(),
-                http.RequestServices.GetRequiredService<IBackendHealthSource>(),
-                http.RequestServices.GetRequiredService<DashboardSecurity>(),
-                http.RequestServices.GetRequiredService<UsageRecorder>(),
-                ct,
-                http.RequestServices.GetService<IAddressAnnouncer>());
+            // The same code and message the API would have answered with, shown once after the redirect.
+            var id = http.RequestServices.GetRequiredService<DashboardFlash>().Put(new Banner($"{e.Code}: {e.Message}", IsError: true));
+            return new SeeOther($"{page}?flash={id}");
         }
     }
 
@@ -131,7 +149,9 @@ internal static partial class DashboardRoutes
         var service = control.Current.Services.GetValueOrDefault(name);
         if (service is null)
         {
-            return HtmlResult(Pages.Overview(control.Current, control, await control.ListOperationsAsync(OperationsShown, ct), security.CsrfValue), StatusCodes.Status404NotFound);
+            // A service that is gone (removed meanwhile): the overview, with why the page is not there.
+            var notFound = banner ?? new Banner($"ResourceNotFound: {Messages.ServiceNotFound(name)}", IsError: true);
+            return HtmlResult(Pages.Overview(control.Current, control, await control.ListOperationsAsync(OperationsShown, ct), security.CsrfValue, banner: notFound), StatusCodes.Status404NotFound);
         }
 
         var operations = (await control.ListOperationsAsync(500, ct))
@@ -142,50 +162,7 @@ internal static partial class DashboardRoutes
         return HtmlResult(Pages.Service(service, operations, banner, s => Pages.Live(s, traffic.GetTraffic(), health.GetHealth(s), control.Faults), security.CsrfValue, usageCard, announcer), status);
     }
 
-    private static EndpointRequest EndpointFromForm(IFormCollection form)
-    {
-        var probe = Text(form, "probe");
-        return new EndpointRequest
-        {
-            Name = Text(form, "name"),
-            Protocol = Text(form, "protocol") ?? "tcp",
-            LocalPort = Number(form, "localPort", "local port"),
-            PublicPort = Number(form, "publicPort", "public port"),
-            VirtualIpName = Text(form, "vip"),
-            LoadBalancedSetName = Text(form, "lbSet"),
-            DefaultProbe = probe == "default" ? true : null,
-            Probe = probe is "tcp" or "http"
-                ? new ProbeRequest
-                {
-                    Protocol = probe,
-                    Port = Number(form, "probePort", "probe port"),
-                    Path = Text(form, "probePath"),
-                    IntervalInSeconds = Number(form, "probeInterval", "probe interval"),
-                    TimeoutInSeconds = Number(form, "probeTimeout", "probe timeout"),
-                }
-                : null,
-        };
-    }
-
-    private static string? Text(IFormCollection form, string field)
-    {
-        var value = form[field].ToString().Trim();
-        return value.Length == 0 ? null : value;
-    }
-
-    /// <summary>Empty means "not given" (the domain applies its default or its "required" message).</summary>
-    private static int? Number(IFormCollection form, string field, string label)
-    {
-        var text = Text(form, field);
-        if (text is null)
-        {
-            return null;
-        }
-
-        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
-            ? value
-            : throw MultiVipException.BadRequest($"The {label} must be a whole number, not '{text}'.");
-    }
+    private static string? Text(IFormCollection form, string field) => EndpointForm.Text(form, field);
 
     private static IResult HtmlResult(string html, int status = StatusCodes.Status200OK) =>
         Results.Content(html, "text/html; charset=utf-8", statusCode: status);
@@ -196,6 +173,7 @@ internal static partial class DashboardRoutes
         {
             ".css" => "text/css; charset=utf-8",
             ".js" => "text/javascript; charset=utf-8",
+            ".txt" => "text/plain; charset=utf-8",
             _ => null,
         };
         var stream = type is null ? null : typeof(DashboardRoutes).Assembly.GetManifestResourceStream("MultiVip.Server.Dashboard.Assets." + file);

@@ -51,6 +51,18 @@ internal sealed class Html
         _ => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024 * 1024):0.##} GiB"),
     };
 
+    /// <summary>
+    /// The one time format of the dashboard: UTC, to the second, "2026-12-01 22:25:07Z" (the same
+    /// as dashboard.js's <c>when()</c>, which formats the times the browser adds). Empty for null.
+    /// </summary>
+    public const string TimeFormat = "yyyy-MM-dd HH:mm:ss'Z'";
+
     public static string When(DateTimeOffset? at) =>
-        at is { } t ? t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "";
+        at is { } t ? t.ToUniversalTime().ToString(TimeFormat, CultureInfo.InvariantCulture) : "";
+
+    /// <summary>A <c>&lt;time&gt;</c> element in <see cref="When"/>'s format, with the exact instant in its datetime attribute.</summary>
+    public static string Time(DateTimeOffset? at) =>
+        at is { } t
+            ? $"<time datetime=\"{t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)}\">{When(t)}</time>"
+            : "";
 }

@@ -26,9 +26,10 @@ internal static class Pages
             h.Raw("<button type=\"submit\" id=\"signin\">Sign in</button></form></section>");
         });
 
-    public static string Overview(WorldState world, ControlPlane control, IReadOnlyList<Operation> operations, string csrf) =>
+    public static string Overview(WorldState world, ControlPlane control, IReadOnlyList<Operation> operations, string csrf, Func<string, ServiceStatus>? status = null, Banner? banner = null) =>
         Layout("Cloud services", csrf, h =>
         {
+            BannerLine(h, banner);
             var pool = control.Options.Pool;
             var inUse = world.Addresses.Keys.Count(pool.Contains);
             h.Raw("<section class=\"card\"><h1>Cloud services</h1>");
@@ -39,15 +40,19 @@ internal static class Pages
             }
             else
             {
-                h.Raw("<table><thead><tr><th>Service</th><th>Location</th><th>Deployment</th><th>VMs</th><th>Virtual IPs</th><th>Endpoints</th></tr></thead><tbody>");
+                h.Raw("<table><thead><tr><th>Service</th><th>Location</th><th>Deployment</th><th>VMs</th><th>Virtual IPs</th><th>Endpoints</th>");
+                OverviewHealth.HeaderCells(h);
+                h.Raw("</tr></thead><tbody>");
                 foreach (var s in world.Services.Values.OrderBy(s => s.Name, StringComparer.OrdinalIgnoreCase))
                 {
                     var d = s.Deployment;
-                    h.Raw("<tr><td><a href=\"/ui/services/").Raw(Html.E(Html.Seg(s.Name))).Raw("\">").Text(s.Name).Raw("</a></td><td>").Text(s.Location)
+                    h.Raw("<tr").Attr("data-service", s.Name).Raw("><td><a href=\"/ui/services/").Raw(Html.E(Html.Seg(s.Name))).Raw("\">").Text(s.Name).Raw("</a></td><td>").Text(s.Location)
                         .Raw("</td><td>").Text(d is null ? "—" : $"{d.Name} ({d.Slot})")
                         .Raw("</td><td>").Text(d?.VirtualMachines.Count ?? 0)
                         .Raw("</td><td>").Text(d is null ? "" : string.Join(", ", d.VirtualIps.Select(v => v.Address is null ? v.Name : $"{v.Name} {v.Address}")))
-                        .Raw("</td><td>").Text(d?.AllEndpoints().Count() ?? 0).Raw("</td></tr>");
+                        .Raw("</td><td>").Text(d?.AllEndpoints().Count() ?? 0).Raw("</td>");
+                    OverviewHealth.Cells(h, status?.Invoke(s.Name));
+                    h.Raw("</tr>");
                 }
 
                 h.Raw("</tbody></table>");
@@ -71,10 +76,7 @@ internal static class Pages
             }
 
             h.Raw("</p></section>");
-            if (banner is not null)
-            {
-                h.Raw("<p class=\"banner ").Raw(banner.IsError ? "error" : "ok").Raw("\" role=\"status\" id=\"banner\">").Text(banner.Text).Raw("</p>");
-            }
+            BannerLine(h, banner);
 
             if (d is null)
             {
@@ -89,9 +91,19 @@ internal static class Pages
             h.Raw("<section class=\"card\"><h2>Live traffic and health <span class=\"muted small\" id=\"live-status\"></span></h2><div id=\"live\" data-live-url=\"").Raw(Html.E(action + "/live")).Raw("\">");
             h.Raw(live(service.Name));
             h.Raw("</div></section>");
+            h.Raw(TrafficCharts.Render(action));
             h.Raw(usage ?? "");
             OperationsLog(h, operations, "Operations on " + service.Name);
         });
+
+    /// <summary>The result of the last form post (after its redirect): the operation, or the error in the API's words.</summary>
+    public static void BannerLine(Html h, Banner? banner)
+    {
+        if (banner is not null)
+        {
+            h.Raw("<p class=\"banner ").Raw(banner.IsError ? "error" : "ok").Raw("\" role=\"status\" id=\"banner\">").Text(banner.Text).Raw("</p>");
+        }
+    }
 
     /// <summary>"held since …" (ok), "not held" with the last error (bad), or nothing for a VIP without an address.</summary>
     private static void OnTheNetwork(Html h, VirtualIp vip, IAddressAnnouncer? announcer)
@@ -105,7 +117,7 @@ internal static class Pages
         if (view.Held)
         {
             h.Raw("<span class=\"badge ok\">held</span> <span class=\"muted small\">since ")
-                .Text(view.HeldSince?.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture))
+                .Raw(Html.Time(view.HeldSince))
                 .Raw(" (").Text(view.Announcer).Raw(")</span>");
         }
         else
@@ -151,14 +163,19 @@ internal static class Pages
 
     private static void Endpoints(Html h, Deployment d, string action, string csrf)
     {
-        h.Raw("<section class=\"card\"><h2>Input endpoints</h2><table id=\"endpoints\"><thead><tr><th>VM</th><th>Endpoint</th><th>Protocol</th><th>Public port</th><th>Local port</th><th>VIP</th><th>LB set</th><th>Probe</th><th></th></tr></thead><tbody>");
+        h.Raw("<section class=\"card\"><h2>Input endpoints</h2><table id=\"endpoints\"><thead><tr><th>VM</th><th>Endpoint</th><th>Protocol</th><th>Public port</th><th>Local port</th><th>VIP</th><th>LB set</th><th>Probe</th><th>Settings</th><th></th></tr></thead><tbody>");
         foreach (var (vm, e) in d.AllEndpoints().OrderBy(x => x.Vm.Name, StringComparer.OrdinalIgnoreCase).ThenBy(x => x.Endpoint.Name, StringComparer.OrdinalIgnoreCase))
         {
+            var path = $"{action}/vms/{Html.Seg(vm.Name)}/endpoints/{Html.Seg(e.Name)}";
             h.Raw("<tr").Attr("data-endpoint", $"{vm.Name}/{e.Name}").Raw("><td>").Text(vm.Name).Raw("</td><td>").Text(e.Name).Raw("</td><td>").Text(e.Protocol.ToWire())
                 .Raw("</td><td>").Text(e.PublicPort).Raw("</td><td>").Text(e.LocalPort).Raw("</td><td>").Text(e.VirtualIpName)
-                .Raw("</td><td>").Text(e.LoadBalancedSetName).Raw("</td><td>").Text(ProbeText(e.Probe)).Raw("</td><td class=\"actions\">");
-            Form(h, $"{action}/vms/{Html.Seg(vm.Name)}/endpoints/{Html.Seg(e.Name)}/remove", csrf, $"Remove-AzureEndpoint: remove {e.Name} from {vm.Name}?");
+                .Raw("</td><td>").Text(e.LoadBalancedSetName).Raw("</td><td>").Text(ProbeText(e.Probe)).Raw("</td><td class=\"small endpoint-settings\">").Text(SettingsText(e)).Raw("</td><td class=\"actions\">");
+            Form(h, path + "/remove", csrf, $"Remove-AzureEndpoint: remove {e.Name} from {vm.Name}?");
             h.Raw("<button type=\"submit\" class=\"danger small\">Remove</button></form></td></tr>");
+            h.Raw("<tr class=\"edit-row\"><td colspan=\"10\"><details").Attr("data-edit", $"{vm.Name}/{e.Name}").Raw("><summary>Edit ").Text($"{vm.Name}/{e.Name}").Raw("</summary>");
+            Form(h, path + "/set", csrf, null, "grid");
+            EndpointForm.Fields(h, d, e, null);
+            h.Raw("<div class=\"submit\"><button type=\"submit\">Save (Set-AzureEndpoint)</button></div></form></details></td></tr>");
         }
 
         h.Raw("</tbody></table><details id=\"add-endpoint-panel\"><summary>Add an endpoint</summary>");
@@ -170,21 +187,7 @@ internal static class Pages
         }
 
         h.Raw("</select></label><label>Name <input name=\"name\" id=\"ep-name\" required></label>");
-        h.Raw("<label>Protocol <select name=\"protocol\" id=\"ep-protocol\"><option>tcp</option><option>udp</option></select></label>");
-        h.Raw("<label>Public port <input name=\"publicPort\" id=\"ep-public\" inputmode=\"numeric\"></label>");
-        h.Raw("<label>Local port <input name=\"localPort\" id=\"ep-local\" inputmode=\"numeric\" required></label>");
-        h.Raw("<label>VIP <select name=\"vip\" id=\"ep-vip\">");
-        foreach (var vip in d.VirtualIps)
-        {
-            h.Raw("<option").Attr("value", vip.Name).Raw(">").Text(vip.Name).Raw("</option>");
-        }
-
-        h.Raw("</select></label><label>LB set <input name=\"lbSet\" id=\"ep-lbset\" placeholder=\"none\"></label>");
-        h.Raw("<label>Probe <select name=\"probe\" id=\"ep-probe\"><option value=\"\">none</option><option value=\"default\">default (tcp on local port)</option><option value=\"tcp\">tcp</option><option value=\"http\">http</option></select></label>");
-        h.Raw("<label>Probe port <input name=\"probePort\" id=\"ep-probe-port\" inputmode=\"numeric\"></label>");
-        h.Raw("<label>Probe path <input name=\"probePath\" id=\"ep-probe-path\" placeholder=\"/health\"></label>");
-        h.Raw("<label>Interval (s) <input name=\"probeInterval\" id=\"ep-probe-interval\" inputmode=\"numeric\" placeholder=\"15\"></label>");
-        h.Raw("<label>Timeout (s) <input name=\"probeTimeout\" id=\"ep-probe-timeout\" inputmode=\"numeric\" placeholder=\"31\"></label>");
+        EndpointForm.Fields(h, d, null, "ep");
         h.Raw("<div class=\"submit\"><button type=\"submit\" id=\"add-endpoint\">Add endpoint</button></div></form></details></section>");
     }
 
@@ -213,9 +216,42 @@ internal static class Pages
             }
 
             h.Raw("</select><button type=\"submit\" class=\"small\">Move</button></form></td></tr>");
+            var members = d.AllEndpoints().Where(x => Names.Equal(x.Endpoint.LoadBalancedSetName, set.Name)).Select(x => x.Endpoint).ToList();
+            h.Raw("<tr class=\"edit-row\"><td colspan=\"7\"><details").Attr("data-edit-set", set.Name).Raw("><summary>Edit every member of ").Text(set.Name).Raw("</summary>");
+            Form(h, $"{action}/lbsets/{Html.Seg(set.Name)}/set", csrf, null, "grid");
+            EndpointForm.SetFields(h, d, set, members);
+            h.Raw("<div class=\"submit\"><button type=\"submit\">Save (Set-AzureLoadBalancedEndpoint)</button></div></form></details></td></tr>");
         }
 
         h.Raw("</tbody></table></section>");
+    }
+
+    /// <summary>The endpoint's settings beyond ports and probe, as the cmdlets name them; defaults left out.</summary>
+    private static string SettingsText(InputEndpoint e)
+    {
+        var parts = new List<string>();
+        if (e.Acl.Count > 0)
+        {
+            parts.Add($"ACL: {e.Acl.Count} rule{(e.Acl.Count == 1 ? "" : "s")}");
+        }
+
+        if (e.Distribution != LoadBalancerDistribution.None)
+        {
+            parts.Add("distribution " + e.Distribution.ToWire());
+        }
+
+        parts.Add($"idle {e.IdleTimeoutInMinutes} min");
+        if (e.ProxyProtocol != ProxyProtocolVersion.None)
+        {
+            parts.Add("PROXY " + e.ProxyProtocol.ToWire());
+        }
+
+        if (e.DirectServerReturn)
+        {
+            parts.Add("DSR");
+        }
+
+        return string.Join(", ", parts);
     }
 
     /// <summary>The auto-refreshed part: listeners of the service with member health and traffic.</summary>
@@ -252,7 +288,7 @@ internal static class Pages
                     .Raw("</td><td>").Text(b.ConnectFailures).Raw("</td><td class=\"small\">");
                 if (probe?.LastProbeAt is { } at)
                 {
-                    h.Text(Html.When(at));
+                    h.Raw(Html.Time(at));
                     if (b.LastProbeLatency is { } latency)
                     {
                         h.Text(string.Create(CultureInfo.InvariantCulture, $" ({latency.TotalMilliseconds:0.#} ms)"));
@@ -284,7 +320,7 @@ internal static class Pages
         h.Raw("<table id=\"operations\"><thead><tr><th>When</th><th>OperationDescription</th><th>Target</th><th>OperationId</th><th>OperationStatus</th><th>Error</th></tr></thead><tbody>");
         foreach (var op in operations)
         {
-            h.Raw("<tr><td class=\"small\">").Text(Html.When(op.CreatedAt)).Raw("</td><td>").Text(op.OperationDescription).Raw("</td><td>").Text(op.Target)
+            h.Raw("<tr><td class=\"small\">").Raw(Html.Time(op.CreatedAt)).Raw("</td><td>").Text(op.OperationDescription).Raw("</td><td>").Text(op.Target)
                 .Raw("</td><td class=\"mono small\">").Text(op.OperationId.ToString()).Raw("</td><td>").Raw(StatusBadge(op.OperationStatus))
                 .Raw("</td><td class=\"small\">").Text(op.ErrorMessage).Raw("</td></tr>");
         }
@@ -310,7 +346,7 @@ internal static class Pages
     private static string ProbeText(LoadBalancerProbe? probe) =>
         probe is null ? "" : $"{probe.Protocol.ToString().ToLowerInvariant()}:{(probe.Port == 0 ? "local" : probe.Port.ToString(CultureInfo.InvariantCulture))}{probe.Path} every {probe.IntervalInSeconds}s, timeout {probe.TimeoutInSeconds}s";
 
-    private static void Form(Html h, string action, string csrf, string? confirm, string? cssClass = null)
+    internal static void Form(Html h, string action, string csrf, string? confirm, string? cssClass = null)
     {
         h.Raw("<form method=\"post\"").Attr("action", action);
         if (cssClass is not null)
@@ -326,15 +362,16 @@ internal static class Pages
         h.Raw("><input type=\"hidden\"").Attr("name", DashboardSecurity.CsrfField).Attr("value", csrf).Raw(">");
     }
 
-    private static string Layout(string title, string? csrf, Action<Html> body)
+    internal static string Layout(string title, string? csrf, Action<Html> body)
     {
         var h = new Html();
         h.Raw("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
-        h.Raw("<title>").Text(title).Raw(" · MultiVip</title><link rel=\"stylesheet\" href=\"/ui/static/dashboard.css\"><script src=\"/ui/static/dashboard.js\" defer></script></head><body>");
+        h.Raw("<title>").Text(title).Raw(" · MultiVip</title><link rel=\"stylesheet\" href=\"/ui/static/uplot.css\"><link rel=\"stylesheet\" href=\"/ui/static/dashboard.css\">");
+        h.Raw("<script src=\"/ui/static/uplot.js\" defer></script><script src=\"/ui/static/dashboard.js\" defer></script></head><body>");
         h.Raw("<header class=\"top\"><a class=\"brand\" href=\"/\">MultiVip</a>");
         if (csrf is not null)
         {
-            h.Raw("<nav><a href=\"/\">Cloud services</a></nav>");
+            h.Raw("<nav><a href=\"/\">Cloud services</a> <a href=\"/ui/reserved-ips\">Reserved IPs</a></nav>");
             Form(h, DashboardSessionMiddleware.SignOutPath, csrf, null, "signout");
             h.Raw("<button type=\"submit\" class=\"link\" id=\"signout\">Sign out</button></form>");
         }

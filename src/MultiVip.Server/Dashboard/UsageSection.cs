@@ -10,7 +10,7 @@ internal static class UsageSection
     {
         var h = new Html();
         h.Raw("<section class=\"card\" id=\"usage\"><h2>Usage <span class=\"muted small\">")
-            .Text($"{Html.When(report.From)} – {Html.When(report.GeneratedAt < report.To ? report.GeneratedAt : report.To)}").Raw("</span></h2>");
+            .Raw(Html.Time(report.From)).Raw(" – ").Raw(Html.Time(report.GeneratedAt < report.To ? report.GeneratedAt : report.To)).Raw("</span></h2>");
         h.Raw("<p class=\"muted small\">Billed as Azure did: an extra VIP while it holds an address, a reserved IP while it backs a VIP of this service. See docs/usage.md.</p>");
         h.Raw("<table id=\"usage-vips\"><thead><tr><th>VIP</th><th>VIP-hours</th><th>Bytes in</th><th>Bytes out</th></tr></thead><tbody>");
         foreach (var vip in report.VirtualIps)

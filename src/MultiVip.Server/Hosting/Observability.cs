@@ -15,7 +15,7 @@ internal static class Observability
 {
     public const string MetricsPath = "/metrics";
 
-    public static IServiceCollection AddMultiVipObservability(this IServiceCollection services, string token, MultiVip.Control.ControlPlane control, IHostedDataPlane dataPlane)
+    public static IServiceCollection AddMultiVipObservability(this IServiceCollection services, string token, MultiVip.Control.ControlPlane control, IHostedDataPlane dataPlane, TimeProvider? time = null)
     {
         // By the contract's read-back interfaces only: metrics and the dashboard never see which data plane runs.
         services.AddSingleton<IBackendHealthSource>(dataPlane);
@@ -23,6 +23,10 @@ internal static class Observability
         services.AddSingleton<IUdpSessionSource>(dataPlane);
         // A factory registration, so the container disposes it (it unsubscribes from the control plane).
         services.AddSingleton(sp => new ServerMetrics(control, dataPlane, sp.GetServices<IUdpSessionSource>(), sp.GetRequiredService<IAddressAnnouncer>()));
+        // The dashboard's 15-minute traffic charts: sampled in the background, bounded ring.
+        services.AddSingleton(sp => new TrafficHistory(dataPlane, time ?? TimeProvider.System, sp.GetRequiredService<ILogger<TrafficHistory>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<TrafficHistory>());
+        services.AddSingleton(sp => new DashboardFlash(time ?? TimeProvider.System));
         return services;
     }
 

@@ -119,7 +119,7 @@ public static partial class ServerHost
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
             builder.Services.AddSingleton(new ServiceDnsZone(dnsZone.ToString(false)));
             builder.Services.AddSingleton(announcer);
-            builder.Services.AddMultiVipObservability(token, control, dataPlane);
+            builder.Services.AddMultiVipObservability(token, control, dataPlane, options.Time);
             builder.Services.AddMultiVipAuthentication(token, authentication);
 
             app = builder.Build();
