@@ -77,6 +77,14 @@ public sealed class DashboardTrafficTests(ChromiumFixture chromium, ITestOutputH
         }
 
         var page = await DashboardSession.SignedInPageAsync(chromium, f);
+        var requested = new List<string>();
+        page.Request += (_, request) =>
+        {
+            lock (requested)
+            {
+                requested.Add(request.Url);
+            }
+        };
         await page.GotoAsync(f.Server.Api + "ui/services/myService");
 
         // Keep connecting until the charts show traffic (the history samples every 5 s).
@@ -101,6 +109,17 @@ public sealed class DashboardTrafficTests(ChromiumFixture chromium, ITestOutputH
         }
 
         await Assertions.Expect(page.Locator("#chart-vip-bytes")).Not.ToHaveAttributeAsync("data-max", "0", new() { Timeout = 15_000 });
+
+        // The chart library is the vendored one, served by the server itself: nothing from elsewhere.
+        lock (requested)
+        {
+            Assert.Contains(f.Server.Api + "ui/static/uplot.js", requested);
+            Assert.All(requested, url => Assert.StartsWith(f.Server.Api.ToString(), url));
+        }
+
+        var library = await f.Http.GetStringAsync("/ui/static/uplot.js");
+        Assert.Contains("uPlot", library);
+        Assert.Contains("MIT", await f.Http.GetStringAsync("/ui/static/uplot.LICENSE.txt"));
 
         // The same JSON with the bearer token: rates per VIP and backend, aligned with the times.
         using var json = JsonDocument.Parse(await f.Http.GetStringAsync("/ui/services/myService/traffic"));
