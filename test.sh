@@ -18,10 +18,13 @@ fi
 # systemd: systemd-analyze verifies packaging/systemd/multivip.service (nothing is started).
 # iproute2: the network namespace tests (tests/MultiVip.Network.Tests) build their topologies with `ip`.
 # zsh, fish: the CLI's shell completion scripts run in them (bash is there already).
+# npm (with nodejs): the build vendors the dashboard's chart library (uPlot) with `npm ci`; checked
+# as a command, since a Node.js from elsewhere brings its own npm.
 need=()
 for pkg in ${MULTIVIP_TEST_APT-chromium systemd iproute2 zsh fish}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
   # A partly upgraded image can refuse a plain install (held-back dependencies); -f repairs it first.
   (export DEBIAN_FRONTEND=noninteractive
