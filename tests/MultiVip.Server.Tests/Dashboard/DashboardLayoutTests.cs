@@ -44,6 +44,7 @@ public sealed class DashboardLayoutTests(ChromiumFixture chromium) : IClassFixtu
             }
 
             await DashboardSession.AssertFitsAsync(page, $"{what} at {width} px");
+            await page.ScreenshotAsync(new() { Path = ChromiumFixture.ArtifactPath($"dashboard-{what.Replace(' ', '-')}-{width}px.png"), FullPage = true });
         }
 
         await page.Context.CloseAsync();
