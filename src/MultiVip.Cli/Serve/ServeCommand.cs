@@ -77,12 +77,16 @@ internal static class ServeCommand
                 r.AddError($"--log-level must be one of {LogLevelNames.Accepted}.");
             }
         });
+        var noTakeover = new Option<bool>("--no-takeover")
+        {
+            Description = "Neither take over from a server already running on this data dir (its listening sockets, without dropping a connection) nor offer that to a later one: a second server on the data dir is refused. See docs/operations.md, Restart and upgrade.",
+        };
         var demo = new Option<bool>("--demo") { Description = "Create the seed's myService with built-in demo backends on 127.0.0.11 and 127.0.0.12, and print commands that send traffic through three VIPs." };
 
         var serve = new Command("serve", "Run the MultiVip server (REST API and dashboard on --api, DNS, data plane) with its state in --data-dir, until Ctrl+C or SIGTERM.")
         {
             pools, vipInterface, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
-            authFailureLimit, sessionLifetime, allowedHosts,
+            authFailureLimit, sessionLifetime, allowedHosts, noTakeover,
         };
 
         serve.SetAction(async (parse, cancellationToken) =>
@@ -128,6 +132,7 @@ internal static class ServeCommand
                     AllowedHosts = parse.GetValue(allowedHosts) ?? [],
                 },
                 LogLevel = startLevel,
+                Takeover = !parse.GetValue(noTakeover),
             };
             if (parse.GetValue(demo) && DemoDataDirectory.Prepare(options.DataDir, given: parse.GetValue(cli.Global.DataDir) is not null) is { } refusal)
             {
@@ -237,7 +242,9 @@ internal static class ServeCommand
                 // Ctrl+C / SIGTERM: fall through to an orderly stop.
             }
 
-            output.WriteLine($"MultiVip is stopping: draining connections (up to {options.DrainTimeout.TotalSeconds:0} s).");
+            output.WriteLine(server.HandedOverTo is { } successor
+                ? $"MultiVip handed over to the new server (PID {successor}): draining connections (up to {options.DrainTimeout.TotalSeconds:0} s), then exiting."
+                : $"MultiVip is stopping: draining connections (up to {options.DrainTimeout.TotalSeconds:0} s).");
             await server.DrainAsync().ConfigureAwait(false);
             if (backends is not null)
             {
