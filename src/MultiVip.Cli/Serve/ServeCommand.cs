@@ -164,6 +164,7 @@ internal static class ServeCommand
                 cli.Console.Error.WriteLine("multivip: SIGHUP ignored: the server is starting or stopping; once it serves, SIGHUP re-reads the log level.");
             }
         });
+        using var upgrade = SuccessorProcess.Register(() => options.Takeover && Volatile.Read(ref started) is { HandedOverTo: null }, cli.Console.Error);
         RunningServer server;
         try
         {
@@ -232,7 +233,7 @@ internal static class ServeCommand
                 output.WriteLine();
             }
 
-            output.WriteLine("Stop with Ctrl+C or SIGTERM; SIGHUP re-reads the log level." + (demo ? "" : " Try: ./multivip service create --name myService (or restart with --demo)"));
+            output.WriteLine("Stop with Ctrl+C or SIGTERM; SIGHUP re-reads the log level; SIGUSR2 (or a second multivip serve here) restarts without dropping a connection." + (demo ? "" : " Try: ./multivip service create --name myService (or restart with --demo)"));
             try
             {
                 await server.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);

@@ -235,7 +235,7 @@ public static partial class ServerHost
     private static partial class TakeoverLog
     {
         [LoggerMessage(EventId = 5520, EventName = "TookOver", Level = LogLevel.Information,
-            Message = "Took over from the server with PID {Pid}: adopted {Adopted} of its {Received} listening socket(s) (no connection was refused meanwhile); it answered '{Answer}' and exits once its connections drain")]
+            Message = "Took over from the server with PID {Pid}: adopted {Adopted} of its {Received} listening socket(s); it answered '{Answer}' and exits once its connections drain")]
         public static partial void TookOver(ILogger logger, int pid, int received, int adopted, string answer);
 
         [LoggerMessage(EventId = 5521, EventName = "TakeoverSocketNotAdopted", Level = LogLevel.Information,
