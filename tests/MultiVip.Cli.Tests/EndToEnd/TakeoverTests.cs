@@ -89,12 +89,13 @@ public sealed class TakeoverTests(ITestOutputHelper output)
 
             // The new server carries the UDP VIP too, and serves changes made after the takeover.
             Assert.Equal("pong", await UdpEcho.AskAsync(vipAddress, 5353, "pong"));
+            await using var second = EchoBackend.Start(backendAddress, 8081, "web2");
             using (var client = successor.Client())
             {
-                await client.AddEndpointAsync("svc", "vm", new EndpointRequest { Name = "web2", Protocol = "tcp", LocalPort = 8080, PublicPort = 81 });
+                await client.AddEndpointAsync("svc", "vm", new EndpointRequest { Name = "web2", Protocol = "tcp", LocalPort = 8081, PublicPort = 81 });
             }
 
-            Assert.Equal("web", await EchoBackend.HelloAsync(vip, 81));
+            Assert.Equal("web2", await EchoBackend.HelloAsync(vip, 81));
             successor.Terminate();
             Assert.Equal(0, await successor.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         }

@@ -83,6 +83,7 @@ internal sealed partial class TakeoverOffer : IDisposable
             if (_disposed)
             {
                 listener.Dispose();
+                File.Delete(_path);
                 return false;
             }
 
