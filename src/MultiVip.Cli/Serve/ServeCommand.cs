@@ -164,7 +164,30 @@ internal static class ServeCommand
                 cli.Console.Error.WriteLine("multivip: SIGHUP ignored: the server is starting or stopping; once it serves, SIGHUP re-reads the log level.");
             }
         });
-        using var upgrade = SuccessorProcess.Register(() => options.Takeover && Volatile.Read(ref started) is { HandedOverTo: null }, cli.Console.Error);
+        // SIGUSR2 (systemctl reload): start the successor that takes over. One that arrives while the
+        // server starts (systemd may reload right after READY=1) is kept until it serves.
+        var phase = 0; // 0 starting, 1 serving, 2 stopping
+        var upgradeRequested = 0;
+        using var upgrade = SuccessorProcess.Register(() =>
+        {
+            if (!options.Takeover)
+            {
+                cli.Console.Error.WriteLine("multivip: SIGUSR2 ignored: this server runs with --no-takeover, so no successor can take over from it.");
+            }
+            else if (Volatile.Read(ref phase) == 1 && Volatile.Read(ref started) is { HandedOverTo: null })
+            {
+                SuccessorProcess.StartAndReport(cli.Console.Error);
+            }
+            else if (Volatile.Read(ref phase) == 0)
+            {
+                Volatile.Write(ref upgradeRequested, 1);
+                cli.Console.Error.WriteLine("multivip: SIGUSR2 while starting: the successor starts as soon as this server serves.");
+            }
+            else
+            {
+                cli.Console.Error.WriteLine("multivip: SIGUSR2 ignored: the server is stopping or has handed over already.");
+            }
+        });
         RunningServer server;
         try
         {
@@ -196,6 +219,11 @@ internal static class ServeCommand
         }
 
         Volatile.Write(ref started, server);
+        Volatile.Write(ref phase, 1);
+        if (Interlocked.Exchange(ref upgradeRequested, 0) == 1)
+        {
+            SuccessorProcess.StartAndReport(cli.Console.Error);
+        }
         await using (server.ConfigureAwait(false))
         {
             var output = cli.Console.Out;
@@ -243,6 +271,7 @@ internal static class ServeCommand
                 // Ctrl+C / SIGTERM: fall through to an orderly stop.
             }
 
+            Volatile.Write(ref phase, 2);
             output.WriteLine(server.HandedOverTo is { } successor
                 ? $"MultiVip handed over to the new server (PID {successor}): draining connections (up to {options.DrainTimeout.TotalSeconds:0} s), then exiting."
                 : $"MultiVip is stopping: draining connections (up to {options.DrainTimeout.TotalSeconds:0} s).");

@@ -15,8 +15,8 @@ internal static class SuccessorProcess
     /// <summary>SIGUSR2 on Linux (x86-64 and arm64); .NET's PosixSignal has no name for it.</summary>
     public const int Sigusr2 = 12;
 
-    /// <summary>Registers the handler; null where the signal does not exist (not Linux).</summary>
-    public static PosixSignalRegistration? Register(Func<bool> serving, TextWriter error)
+    /// <summary>Registers <paramref name="onSignal"/> for SIGUSR2; null where the signal does not exist (not Linux).</summary>
+    public static PosixSignalRegistration? Register(Action onSignal)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -27,22 +27,22 @@ internal static class SuccessorProcess
         {
             // Never the default action (exit): a stray USR2 must not drop every connection.
             signal.Cancel = true;
-            if (!serving())
-            {
-                error.WriteLine("multivip: SIGUSR2 ignored: the server is not serving with takeover offered (starting, stopping, or --no-takeover).");
-                return;
-            }
-
-            try
-            {
-                var started = Start();
-                error.WriteLine($"multivip: SIGUSR2: started the successor (PID {started}); it takes over the listening sockets, then this server drains and exits.");
-            }
-            catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
-            {
-                error.WriteLine($"multivip: SIGUSR2: could not start the successor ({e.Message}); this server goes on serving.");
-            }
+            onSignal();
         });
+    }
+
+    /// <summary>Starts the successor and says so on <paramref name="error"/> (the journal under systemd).</summary>
+    public static void StartAndReport(TextWriter error)
+    {
+        try
+        {
+            var started = Start();
+            error.WriteLine($"multivip: SIGUSR2: started the successor (PID {started}); it takes over the listening sockets, then this server drains and exits.");
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
+        {
+            error.WriteLine($"multivip: SIGUSR2: could not start the successor ({e.Message}); this server goes on serving.");
+        }
     }
 
     /// <summary>Starts this command line again from the executable on disk; its output goes where ours goes.</summary>
