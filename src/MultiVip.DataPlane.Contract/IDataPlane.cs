@@ -34,7 +34,7 @@ public interface IBackendHealthSource
 /// SIGTERM. The server is written against this, so a second data plane (a kernel one) is another
 /// implementation rather than a change to the server.
 /// </summary>
-public interface IHostedDataPlane : IDataPlane, ITrafficSource, IUdpSessionSource, IDrainingAddresses, IAsyncDisposable
+public interface IHostedDataPlane : IDataPlane, ITrafficSource, IUdpSessionSource, IDrainingAddresses, IListeningSocketSource, IAsyncDisposable
 {
     /// <summary>
     /// Graceful stop: stops accepting, lets connections finish for up to the data plane's drain

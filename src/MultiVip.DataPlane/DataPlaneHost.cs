@@ -19,13 +19,19 @@ public sealed class DataPlaneHost : IHostedDataPlane
     private readonly UdpDataPlane _udp;
 
     public DataPlaneHost(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+        : this(options, loggerFactory, timeProvider, inherited: null)
+    {
+    }
+
+    /// <param name="inherited">Listening sockets handed over by the server this one replaces: listeners adopt matching ones instead of binding.</param>
+    public DataPlaneHost(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, InheritedSockets? inherited)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         ArgumentNullException.ThrowIfNull(timeProvider);
-        _tcp = new TcpDataPlane(options, loggerFactory, timeProvider);
+        _tcp = new TcpDataPlane(options, loggerFactory, timeProvider, inherited);
         _tcp.ProbeCompleted += RaiseProbeCompleted;
-        _udp = new UdpDataPlane(options, loggerFactory, timeProvider, RaiseProbeCompleted);
+        _udp = new UdpDataPlane(options, loggerFactory, timeProvider, RaiseProbeCompleted, inherited);
     }
 
     /// <summary>UDP listeners stop at once; only TCP listeners drain.</summary>
@@ -78,6 +84,9 @@ public sealed class DataPlaneHost : IHostedDataPlane
 
         return [.. totals.Values];
     }
+
+    /// <summary>Every running TCP and UDP listener's socket, for a successor process to take over.</summary>
+    public IReadOnlyList<ListeningSocket> ListeningSockets() => [.. _tcp.ListeningSockets(), .. _udp.ListeningSockets()];
 
     /// <summary>Live sessions of every UDP listener.</summary>
     public IReadOnlyList<UdpSessionCount> GetUdpSessions() => _udp.GetUdpSessions();

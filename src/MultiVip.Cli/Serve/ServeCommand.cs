@@ -77,12 +77,16 @@ internal static class ServeCommand
                 r.AddError($"--log-level must be one of {LogLevelNames.Accepted}.");
             }
         });
+        var noTakeover = new Option<bool>("--no-takeover")
+        {
+            Description = "Neither take over from a server already running on this data dir (its listening sockets, without dropping a connection) nor offer that to a later one: a second server on the data dir is refused. See docs/operations.md, Restart and upgrade.",
+        };
         var demo = new Option<bool>("--demo") { Description = "Create the seed's myService with built-in demo backends on 127.0.0.11 and 127.0.0.12, and print commands that send traffic through three VIPs." };
 
         var serve = new Command("serve", "Run the MultiVip server (REST API and dashboard on --api, DNS, data plane) with its state in --data-dir, until Ctrl+C or SIGTERM.")
         {
             pools, vipInterface, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
-            authFailureLimit, sessionLifetime, allowedHosts,
+            authFailureLimit, sessionLifetime, allowedHosts, noTakeover,
         };
 
         serve.SetAction(async (parse, cancellationToken) =>
@@ -128,6 +132,7 @@ internal static class ServeCommand
                     AllowedHosts = parse.GetValue(allowedHosts) ?? [],
                 },
                 LogLevel = startLevel,
+                Takeover = !parse.GetValue(noTakeover),
             };
             if (parse.GetValue(demo) && DemoDataDirectory.Prepare(options.DataDir, given: parse.GetValue(cli.Global.DataDir) is not null) is { } refusal)
             {
@@ -157,6 +162,30 @@ internal static class ServeCommand
             else
             {
                 cli.Console.Error.WriteLine("multivip: SIGHUP ignored: the server is starting or stopping; once it serves, SIGHUP re-reads the log level.");
+            }
+        });
+        // SIGUSR2 (systemctl reload): start the successor that takes over. One that arrives while the
+        // server starts (systemd may reload right after READY=1) is kept until it serves.
+        var phase = 0; // 0 starting, 1 serving, 2 stopping
+        var upgradeRequested = 0;
+        using var upgrade = SuccessorProcess.Register(() =>
+        {
+            if (!options.Takeover)
+            {
+                cli.Console.Error.WriteLine("multivip: SIGUSR2 ignored: this server runs with --no-takeover, so no successor can take over from it.");
+            }
+            else if (Volatile.Read(ref phase) == 1 && Volatile.Read(ref started) is { HandedOverTo: null })
+            {
+                SuccessorProcess.StartAndReport(cli.Console.Error);
+            }
+            else if (Volatile.Read(ref phase) == 0)
+            {
+                Volatile.Write(ref upgradeRequested, 1);
+                cli.Console.Error.WriteLine("multivip: SIGUSR2 while starting: the successor starts as soon as this server serves.");
+            }
+            else
+            {
+                cli.Console.Error.WriteLine("multivip: SIGUSR2 ignored: the server is stopping or has handed over already.");
             }
         });
         RunningServer server;
@@ -190,6 +219,11 @@ internal static class ServeCommand
         }
 
         Volatile.Write(ref started, server);
+        Volatile.Write(ref phase, 1);
+        if (Interlocked.Exchange(ref upgradeRequested, 0) == 1)
+        {
+            SuccessorProcess.StartAndReport(cli.Console.Error);
+        }
         await using (server.ConfigureAwait(false))
         {
             var output = cli.Console.Out;
@@ -227,7 +261,7 @@ internal static class ServeCommand
                 output.WriteLine();
             }
 
-            output.WriteLine("Stop with Ctrl+C or SIGTERM; SIGHUP re-reads the log level." + (demo ? "" : " Try: ./multivip service create --name myService (or restart with --demo)"));
+            output.WriteLine("Stop with Ctrl+C or SIGTERM; SIGHUP re-reads the log level; SIGUSR2 (or a second multivip serve here) restarts without dropping a connection." + (demo ? "" : " Try: ./multivip service create --name myService (or restart with --demo)"));
             try
             {
                 await server.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
@@ -237,7 +271,10 @@ internal static class ServeCommand
                 // Ctrl+C / SIGTERM: fall through to an orderly stop.
             }
 
-            output.WriteLine($"MultiVip is stopping: draining connections (up to {options.DrainTimeout.TotalSeconds:0} s).");
+            Volatile.Write(ref phase, 2);
+            output.WriteLine(server.HandedOverTo is { } successor
+                ? $"MultiVip handed over to the new server (PID {successor}): draining connections (up to {options.DrainTimeout.TotalSeconds:0} s), then exiting."
+                : $"MultiVip is stopping: draining connections (up to {options.DrainTimeout.TotalSeconds:0} s).");
             await server.DrainAsync().ConfigureAwait(false);
             if (backends is not null)
             {

@@ -28,15 +28,17 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
     private readonly CancellationTokenSource _shutdown = new();
     private readonly SharedLimit _connectionSlots;
     private readonly Metrics.VipByteMeter _bytes = new();
+    private readonly InheritedSockets _inherited;
     private int _disposed;
 
-    public TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
-        : this(options, loggerFactory, timeProvider, PooledBufferForwarder.Instance)
+    public TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, InheritedSockets? inherited = null)
+        : this(options, loggerFactory, timeProvider, PooledBufferForwarder.Instance, inherited)
     {
     }
 
-    internal TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, IConnectionForwarder forwarder)
+    internal TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, IConnectionForwarder forwarder, InheritedSockets? inherited = null)
     {
+        _inherited = inherited ?? InheritedSockets.None;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -105,7 +107,18 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
 
     VipListener? IListenerLifecycle<VipListener>.TryStart(ListenerSpec spec, out string? error)
     {
-        var socket = ListenerBinder.TryBind(spec.Key, _options.FreeBind, out error);
+        // A socket the previous server handed over keeps its accept queue: adopt it rather than bind.
+        var socket = _inherited.Take(ListeningSocketKind.VipTcp, new System.Net.IPEndPoint(spec.Key.Address, spec.Key.Port));
+        if (socket is not null)
+        {
+            error = null;
+            Log.ListenerAdopted(_logger, spec.Key);
+        }
+        else
+        {
+            socket = ListenerBinder.TryBind(spec.Key, _options.FreeBind, out error);
+        }
+
         if (socket is null)
         {
             return null;
@@ -115,6 +128,20 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
         listener.Start();
         Log.ListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
         return listener;
+    }
+
+    /// <summary>The listening socket of every running listener, for a successor process to take over.</summary>
+    public IReadOnlyList<ListeningSocket> ListeningSockets()
+    {
+        var published = _listeners.Published;
+        var result = new ListeningSocket[published.Length];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var key = published[i].Key;
+            result[i] = new ListeningSocket(ListeningSocketKind.VipTcp, new System.Net.IPEndPoint(key.Address, key.Port), published[i].ListeningSocket);
+        }
+
+        return result;
     }
 
     /// <summary>Counters of every running listener and backend, for metrics and the dashboard (read, never reset).</summary>
@@ -337,6 +364,10 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
         [LoggerMessage(EventId = 2, EventName = "ListenerStopped", Level = LogLevel.Information,
             Message = "Stopped listening on {Key}; draining {ConnectionCount} connection(s)")]
         public static partial void ListenerStopped(ILogger logger, ListenerKey key, int connectionCount);
+
+        [LoggerMessage(EventId = 5501, EventName = "ListenerAdopted", Level = LogLevel.Information,
+            Message = "Adopted the listening socket of {Key} from the previous server (its queued connections carry on)")]
+        public static partial void ListenerAdopted(ILogger logger, ListenerKey key);
 
         [LoggerMessage(EventId = 5, EventName = "ListenerUpdated", Level = LogLevel.Information,
             Message = "Reconfigured {Key}: {BackendCount} backend(s), {RemovedCount} draining")]

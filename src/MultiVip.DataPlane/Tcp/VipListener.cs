@@ -71,6 +71,9 @@ internal sealed partial class VipListener : IRoutedListener
 
     public ListenerSpec Spec => _routing.Current.Spec;
 
+    /// <summary>The listening socket, for a successor process to take over (<see cref="HandedOverSockets"/>).</summary>
+    public Socket ListeningSocket => _socket;
+
     public ListenerCounters Counters { get; } = new();
 
     public int ConnectionCount => _connections.Count;
@@ -106,7 +109,11 @@ internal sealed partial class VipListener : IRoutedListener
         return removed;
     }
 
-    /// <summary>Closes the listening socket at once (the port can be rebound) and stops probing; connections keep running.</summary>
+    /// <summary>
+    /// Closes the listening socket at once (the port can be rebound) and stops probing; connections
+    /// keep running. A socket handed over to a successor process stays open for it: only the accept
+    /// loop stops (cancelled, so no accept of ours is pending on the shared socket).
+    /// </summary>
     public void StopAccepting()
     {
         if (_stopping.IsCancellationRequested)
@@ -115,7 +122,7 @@ internal sealed partial class VipListener : IRoutedListener
         }
 
         _stopping.Cancel();
-        _socket.Dispose();
+        HandedOverSockets.Close(_socket);
         _routing.StopProbing();
     }
 

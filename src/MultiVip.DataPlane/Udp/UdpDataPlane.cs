@@ -22,10 +22,12 @@ internal sealed partial class UdpDataPlane : IDataPlane, IUdpSessionSource, ILis
     private readonly ListenerReconciler<UdpListener> _listeners;
     private readonly SharedLimit _sessionSlots;
     private readonly Metrics.VipByteMeter _bytes = new();
+    private readonly InheritedSockets _inherited;
     private int _disposed;
 
-    public UdpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, Action<ProbeObservation> onProbe)
+    public UdpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, Action<ProbeObservation> onProbe, InheritedSockets? inherited = null)
     {
+        _inherited = inherited ?? InheritedSockets.None;
         options.Validate();
         _options = options;
         _timeProvider = timeProvider;
@@ -66,7 +68,17 @@ internal sealed partial class UdpDataPlane : IDataPlane, IUdpSessionSource, ILis
 
     UdpListener? IListenerLifecycle<UdpListener>.TryStart(ListenerSpec spec, out string? error)
     {
-        var socket = ListenerBinder.TryBindUdp(spec.Key, _options.FreeBind, out error);
+        var socket = _inherited.Take(ListeningSocketKind.VipUdp, new System.Net.IPEndPoint(spec.Key.Address, spec.Key.Port));
+        if (socket is not null)
+        {
+            error = null;
+            Log.UdpListenerAdopted(_logger, spec.Key);
+        }
+        else
+        {
+            socket = ListenerBinder.TryBindUdp(spec.Key, _options.FreeBind, out error);
+        }
+
         if (socket is null)
         {
             return null;
@@ -76,6 +88,20 @@ internal sealed partial class UdpDataPlane : IDataPlane, IUdpSessionSource, ILis
         listener.Start();
         Log.UdpListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
         return listener;
+    }
+
+    /// <summary>The datagram socket of every running listener, for a successor process to take over.</summary>
+    public IReadOnlyList<ListeningSocket> ListeningSockets()
+    {
+        var published = _listeners.Published;
+        var result = new ListeningSocket[published.Length];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var key = published[i].Key;
+            result[i] = new ListeningSocket(ListeningSocketKind.VipUdp, new System.Net.IPEndPoint(key.Address, key.Port), published[i].ListeningSocket);
+        }
+
+        return result;
     }
 
     /// <summary>Live sessions and counters of every UDP listener, for /metrics.</summary>
@@ -166,6 +192,10 @@ internal sealed partial class UdpDataPlane : IDataPlane, IUdpSessionSource, ILis
         [LoggerMessage(EventId = 5, EventName = "ListenerUpdated", Level = LogLevel.Information,
             Message = "Reconfigured {Key}: {BackendCount} backend(s), {RemovedCount} draining")]
         public static partial void ListenerUpdated(ILogger logger, ListenerKey key, int backendCount, int removedCount);
+
+        [LoggerMessage(EventId = 5502, EventName = "UdpListenerAdopted", Level = LogLevel.Information,
+            Message = "Adopted the datagram socket of {Key} from the previous server")]
+        public static partial void UdpListenerAdopted(ILogger logger, ListenerKey key);
 
         [LoggerMessage(EventId = 40, EventName = "UdpListenerStarted", Level = LogLevel.Information,
             Message = "Receiving datagrams on {Key} for service {ServiceName} with {BackendCount} backend(s)")]

@@ -77,6 +77,9 @@ internal sealed partial class UdpListener : IRoutedListener
 
     public ListenerSpec Spec => _routing.Current.Spec;
 
+    /// <summary>The datagram socket, for a successor process to take over (<see cref="HandedOverSockets"/>).</summary>
+    public Socket ListeningSocket => _socket;
+
     public UdpCounters Counters { get; } = new();
 
     public int SessionCount
@@ -120,7 +123,10 @@ internal sealed partial class UdpListener : IRoutedListener
         if (!_stopping.IsCancellationRequested)
         {
             _stopping.Cancel();
-            _socket.Dispose();
+
+            // Handed over: the successor receives on it now; our receive loop is cancelled and the
+            // sessions closed below, and the descriptor closes with the process.
+            HandedOverSockets.Close(_socket);
             _routing.StopProbing();
         }
 

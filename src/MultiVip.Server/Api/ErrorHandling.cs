@@ -81,6 +81,8 @@ internal static partial class ErrorHandling
         // The control plane re-runs stale commits; one that still escapes is the server's trouble, not a conflict of the request.
         StateConflictException e => (503, new ErrorBody(nameof(ErrorCode.ServiceUnavailable), e.Message)),
         OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, new ErrorBody("ClientClosedRequest", "The client closed the request.")),
+        // The control plane or the store closed under the request: the server is stopping, or handing over to a new process.
+        ObjectDisposedException => (503, new ErrorBody(nameof(ErrorCode.ServiceUnavailable), "The server is stopping or handing over to a new process (restart or upgrade); nothing was changed. Retry in a moment.")),
         _ => (500, new ErrorBody(nameof(ErrorCode.InternalError), "The server hit an internal error; nothing was changed by this request. See the server log for details.")),
     };
 

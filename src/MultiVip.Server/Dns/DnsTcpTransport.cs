@@ -21,6 +21,7 @@ internal sealed partial class DnsTcpTransport : IServerTransport
     private readonly IPEndPoint _endPoint;
     private readonly ILogger _logger;
     private readonly Socket _listener;
+    private readonly bool _inherited;
 
     /// <summary>One slot per open connection: when all are taken, accepting waits and new clients queue in the kernel's backlog (NSD's tcp-count).</summary>
     private readonly SemaphoreSlim _slots;
@@ -28,13 +29,15 @@ internal sealed partial class DnsTcpTransport : IServerTransport
     /// <summary>The data plane's accept back-off: one rule for every accept loop of the process.</summary>
     private AcceptBackoff _backoff;
 
-    public DnsTcpTransport(IPEndPoint endPoint, int maxConnections, ILogger logger)
+    /// <param name="inherited">The previous server's listening socket for this address, taken over instead of binding one.</param>
+    public DnsTcpTransport(IPEndPoint endPoint, int maxConnections, ILogger logger, Socket? inherited = null)
     {
         _endPoint = endPoint;
         _logger = logger;
         _slots = new SemaphoreSlim(maxConnections, maxConnections);
-        _listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        if (endPoint.Address.Equals(IPAddress.IPv6Any))
+        _inherited = inherited is not null;
+        _listener = inherited ?? new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (!_inherited && endPoint.Address.Equals(IPAddress.IPv6Any))
         {
             _listener.DualMode = true;
         }
@@ -48,15 +51,21 @@ internal sealed partial class DnsTcpTransport : IServerTransport
 
     public TransportProtocol TransportProtocol => TransportProtocol.Tcp;
 
+    /// <summary>The listening socket, for a successor process to take over.</summary>
+    public Socket Socket => _listener;
+
     public void Bind()
     {
-        _listener.Bind(_endPoint);
-        _listener.Listen(64);
+        if (!_inherited)
+        {
+            _listener.Bind(_endPoint);
+            _listener.Listen(64);
+        }
     }
 
-    public void Close() => _listener.Dispose();
+    public void Close() => MultiVip.DataPlane.Contract.HandedOverSockets.Close(_listener);
 
-    public void Dispose() => _listener.Dispose();
+    public void Dispose() => MultiVip.DataPlane.Contract.HandedOverSockets.Close(_listener);
 
     public async Task<IServerConnection?> AcceptConnectionAsync(CancellationToken token = default)
     {

@@ -16,16 +16,19 @@ internal sealed partial class DnsUdpTransport : IServerTransport
     private readonly IPEndPoint _endPoint;
     private readonly ILogger _logger;
     private readonly Socket _socket;
+    private readonly bool _inherited;
 
     /// <summary>The largest datagram IPv4 or IPv6 carries: a query is never cut short here.</summary>
     private readonly byte[] _buffer = new byte[65_535];
 
-    public DnsUdpTransport(IPEndPoint endPoint, ILogger logger)
+    /// <param name="inherited">The previous server's bound socket for this address, taken over instead of binding one.</param>
+    public DnsUdpTransport(IPEndPoint endPoint, ILogger logger, Socket? inherited = null)
     {
         _endPoint = endPoint;
         _logger = logger;
-        _socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        if (endPoint.Address.Equals(IPAddress.IPv6Any))
+        _inherited = inherited is not null;
+        _socket = inherited ?? new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (!_inherited && endPoint.Address.Equals(IPAddress.IPv6Any))
         {
             // [::] serves IPv4 clients too, as the library's own transport does.
             _socket.DualMode = true;
@@ -44,11 +47,20 @@ internal sealed partial class DnsUdpTransport : IServerTransport
     /// <summary>Where the socket is bound (the real port when <c>:0</c> was asked for).</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
 
-    public void Bind() => _socket.Bind(_endPoint);
+    /// <summary>The socket, for a successor process to take over.</summary>
+    public Socket Socket => _socket;
 
-    public void Close() => _socket.Dispose();
+    public void Bind()
+    {
+        if (!_inherited)
+        {
+            _socket.Bind(_endPoint);
+        }
+    }
 
-    public void Dispose() => _socket.Dispose();
+    public void Close() => MultiVip.DataPlane.Contract.HandedOverSockets.Close(_socket);
+
+    public void Dispose() => MultiVip.DataPlane.Contract.HandedOverSockets.Close(_socket);
 
     /// <summary>
     /// Called in a loop by the library, one call at a time (so one receive buffer is enough). Returns

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
 using MultiVip.Control.State;
+using MultiVip.DataPlane.Contract;
 
 namespace MultiVip.Server.Dns;
 
@@ -27,9 +28,12 @@ internal sealed partial class ServiceDnsServer : IDisposable
     private readonly Func<WorldState> _world;
     private readonly ILogger _logger;
 
-    private ServiceDnsServer(DnsServer server, DnsAnswerer answerer, Func<WorldState> world, ILogger logger, IPEndPoint endPoint)
+    private readonly IServerTransport[] _transports;
+
+    private ServiceDnsServer(IServerTransport[] transports, DnsAnswerer answerer, Func<WorldState> world, ILogger logger, IPEndPoint endPoint)
     {
-        _server = server;
+        _transports = transports;
+        _server = new DnsServer(transports);
         _answerer = answerer;
         _world = world;
         _logger = logger;
@@ -40,19 +44,47 @@ internal sealed partial class ServiceDnsServer : IDisposable
 
     public DomainName Zone => _answerer.Zone;
 
+    /// <summary>The UDP and TCP sockets, for a successor process to take over.</summary>
+    public IReadOnlyList<ListeningSocket> ListeningSockets() =>
+    [
+        .. _transports.OfType<DnsUdpTransport>().Select(t => new ListeningSocket(ListeningSocketKind.DnsUdp, EndPoint, t.Socket)),
+        .. _transports.OfType<DnsTcpTransport>().Select(t => new ListeningSocket(ListeningSocketKind.DnsTcp, EndPoint, t.Socket)),
+    ];
+
     /// <summary>
     /// Binds UDP and TCP on <paramref name="endPoint"/> (port 0: one free port for both) and starts answering.
     /// A port in use fails here, with a message naming the option to change.
     /// </summary>
-    public static ServiceDnsServer Start(IPEndPoint endPoint, DomainName zone, Func<WorldState> world, ILogger logger)
+    public static ServiceDnsServer Start(IPEndPoint endPoint, DomainName zone, Func<WorldState> world, ILogger logger) =>
+        Start(endPoint, zone, world, logger, InheritedSockets.None);
+
+    /// <param name="inherited">Sockets of the server this one takes over from: its DNS sockets on this address are adopted, not bound.</param>
+    public static ServiceDnsServer Start(IPEndPoint endPoint, DomainName zone, Func<WorldState> world, ILogger logger, InheritedSockets inherited)
     {
+        if (inherited.Take(ListeningSocketKind.DnsUdp, endPoint) is { } udp)
+        {
+            var at = new IPEndPoint(endPoint.Address, ((IPEndPoint)udp.LocalEndPoint!).Port);
+            var tcp = inherited.Take(ListeningSocketKind.DnsTcp, at);
+            var adopted = new ServiceDnsServer(
+                [new DnsUdpTransport(at, logger, udp), new DnsTcpTransport(at, MaxTcpConnections, logger, tcp)],
+                new DnsAnswerer(zone, endPoint.Address),
+                world,
+                logger,
+                at);
+            adopted._server.QueryReceived += adopted.OnQueryReceivedAsync;
+            adopted._server.ExceptionThrown += adopted.OnExceptionAsync;
+            adopted._server.Start();
+            Log.DnsStarted(logger, at, zone);
+            return adopted;
+        }
+
         // Port 0 means "any": UDP and TCP must share the port, so pick one free for UDP and retry if TCP has it.
         var attempts = endPoint.Port == 0 ? 20 : 1;
         for (var attempt = 1; ; attempt++)
         {
             var bindTo = endPoint.Port == 0 ? new IPEndPoint(endPoint.Address, FreeUdpPort(endPoint.Address)) : endPoint;
-            var server = new DnsServer([new DnsUdpTransport(bindTo, logger), new DnsTcpTransport(bindTo, MaxTcpConnections, logger)]);
-            var dns = new ServiceDnsServer(server, new DnsAnswerer(zone, endPoint.Address), world, logger, bindTo);
+            var dns = new ServiceDnsServer([new DnsUdpTransport(bindTo, logger), new DnsTcpTransport(bindTo, MaxTcpConnections, logger)], new DnsAnswerer(zone, endPoint.Address), world, logger, bindTo);
+            var server = dns._server;
             server.QueryReceived += dns.OnQueryReceivedAsync;
             server.ExceptionThrown += dns.OnExceptionAsync;
             try

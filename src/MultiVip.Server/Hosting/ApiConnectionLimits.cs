@@ -24,7 +24,7 @@ internal static class ApiConnectionLimits
     public static WebApplicationBuilder AddApiConnectionLimits(this WebApplicationBuilder builder, int maxConnections, TimeProvider timeProvider)
     {
         builder.Services.AddSingleton(sp => new ApiConnectionGuard(maxConnections, timeProvider, sp.GetRequiredService<ILogger<ApiConnectionGuard>>()));
-        builder.Services.AddSingleton<IConnectionListenerFactory>(sp => new ApiSocketTransport(sp.GetRequiredService<ILoggerFactory>(), timeProvider, sp.GetRequiredService<ApiConnectionGuard>()));
+        builder.Services.AddSingleton<IConnectionListenerFactory>(sp => new ApiSocketTransport(sp.GetRequiredService<ILoggerFactory>(), timeProvider, sp.GetRequiredService<ApiConnectionGuard>(), sp.GetService<MultiVip.DataPlane.Contract.InheritedSockets>() ?? MultiVip.DataPlane.Contract.InheritedSockets.None));
         builder.Services.AddSingleton<IStartupFilter, TrackRequests>();
         builder.Services.AddOptions<KestrelServerOptions>().Configure<ApiConnectionGuard>((kestrel, guard) =>
         {

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using MultiVip.DataPlane;
+using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Sockets;
 
 namespace MultiVip.Server.Hosting;
@@ -14,16 +15,39 @@ namespace MultiVip.Server.Hosting;
 /// are built by Kestrel's public <see cref="SocketConnectionContextFactory"/>, so everything after
 /// accept is the stock transport.
 /// </summary>
-internal sealed partial class ApiSocketTransport(ILoggerFactory loggers, TimeProvider timeProvider, ApiConnectionGuard guard) : IConnectionListenerFactory, IConnectionListenerFactorySelector
+/// <remarks>
+/// A takeover (docs/operations.md, "Restart and upgrade without dropping connections") hands the API's
+/// listening socket from the old server to the new one: <see cref="BindAsync"/> adopts it from
+/// <paramref name="inherited"/> when it matches, and <see cref="ListeningSockets"/> offers ours.
+/// </remarks>
+internal sealed partial class ApiSocketTransport(ILoggerFactory loggers, TimeProvider timeProvider, ApiConnectionGuard guard, InheritedSockets inherited) : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
     /// <summary>Kestrel's default backlog.</summary>
     private const int Backlog = 512;
 
+    private readonly List<Listener> _bound = [];
+
     public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint;
+
+    /// <summary>The API's listening sockets still bound, for a successor process to take over.</summary>
+    public IReadOnlyList<ListeningSocket> ListeningSockets()
+    {
+        lock (_bound)
+        {
+            return [.. _bound.Where(l => !l.IsUnbound).Select(l => new ListeningSocket(ListeningSocketKind.Api, (IPEndPoint)l.EndPoint, l.Socket))];
+        }
+    }
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
         var ip = (IPEndPoint)endpoint;
+        var logger = loggers.CreateLogger<ApiSocketTransport>();
+        if (inherited.Take(ListeningSocketKind.Api, ip) is { } adopted)
+        {
+            Log.Adopted(logger, adopted.LocalEndPoint!);
+            return new ValueTask<IConnectionListener>(Track(new Listener(adopted, new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), logger), logger, timeProvider, guard)));
+        }
+
         var socket = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -48,9 +72,19 @@ internal sealed partial class ApiSocketTransport(ILoggerFactory loggers, TimePro
             throw;
         }
 
-        var logger = loggers.CreateLogger<ApiSocketTransport>();
         var factory = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), logger);
-        return new ValueTask<IConnectionListener>(new Listener(socket, factory, logger, timeProvider, guard));
+        return new ValueTask<IConnectionListener>(Track(new Listener(socket, factory, logger, timeProvider, guard)));
+    }
+
+    private Listener Track(Listener listener)
+    {
+        lock (_bound)
+        {
+            _bound.RemoveAll(l => l.IsUnbound);
+            _bound.Add(listener);
+        }
+
+        return listener;
     }
 
     private sealed class Listener : IConnectionListener
@@ -74,6 +108,10 @@ internal sealed partial class ApiSocketTransport(ILoggerFactory loggers, TimePro
         }
 
         public EndPoint EndPoint { get; }
+
+        public Socket Socket => _socket;
+
+        public bool IsUnbound => _unbound.IsCancellationRequested;
 
         public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
         {
@@ -135,14 +173,16 @@ internal sealed partial class ApiSocketTransport(ILoggerFactory loggers, TimePro
         public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
         {
             _unbound.Cancel();
-            _socket.Dispose();
+
+            // Handed over: the successor accepts on it; cancelling our accept is all we do to it.
+            HandedOverSockets.Close(_socket);
             return ValueTask.CompletedTask;
         }
 
         public ValueTask DisposeAsync()
         {
             _unbound.Cancel();
-            _socket.Dispose();
+            HandedOverSockets.Close(_socket);
             _factory.Dispose();
             _unbound.Dispose();
             return ValueTask.CompletedTask;
@@ -151,6 +191,10 @@ internal sealed partial class ApiSocketTransport(ILoggerFactory loggers, TimePro
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = 5503, EventName = "ApiSocketAdopted", Level = LogLevel.Information,
+            Message = "The API adopted the listening socket on {EndPoint} from the previous server")]
+        public static partial void Adopted(ILogger logger, EndPoint endPoint);
+
         [LoggerMessage(EventId = 4002, EventName = "ApiAcceptFailed", Level = LogLevel.Warning,
             Message = "The API on {EndPoint}: accept failed {Count} time(s) in the last {Interval} (latest: {Error}); {Hint}")]
         public static partial void AcceptFailed(ILogger logger, EndPoint endPoint, long count, TimeSpan interval, SocketError error, string hint);

@@ -39,7 +39,8 @@ internal sealed partial class DataDirectory : IDisposable
     /// Creates the directory (0700), takes an exclusive lock so two servers never share one
     /// database, and refuses a data dir whose database is gone while its token says it was used.
     /// </summary>
-    public static DataDirectory Open(string path)
+    /// <param name="noTakeover">Why this server did not take over from one already running here; said when the lock refuses it.</param>
+    public static DataDirectory Open(string path, string? noTakeover = null)
     {
         var full = System.IO.Path.GetFullPath(path);
         var tightened = new List<(string, UnixFileMode, UnixFileMode)>();
@@ -77,7 +78,8 @@ internal sealed partial class DataDirectory : IDisposable
         catch (IOException ex) when (ex.HResult == Ewouldblock)
         {
             throw new InvalidOperationException(
-                $"The data dir {full} is in use by another multivip server (it holds the lock on {lockPath}). Stop it, or give this one its own --data-dir.", ex);
+                $"The data dir {full} is in use by another multivip server (it holds the lock on {lockPath}). Stop it, or give this one its own --data-dir."
+                + (noTakeover is null ? "" : $" No takeover: {noTakeover}; a server started without --no-takeover offers one once it serves."), ex);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -11,6 +11,7 @@ using MultiVip.Model.Errors;
 using MultiVip.Model.Networking;
 using MultiVip.Server.Api;
 using MultiVip.Server.Dns;
+using MultiVip.Server.Hosting.Takeover;
 using MultiVip.Server.Security;
 using MultiVip.Server.Usage;
 
@@ -29,7 +30,24 @@ public static partial class ServerHost
         var (dnsEndPoint, dnsZone) = ParseDns(options);
         var authentication = AuthenticationSetup.Prepare(options);
         var descriptors = PlanDescriptors(options, dns: dnsEndPoint is not null);
-        var dataDir = DataDirectory.Open(options.DataDir);
+
+        // A server running on this data dir that offers a takeover hands over its listening sockets,
+        // stops writing and unlocks the data dir before Open below takes the lock (docs/operations.md,
+        // "Restart and upgrade without dropping connections"). Without an offer, the lock refuses us.
+        var noTakeover = "this server was started with --no-takeover";
+        var predecessor = options.Takeover ? Predecessor.TryConnect(Path.GetFullPath(options.DataDir), out noTakeover) : null;
+        var inherited = predecessor?.Sockets ?? InheritedSockets.None;
+        DataDirectory dataDir;
+        try
+        {
+            dataDir = DataDirectory.Open(options.DataDir, noTakeover);
+        }
+        catch
+        {
+            predecessor?.Dispose();
+            throw;
+        }
+
         SqliteStateStore? store = null;
         IHostedDataPlane? dataPlane = null;
         IAddressAnnouncer? announcer = null;
@@ -52,6 +70,7 @@ public static partial class ServerHost
             }
 
             var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDir.Path });
+            builder.Services.AddSingleton(inherited);
             builder.AddApiConnectionLimits(descriptors.ApiConnections, TimeProvider.System);
             builder.Logging.ClearProviders();
             builder.Logging.AddMultiVipConsole(options.LogFormat, logLevel);
@@ -91,7 +110,7 @@ public static partial class ServerHost
 
             LogDescriptorPlan(descriptors, preLoggers);
             announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(options.VipInterface, time, preLoggers, cancellationToken);
-            dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time, freeBind: announcer.ManagesAddresses);
+            dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time, freeBind: announcer.ManagesAddresses, inherited);
             announced = MultiVip.Network.Announcing.AddressAnnouncers.Wrap(dataPlane, dataPlane, announcer, time, preLoggers);
             control = await ControlPlane.StartAsync(
                 store,
@@ -110,7 +129,7 @@ public static partial class ServerHost
             if (dnsEndPoint is not null)
             {
                 var world = control;
-                dns = ServiceDnsServer.Start(dnsEndPoint, dnsZone, () => world.Current, preLoggers.CreateLogger("MultiVip.Dns"));
+                dns = ServiceDnsServer.Start(dnsEndPoint, dnsZone, () => world.Current, preLoggers.CreateLogger("MultiVip.Dns"), inherited);
             }
 
             builder.Services.AddSingleton(control);
@@ -123,7 +142,9 @@ public static partial class ServerHost
             builder.Services.AddMultiVipAuthentication(token, authentication);
 
             app = builder.Build();
+            var writeGate = new StateWriteGate();
             app.UseApiErrors();
+            app.Use(writeGate.InvokeAsync);
             app.UseMultiVipAuthentication(token);
             app.MapOpenApi();
             app.MapMultiVipApi();
@@ -133,11 +154,42 @@ public static partial class ServerHost
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
             dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
-            ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout);
-            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage) { SettingsReload = reload, Announced = announced };
+            var server = new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage)
+            {
+                SettingsReload = reload,
+                Announced = announced,
+                WriteGate = writeGate,
+                DrainTimeout = options.DrainTimeout,
+            };
+            ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout, predecessor?.Pid, () => server.HandedOverTo is not null);
+            var takeoverLog = preLoggers.CreateLogger("MultiVip.Server.Hosting.Takeover");
+            if (predecessor is not null)
+            {
+                // Only now, with every socket accepted on here, does the old server stop accepting.
+                var answer = predecessor.Complete();
+                TakeoverLog.TookOver(takeoverLog, predecessor.Pid, predecessor.Received, predecessor.Received - inherited.Count, answer);
+                foreach (var left in inherited.Unclaimed())
+                {
+                    TakeoverLog.NotAdopted(takeoverLog, left.Kind, left.EndPoint);
+                }
+
+                predecessor.Adopted();
+                inherited.Dispose();
+                predecessor.Dispose();
+                predecessor = null;
+            }
+
+            if (options.Takeover)
+            {
+                server.OfferTakeover(takeoverLog);
+            }
+
+            return server;
         }
         catch
         {
+            // The old server sees the takeover connection close and carries on (docs/operations.md).
+            predecessor?.Dispose();
             if (app is not null)
             {
                 await app.DisposeAsync();
@@ -178,6 +230,17 @@ public static partial class ServerHost
             preLoggers?.Dispose();
             throw;
         }
+    }
+
+    private static partial class TakeoverLog
+    {
+        [LoggerMessage(EventId = 5520, EventName = "TookOver", Level = LogLevel.Information,
+            Message = "Took over from the server with PID {Pid}: adopted {Adopted} of its {Received} listening socket(s); it answered '{Answer}' and exits once its connections drain")]
+        public static partial void TookOver(ILogger logger, int pid, int received, int adopted, string answer);
+
+        [LoggerMessage(EventId = 5521, EventName = "TakeoverSocketNotAdopted", Level = LogLevel.Information,
+            Message = "The previous server's {Kind} socket on {EndPoint} is not used by this configuration; it closes with the previous server")]
+        public static partial void NotAdopted(ILogger logger, ListeningSocketKind kind, IPEndPoint endPoint);
     }
 
     private static (IPEndPoint? EndPoint, ARSoft.Tools.Net.DomainName Zone) ParseDns(ServerOptions options)
@@ -241,7 +304,7 @@ public static partial class ServerHost
 }
 
 /// <summary>A started server; dispose to stop it (API first, then the data plane).</summary>
-public sealed class RunningServer : IAsyncDisposable
+public sealed class RunningServer : IAsyncDisposable, ITakeoverSource
 {
     private readonly WebApplication _app;
     private readonly IHostedDataPlane _dataPlane;
@@ -250,6 +313,12 @@ public sealed class RunningServer : IAsyncDisposable
     private readonly ILoggerFactory _loggers;
     private readonly ServiceDnsServer? _dns;
     private readonly UsageRecorder _usage;
+    private readonly Lock _takeoverGate = new();
+    private TakeoverOffer? _offer;
+    private ILogger? _takeoverLog;
+    private bool _stateReleased;
+    private DataDirectory? _relocked;
+    private int _handedOverTo;
 
     internal RunningServer(WebApplication app, ControlPlane control, IHostedDataPlane dataPlane, IStateStore store, DataDirectory dataDir, Uri api, string token, ILoggerFactory loggers, ServiceDnsServer? dns, UsageRecorder usage)
     {
@@ -295,8 +364,94 @@ public sealed class RunningServer : IAsyncDisposable
     {
         await _dataPlane.DrainAndStopAsync(CancellationToken.None);
 
-        // Only now, with every connection finished or reset, do the addresses leave the network.
-        await Announced.WithdrawAllAsync(CancellationToken.None);
+        // Only now, with every connection finished or reset, do the addresses leave the network;
+        // after a takeover they stay: the successor serves them.
+        if (HandedOverTo is null)
+        {
+            await Announced.WithdrawAllAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>The PID of the server that took over from this one (it then drains and exits), or null.</summary>
+    public int? HandedOverTo => Volatile.Read(ref _handedOverTo) is var pid and not 0 ? pid : null;
+
+    internal StateWriteGate WriteGate { get; init; } = new();
+
+    public TimeSpan DrainTimeout { get; init; }
+
+    /// <summary>Offers takeover to a successor on this data dir until the server starts stopping.</summary>
+    internal void OfferTakeover(ILogger logger)
+    {
+        _takeoverLog = logger;
+        var offer = TakeoverOffer.TryStart(DataDir, this, logger);
+        lock (_takeoverGate)
+        {
+            _offer = offer;
+        }
+
+        // A stopping server (SIGTERM) no longer offers: a new server is refused until it is gone.
+        _app.Lifetime.ApplicationStopping.Register(() => Volatile.Read(ref _offer)?.Dispose());
+    }
+
+    async Task ITakeoverSource.ReleaseStateAsync()
+    {
+        lock (_takeoverGate)
+        {
+            if (_stateReleased)
+            {
+                // An earlier successor went away: the state is closed already, only the lock is back.
+                _relocked?.Dispose();
+                _relocked = null;
+                return;
+            }
+
+            _stateReleased = true;
+        }
+
+        // In this order: no new change is accepted, the control plane commits what it queued and stops
+        // publishing, the last usage sample is written, the database closes, and only then the lock
+        // goes. From here the successor's control plane is the only writer.
+        WriteGate.Close("This server is handing over to a new process (restart or upgrade), which commits changes from now on; nothing was changed. Retry in a moment: the new process answers on the same address.");
+        await Control.DisposeAsync();
+        await _usage.DisposeAsync();
+        await _store.DisposeAsync();
+        _dataDir.Dispose();
+    }
+
+    IReadOnlyList<ListeningSocket> ITakeoverSource.ListeningSockets()
+    {
+        var api = _app.Services.GetServices<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>().OfType<ApiSocketTransport>().FirstOrDefault();
+        return [.. _dataPlane.ListeningSockets(), .. api?.ListeningSockets() ?? [], .. _dns?.ListeningSockets() ?? []];
+    }
+
+    void ITakeoverSource.ReacquireState()
+    {
+        WriteGate.Close("A new server began to take over from this one and went away; this server carries traffic but its state is read-only. Start the new server again, or restart this one; nothing was changed.");
+        try
+        {
+            var relocked = DataDirectory.Open(DataDir);
+            lock (_takeoverGate)
+            {
+                _relocked = relocked;
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or StateStorageException)
+        {
+            // Another server holds it: it is the one writing now; this one only carries traffic.
+            if (_takeoverLog is { } logger)
+            {
+                TakeoverReacquireLog.Failed(logger, ex.Message);
+            }
+        }
+    }
+
+    void ITakeoverSource.HandOver(int successorPid)
+    {
+        Volatile.Write(ref _handedOverTo, successorPid);
+
+        // DNS has no connections to drain: stop answering at once, so every query reaches the successor.
+        _dns?.Dispose();
+        _app.Lifetime.StopApplication();
     }
 
     internal SettingsReload? SettingsReload { get; init; }
@@ -313,18 +468,42 @@ public sealed class RunningServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Volatile.Read(ref _offer)?.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
         _dns?.Dispose();
-        await Control.DisposeAsync();
+        bool released;
+        lock (_takeoverGate)
+        {
+            released = _stateReleased;
+        }
+
+        if (!released)
+        {
+            await Control.DisposeAsync();
+        }
+
         await Announced.DisposeAsync();
         await _dataPlane.DisposeAsync();
         await Announced.Announcer.DisposeAsync();
 
-        // After the data plane stopped (its byte totals are final), before the store closes.
-        await _usage.DisposeAsync();
-        await _store.DisposeAsync();
-        _dataDir.Dispose();
+        // After the data plane stopped (its byte totals are final), before the store closes. A
+        // takeover closed both already, for the successor.
+        if (!released)
+        {
+            await _usage.DisposeAsync();
+            await _store.DisposeAsync();
+            _dataDir.Dispose();
+        }
+
+        _relocked?.Dispose();
         _loggers.Dispose();
     }
+}
+
+internal static partial class TakeoverReacquireLog
+{
+    [LoggerMessage(EventId = 5519, EventName = "TakeoverRelockFailed", Level = LogLevel.Warning,
+        Message = "Could not lock the data dir again after a failed takeover: {Reason}")]
+    public static partial void Failed(ILogger logger, string reason);
 }

@@ -83,6 +83,13 @@ public sealed record ServerOptions
     /// <summary>Log level at start; a &lt;data-dir&gt;/log-level file overrides it, re-read on SIGHUP (see LogLevelSetting).</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
+    /// <summary>
+    /// Take over from a server already running on this data dir (its listening sockets, then its
+    /// data dir), and offer the same to a successor; false (--no-takeover): neither, a second server
+    /// on the data dir is refused. docs/operations.md, "Restart and upgrade without dropping connections".
+    /// </summary>
+    public bool Takeover { get; init; } = true;
+
     /// <summary>Use a token given here instead of the generated one (tests, automation).</summary>
     public string? Token { get; init; }
 

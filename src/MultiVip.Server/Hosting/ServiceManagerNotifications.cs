@@ -20,7 +20,13 @@ internal static class ServiceManagerNotifications
     private static readonly TimeSpan StopMargin = TimeSpan.FromSeconds(15);
 
     /// <summary>Call once the API listens and the endpoint file is written; arms STOPPING for shutdown.</summary>
-    public static void ServerReady(IHostApplicationLifetime lifetime, Uri api, TimeSpan drainTimeout)
+    /// <param name="tookOverFrom">
+    /// The PID of the server this one took over from, or null. Then this process tells systemd it is
+    /// the service's main process now (MAINPID=, accepted with NotifyAccess=all), before the old one
+    /// is told to exit, so the unit never sees its main process go.
+    /// </param>
+    /// <param name="handedOver">True once this server handed over to a successor: its stop is not the service's, so no STOPPING=1.</param>
+    public static void ServerReady(IHostApplicationLifetime lifetime, Uri api, TimeSpan drainTimeout, int? tookOverFrom = null, Func<bool>? handedOver = null)
     {
         var notifier = new SystemdNotifier();
         if (!notifier.IsEnabled)
@@ -28,9 +34,17 @@ internal static class ServiceManagerNotifications
             return;
         }
 
-        notifier.Notify(new ServiceState($"READY=1\nSTATUS=Serving the API on {api.ToString().TrimEnd('/')}"));
+        var status = $"STATUS=Serving the API on {api.ToString().TrimEnd('/')}";
+        notifier.Notify(new ServiceState(tookOverFrom is { } previous
+            ? string.Create(CultureInfo.InvariantCulture, $"MAINPID={Environment.ProcessId}\nREADY=1\n{status} (took over from PID {previous})")
+            : $"READY=1\n{status}"));
         lifetime.ApplicationStopping.Register(() =>
         {
+            if (handedOver?.Invoke() == true)
+            {
+                return;
+            }
+
             // EXTEND_TIMEOUT_USEC lets a drain longer than the unit's TimeoutStopSec finish: systemd
             // waits this long from now before it escalates to SIGKILL.
             var extend = (long)(drainTimeout + StopMargin).TotalMicroseconds;

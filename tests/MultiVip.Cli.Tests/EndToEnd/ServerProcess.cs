@@ -95,7 +95,7 @@ internal sealed class ServerProcess : IDisposable
         while (!File.Exists(endpointFile))
         {
             Assert.False(process.HasExited, $"multivip serve exited with {(process.HasExited ? process.ExitCode : 0)}");
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "multivip serve did not start within 30 s");
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(90), "multivip serve did not start within 90 s");
             await Task.Delay(25);
         }
 

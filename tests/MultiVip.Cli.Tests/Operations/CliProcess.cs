@@ -24,6 +24,8 @@ internal sealed class CliProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ExitCode => _process.ExitCode;
+
     public string Output
     {
         get
