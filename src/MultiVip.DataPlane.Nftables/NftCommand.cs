@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 
 namespace MultiVip.DataPlane.Nftables;
@@ -24,20 +25,35 @@ internal sealed class NftCommand(string nft = "nft", string conntrack = "conntra
         }
     }
 
-    /// <summary>Packets and bytes of every named counter of the table, by name.</summary>
-    public async Task<IReadOnlyDictionary<string, (long Packets, long Bytes)>> CountersAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Packets and bytes of every named counter of MultiVip's tables, by name. Synchronous on purpose,
+    /// with blocking pipe reads: it is called from synchronous read-backs (scrape, dashboard, usage), and
+    /// blocking on an async read there can deadlock when the caller runs on the thread that would complete it.
+    /// </summary>
+    public IReadOnlyDictionary<string, (long Packets, long Bytes)> Counters()
     {
-        var (code, output, error) = await RunAsync(nft, ["-j", "list", "counters", "table", NftRuleset.Table], null, cancellationToken).ConfigureAwait(false);
-        if (code != 0)
+        var start = new ProcessStartInfo(nft) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { "-j", "list", "counters" })
         {
-            throw new NftException(Summarize(error, code));
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new NftException($"cannot run {nft}");
+        var error = new StringBuilder();
+        process.ErrorDataReceived += (_, e) => error.Append(e.Data);
+        process.BeginErrorReadLine();
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new NftException(Summarize(error.ToString(), process.ExitCode));
         }
 
         var counters = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
         using var json = JsonDocument.Parse(output);
         foreach (var item in json.RootElement.GetProperty("nftables").EnumerateArray())
         {
-            if (item.TryGetProperty("counter", out var counter))
+            if (item.TryGetProperty("counter", out var counter) && counter.GetProperty("table").GetString() == NftRuleset.TableName)
             {
                 counters[counter.GetProperty("name").GetString()!] = (counter.GetProperty("packets").GetInt64(), counter.GetProperty("bytes").GetInt64());
             }

@@ -49,7 +49,7 @@ internal sealed record KernelRenderOptions(bool Masquerade, bool ConntrackTimeou
 /// chains, slot map and counters, so a change touches only that listener's objects.
 /// <list type="bullet">
 /// <item><c>filter-prerouting</c>/<c>filter-output</c> (before DNAT): <c>acl-L</c> (Azure's ACL order) then <c>admit-L</c> (rejects new connections while no member is in rotation).</item>
-/// <item><c>dsr-prerouting</c>: DSR listeners; the chosen VM gets the packet unchanged (dup to it as next hop, original dropped).</item>
+/// <item><c>dsr-prerouting</c> (tables <c>ip multivip</c>, <c>ip6 multivip</c>: nft's dup exists only there): DSR listeners' ACL, admission and member; the chosen VM gets the packet unchanged (dup to it as next hop, original dropped).</item>
 /// <item><c>nat-prerouting</c>/<c>nat-output</c>: <c>lb-L</c> sets the idle timeout and picks the backend: <c>jhash … mod 5003 seed … vmap @slots-L</c>
 /// (the user-space plane's Maglev table, slot → <c>be-B</c>), and <c>be-B</c> marks and DNATs.</item>
 /// <item><c>nat-postrouting</c>: masquerade of marked connections (unless <c>--kernel-snat never</c>); <c>count-forward</c>: bytes per backend and direction by conntrack mark.</item>
@@ -57,7 +57,18 @@ internal sealed record KernelRenderOptions(bool Masquerade, bool ConntrackTimeou
 /// </summary>
 internal static class NftRuleset
 {
+    public const string TableName = "multivip";
+
     public const string Table = "inet multivip";
+
+    /// <summary>
+    /// nft's dup exists only in the ip and ip6 families, so DSR listeners live in <c>ip multivip</c> /
+    /// <c>ip6 multivip</c> (same name, MultiVip's too), committed in the same transactions as the inet table.
+    /// </summary>
+    public static readonly string[] Tables = [Table, "ip multivip", "ip6 multivip"];
+
+    private static string TableOf(KernelListener listener) =>
+        !listener.Spec.DirectServerReturn ? Table : listener.IsIpv6 ? "ip6 multivip" : "ip multivip";
 
     /// <summary>Top byte of the conntrack marks MultiVip sets (0x4d, "M"); the rest is the backend id.</summary>
     public const uint MarkPrefix = 0x4d000000;
@@ -70,8 +81,7 @@ internal static class NftRuleset
     public static string Replace(KernelRenderOptions options, IEnumerable<KernelListener> listeners)
     {
         var text = new StringBuilder();
-        text.Append("table ").Append(Table).Append('\n');
-        text.Append("delete table ").Append(Table).Append('\n');
+        text.Append(DeleteAll());
         text.Append(Skeleton(options));
         foreach (var listener in listeners)
         {
@@ -80,6 +90,9 @@ internal static class NftRuleset
 
         return text.ToString();
     }
+
+    /// <summary>Deletes MultiVip's tables whether they exist or not (declaring a table first makes the delete unconditional).</summary>
+    public static string DeleteAll() => string.Concat(Tables.Select(t => $"table {t}\ndelete table {t}\n"));
 
     /// <summary>The base chains and dispatch maps, empty of listeners.</summary>
     public static string Skeleton(KernelRenderOptions options)
@@ -93,12 +106,6 @@ internal static class NftRuleset
             		type ipv4_addr . inet_proto . inet_service : verdict
             	}
             	map filters-ip6 {
-            		type ipv6_addr . inet_proto . inet_service : verdict
-            	}
-            	map dsr-ip {
-            		type ipv4_addr . inet_proto . inet_service : verdict
-            	}
-            	map dsr-ip6 {
             		type ipv6_addr . inet_proto . inet_service : verdict
             	}
             	map listeners-ip {
@@ -119,13 +126,8 @@ internal static class NftRuleset
             		jump filter-dispatch
             	}
             	chain filter-output {
-            		type filter hook output priority dstnat - 10; policy accept;
+            		type filter hook output priority -110; policy accept;
             		jump filter-dispatch
-            	}
-            	chain dsr-prerouting {
-            		type filter hook prerouting priority dstnat - 5; policy accept;
-            		ip daddr . meta l4proto . th dport vmap @dsr-ip
-            		ip6 daddr . meta l4proto . th dport vmap @dsr-ip6
             	}
             	chain nat-dispatch {
             		ip daddr . meta l4proto . th dport vmap @listeners-ip
@@ -136,7 +138,7 @@ internal static class NftRuleset
             		jump nat-dispatch
             	}
             	chain nat-output {
-            		type nat hook output priority dstnat; policy accept;
+            		type nat hook output priority -100; policy accept;
             		jump nat-dispatch
             	}
             	chain nat-postrouting {
@@ -147,6 +149,24 @@ internal static class NftRuleset
             		ct mark & {{Hex(MarkMask)}} == {{Hex(MarkPrefix)}} ct mark vmap @backends
             	}
             }
+            table ip multivip {
+            	map dsr {
+            		type ipv4_addr . inet_proto . inet_service : verdict
+            	}
+            	chain dsr-prerouting {
+            		type filter hook prerouting priority dstnat - 5; policy accept;
+            		ip daddr . meta l4proto . th dport vmap @dsr
+            	}
+            }
+            table ip6 multivip {
+            	map dsr {
+            		type ipv6_addr . inet_proto . inet_service : verdict
+            	}
+            	chain dsr-prerouting {
+            		type filter hook prerouting priority dstnat - 5; policy accept;
+            		ip6 daddr . meta l4proto . th dport vmap @dsr
+            	}
+            }
 
             """;
     }
@@ -155,14 +175,15 @@ internal static class NftRuleset
     public static string Add(KernelListener listener, KernelRenderOptions options)
     {
         var l = listener.Id;
+        var table = TableOf(listener);
         var t = new StringBuilder();
-        t.Append($"add counter {Table} listener-{l}-denied\n");
-        t.Append($"add counter {Table} listener-{l}-nobackend\n");
+        t.Append($"add counter {table} listener-{l}-denied\n");
+        t.Append($"add counter {table} listener-{l}-nobackend\n");
         foreach (var b in listener.Backends)
         {
-            t.Append($"add counter {Table} backend-{b.Id}-conns\n");
-            t.Append($"add counter {Table} backend-{b.Id}-in\n");
-            t.Append($"add counter {Table} backend-{b.Id}-out\n");
+            t.Append($"add counter {table} backend-{b.Id}-conns\n");
+            t.Append($"add counter {table} backend-{b.Id}-in\n");
+            t.Append($"add counter {table} backend-{b.Id}-out\n");
         }
 
         var timeouts = options.ConntrackTimeouts && !listener.Spec.DirectServerReturn;
@@ -171,42 +192,53 @@ internal static class NftRuleset
             t.Append(TimeoutObject(listener));
         }
 
-        t.Append($"add chain {Table} admit-{l}\n");
+        t.Append($"add chain {table} admit-{l}\n");
         t.Append(AdmitRules(listener));
-        t.Append($"add chain {Table} acl-{l}\n");
+        t.Append($"add chain {table} acl-{l}\n");
         t.Append(AclRules(listener));
         foreach (var b in listener.Backends)
         {
-            t.Append($"add chain {Table} be-{b.Id}\n");
-            t.Append($"add rule {Table} be-{b.Id} {BackendRule(listener, b)}\n");
+            t.Append($"add chain {table} be-{b.Id}\n");
+            t.Append($"add rule {table} be-{b.Id} {BackendRule(listener, b)}\n");
             if (!listener.Spec.DirectServerReturn)
             {
-                t.Append($"add chain {Table} count-{b.Id}\n");
-                t.Append($"add rule {Table} count-{b.Id} ct direction original counter name \"backend-{b.Id}-in\" return\n");
-                t.Append($"add rule {Table} count-{b.Id} counter name \"backend-{b.Id}-out\"\n");
+                t.Append($"add chain {table} count-{b.Id}\n");
+                t.Append($"add rule {table} count-{b.Id} ct direction original counter name \"backend-{b.Id}-in\" return\n");
+                t.Append($"add rule {table} count-{b.Id} counter name \"backend-{b.Id}-out\"\n");
             }
         }
 
         if (listener.HasSlotMap)
         {
-            t.Append($"add map {Table} slots-{l} {{ typeof numgen inc mod {MaglevTable.DefaultSize} : verdict; }}\n");
+            t.Append($"add map {table} slots-{l} {{ typeof numgen inc mod {MaglevTable.DefaultSize} : verdict; }}\n");
             if (listener.Route.Slots is { } slots)
             {
-                t.Append(SlotElements("add", l, slots, Enumerable.Range(0, slots.Length)));
+                t.Append(SlotElements("add", table, l, slots, Enumerable.Range(0, slots.Length)));
             }
         }
 
-        t.Append($"add chain {Table} lb-{l}\n");
-        t.Append($"add rule {Table} lb-{l} {DispatchRule(listener, timeouts)}\n");
+        t.Append($"add chain {table} lb-{l}\n");
+        t.Append($"add rule {table} lb-{l} {DispatchRule(listener, timeouts)}\n");
         if (!listener.Spec.DirectServerReturn && listener.Backends.Count > 0)
         {
-            t.Append($"add element {Table} backends {{ {string.Join(", ", listener.Backends.Select(b => $"{Hex(b.Mark)} : goto count-{b.Id}"))} }}\n");
+            t.Append($"add element {table} backends {{ {string.Join(", ", listener.Backends.Select(b => $"{Hex(b.Mark)} : goto count-{b.Id}"))} }}\n");
         }
 
         var key = DispatchKey(listener.Spec.Key);
         var family = listener.IsIpv6 ? "ip6" : "ip";
-        t.Append($"add element {Table} filters-{family} {{ {key} : goto acl-{l} }}\n");
-        t.Append($"add element {Table} {(listener.Spec.DirectServerReturn ? "dsr" : "listeners")}-{family} {{ {key} : goto lb-{l} }}\n");
+        if (listener.Spec.DirectServerReturn)
+        {
+            // ACL and admission first (jump: a permit comes back here), then the member.
+            t.Append($"add chain {table} dsr-{l}\n");
+            t.Append($"add rule {table} dsr-{l} jump acl-{l}\n");
+            t.Append($"add rule {table} dsr-{l} goto lb-{l}\n");
+            t.Append($"add element {table} dsr {{ {key} : goto dsr-{l} }}\n");
+        }
+        else
+        {
+            t.Append($"add element {table} filters-{family} {{ {key} : goto acl-{l} }}\n");
+            t.Append($"add element {table} listeners-{family} {{ {key} : goto lb-{l} }}\n");
+        }
         return t.ToString();
     }
 
@@ -214,17 +246,29 @@ internal static class NftRuleset
     public static string Remove(KernelListener listener, KernelRenderOptions options)
     {
         var l = listener.Id;
+        var table = TableOf(listener);
         var t = new StringBuilder();
         var key = DispatchKey(listener.Spec.Key);
         var family = listener.IsIpv6 ? "ip6" : "ip";
-        t.Append($"delete element {Table} {(listener.Spec.DirectServerReturn ? "dsr" : "listeners")}-{family} {{ {key} }}\n");
-        t.Append($"delete element {Table} filters-{family} {{ {key} }}\n");
+        if (listener.Spec.DirectServerReturn)
+        {
+            t.Append($"delete element {table} dsr {{ {key} }}\n");
+        }
+        else
+        {
+            t.Append($"delete element {table} listeners-{family} {{ {key} }}\n");
+            t.Append($"delete element {table} filters-{family} {{ {key} }}\n");
+        }
         if (!listener.Spec.DirectServerReturn && listener.Backends.Count > 0)
         {
-            t.Append($"delete element {Table} backends {{ {string.Join(", ", listener.Backends.Select(b => Hex(b.Mark)))} }}\n");
+            t.Append($"delete element {table} backends {{ {string.Join(", ", listener.Backends.Select(b => Hex(b.Mark)))} }}\n");
         }
 
         var chains = new List<string> { $"lb-{l}", $"acl-{l}", $"admit-{l}" };
+        if (listener.Spec.DirectServerReturn)
+        {
+            chains.Insert(0, $"dsr-{l}");
+        }
         foreach (var b in listener.Backends)
         {
             chains.Add($"be-{b.Id}");
@@ -236,31 +280,31 @@ internal static class NftRuleset
 
         foreach (var chain in chains)
         {
-            t.Append($"flush chain {Table} {chain}\n");
+            t.Append($"flush chain {table} {chain}\n");
         }
 
         if (listener.HasSlotMap)
         {
-            t.Append($"delete map {Table} slots-{l}\n");
+            t.Append($"delete map {table} slots-{l}\n");
         }
 
         foreach (var chain in chains)
         {
-            t.Append($"delete chain {Table} {chain}\n");
+            t.Append($"delete chain {table} {chain}\n");
         }
 
         if (options.ConntrackTimeouts && !listener.Spec.DirectServerReturn)
         {
-            t.Append($"delete ct timeout {Table} idle-{l}\n");
+            t.Append($"delete ct timeout {table} idle-{l}\n");
         }
 
-        t.Append($"delete counter {Table} listener-{l}-denied\n");
-        t.Append($"delete counter {Table} listener-{l}-nobackend\n");
+        t.Append($"delete counter {table} listener-{l}-denied\n");
+        t.Append($"delete counter {table} listener-{l}-nobackend\n");
         foreach (var b in listener.Backends)
         {
-            t.Append($"delete counter {Table} backend-{b.Id}-conns\n");
-            t.Append($"delete counter {Table} backend-{b.Id}-in\n");
-            t.Append($"delete counter {Table} backend-{b.Id}-out\n");
+            t.Append($"delete counter {table} backend-{b.Id}-conns\n");
+            t.Append($"delete counter {table} backend-{b.Id}-in\n");
+            t.Append($"delete counter {table} backend-{b.Id}-out\n");
         }
 
         return t.ToString();
@@ -274,10 +318,11 @@ internal static class NftRuleset
     public static string UpdateRoute(KernelListener before, KernelListener after, KernelRenderOptions options)
     {
         var l = after.Id;
+        var table = TableOf(after);
         var t = new StringBuilder();
         if (before.Route.Reject != after.Route.Reject)
         {
-            t.Append($"flush chain {Table} admit-{l}\n");
+            t.Append($"flush chain {table} admit-{l}\n");
             t.Append(AdmitRules(after));
         }
 
@@ -287,19 +332,19 @@ internal static class NftRuleset
             var changed = Enumerable.Range(0, slots.Length).Where(s => old is null || old[s] != slots[s]).ToList();
             if (old is not null && changed.Count > 0)
             {
-                t.Append($"delete element {Table} slots-{l} {{ {string.Join(", ", changed.Select(s => s.ToString(CultureInfo.InvariantCulture)))} }}\n");
+                t.Append($"delete element {table} slots-{l} {{ {string.Join(", ", changed.Select(s => s.ToString(CultureInfo.InvariantCulture)))} }}\n");
             }
 
             if (changed.Count > 0)
             {
-                t.Append(SlotElements("add", l, slots, changed));
+                t.Append(SlotElements("add", table, l, slots, changed));
             }
         }
 
         if (before.Route.Direct != after.Route.Direct)
         {
-            t.Append($"flush chain {Table} lb-{l}\n");
-            t.Append($"add rule {Table} lb-{l} {DispatchRule(after, options.ConntrackTimeouts && !after.Spec.DirectServerReturn)}\n");
+            t.Append($"flush chain {table} lb-{l}\n");
+            t.Append($"add rule {table} lb-{l} {DispatchRule(after, options.ConntrackTimeouts && !after.Spec.DirectServerReturn)}\n");
         }
 
         return t.ToString();
@@ -342,7 +387,7 @@ internal static class NftRuleset
         {
             // Floating IP: the packet keeps VIP:port; the VM is only the next hop. The copy dup sends is
             // untracked (no NAT, no conntrack on this node); the original is dropped.
-            return $"counter name \"backend-{backend.Id}-in\" dup {ip} to {target.Address} drop";
+            return $"counter name \"backend-{backend.Id}-in\" dup to {target.Address} drop";
         }
 
         var address = listener.IsIpv6 ? $"[{target.Address}]" : target.Address.ToString();
@@ -358,7 +403,7 @@ internal static class NftRuleset
 
         var l = listener.Id;
         var reject = listener.Spec.Key.Protocol == TransportProtocol.Tcp ? "reject with tcp reset" : "reject";
-        return $"add rule {Table} admit-{l} ct state new counter name \"listener-{l}-nobackend\" {reject}\n";
+        return $"add rule {TableOf(listener)} admit-{l} ct state new counter name \"listener-{l}-nobackend\" {reject}\n";
     }
 
     private static string AclRules(KernelListener listener)
@@ -377,14 +422,14 @@ internal static class NftRuleset
             }
 
             var verdict = rule.Action == AclAction.Permit ? $"goto admit-{l}" : $"counter name \"listener-{l}-denied\" drop";
-            t.Append($"add rule {Table} acl-{l} {ip} saddr {subnet} {verdict}\n");
+            t.Append($"add rule {TableOf(listener)} acl-{l} {ip} saddr {subnet} {verdict}\n");
         }
 
         // Azure: nothing matched → deny when any rule permits (an allow-list), else allow.
         var allowList = rules.Any(r => r.Action == AclAction.Permit);
         t.Append(allowList
-            ? $"add rule {Table} acl-{l} counter name \"listener-{l}-denied\" drop\n"
-            : $"add rule {Table} acl-{l} goto admit-{l}\n");
+            ? $"add rule {TableOf(listener)} acl-{l} counter name \"listener-{l}-denied\" drop\n"
+            : $"add rule {TableOf(listener)} acl-{l} goto admit-{l}\n");
         return t.ToString();
     }
 
@@ -394,13 +439,13 @@ internal static class NftRuleset
         var policy = listener.Spec.Key.Protocol == TransportProtocol.Tcp
             ? $"established : {seconds}"
             : $"unreplied : {seconds}, replied : {seconds}";
-        return $"add ct timeout {Table} idle-{listener.Id} {{ protocol {Protocol(listener.Spec.Key.Protocol)}; l3proto {(listener.IsIpv6 ? "ip6" : "ip")}; policy = {{ {policy} }}; }}\n";
+        return $"add ct timeout {TableOf(listener)} idle-{listener.Id} {{ protocol {Protocol(listener.Spec.Key.Protocol)}; l3proto {(listener.IsIpv6 ? "ip6" : "ip")}; policy = {{ {policy} }}; }}\n";
     }
 
-    private static string SlotElements(string verb, int listenerId, int[] slots, IEnumerable<int> which)
+    private static string SlotElements(string verb, string table, int listenerId, int[] slots, IEnumerable<int> which)
     {
         var t = new StringBuilder();
-        t.Append($"{verb} element {Table} slots-{listenerId} {{ ");
+        t.Append($"{verb} element {table} slots-{listenerId} {{ ");
         var first = true;
         foreach (var s in which)
         {

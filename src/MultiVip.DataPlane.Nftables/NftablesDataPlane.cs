@@ -607,7 +607,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         {
             try
             {
-                await _nft.CommitAsync($"table {NftRuleset.Table}\ndelete table {NftRuleset.Table}\n", CancellationToken.None).ConfigureAwait(false);
+                await _nft.CommitAsync(NftRuleset.DeleteAll(), CancellationToken.None).ConfigureAwait(false);
             }
             catch (NftException e)
             {
@@ -640,7 +640,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
 
         try
         {
-            var values = _nft.CountersAsync(CancellationToken.None).GetAwaiter().GetResult();
+            var values = _nft.Counters();
             _counters = (now, values);
             return values;
         }
@@ -653,9 +653,10 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
     private static (long Packets, long Bytes) Count(IReadOnlyDictionary<string, (long Packets, long Bytes)> counters, string name) =>
         counters.TryGetValue(name, out var value) ? value : (0, 0);
 
+    /// <summary>A removed listener's bytes keep counting in its VIP's total (the last values read: no I/O here, this runs inside a commit).</summary>
     private void RetireCounters(KernelListener old, KernelListener? next)
     {
-        var counters = Counters();
+        var counters = _counters?.Values ?? new Dictionary<string, (long, long)>();
         long bytesIn = 0, bytesOut = 0;
         foreach (var backend in old.Backends)
         {

@@ -200,6 +200,7 @@ internal sealed class WhoAmIBackend : IAsyncDisposable
     private readonly string _name;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
+    private int _disposed;
 
     private WhoAmIBackend(Socket socket, string name)
     {
@@ -296,6 +297,11 @@ internal sealed class WhoAmIBackend : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return; // a test may stop a backend itself before the network goes
+        }
+
         await _stop.CancelAsync();
         _socket.Dispose();
         await _loop;

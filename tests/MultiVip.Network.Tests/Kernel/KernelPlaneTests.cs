@@ -145,10 +145,10 @@ public sealed partial class KernelPlaneTests
         Assert.Equal("vm1-dsr", dsr.Name);
         Assert.Equal(new IPEndPoint(vip, 81), dsr.Local); // destination unchanged
         Assert.Equal(dsr.ClientEnd, dsr.Remote); // the client's own address, no SNAT
-        var table = await net.NftAsync("list", "table", "inet", "multivip");
-        Assert.Contains($"{vip} . tcp . 81 : goto lb-", table, StringComparison.Ordinal);
-        Assert.Matches(new Regex(@"dup ip to 192\.0\.2\.11 drop"), table);
-        var dsrCounters = await net.NftAsync("list", "counters", "table", "inet", "multivip");
+        var table = await net.NftAsync("list", "table", "ip", "multivip");
+        Assert.Contains($"{vip} . tcp . 81 : goto dsr-", table, StringComparison.Ordinal);
+        Assert.Matches(new Regex(@"dup to 192\.0\.2\.11 drop"), table);
+        var dsrCounters = await net.NftAsync("list", "counters", "table", "ip", "multivip");
         var id = Regex.Match(table, @"chain be-(\d+) \{\s+counter name ""backend-\d+-in"" dup").Groups[1].Value;
         Assert.Matches(new Regex($@"counter backend-{id}-in \{{\s+packets [1-9]"), dsrCounters); // client → VM through the node
         Assert.Matches(new Regex($@"counter backend-{id}-out \{{\s+packets 0 bytes 0"), dsrCounters); // VM → client never does

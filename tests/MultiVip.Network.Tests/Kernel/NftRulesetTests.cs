@@ -48,6 +48,20 @@ public sealed class NftRulesetTests
         [new KernelBackend(4, new BackendSpec("vm1", "dns", new IPEndPoint(IPAddress.Parse("192.0.2.11"), 53))), new KernelBackend(5, new BackendSpec("vm2", "dns", new IPEndPoint(IPAddress.Parse("192.0.2.12"), 53)))],
         new KernelRoute(direct, slots, reject));
 
+    private static KernelListener Dsr() => new(
+        9,
+        new ListenerSpec
+        {
+            Key = new ListenerKey(IPAddress.Parse("198.51.100.12"), TransportProtocol.Tcp, 1433),
+            ServiceName = "sql",
+            VirtualIpName = "ag1",
+            Backends = [],
+            DirectServerReturn = true,
+            Acl = [new AclRule { Order = 1, Action = AclAction.Deny, RemoteSubnet = "198.18.9.0/24" }],
+        },
+        [new KernelBackend(6, new BackendSpec("sql1", "ag1", new IPEndPoint(IPAddress.Parse("192.0.2.21"), 1433)))],
+        new KernelRoute(6, null, Reject: false));
+
     [Fact]
     public void A_single_endpoint_with_an_acl_renders_as_golden_text()
     {
@@ -159,12 +173,17 @@ public sealed class NftRulesetTests
         await using var namespaces = await NetworkNamespaces.CreateAsync();
         var ns = await namespaces.AddAsync("nf-render");
         var slots = Enumerable.Range(0, MaglevTable.DefaultSize).Select(s => s % 3 == 0 ? 4 : 5).ToArray();
-        var text = NftRuleset.Replace(Options, [Single(), Set(slots)]);
+        var text = NftRuleset.Replace(Options, [Single(), Set(slots), Dsr()]);
         (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: text)).ThrowIfFailed();
         var listed = (await ns.ExecAsync("nft", "list", "table", "inet", "multivip")).ThrowIfFailed();
         Assert.Contains("198.51.100.10 . tcp . 80 : goto lb-7", listed, StringComparison.Ordinal);
         Assert.Contains("ip saddr 198.18.0.7 goto admit-7", listed, StringComparison.Ordinal);
-        Assert.Contains("ct mark & 0xff000000 == 0x4d000000 ct status dnat masquerade", listed, StringComparison.Ordinal);
+        Assert.Contains("ct mark 0x4d000000/8 ct status dnat masquerade", listed, StringComparison.Ordinal);
+
+        var ip = (await ns.ExecAsync("nft", "list", "table", "ip", "multivip")).ThrowIfFailed();
+        Assert.Contains("198.51.100.12 . tcp . 1433 : goto dsr-9", ip, StringComparison.Ordinal);
+        Assert.Contains("counter name \"backend-6-in\" dup to 192.0.2.21 drop", ip, StringComparison.Ordinal);
+        (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: NftRuleset.Remove(Dsr(), Options))).ThrowIfFailed();
 
         // Removing one listener leaves the other whole; replacing the table again starts from scratch.
         (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: NftRuleset.Remove(Single(), Options))).ThrowIfFailed();
