@@ -156,6 +156,29 @@ public sealed partial class KernelPlaneTests
         // Floating IP needs the local port to equal the public port.
         var wrong = await Assert.ThrowsAnyAsync<Exception>(() => client.AddEndpointAsync("svc", "vm1", new EndpointRequest { Name = "sql2", Protocol = "tcp", LocalPort = 1433, PublicPort = 1434, DirectServerReturn = true }));
         Assert.Contains("must equal the public port", wrong.Message, StringComparison.Ordinal);
+        await client.RemoveEndpointAsync("svc", "vm1", "sql2");
+
+        // SIGTERM removes MultiVip's tables in one transaction; a restart renders them again from the stored state.
+        net.Server!.Terminate();
+        Assert.Equal(0, await net.Server.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.DoesNotContain("multivip", await net.NftAsync("list", "tables"), StringComparison.Ordinal);
+        await net.StartServerAsync();
+        Assert.Equal("vm1-dsr", (await net.AskTcpAsync(new IPEndPoint(vip, 81))).Name);
+        Assert.Contains($"{vip} . tcp . 80 : goto acl-", await net.NftAsync("list", "table", "inet", "multivip"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_without_cap_net_admin_refuses_the_kernel_plane_and_names_the_capability()
+    {
+        await using var net = await KernelNetwork.CreateAsync();
+        Directory.CreateDirectory(net.DataDir);
+        using var server = net.Node.Start("setpriv", [
+            "--bounding-set", "-net_admin", "--inh-caps", "-net_admin", "dotnet", Path.Combine(AppContext.BaseDirectory, "multivip.dll"),
+            "serve", "--data-dir", net.DataDir, "--api", "http://127.0.0.1:0", "--dns", "off", "--vip-pool", KernelNetwork.Pool, "--data-plane", "nftables",
+        ]);
+        Assert.NotEqual(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("needs CAP_NET_ADMIN", server.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("multivip", (await net.Node.ExecAsync("nft", "list", "tables")).StandardOutput, StringComparison.Ordinal);
     }
 
     private static async Task<string> ConntrackUdpAsync(KernelNetwork net, IPAddress vip) =>
