@@ -168,6 +168,43 @@ public sealed partial class KernelPlaneTests
     }
 
     [Fact]
+    public async Task Kernel_snat_never_keeps_the_client_address_the_idle_timeout_is_conntracks_and_metrics_count_bytes()
+    {
+        await using var net = await KernelNetwork.CreateAsync();
+        net.Tcp(KernelNetwork.Vm1, 8080, "vm1");
+        await net.StartServerAsync("--kernel-snat", "never");
+        using var client = net.Client();
+        await client.CreateServiceAsync(new CreateServiceRequest { Name = "svc" });
+        await client.AddVmAsync("svc", new AddVmRequest { Name = "vm1", Address = KernelNetwork.Vm1.ToString() });
+        await client.AddEndpointAsync("svc", "vm1", new EndpointRequest { Name = "web", Protocol = "tcp", LocalPort = 8080, PublicPort = 80, IdleTimeoutInMinutes = 5 });
+        var vip = IPAddress.Parse((await client.GetDeploymentAsync("svc")).Value.VirtualIps.Single().Address!);
+
+        // The backends route via the node (their default gateway): they see the client itself.
+        using var socket = await net.ClientNs.ConnectAsync(new IPEndPoint(vip, 80), TimeSpan.FromSeconds(5));
+        var buffer = new byte[256];
+        var read = await socket.ReceiveAsync(buffer, SocketFlags.None);
+        var (name, _, remote) = WhoAmIBackend.Parse(System.Text.Encoding.ASCII.GetString(buffer, 0, read));
+        Assert.Equal("vm1", name);
+        Assert.Equal(socket.LocalEndPoint, remote);
+        Assert.DoesNotContain("masquerade", await net.NftAsync("list", "table", "inet", "multivip"), StringComparison.Ordinal);
+
+        // The endpoint's idle timeout (5 min) is the established flow's conntrack timeout, not conntrack's 5 days.
+        var flow = (await net.Node.ExecAsync("conntrack", "-L", "-p", "tcp", "--orig-dst", vip.ToString())).StandardOutput;
+        var timeout = int.Parse(Regex.Match(flow, @"^tcp\s+6\s+(\d+) ESTABLISHED", RegexOptions.Multiline).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(timeout, 250, 300);
+
+        // nft counters reach /metrics (bytes both ways through the node, one connection).
+        using var http = new HttpClient { BaseAddress = client.Connection.Api };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", client.Connection.Token);
+        var metrics = await Eventually.MatchesAsync(
+            () => http.GetStringAsync("/metrics"),
+            m => Regex.IsMatch(m, @"multivip_backend_bytes_out_total\{[^}]*vm=""vm1""[^}]*\} [1-9]"),
+            Deadline,
+            m => "no kernel counters in /metrics:\n" + m);
+        Assert.Matches(new Regex(@"multivip_backend_connections_total\{[^}]*vm=""vm1""[^}]*\} 1\b"), metrics);
+    }
+
+    [Fact]
     public async Task Serve_without_cap_net_admin_refuses_the_kernel_plane_and_names_the_capability()
     {
         await using var net = await KernelNetwork.CreateAsync();
