@@ -89,6 +89,41 @@ internal sealed class KernelNetwork : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A second VM in a namespace of its own (nf-be2), behind the node's eth2 (192.0.3.0/24), with its
+    /// own direct link to the client (198.18.2.0/24) for DSR replies: what the AlwaysOn scenario needs
+    /// (each replica a machine of its own, both holding the listeners' VIPs on lo).
+    /// </summary>
+    public async Task<NetworkNamespace> AddSecondVmAsync()
+    {
+        var vm = await _namespaces.AddAsync("nf-be2");
+        await _namespaces.LinkAsync(Node, "eth2", vm, "eth0");
+        await _namespaces.LinkAsync(vm, "eth1", ClientNs, "eth2");
+        await Node.AddAddressAsync("eth2", "192.0.3.1/24");
+        await vm.AddAddressAsync("eth0", "192.0.3.21/24");
+        await vm.AddAddressAsync("eth1", "198.18.2.21/24");
+        await ClientNs.AddAddressAsync("eth2", "198.18.2.2/24");
+        ClientNs.SetSysctl("net/ipv4/conf/eth2/rp_filter", "0");
+        await vm.IpAsync("route", "add", "default", "via", "192.0.3.1");
+        await vm.IpAsync("rule", "add", "from", "198.51.100.0/24", "lookup", "113");
+        await vm.IpAsync("route", "add", "default", "via", "198.18.2.2", "dev", "eth1", "table", "113");
+        vm.SetSysctl("net/ipv4/conf/all/arp_ignore", "1");
+        vm.SetSysctl("net/ipv4/conf/all/arp_announce", "2");
+        vm.SetSysctl("net/ipv4/conf/all/rp_filter", "0");
+        vm.SetSysctl("net/ipv4/conf/default/rp_filter", "0");
+        vm.SetSysctl("net/ipv4/conf/eth0/rp_filter", "0");
+        vm.SetSysctl("net/ipv4/conf/eth1/rp_filter", "0");
+        return vm;
+    }
+
+    /// <summary>A TCP backend in <paramref name="ns"/> (answers like <see cref="Tcp"/>).</summary>
+    public WhoAmIBackend TcpIn(NetworkNamespace ns, IPAddress address, int port, string name)
+    {
+        var backend = WhoAmIBackend.Start(ns, new IPEndPoint(address, port), name, SocketType.Stream);
+        _owned.Add(backend);
+        return backend;
+    }
+
     /// <summary>A TCP backend answering each connection with "NAME LOCAL REMOTE" (what it sees), then echoing.</summary>
     public WhoAmIBackend Tcp(IPAddress address, int port, string name)
     {

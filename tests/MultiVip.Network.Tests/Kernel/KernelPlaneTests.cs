@@ -204,6 +204,83 @@ public sealed partial class KernelPlaneTests
         Assert.Matches(new Regex(@"multivip_backend_connections_total\{[^}]*vm=""vm1""[^}]*\} 1\b"), metrics);
     }
 
+    /// <summary>
+    /// The seed's second scenario: two SQL Server AlwaysOn availability-group listeners on the same two
+    /// VMs, each on its own VIP and port 1433 with DSR, the probe port open only on that group's primary
+    /// replica. Traffic to each VIP reaches its primary; moving a primary moves that VIP's traffic.
+    /// </summary>
+    [Fact]
+    public async Task AlwaysOn_listeners_reach_their_primary_with_dsr_and_follow_a_failover()
+    {
+        await using var net = await KernelNetwork.CreateAsync();
+        var vm2 = await net.AddSecondVmAsync();
+        var sql1 = KernelNetwork.Vm1;
+        var sql2 = IPAddress.Parse("192.0.3.21");
+        await net.StartServerAsync();
+        using var client = net.Client();
+        await client.CreateServiceAsync(new CreateServiceRequest { Name = "sql" });
+        await client.AddVmAsync("sql", new AddVmRequest { Name = "sql1", Address = sql1.ToString() });
+        await client.AddVmAsync("sql", new AddVmRequest { Name = "sql2", Address = sql2.ToString() });
+        await client.AddVirtualIpAsync("sql", new AddVirtualIpRequest { Name = "ag1" });
+        await client.AddVirtualIpAsync("sql", new AddVirtualIpRequest { Name = "ag2" });
+        foreach (var (ag, probePort) in new[] { ("ag1", 59999), ("ag2", 59998) })
+        {
+            foreach (var vm in new[] { "sql1", "sql2" })
+            {
+                await client.AddEndpointAsync("sql", vm, new EndpointRequest
+                {
+                    Name = ag, Protocol = "tcp", LocalPort = 1433, PublicPort = 1433, VirtualIpName = ag, LoadBalancedSetName = ag, DirectServerReturn = true,
+                    Probe = new ProbeRequest { Protocol = "tcp", Port = probePort, IntervalInSeconds = 5, TimeoutInSeconds = 11 },
+                });
+            }
+        }
+
+        var vips = (await client.GetDeploymentAsync("sql")).Value.VirtualIps.ToDictionary(v => v.Name, v => IPAddress.Parse(v.Address!));
+        foreach (var (ns, name) in new[] { (net.Backends, "sql1"), (vm2, "sql2") })
+        {
+            foreach (var ag in new[] { "ag1", "ag2" })
+            {
+                await ns.AddAddressAsync("lo", $"{vips[ag]}/32");
+                net.TcpIn(ns, vips[ag], 1433, name);
+            }
+        }
+
+        // Primaries: sql1 for ag1 (probe 59999), sql2 for ag2 (probe 59998).
+        var ag1OnSql1 = net.TcpIn(net.Backends, sql1, 59999, "probe");
+        net.TcpIn(vm2, sql2, 59998, "probe");
+        await WaitForStateAsync(client, "ag1", "sql2", HealthState.Unhealthy, net);
+        await WaitForStateAsync(client, "ag2", "sql1", HealthState.Unhealthy, net);
+        for (var i = 0; i < 6; i++)
+        {
+            var one = await net.AskTcpAsync(new IPEndPoint(vips["ag1"], 1433));
+            Assert.Equal("sql1", one.Name);
+            Assert.Equal(new IPEndPoint(vips["ag1"], 1433), one.Local);
+            Assert.Equal(one.ClientEnd, one.Remote);
+            Assert.Equal("sql2", (await net.AskTcpAsync(new IPEndPoint(vips["ag2"], 1433))).Name);
+        }
+
+        // Failover of ag1: its probe port closes on sql1 and opens on sql2.
+        await ag1OnSql1.DisposeAsync();
+        net.TcpIn(vm2, sql2, 59999, "probe");
+        await WaitForStateAsync(client, "ag1", "sql1", HealthState.Unhealthy, net);
+        await WaitForStateAsync(client, "ag1", "sql2", HealthState.Healthy, net);
+        await Eventually.TrueAsync(
+            async () => (await net.AskTcpAsync(new IPEndPoint(vips["ag1"], 1433))).Name == "sql2",
+            Deadline,
+            () => "ag1's traffic never moved to sql2:\n" + net.Server!.Output);
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal("sql2", (await net.AskTcpAsync(new IPEndPoint(vips["ag1"], 1433))).Name);
+            Assert.Equal("sql2", (await net.AskTcpAsync(new IPEndPoint(vips["ag2"], 1433))).Name);
+        }
+    }
+
+    private static Task WaitForStateAsync(MultiVip.Client.MultiVipClient client, string endpoint, string vm, HealthState state, KernelNetwork net) =>
+        Eventually.TrueAsync(
+            async () => (await client.GetDeploymentAsync("sql")).Value.Health.Any(h => h.EndpointName == endpoint && h.VmName == vm && h.State == state),
+            Deadline,
+            () => $"{vm}/{endpoint} never became {state}:\n" + net.Server!.Output);
+
     [Fact]
     public async Task Serve_without_cap_net_admin_refuses_the_kernel_plane_and_names_the_capability()
     {
