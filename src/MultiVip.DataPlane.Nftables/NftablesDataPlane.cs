@@ -158,7 +158,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
             await _nft.CommitAsync(all, cancellationToken).ConfigureAwait(false);
             foreach (var change in changes)
             {
-                Finish(change, committed: true);
+                Finish(change);
             }
 
             return;
@@ -179,7 +179,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
             try
             {
                 await _nft.CommitAsync(Transaction(change), cancellationToken).ConfigureAwait(false);
-                Finish(change, committed: true);
+                Finish(change);
             }
             catch (NftException e)
             {
@@ -219,7 +219,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         _tableReady = true;
         foreach (var change in changes)
         {
-            Finish(change, committed: true);
+            Finish(change);
         }
     }
 
@@ -259,13 +259,9 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         }
     }
 
-    private void Finish(Change change, bool committed)
+    /// <summary>A committed change: the old listener's state goes (its UDP flows with it), the new one's probes start.</summary>
+    private void Finish(Change change)
     {
-        if (!committed)
-        {
-            return;
-        }
-
         if (change.Old is { } old)
         {
             lock (_gate)
@@ -278,7 +274,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
                 old.Controller.StopProbing();
             }
 
-            RetireCounters(old.Rendered, change.Next?.Listener);
+            RetireCounters(old.Rendered);
             ForgetUdpFlows(old.Rendered, change.Next?.Listener);
         }
 
@@ -654,7 +650,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         counters.TryGetValue(name, out var value) ? value : (0, 0);
 
     /// <summary>A removed listener's bytes keep counting in its VIP's total (the last values read: no I/O here, this runs inside a commit).</summary>
-    private void RetireCounters(KernelListener old, KernelListener? next)
+    private void RetireCounters(KernelListener old)
     {
         var counters = _counters?.Values ?? new Dictionary<string, (long, long)>();
         long bytesIn = 0, bytesOut = 0;
@@ -670,7 +666,6 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         }
 
         _counters = null;
-        _ = next;
     }
 
     private static void Add(Dictionary<(string, string), (long In, long Out)> totals, (string, string) key, long bytesIn, long bytesOut) =>
