@@ -134,4 +134,7 @@ public sealed record BackendHealthView
     public long ActiveConnections { get; init; }
 
     public long TotalConnections { get; init; }
+
+    /// <summary>The data plane carrying this listener: "userspace" or "nftables" (serve --data-plane).</summary>
+    public string Plane { get; init; } = "userspace";
 }

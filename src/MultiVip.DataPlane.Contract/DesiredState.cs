@@ -61,6 +61,12 @@ public sealed record ListenerSpec
 
     public ProxyProtocolVersion ProxyProtocol { get; init; }
 
+    /// <summary>
+    /// Azure's floating IP: the VM receives packets still addressed to VIP:public port and answers the
+    /// client itself. Only the kernel plane can carry it; the user-space proxy ignores it.
+    /// </summary>
+    public bool DirectServerReturn { get; init; }
+
     /// <summary>Value equality over the lists too: the data plane's diff uses this to leave unchanged listeners alone.</summary>
     public bool IsEquivalentTo(ListenerSpec other) =>
         ReferenceEquals(this, other) // the control plane reuses unchanged services' specs: O(1) for them
@@ -73,5 +79,6 @@ public sealed record ListenerSpec
         && Distribution == other.Distribution
         && DeploymentRules.AclEquals(Acl, other.Acl)
         && IdleTimeout == other.IdleTimeout
-        && ProxyProtocol == other.ProxyProtocol;
+        && ProxyProtocol == other.ProxyProtocol
+        && DirectServerReturn == other.DirectServerReturn;
 }

@@ -64,4 +64,15 @@ public sealed record BackendHealth(
     public long ActiveConnections { get; init; }
 
     public long TotalConnections { get; init; }
+
+    /// <summary>Which plane carries the listener: <see cref="Planes.UserSpace"/> or <see cref="Planes.Nftables"/>.</summary>
+    public string Plane { get; init; } = Planes.UserSpace;
+}
+
+/// <summary>The names of the data planes, as `serve --data-plane` takes them and views show them.</summary>
+public static class Planes
+{
+    public const string UserSpace = "userspace";
+
+    public const string Nftables = "nftables";
 }

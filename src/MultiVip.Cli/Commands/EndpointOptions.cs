@@ -35,7 +35,7 @@ internal sealed class EndpointOptions
 
     public Option<string?> Distribution { get; } = Options.Distribution();
 
-    public Option<bool> Dsr { get; } = Options.Flag("--dsr", "Direct server return (stored and shown like Azure; `--dsr false` turns it off).");
+    public Option<bool> Dsr { get; } = Options.Flag("--dsr", "Direct server return (floating IP: the VM gets packets to VIP:public port and answers the client itself; done by serve --data-plane nftables, needs local port = public port; `--dsr false` turns it off).");
 
     public Option<string?> ProxyProtocol { get; } = Options.ProxyProtocol();
 

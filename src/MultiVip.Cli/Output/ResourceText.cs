@@ -141,11 +141,12 @@ internal static class ResourceText
         Section(text, "Endpoints", endpoints.Count, () => EndpointTable(endpoints, withVm: true));
         Section(text, "LoadBalancedSets", d.LoadBalancedSets.Count, () => LoadBalancedSets(d.LoadBalancedSets));
         Section(text, "Health", d.Health.Count, () => PowerShellFormat.Table(
-            [new("VM"), new("Endpoint"), new("Listener"), new("State"), new("LastProbeAt"), new("Active", AlignRight: true), new("Total", AlignRight: true), new("LastError")],
+            [new("VM"), new("Endpoint"), new("Listener"), new("Plane"), new("State"), new("LastProbeAt"), new("Active", AlignRight: true), new("Total", AlignRight: true), new("LastError")],
             d.Health.Select(h => Row(
                 h.VmName,
                 h.EndpointName,
                 h.Listener,
+                h.Plane,
                 h.State.ToString(),
                 h.LastProbeAt is { } t ? Time(t) : null,
                 Num(h.ActiveConnections),

@@ -30,6 +30,18 @@ internal static class ServeCommand
         {
             Description = "Add each VIP address to this interface (/32 or /128) and announce it by ARP/NDP, so clients on that network reach it; needs CAP_NET_ADMIN and CAP_NET_RAW. Default: none (VIP addresses must exist already, as loopback ones do).",
         };
+        var dataPlane = new Option<string>("--data-plane")
+        {
+            Description = "Which plane carries listeners: userspace (the proxy) or nftables (the kernel: DNAT in the nftables table 'inet multivip', no copy through this process; needs CAP_NET_ADMIN; PROXY-protocol endpoints stay in user space). Default userspace.",
+            DefaultValueFactory = _ => defaults.DataPlane,
+        };
+        dataPlane.AcceptOnlyFromAmong("userspace", "nftables");
+        var kernelSnat = new Option<string>("--kernel-snat")
+        {
+            Description = "With --data-plane nftables: always masquerades forwarded connections to this node's address (backends reply to it); never keeps the client's address (the backends must route replies via this node). Default always.",
+            DefaultValueFactory = _ => ServerOptions.DefaultKernelSnat,
+        };
+        kernelSnat.AcceptOnlyFromAmong("always", "never");
         var drain = IntOption("--drain-timeout", "Seconds connections of a removed or moved endpoint may run on, and how long SIGTERM waits for connections.", (int)defaults.DrainTimeout.TotalSeconds, 0);
         var maxConnections = IntOption("--max-connections-per-listener", "Connections one listener carries at once; more are refused with a reset.", defaults.MaxConnectionsPerListener, 1);
         var maxUdpSessions = IntOption("--max-udp-sessions-per-listener", "UDP sessions one listener keeps; when full, a new client evicts the least recently used session.", defaults.MaxUdpSessionsPerListener, 1);
@@ -85,7 +97,7 @@ internal static class ServeCommand
 
         var serve = new Command("serve", "Run the MultiVip server (REST API and dashboard on --api, DNS, data plane) with its state in --data-dir, until Ctrl+C or SIGTERM.")
         {
-            pools, vipInterface, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
+            pools, vipInterface, dataPlane, kernelSnat, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
             authFailureLimit, sessionLifetime, allowedHosts, noTakeover,
         };
 
@@ -103,6 +115,8 @@ internal static class ServeCommand
                 Api = parse.GetValue(cli.Global.Api) ?? defaults.Api,
                 VipPools = parse.GetValue(pools) is { Length: > 0 } given ? given : defaults.VipPools,
                 VipInterface = parse.GetValue(vipInterface),
+                DataPlane = parse.GetValue(dataPlane) ?? defaults.DataPlane,
+                KernelSnat = parse.GetValue(kernelSnat) ?? ServerOptions.DefaultKernelSnat,
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
                 MaxConnectionsPerListener = parse.GetValue(maxConnections),
                 MaxUdpSessionsPerListener = parse.GetValue(maxUdpSessions),
@@ -234,6 +248,9 @@ internal static class ServeCommand
             output.WriteLine(options.VipInterface is { } vipDevice
                 ? $"  VIPs on  : {vipDevice} (addresses added and announced by ARP/NDP)"
                 : "  VIPs on  : the host's own addresses (no --vip-interface)");
+            output.WriteLine(options.DataPlane == "nftables"
+                ? $"  plane    : nftables (table inet multivip, SNAT {options.KernelSnat}; PROXY-protocol endpoints in user space)"
+                : "  plane    : userspace");
             output.WriteLine(server.DnsEndPoint is { } dnsAt
                 ? $"  DNS      : {dnsAt} (UDP, TCP), zone {server.DnsZone}: try dig @{dnsAt.Address} -p {dnsAt.Port} myservice.{server.DnsZone}"
                 : "  DNS      : off");

@@ -111,6 +111,7 @@ internal sealed class DesiredStateBuilder
                 Acl = first.Acl,
                 IdleTimeout = TimeSpan.FromMinutes(first.IdleTimeoutInMinutes),
                 ProxyProtocol = first.ProxyProtocol,
+                DirectServerReturn = first.DirectServerReturn,
             });
         }
 

@@ -82,12 +82,22 @@ internal sealed class MaglevTable
 
     public int Lookup(ulong flowHash) => _lookup[(int)(flowHash % (ulong)Size)];
 
+    /// <summary>The member owning <paramref name="slot"/>: the kernel plane renders the table as slot → member.</summary>
+    public int MemberAt(int slot) => _lookup[slot];
+
     /// <summary>
     /// The flow's preference order: its slot's member first, then members met by stepping through
     /// the table with a flow-specific stride (so fallbacks are spread by the same weights as primaries
     /// rather than all piling onto one neighbour), then anyone not met yet. Returns how many were written.
     /// </summary>
-    public int FillPreference(ulong flowHash, Span<int> destination)
+    public int FillPreference(ulong flowHash, Span<int> destination) =>
+        FillPreference((int)(flowHash % (ulong)Size), flowHash, destination);
+
+    /// <summary>
+    /// As <see cref="FillPreference(ulong, Span{int})"/>, starting at a slot chosen elsewhere (the
+    /// kernel's jhash, <see cref="KernelFlowHash"/>) and stepping by a stride from <paramref name="strideHash"/>.
+    /// </summary>
+    public int FillPreference(int firstSlot, ulong strideHash, Span<int> destination)
     {
         var wanted = Math.Min(destination.Length, MemberCount);
         if (wanted == 0)
@@ -96,8 +106,8 @@ internal sealed class MaglevTable
         }
 
         var count = 0;
-        var slot = (long)(flowHash % (ulong)Size);
-        var stride = (long)((flowHash >> 32) % (ulong)(Size - 1)) + 1;
+        var slot = (long)firstSlot;
+        var stride = (long)((strideHash >> 32) % (ulong)(Size - 1)) + 1;
 
         // Bounded walk: enough to meet every member of a normal set, never a full scan per connection.
         for (var step = 0; step < 64 * wanted && count < wanted; step++)

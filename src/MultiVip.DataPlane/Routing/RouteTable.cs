@@ -44,6 +44,9 @@ internal sealed class RouteTable
 
     public ListenerSpec Spec { get; }
 
+    /// <summary>The Maglev table over <see cref="Members"/>; null with fewer than two members.</summary>
+    public MaglevTable? Maglev => _maglev;
+
     public AclEvaluator Acl { get; }
 
     /// <summary>All backends, in rotation or not.</summary>
@@ -66,7 +69,10 @@ internal sealed class RouteTable
             return 1;
         }
 
+        // The first choice is the kernel plane's (jhash slot), so a listener moved between planes keeps
+        // its flows; only the fallback order (user space retries, the kernel does not) uses the stable hash.
+        var slot = KernelFlowHash.Slot(Spec.Distribution, source, destinationEndPoint, Spec.Key.Protocol, _maglev.Size);
         var hash = StableHash.HashFlow(Spec.Distribution, source, destinationEndPoint, Spec.Key.Protocol);
-        return _maglev.FillPreference(hash, destination);
+        return _maglev.FillPreference(slot, hash, destination);
     }
 }

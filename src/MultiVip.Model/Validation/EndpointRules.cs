@@ -103,7 +103,9 @@ public static class EndpointRules
     public static void UniqueOnVm(IReadOnlyList<InputEndpoint> endpoints, Violations violations)
     {
         var names = new HashSet<string>(Names.Comparer);
-        var localPorts = new HashSet<(TransportProtocol, int)>();
+        // With direct server return (floating IP) the VM receives VIP:port itself, so endpoints on
+        // different VIPs may share a local port (AlwaysOn: several listeners, each its VIP, all on 1433).
+        var localPorts = new HashSet<(TransportProtocol, int, string?)>();
         foreach (var endpoint in endpoints)
         {
             if (!names.Add(endpoint.Name))
@@ -111,7 +113,7 @@ public static class EndpointRules
                 violations.Conflict(Messages.EndpointNameExists(endpoint.Name));
             }
 
-            if (!localPorts.Add((endpoint.Protocol, endpoint.LocalPort)))
+            if (!localPorts.Add((endpoint.Protocol, endpoint.LocalPort, endpoint.DirectServerReturn ? endpoint.VirtualIpName.ToUpperInvariant() : null)))
             {
                 violations.Conflict(Messages.LocalPortInUse(endpoint.LocalPort, endpoint.Name));
             }

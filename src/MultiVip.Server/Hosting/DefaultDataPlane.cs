@@ -36,8 +36,9 @@ public static partial class ServerHost
     /// place the server names a concrete data plane; everything else holds <see cref="IHostedDataPlane"/>.
     /// </summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1859", Justification = "The interface is the point: the server must not depend on the concrete data plane.")]
-    private static IHostedDataPlane DefaultDataPlane(ServerOptions options, DescriptorPlan descriptors, ILoggerFactory loggers, TimeProvider time, bool freeBind, InheritedSockets inherited) =>
-        new DataPlaneHost(
+    private static IHostedDataPlane DefaultDataPlane(ServerOptions options, DescriptorPlan descriptors, ILoggerFactory loggers, TimeProvider time, bool freeBind, InheritedSockets inherited)
+    {
+        IHostedDataPlane userSpace = new DataPlaneHost(
             DataPlaneOptionsFor(options) with
             {
                 MaxConnectionsPerListener = descriptors.ConnectionsPerListener,
@@ -49,6 +50,26 @@ public static partial class ServerHost
             loggers,
             time,
             inherited);
+        if (options.DataPlane == Planes.UserSpace)
+        {
+            return userSpace;
+        }
+
+        try
+        {
+            // The kernel plane keeps PROXY-protocol listeners on the user-space one, in this server.
+            return new MultiVip.DataPlane.Nftables.NftablesDataPlane(
+                new MultiVip.DataPlane.Nftables.NftablesOptions { Masquerade = options.KernelSnat == "always" },
+                userSpace,
+                loggers,
+                time);
+        }
+        catch
+        {
+            userSpace.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+    }
 }
 
 /// <summary>One row of <see cref="ServerHost.DataPlaneSettings"/>: a data-plane property, its serve option, and the copy from ServerOptions.</summary>

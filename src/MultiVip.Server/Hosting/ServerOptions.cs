@@ -24,6 +24,17 @@ public sealed record ServerOptions
     /// </summary>
     public string? VipInterface { get; init; }
 
+    /// <summary>
+    /// Which plane carries listeners: "userspace" (the proxy, default) or "nftables" (the kernel, via the
+    /// table inet multivip; needs CAP_NET_ADMIN; PROXY-protocol endpoints stay in user space). docs/kernel-plane.md.
+    /// </summary>
+    public string DataPlane { get; init; } = MultiVip.DataPlane.Contract.Planes.UserSpace;
+
+    /// <summary>With the nftables plane: "always" masquerades forwarded connections to the node's address; "never" keeps the client's (backends route via the node).</summary>
+    public string KernelSnat { get; init; } = DefaultKernelSnat;
+
+    public const string DefaultKernelSnat = "always";
+
     /// <summary>How long connections of a removed or moved endpoint may run on, and how long SIGTERM waits.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

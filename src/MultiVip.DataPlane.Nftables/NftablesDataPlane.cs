@@ -1,0 +1,728 @@
+using System.Net;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using MultiVip.DataPlane.Contract;
+using MultiVip.DataPlane.Health;
+using MultiVip.DataPlane.Routing;
+using MultiVip.Model.Services;
+
+namespace MultiVip.DataPlane.Nftables;
+
+/// <summary>Settings of the kernel plane (serve: --data-plane nftables, --kernel-snat).</summary>
+public sealed record NftablesOptions
+{
+    /// <summary>Masquerade forwarded connections to the node's address (default); false keeps clients' addresses (backends route via the node).</summary>
+    public bool Masquerade { get; init; } = true;
+
+    /// <summary>The nft executable (tests may point it elsewhere).</summary>
+    public string Nft { get; init; } = "nft";
+
+    public string Conntrack { get; init; } = "conntrack";
+}
+
+/// <summary>
+/// The kernel <see cref="IHostedDataPlane"/>: every listener that needs no user space is rendered into the
+/// nftables table <c>inet multivip</c> (<see cref="NftRuleset"/>) and carried by netfilter (DNAT,
+/// conntrack) without a context switch per packet; listeners with the PROXY protocol stay on the
+/// user-space plane (<paramref name="userSpace"/>) in the same server, one plane per listener.
+/// Balancing and health are the user-space plane's own (<see cref="RouteController"/>: Maglev over the
+/// members in rotation, probes per backend); a probe verdict re-renders only that listener's slots.
+/// <see cref="ApplyAsync"/> returns after nft committed, so operations succeed only once the kernel has the rules.
+/// </summary>
+public sealed partial class NftablesDataPlane : IHostedDataPlane
+{
+    private static readonly TimeSpan CounterCacheAge = TimeSpan.FromSeconds(1);
+
+    private readonly IHostedDataPlane _userSpace;
+    private readonly NftCommand _nft;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _commit = new(1, 1);
+    private readonly Dictionary<ListenerKey, Entry> _listeners = [];
+    private readonly Lock _gate = new();
+    private readonly Channel<ListenerKey> _routeChanges = Channel.CreateUnbounded<ListenerKey>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _routeLoop;
+    private readonly Dictionary<(string, string), (long In, long Out)> _retiredBytes = new(VipComparer.Instance);
+    private KernelRenderOptions _render;
+    private bool _tableReady;
+    private int _nextListenerId;
+    private int _nextBackendId;
+    private (DateTimeOffset At, IReadOnlyDictionary<string, (long Packets, long Bytes)> Values)? _counters;
+
+    public NftablesDataPlane(NftablesOptions options, IHostedDataPlane userSpace, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(userSpace);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        if (!NetAdminCapability.IsEffective())
+        {
+            throw new InvalidOperationException(
+                "--data-plane nftables needs CAP_NET_ADMIN to write the nftables table 'inet multivip': run multivip serve as root, "
+                + "or grant it (systemd: AmbientCapabilities=CAP_NET_ADMIN; setcap cap_net_admin+ep on the binary), or use --data-plane userspace.");
+        }
+
+        _userSpace = userSpace;
+        _nft = new NftCommand(options.Nft, options.Conntrack);
+        _time = timeProvider;
+        _loggers = loggerFactory;
+        _logger = loggerFactory.CreateLogger<NftablesDataPlane>();
+        _render = new KernelRenderOptions(options.Masquerade, ConntrackTimeouts: true);
+        _routeLoop = Task.Run(RouteLoopAsync);
+    }
+
+    /// <summary>Raised after a route change (a probe verdict) was committed; tests await it instead of sleeping.</summary>
+    internal event Action<ListenerKey>? RouteCommitted;
+
+    public IReadOnlySet<IPAddress> DrainingAddresses() => _userSpace.DrainingAddresses();
+
+    /// <summary>Only the user-space listeners (PROXY protocol) have sockets to hand over; kernel listeners are rules, re-rendered by the successor.</summary>
+    public IReadOnlyList<ListeningSocket> ListeningSockets() => _userSpace.ListeningSockets();
+
+    public event Action? DrainCompleted
+    {
+        add => _userSpace.DrainCompleted += value;
+        remove => _userSpace.DrainCompleted -= value;
+    }
+
+    /// <summary>Whether the listener is carried by the kernel: any listener that needs no user space.</summary>
+    internal static bool IsKernel(ListenerSpec spec) => spec.ProxyProtocol == ProxyProtocolVersion.None;
+
+    public async Task<ApplyResult> ApplyAsync(DesiredState desired, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(desired);
+        var userResult = await _userSpace.ApplyAsync(desired with { Listeners = [.. desired.Listeners.Where(l => !IsKernel(l))] }, cancellationToken).ConfigureAwait(false);
+        var faults = new List<ListenerFault>(userResult.Faults);
+        await _commit.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ApplyKernelAsync([.. desired.Listeners.Where(IsKernel)], faults, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _commit.Release();
+        }
+
+        return new ApplyResult(desired.Generation, faults);
+    }
+
+    private async Task ApplyKernelAsync(IReadOnlyList<ListenerSpec> specs, List<ListenerFault> faults, CancellationToken cancellationToken)
+    {
+        var wanted = new Dictionary<ListenerKey, ListenerSpec>();
+        foreach (var spec in specs)
+        {
+            if (FloatingIpProblem(spec) is { } problem)
+            {
+                faults.Add(new ListenerFault(spec.Key, spec.ServiceName, problem));
+                continue;
+            }
+
+            wanted[spec.Key] = spec;
+        }
+
+        Entry[] current;
+        lock (_gate)
+        {
+            current = [.. _listeners.Values];
+        }
+
+        var removed = current.Where(e => !wanted.TryGetValue(e.Rendered.Spec.Key, out var s) || !s.IsEquivalentTo(e.Rendered.Spec)).ToList();
+        var currentKeys = current.Where(e => !removed.Contains(e)).Select(e => e.Rendered.Spec.Key).ToHashSet();
+        var added = wanted.Values.Where(s => !currentKeys.Contains(s.Key)).ToList();
+
+        // Changed listeners are removed and added again in the same transaction, under new numbers.
+        var changes = new List<Change>();
+        foreach (var entry in removed)
+        {
+            wanted.TryGetValue(entry.Rendered.Spec.Key, out var next);
+            changes.Add(new Change(entry, next is null ? null : Prepare(next, entry.Controller)));
+        }
+
+        foreach (var spec in added.Where(s => !removed.Any(r => r.Rendered.Spec.Key == s.Key)))
+        {
+            changes.Add(new Change(null, Prepare(spec, null)));
+        }
+
+        if (!_tableReady)
+        {
+            await ReplaceTableAsync(changes, faults, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (changes.Count == 0)
+        {
+            return;
+        }
+
+        var all = string.Concat(changes.Select(c => Transaction(c)));
+        try
+        {
+            await _nft.CommitAsync(all, cancellationToken).ConfigureAwait(false);
+            foreach (var change in changes)
+            {
+                Finish(change);
+            }
+
+            return;
+        }
+        catch (NftException e) when (changes.Count > 1)
+        {
+            Log.BatchRefused(_logger, changes.Count, e.Message);
+        }
+        catch (NftException e)
+        {
+            Fail(changes[0], e.Message, faults);
+            return;
+        }
+
+        // One listener's bad rules must not keep the others out: commit them one by one.
+        foreach (var change in changes)
+        {
+            try
+            {
+                await _nft.CommitAsync(Transaction(change), cancellationToken).ConfigureAwait(false);
+                Finish(change);
+            }
+            catch (NftException e)
+            {
+                Fail(change, e.Message, faults);
+            }
+        }
+    }
+
+    private async Task ReplaceTableAsync(List<Change> changes, List<ListenerFault> faults, CancellationToken cancellationToken)
+    {
+        var listeners = changes.Where(c => c.Next is not null).Select(c => c.Next!).ToList();
+        try
+        {
+            await CommitReplaceAsync(listeners, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NftException e) when (_render.ConntrackTimeouts && e.Message.Contains("timeout", StringComparison.OrdinalIgnoreCase))
+        {
+            // A kernel without nf_conntrack_timeout: listeners run on conntrack's default timeouts.
+            Log.NoConntrackTimeouts(_logger, e.Message);
+            _render = _render with { ConntrackTimeouts = false };
+            try
+            {
+                await CommitReplaceAsync(listeners, cancellationToken).ConfigureAwait(false);
+            }
+            catch (NftException again)
+            {
+                FailAll(changes, again.Message, faults);
+                return;
+            }
+        }
+        catch (NftException e)
+        {
+            FailAll(changes, e.Message, faults);
+            return;
+        }
+
+        _tableReady = true;
+        foreach (var change in changes)
+        {
+            Finish(change);
+        }
+    }
+
+    private async Task CommitReplaceAsync(List<Prepared> listeners, CancellationToken cancellationToken)
+    {
+        await _nft.CommitAsync(NftRuleset.Replace(_render, listeners.Select(p => p.Listener)), cancellationToken).ConfigureAwait(false);
+        Log.TableRendered(_logger, listeners.Count);
+    }
+
+    private void FailAll(List<Change> changes, string message, List<ListenerFault> faults)
+    {
+        foreach (var change in changes)
+        {
+            Fail(change, message, faults);
+        }
+    }
+
+    private string Transaction(Change change) =>
+        (change.Old is { } old ? NftRuleset.Remove(old.Rendered, _render) : "")
+        + (change.Next is { } next ? NftRuleset.Add(next.Listener, _render) : "");
+
+    /// <summary>A listener whose rules the kernel refused: a fault with nft's message, retried with the next snapshot.</summary>
+    private void Fail(Change change, string message, List<ListenerFault> faults)
+    {
+        if (change.Next is { } next)
+        {
+            faults.Add(new ListenerFault(next.Listener.Spec.Key, next.Listener.Spec.ServiceName, $"nft refused the rules of {next.Listener.Spec.Key}: {message}"));
+            Log.ListenerRefused(_logger, next.Listener.Spec.Key, message);
+            if (change.Old is null)
+            {
+                next.Controller.StopProbing();
+            }
+        }
+        else if (change.Old is { } old)
+        {
+            faults.Add(new ListenerFault(old.Rendered.Spec.Key, old.Rendered.Spec.ServiceName, $"nft refused removing {old.Rendered.Spec.Key}: {message}"));
+        }
+    }
+
+    /// <summary>A committed change: the old listener's state goes (its UDP flows with it), the new one's probes start.</summary>
+    private void Finish(Change change)
+    {
+        if (change.Old is { } old)
+        {
+            lock (_gate)
+            {
+                _listeners.Remove(old.Rendered.Spec.Key);
+            }
+
+            if (change.Next is null)
+            {
+                old.Controller.StopProbing();
+            }
+
+            RetireCounters(old.Rendered);
+            ForgetUdpFlows(old.Rendered, change.Next?.Listener);
+        }
+
+        if (change.Next is { } next)
+        {
+            var entry = new Entry(next.Listener, next.Controller, next.MemberIds);
+            lock (_gate)
+            {
+                _listeners[next.Listener.Spec.Key] = entry;
+            }
+
+            if (change.Old is null)
+            {
+                next.Controller.Start();
+            }
+
+            // Health may have moved while the transaction ran: look again.
+            _routeChanges.Writer.TryWrite(next.Listener.Spec.Key);
+        }
+    }
+
+    /// <summary>Numbers the listener and its backends and computes the route from the controller's table.</summary>
+    private Prepared Prepare(ListenerSpec spec, RouteController? existing)
+    {
+        var controller = existing ?? new RouteController(spec, _time, _loggers, _ => { }, route => _routeChanges.Writer.TryWrite(route.Spec.Key));
+        if (existing is not null)
+        {
+            _ = existing.Update(spec);
+        }
+
+        var id = Interlocked.Increment(ref _nextListenerId);
+        var route = controller.Current;
+        var backends = new List<KernelBackend>(route.Backends.Length);
+        var ids = new Dictionary<BackendState, int>();
+        foreach (var backend in route.Backends)
+        {
+            var backendId = Interlocked.Increment(ref _nextBackendId) & NftRuleset.MaxBackendId;
+            backends.Add(new KernelBackend(backendId, backend.Spec));
+            ids[backend] = backendId;
+        }
+
+        var listener = new KernelListener(id, spec, backends, RouteOf(route, ids, null));
+        return new Prepared(listener, controller, ids);
+    }
+
+    /// <summary>
+    /// The members in rotation as backend ids; with none, the last targets stay and new connections are
+    /// rejected. <paramref name="mapped"/> is what the slot map holds now: a listener down to one member
+    /// dispatches straight to it and leaves the map as it is, so returning members rewrite only slots that change.
+    /// </summary>
+    private static KernelRoute RouteOf(RouteTable route, IReadOnlyDictionary<BackendState, int> ids, int[]? mapped)
+    {
+        var reject = route.Members.Length == 0;
+        var members = reject ? route.Backends : route.Members;
+        if (members.Length == 1)
+        {
+            return new KernelRoute(ids[members[0]], mapped, reject);
+        }
+
+        var table = reject ? new MaglevTable([.. members.Select(m => m.Name)]) : route.Maglev!;
+        var map = new int[table.Size];
+        for (var slot = 0; slot < map.Length; slot++)
+        {
+            map[slot] = ids[members[table.MemberAt(slot)]];
+        }
+
+        return new KernelRoute(null, map, reject);
+    }
+
+    private async Task RouteLoopAsync()
+    {
+        var reader = _routeChanges.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                var keys = new HashSet<ListenerKey>();
+                while (reader.TryRead(out var key))
+                {
+                    keys.Add(key);
+                }
+
+                await _commit.WaitAsync(_stopping.Token).ConfigureAwait(false);
+                try
+                {
+                    await CommitRoutesAsync(keys, _stopping.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _commit.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task CommitRoutesAsync(HashSet<ListenerKey> keys, CancellationToken cancellationToken)
+    {
+        foreach (var key in keys)
+        {
+            Entry? entry;
+            lock (_gate)
+            {
+                _listeners.TryGetValue(key, out entry);
+            }
+
+            if (entry is null)
+            {
+                continue;
+            }
+
+            var route = entry.Controller.Current;
+            if (!ReferenceEquals(route.Spec, entry.Rendered.Spec) && !route.Spec.IsEquivalentTo(entry.Rendered.Spec))
+            {
+                continue; // a change is on its way through ApplyAsync
+            }
+
+            var next = entry.Rendered with { Route = RouteOf(route, entry.MemberIds, entry.Rendered.Route.Slots) };
+            if (next.Route.Reject == entry.Rendered.Route.Reject && next.Route.SameTargets(entry.Rendered.Route))
+            {
+                continue;
+            }
+
+            var text = NftRuleset.UpdateRoute(entry.Rendered, next, _render);
+            try
+            {
+                if (text.Length > 0)
+                {
+                    await _nft.CommitAsync(text, cancellationToken).ConfigureAwait(false);
+                }
+
+                Log.RouteCommitted(_logger, key, next.Route);
+                var left = entry.Rendered.Backends.Where(b => InTargets(entry.Rendered.Route, b.Id) && !(InTargets(next.Route, b.Id) && !next.Route.Reject)).ToList();
+                var updated = entry with { Rendered = next };
+                lock (_gate)
+                {
+                    if (_listeners.TryGetValue(key, out var still) && ReferenceEquals(still, entry))
+                    {
+                        _listeners[key] = updated;
+                    }
+                }
+
+                if (key.Protocol == TransportProtocol.Udp)
+                {
+                    await DeleteUdpFlowsAsync(key, left.Select(b => b.Spec.Target), cancellationToken).ConfigureAwait(false);
+                }
+
+                RouteCommitted?.Invoke(key);
+            }
+            catch (NftException e)
+            {
+                Log.RouteRefused(_logger, key, e.Message);
+            }
+        }
+    }
+
+    private static bool InTargets(KernelRoute route, int backendId) =>
+        route.Direct == backendId || (route.Direct is null && route.Slots is { } slots && Array.IndexOf(slots, backendId) >= 0);
+
+    /// <summary>UDP flows to backends a change removed are deleted at once; TCP flows drain on their conntrack entries.</summary>
+    private void ForgetUdpFlows(KernelListener old, KernelListener? next)
+    {
+        if (old.Spec.Key.Protocol != TransportProtocol.Udp)
+        {
+            return;
+        }
+
+        var kept = next?.Backends.Select(b => b.Spec.Target).ToHashSet() ?? [];
+        var gone = old.Backends.Select(b => b.Spec.Target).Where(t => !kept.Contains(t)).ToList();
+        if (gone.Count > 0)
+        {
+            _ = DeleteUdpFlowsAsync(old.Spec.Key, gone, CancellationToken.None);
+        }
+    }
+
+    private async Task DeleteUdpFlowsAsync(ListenerKey key, IEnumerable<IPEndPoint> backends, CancellationToken cancellationToken)
+    {
+        foreach (var target in backends)
+        {
+            var error = await _nft.DeleteUdpFlowsAsync(new IPEndPoint(key.Address, key.Port), target, cancellationToken).ConfigureAwait(false);
+            if (error is not null)
+            {
+                Log.ConntrackFailed(_logger, key, target, error);
+            }
+            else
+            {
+                Log.UdpFlowsDeleted(_logger, key, target);
+            }
+        }
+    }
+
+    /// <summary>Validation Azure does for floating IP: with DSR the VM sees VIP:public port, so the local port must be the same.</summary>
+    private static string? FloatingIpProblem(ListenerSpec spec) =>
+        spec.DirectServerReturn && spec.Backends.FirstOrDefault(b => b.Target.Port != spec.Key.Port) is { } wrong
+            ? $"The endpoint {wrong.EndpointName} of {wrong.VmName} has EnableDirectServerReturn (floating IP): its local port {wrong.Target.Port} must equal the public port {spec.Key.Port}. Set the local port to {spec.Key.Port}."
+            : null;
+
+    public IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null)
+    {
+        var health = new List<BackendHealth>(_userSpace.GetHealth(serviceName));
+        var counters = Counters();
+        foreach (var entry in Entries())
+        {
+            var spec = entry.Rendered.Spec;
+            if (serviceName is not null && !VipComparer.Instance.Equals((spec.ServiceName, ""), (serviceName, "")))
+            {
+                continue;
+            }
+
+            foreach (var (state, id) in entry.MemberIds)
+            {
+                health.Add(state.ToHealth(spec.Key, spec.ServiceName) with
+                {
+                    Plane = Planes.Nftables,
+                    TotalConnections = Count(counters, $"backend-{id}-conns").Packets,
+                });
+            }
+        }
+
+        return health;
+    }
+
+    public IReadOnlyList<ListenerTraffic> GetTraffic()
+    {
+        var traffic = new List<ListenerTraffic>(_userSpace.GetTraffic());
+        var counters = Counters();
+        foreach (var entry in Entries())
+        {
+            var listener = entry.Rendered;
+            var backends = entry.MemberIds.Select(pair =>
+            {
+                var (state, id) = pair;
+                var basis = state.ToTraffic();
+                return basis with
+                {
+                    TotalConnections = Count(counters, $"backend-{id}-conns").Packets,
+                    BytesIn = Count(counters, $"backend-{id}-in").Bytes,
+                    BytesOut = Count(counters, $"backend-{id}-out").Bytes,
+                };
+            }).ToList();
+            traffic.Add(new ListenerTraffic
+            {
+                Key = listener.Spec.Key,
+                ServiceName = listener.Spec.ServiceName,
+                VirtualIpName = listener.Spec.VirtualIpName,
+                LoadBalancedSetName = listener.Spec.LoadBalancedSetName,
+                Forwarded = backends.Sum(b => b.TotalConnections),
+                DeniedByAcl = Count(counters, $"listener-{listener.Id}-denied").Packets,
+                NoHealthyBackend = Count(counters, $"listener-{listener.Id}-nobackend").Packets,
+                Backends = backends,
+            });
+        }
+
+        return traffic;
+    }
+
+    public IReadOnlyList<VipBytes> GetVipBytes()
+    {
+        var totals = new Dictionary<(string, string), (long In, long Out)>(VipComparer.Instance);
+        foreach (var bytes in _userSpace.GetVipBytes())
+        {
+            Add(totals, (bytes.ServiceName, bytes.VirtualIpName), bytes.BytesIn, bytes.BytesOut);
+        }
+
+        lock (_gate)
+        {
+            foreach (var (key, (bytesIn, bytesOut)) in _retiredBytes)
+            {
+                Add(totals, key, bytesIn, bytesOut);
+            }
+        }
+
+        var counters = Counters();
+        foreach (var entry in Entries())
+        {
+            foreach (var backend in entry.Rendered.Backends)
+            {
+                Add(totals, (entry.Rendered.Spec.ServiceName, entry.Rendered.Spec.VirtualIpName), Count(counters, $"backend-{backend.Id}-in").Bytes, Count(counters, $"backend-{backend.Id}-out").Bytes);
+            }
+        }
+
+        return [.. totals.Select(t => new VipBytes(t.Key.Item1, t.Key.Item2, t.Value.In, t.Value.Out))];
+    }
+
+    public IReadOnlyList<UdpSessionCount> GetUdpSessions() => _userSpace.GetUdpSessions();
+
+    /// <summary>SIGTERM: the table goes (in one transaction); connections already NATed keep their conntrack entries.</summary>
+    public async Task DrainAndStopAsync(CancellationToken cancellationToken)
+    {
+        await StopKernelAsync().ConfigureAwait(false);
+        await _userSpace.DrainAndStopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopKernelAsync().ConfigureAwait(false);
+        await _userSpace.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+        _commit.Dispose();
+    }
+
+    private async Task StopKernelAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _routeLoop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        foreach (var entry in Entries())
+        {
+            entry.Controller.StopProbing();
+        }
+
+        if (_tableReady)
+        {
+            try
+            {
+                await _nft.CommitAsync(NftRuleset.DeleteAll(), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (NftException e)
+            {
+                Log.RouteRefused(_logger, default, e.Message);
+            }
+        }
+    }
+
+    private Entry[] Entries()
+    {
+        lock (_gate)
+        {
+            return [.. _listeners.Values];
+        }
+    }
+
+    /// <summary>Counters read at most once a second whatever the number of readers (scrape, dashboard, usage).</summary>
+    private IReadOnlyDictionary<string, (long Packets, long Bytes)> Counters()
+    {
+        var now = _time.GetUtcNow();
+        if (_counters is { } cached && now - cached.At < CounterCacheAge)
+        {
+            return cached.Values;
+        }
+
+        if (!_tableReady)
+        {
+            return new Dictionary<string, (long, long)>();
+        }
+
+        try
+        {
+            var values = _nft.Counters();
+            _counters = (now, values);
+            return values;
+        }
+        catch (Exception e) when (e is NftException or System.Text.Json.JsonException)
+        {
+            return _counters?.Values ?? new Dictionary<string, (long, long)>();
+        }
+    }
+
+    private static (long Packets, long Bytes) Count(IReadOnlyDictionary<string, (long Packets, long Bytes)> counters, string name) =>
+        counters.TryGetValue(name, out var value) ? value : (0, 0);
+
+    /// <summary>A removed listener's bytes keep counting in its VIP's total (the last values read: no I/O here, this runs inside a commit).</summary>
+    private void RetireCounters(KernelListener old)
+    {
+        var counters = _counters?.Values ?? new Dictionary<string, (long, long)>();
+        long bytesIn = 0, bytesOut = 0;
+        foreach (var backend in old.Backends)
+        {
+            bytesIn += Count(counters, $"backend-{backend.Id}-in").Bytes;
+            bytesOut += Count(counters, $"backend-{backend.Id}-out").Bytes;
+        }
+
+        lock (_gate)
+        {
+            Add(_retiredBytes, (old.Spec.ServiceName, old.Spec.VirtualIpName), bytesIn, bytesOut);
+        }
+
+        _counters = null;
+    }
+
+    private static void Add(Dictionary<(string, string), (long In, long Out)> totals, (string, string) key, long bytesIn, long bytesOut) =>
+        totals[key] = totals.TryGetValue(key, out var seen) ? (seen.In + bytesIn, seen.Out + bytesOut) : (bytesIn, bytesOut);
+
+    private sealed record Entry(KernelListener Rendered, RouteController Controller, IReadOnlyDictionary<BackendState, int> MemberIds);
+
+    private sealed record Prepared(KernelListener Listener, RouteController Controller, IReadOnlyDictionary<BackendState, int> MemberIds);
+
+    private sealed record Change(Entry? Old, Prepared? Next);
+
+    private sealed class VipComparer : IEqualityComparer<(string, string)>
+    {
+        public static readonly VipComparer Instance = new();
+
+        public bool Equals((string, string) x, (string, string) y) =>
+            string.Equals(x.Item1, y.Item1, StringComparison.OrdinalIgnoreCase) && string.Equals(x.Item2, y.Item2, StringComparison.OrdinalIgnoreCase);
+
+        public int GetHashCode((string, string) obj) =>
+            HashCode.Combine(StringComparer.OrdinalIgnoreCase.GetHashCode(obj.Item1), StringComparer.OrdinalIgnoreCase.GetHashCode(obj.Item2));
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 5300, EventName = "NftTableRendered", Level = LogLevel.Information,
+            Message = "nftables: table inet multivip rendered with {Count} listeners")]
+        public static partial void TableRendered(ILogger logger, int count);
+
+        [LoggerMessage(EventId = 5301, EventName = "NftListenerRefused", Level = LogLevel.Error,
+            Message = "nftables: the rules of {Key} were refused: {Error}")]
+        public static partial void ListenerRefused(ILogger logger, ListenerKey key, string error);
+
+        [LoggerMessage(EventId = 5302, EventName = "NftBatchRefused", Level = LogLevel.Warning,
+            Message = "nftables: a transaction of {Count} listener changes was refused ({Error}); committing them one by one")]
+        public static partial void BatchRefused(ILogger logger, int count, string error);
+
+        [LoggerMessage(EventId = 5303, EventName = "NftRouteCommitted", Level = LogLevel.Information,
+            Message = "nftables: {Key} now routes to {Route}")]
+        public static partial void RouteCommitted(ILogger logger, ListenerKey key, KernelRoute route);
+
+        [LoggerMessage(EventId = 5304, EventName = "NftRouteRefused", Level = LogLevel.Error,
+            Message = "nftables: a change of {Key} was refused: {Error}")]
+        public static partial void RouteRefused(ILogger logger, ListenerKey key, string error);
+
+        [LoggerMessage(EventId = 5305, EventName = "NftNoConntrackTimeouts", Level = LogLevel.Warning,
+            Message = "nftables: this kernel refused conntrack timeout policies ({Error}); idle timeouts fall back to conntrack's defaults")]
+        public static partial void NoConntrackTimeouts(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 5306, EventName = "NftConntrackFailed", Level = LogLevel.Warning,
+            Message = "nftables: deleting the UDP flows of {Key} to {Backend} failed: {Error}")]
+        public static partial void ConntrackFailed(ILogger logger, ListenerKey key, IPEndPoint backend, string error);
+
+        [LoggerMessage(EventId = 5307, EventName = "NftUdpFlowsDeleted", Level = LogLevel.Debug,
+            Message = "nftables: UDP flows of {Key} to {Backend} deleted")]
+        public static partial void UdpFlowsDeleted(ILogger logger, ListenerKey key, IPEndPoint backend);
+    }
+}

@@ -1,0 +1,195 @@
+using System.Net;
+using MultiVip.DataPlane.Contract;
+using MultiVip.DataPlane.Nftables;
+using MultiVip.DataPlane.Routing;
+using MultiVip.Model.Services;
+using MultiVip.TestSupport.Network;
+
+namespace MultiVip.Network.Tests.Kernel;
+
+/// <summary>
+/// The pure rendering of the table (golden text for a small desired state), the flow hash against
+/// values the kernel itself computed, and nft accepting the rendering (in a namespace of the test's own).
+/// </summary>
+public sealed class NftRulesetTests
+{
+    private static readonly KernelRenderOptions Options = new(Masquerade: true, ConntrackTimeouts: true);
+
+    private static KernelListener Single() => new(
+        7,
+        new ListenerSpec
+        {
+            Key = new ListenerKey(IPAddress.Parse("198.51.100.10"), TransportProtocol.Tcp, 80),
+            ServiceName = "svc",
+            VirtualIpName = "Vip1",
+            Backends = [new BackendSpec("vm1", "web", new IPEndPoint(IPAddress.Parse("192.0.2.11"), 8080))],
+            Acl =
+            [
+                new AclRule { Order = 20, Action = AclAction.Deny, RemoteSubnet = "198.18.0.0/24" },
+                new AclRule { Order = 10, Action = AclAction.Permit, RemoteSubnet = "198.18.0.7/32" },
+                new AclRule { Order = 30, Action = AclAction.Permit, RemoteSubnet = "2001:db8::/32" },
+            ],
+            IdleTimeout = TimeSpan.FromMinutes(4),
+        },
+        [new KernelBackend(3, new BackendSpec("vm1", "web", new IPEndPoint(IPAddress.Parse("192.0.2.11"), 8080)))],
+        new KernelRoute(3, null, Reject: false));
+
+    private static KernelListener Set(int[] slots, int? direct = null, bool reject = false) => new(
+        8,
+        new ListenerSpec
+        {
+            Key = new ListenerKey(IPAddress.Parse("198.51.100.11"), TransportProtocol.Udp, 53),
+            ServiceName = "svc",
+            VirtualIpName = "Vip2",
+            LoadBalancedSetName = "dns",
+            Distribution = LoadBalancerDistribution.SourceIPProtocol,
+            Backends = [],
+        },
+        [new KernelBackend(4, new BackendSpec("vm1", "dns", new IPEndPoint(IPAddress.Parse("192.0.2.11"), 53))), new KernelBackend(5, new BackendSpec("vm2", "dns", new IPEndPoint(IPAddress.Parse("192.0.2.12"), 53)))],
+        new KernelRoute(direct, slots, reject));
+
+    private static KernelListener Dsr() => new(
+        9,
+        new ListenerSpec
+        {
+            Key = new ListenerKey(IPAddress.Parse("198.51.100.12"), TransportProtocol.Tcp, 1433),
+            ServiceName = "sql",
+            VirtualIpName = "ag1",
+            Backends = [],
+            DirectServerReturn = true,
+            Acl = [new AclRule { Order = 1, Action = AclAction.Deny, RemoteSubnet = "198.18.9.0/24" }],
+        },
+        [new KernelBackend(6, new BackendSpec("sql1", "ag1", new IPEndPoint(IPAddress.Parse("192.0.2.21"), 1433)))],
+        new KernelRoute(6, null, Reject: false));
+
+    [Fact]
+    public void A_single_endpoint_with_an_acl_renders_as_golden_text()
+    {
+        const string Golden = """
+            add counter inet multivip listener-7-denied
+            add counter inet multivip listener-7-nobackend
+            add counter inet multivip backend-3-conns
+            add counter inet multivip backend-3-in
+            add counter inet multivip backend-3-out
+            add ct timeout inet multivip idle-7 { protocol tcp; l3proto ip; policy = { established : 240 }; }
+            add chain inet multivip admit-7
+            add chain inet multivip acl-7
+            add rule inet multivip acl-7 ip saddr 198.18.0.7/32 goto admit-7
+            add rule inet multivip acl-7 ip saddr 198.18.0.0/24 counter name "listener-7-denied" drop
+            add rule inet multivip acl-7 counter name "listener-7-denied" drop
+            add chain inet multivip be-3
+            add rule inet multivip be-3 meta l4proto tcp ct mark set 0x4d000003 counter name "backend-3-conns" dnat ip to 192.0.2.11:8080
+            add chain inet multivip count-3
+            add rule inet multivip count-3 ct direction original counter name "backend-3-in" return
+            add rule inet multivip count-3 counter name "backend-3-out"
+            add chain inet multivip lb-7
+            add rule inet multivip lb-7 ct timeout set "idle-7" goto be-3
+            add element inet multivip backends { 0x4d000003 : goto count-3 }
+            add element inet multivip filters-ip { 198.51.100.10 . tcp . 80 : goto acl-7 }
+            add element inet multivip listeners-ip { 198.51.100.10 . tcp . 80 : goto lb-7 }
+
+            """;
+        Assert.Equal(Golden.ReplaceLineEndings("\n"), NftRuleset.Add(Single(), Options));
+    }
+
+    [Fact]
+    public void A_set_dispatches_by_the_distributions_jhash_and_a_health_change_touches_only_changed_slots()
+    {
+        var before = Enumerable.Range(0, MaglevTable.DefaultSize).Select(s => s % 2 == 0 ? 4 : 5).ToArray();
+        var add = NftRuleset.Add(Set(before), Options);
+        Assert.Contains("add rule inet multivip lb-8 ct timeout set \"idle-8\" jhash ip saddr . ip daddr . meta l4proto mod 5003 seed 0x4d564950 vmap @slots-8\n", add, StringComparison.Ordinal);
+        Assert.Contains("add ct timeout inet multivip idle-8 { protocol udp; l3proto ip; policy = { unreplied : 240, replied : 240 }; }", add, StringComparison.Ordinal);
+        Assert.Contains("0 : goto be-4, 1 : goto be-5, 2 : goto be-4", add, StringComparison.Ordinal);
+
+        // Slot 1 moves to backend 4: one delete, one add, nothing else.
+        var after = (int[])before.Clone();
+        after[1] = 4;
+        Assert.Equal(
+            "delete element inet multivip slots-8 { 1 }\nadd element inet multivip slots-8 { 1 : goto be-4 }\n",
+            NftRuleset.UpdateRoute(Set(before), Set(after), Options));
+
+        // Down to one member: the dispatch goes straight to it, the map stays as it is.
+        Assert.Equal(
+            "flush chain inet multivip lb-8\nadd rule inet multivip lb-8 ct timeout set \"idle-8\" goto be-4\n",
+            NftRuleset.UpdateRoute(Set(before), Set(before, direct: 4), Options));
+
+        // No member: only the admit chain changes, and rejects new flows.
+        Assert.Equal(
+            "flush chain inet multivip admit-8\nadd rule inet multivip admit-8 ct state new counter name \"listener-8-nobackend\" reject\n",
+            NftRuleset.UpdateRoute(Set(before, direct: 4), Set(before, direct: 4, reject: true), Options));
+    }
+
+    /// <summary>What the kernel computed for these tuples (ct mark set jhash …, read back with conntrack -L).</summary>
+    [Theory]
+    [InlineData(LoadBalancerDistribution.None, 40000, 7000, 2666)]
+    [InlineData(LoadBalancerDistribution.SourceIPProtocol, 40001, 7001, 1351)]
+    [InlineData(LoadBalancerDistribution.SourceIP, 40002, 7002, 4911)]
+    public void The_flow_hash_is_the_kernels_jhash(LoadBalancerDistribution distribution, int sourcePort, int destinationPort, int slot)
+    {
+        var address = IPAddress.Parse("192.0.2.10");
+        Assert.Equal(slot, KernelFlowHash.Slot(distribution, new IPEndPoint(address, sourcePort), new IPEndPoint(address, destinationPort), TransportProtocol.Udp, MaglevTable.DefaultSize));
+    }
+
+    /// <summary>The same three tuples through a live kernel: jhash into the conntrack mark, read back.</summary>
+    [Fact]
+    public async Task The_kernel_agrees_with_the_flow_hash_for_every_distribution()
+    {
+        await using var namespaces = await NetworkNamespaces.CreateAsync();
+        var ns = await namespaces.AddAsync("nf-hash");
+        await ns.AddAddressAsync("lo", "192.0.2.10/32");
+        var spec = (LoadBalancerDistribution d) => new ListenerSpec
+        {
+            Key = new ListenerKey(IPAddress.Parse("192.0.2.10"), TransportProtocol.Udp, 7000),
+            ServiceName = "s",
+            VirtualIpName = "v",
+            Backends = [],
+            Distribution = d,
+        };
+        var cases = new[] { (LoadBalancerDistribution.None, 41000, 7100), (LoadBalancerDistribution.SourceIPProtocol, 41001, 7101), (LoadBalancerDistribution.SourceIP, 41002, 7102) };
+        var rules = string.Concat(cases.Select(c => $"add rule inet hashcheck out ip daddr 192.0.2.10 udp dport {c.Item3} ct mark set {NftRuleset.HashExpression(spec(c.Item1))}\n"));
+        (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput:
+            "add table inet hashcheck\nadd chain inet hashcheck out { type filter hook output priority 0; policy accept; }\n" + rules)).ThrowIfFailed();
+        foreach (var (distribution, sourcePort, destinationPort) in cases)
+        {
+            ns.Run(() =>
+            {
+                using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+                socket.Bind(new IPEndPoint(IPAddress.Parse("192.0.2.10"), sourcePort));
+                socket.SendTo("x"u8, new IPEndPoint(IPAddress.Parse("192.0.2.10"), destinationPort));
+                return 0;
+            });
+            var flow = (await ns.ExecAsync("conntrack", "-L", "-p", "udp", "--orig-port-dst", destinationPort.ToString(System.Globalization.CultureInfo.InvariantCulture))).StandardOutput;
+            var mark = System.Text.RegularExpressions.Regex.Match(flow, @"mark=(\d+)").Groups[1].Value;
+            var address = IPAddress.Parse("192.0.2.10");
+            var expected = KernelFlowHash.Slot(distribution, new IPEndPoint(address, sourcePort), new IPEndPoint(address, destinationPort), TransportProtocol.Udp, MaglevTable.DefaultSize);
+            Assert.Equal(expected.ToString(System.Globalization.CultureInfo.InvariantCulture), mark);
+        }
+    }
+
+    /// <summary>The whole table with both listeners is what nft accepts, committed in a namespace, then listed back.</summary>
+    [Fact]
+    public async Task Nft_commits_the_rendered_table_and_lists_it_back()
+    {
+        await using var namespaces = await NetworkNamespaces.CreateAsync();
+        var ns = await namespaces.AddAsync("nf-render");
+        var slots = Enumerable.Range(0, MaglevTable.DefaultSize).Select(s => s % 3 == 0 ? 4 : 5).ToArray();
+        var text = NftRuleset.Replace(Options, [Single(), Set(slots), Dsr()]);
+        (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: text)).ThrowIfFailed();
+        var listed = (await ns.ExecAsync("nft", "list", "table", "inet", "multivip")).ThrowIfFailed();
+        Assert.Contains("198.51.100.10 . tcp . 80 : goto lb-7", listed, StringComparison.Ordinal);
+        Assert.Contains("ip saddr 198.18.0.7 goto admit-7", listed, StringComparison.Ordinal);
+        Assert.Contains("ct mark 0x4d000000/8 ct status dnat masquerade", listed, StringComparison.Ordinal);
+
+        var ip = (await ns.ExecAsync("nft", "list", "table", "ip", "multivip")).ThrowIfFailed();
+        Assert.Contains("198.51.100.12 . tcp . 1433 : goto dsr-9", ip, StringComparison.Ordinal);
+        Assert.Contains("counter name \"backend-6-in\" dup to 192.0.2.21 drop", ip, StringComparison.Ordinal);
+        (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: NftRuleset.Remove(Dsr(), Options))).ThrowIfFailed();
+
+        // Removing one listener leaves the other whole; replacing the table again starts from scratch.
+        (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: NftRuleset.Remove(Single(), Options))).ThrowIfFailed();
+        listed = (await ns.ExecAsync("nft", "list", "table", "inet", "multivip")).ThrowIfFailed();
+        Assert.DoesNotContain("lb-7", listed, StringComparison.Ordinal);
+        Assert.Contains("198.51.100.11 . udp . 53 : goto lb-8", listed, StringComparison.Ordinal);
+        (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: text)).ThrowIfFailed();
+    }
+}
