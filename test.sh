@@ -18,8 +18,9 @@ fi
 # systemd: systemd-analyze verifies packaging/systemd/multivip.service (nothing is started).
 # iproute2: the network namespace tests (tests/MultiVip.Network.Tests) build their topologies with `ip`.
 # zsh, fish: the CLI's shell completion scripts run in them (bash is there already).
+# postgresql: the PostgreSQL state store's tests start a throwaway PostgreSQL 15 cluster (tests/MultiVip.TestSupport/Postgres).
 need=()
-for pkg in ${MULTIVIP_TEST_APT-chromium systemd iproute2 zsh fish}; do
+for pkg in ${MULTIVIP_TEST_APT-chromium systemd iproute2 zsh fish postgresql}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
