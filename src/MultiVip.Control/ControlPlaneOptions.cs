@@ -18,6 +18,13 @@ public sealed record ControlPlaneOptions
     /// </summary>
     public TimeSpan AcknowledgeWait { get; init; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// How often the state store is read for what other writers (nodes sharing the database)
+    /// committed, besides whenever it notifies a commit: the catch-up that makes a missed
+    /// notification never a missed change.
+    /// </summary>
+    public TimeSpan CatchUpInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How often a snapshot with faults (an address that cannot be bound) is applied again.</summary>
     public TimeSpan FaultRetryInterval { get; init; } = TimeSpan.FromSeconds(5);
 }

@@ -64,6 +64,23 @@ internal static class SchemaMigrations
                 PRIMARY KEY (service, vip, bucket_start));
             CREATE INDEX usage_traffic_bucket ON usage_traffic(bucket_start);
             """),
+
+        // Several writers (docs/architecture.md#storage): each aggregate row records the generation
+        // that last wrote it and a deletion leaves a tombstone, so "what changed after generation G"
+        // is one indexed read. Rows written before this migration are generation 0: no writer
+        // catches up from below the generation it loaded whole.
+        (3, "change feed", """
+            ALTER TABLE services ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE reserved_ips ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX services_generation ON services(generation);
+            CREATE INDEX reserved_ips_generation ON reserved_ips(generation);
+            CREATE TABLE tombstones (
+                kind TEXT NOT NULL,
+                name TEXT NOT NULL COLLATE NOCASE,
+                generation INTEGER NOT NULL,
+                PRIMARY KEY (kind, name));
+            CREATE INDEX tombstones_generation ON tombstones(generation);
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;
