@@ -21,6 +21,7 @@ internal static class Program
         Serve.ServeCommand.Create,
         BackupCommands.CreateBackup,
         BackupCommands.CreateRestore,
+        StoreCommands.Create,
         Completion.CompletionCommand.Create,
     ];
 

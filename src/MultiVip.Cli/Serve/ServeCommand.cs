@@ -30,6 +30,10 @@ internal static class ServeCommand
         {
             Description = "Add each VIP address to this interface (/32 or /128) and announce it by ARP/NDP, so clients on that network reach it; needs CAP_NET_ADMIN and CAP_NET_RAW. Default: none (VIP addresses must exist already, as loopback ones do).",
         };
+        var store = new Option<string?>("--store")
+        {
+            Description = "Where the state lives: a PostgreSQL database shared by several nodes (postgresql://user:password@host:port/database, or an Npgsql connection string). Default: SQLite in --data-dir (one node).",
+        };
         var drain = IntOption("--drain-timeout", "Seconds connections of a removed or moved endpoint may run on, and how long SIGTERM waits for connections.", (int)defaults.DrainTimeout.TotalSeconds, 0);
         var maxConnections = IntOption("--max-connections-per-listener", "Connections one listener carries at once; more are refused with a reset.", defaults.MaxConnectionsPerListener, 1);
         var maxUdpSessions = IntOption("--max-udp-sessions-per-listener", "UDP sessions one listener keeps; when full, a new client evicts the least recently used session.", defaults.MaxUdpSessionsPerListener, 1);
@@ -81,7 +85,7 @@ internal static class ServeCommand
 
         var serve = new Command("serve", "Run the MultiVip server (REST API and dashboard on --api, DNS, data plane) with its state in --data-dir, until Ctrl+C or SIGTERM.")
         {
-            pools, vipInterface, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
+            pools, vipInterface, store, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
             authFailureLimit, sessionLifetime, allowedHosts,
         };
 
@@ -99,6 +103,7 @@ internal static class ServeCommand
                 Api = parse.GetValue(cli.Global.Api) ?? defaults.Api,
                 VipPools = parse.GetValue(pools) is { Length: > 0 } given ? given : defaults.VipPools,
                 VipInterface = parse.GetValue(vipInterface),
+                Store = parse.GetValue(store) is { Length: > 0 } database ? database : null,
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
                 MaxConnectionsPerListener = parse.GetValue(maxConnections),
                 MaxUdpSessionsPerListener = parse.GetValue(maxUdpSessions),
@@ -195,6 +200,7 @@ internal static class ServeCommand
             var output = cli.Console.Out;
             output.WriteLine($"MultiVip is serving the API on {server.Api.ToString().TrimEnd('/')}");
             output.WriteLine($"  data dir : {server.DataDir}");
+            output.WriteLine($"  state    : {server.StoreDescription}");
             output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} ({Server.Demo.DemoScenario.HowClientsFind(server.DataDir)})");
             output.WriteLine($"  VIP pool : {string.Join(", ", options.VipPools)}");
             output.WriteLine(options.VipInterface is { } vipDevice

@@ -30,7 +30,7 @@ namespace MultiVip.Control.State;
 /// since when (<see cref="Messages.StateDatabaseUnreachable"/>); nothing is changed half-way, as
 /// each change is one transaction.
 /// </summary>
-public sealed partial class PostgresStateStore : IStateStore
+public sealed partial class PostgresStateStore : IStateStore, ITransferableStore
 {
     public const string Channel = "multivip_changes";
 

@@ -15,7 +15,7 @@ namespace MultiVip.Control.State;
 /// acknowledged). Aggregates are JSON documents; the <c>addresses</c> table mirrors every address
 /// in use with a primary key, so the database itself refuses to hand one address out twice.
 /// </summary>
-public sealed class SqliteStateStore : IStateStore
+public sealed partial class SqliteStateStore : IStateStore, ITransferableStore
 {
     public const string FileName = "multivip.db";
 

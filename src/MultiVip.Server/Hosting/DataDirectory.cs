@@ -39,7 +39,7 @@ internal sealed partial class DataDirectory : IDisposable
     /// Creates the directory (0700), takes an exclusive lock so two servers never share one
     /// database, and refuses a data dir whose database is gone while its token says it was used.
     /// </summary>
-    public static DataDirectory Open(string path)
+    public static DataDirectory Open(string path, bool embeddedDatabase = true)
     {
         var full = System.IO.Path.GetFullPath(path);
         var tightened = new List<(string, UnixFileMode, UnixFileMode)>();
@@ -88,8 +88,13 @@ internal sealed partial class DataDirectory : IDisposable
         var directory = new DataDirectory(full, stream, tightened);
         try
         {
-            directory.RefuseLostDatabase();
-            directory.PrepareDatabaseFile();
+            // With the state in PostgreSQL (--store) the data dir holds only the token and endpoint.
+            if (embeddedDatabase)
+            {
+                directory.RefuseLostDatabase();
+                directory.PrepareDatabaseFile();
+            }
+
             directory.TightenFiles();
         }
         catch

@@ -29,8 +29,9 @@ public static partial class ServerHost
         var (dnsEndPoint, dnsZone) = ParseDns(options);
         var authentication = AuthenticationSetup.Prepare(options);
         var descriptors = PlanDescriptors(options, dns: dnsEndPoint is not null);
-        var dataDir = DataDirectory.Open(options.DataDir);
-        SqliteStateStore? store = null;
+        var postgres = options.Store is { } database ? ParseStore(database) : null;
+        var dataDir = DataDirectory.Open(options.DataDir, embeddedDatabase: postgres is null);
+        IStateStore? store = null;
         IHostedDataPlane? dataPlane = null;
         IAddressAnnouncer? announcer = null;
         MultiVip.Network.Announcing.AnnouncingDataPlane? announced = null;
@@ -43,7 +44,11 @@ public static partial class ServerHost
         {
             // The store opens (in a new data dir: is created) before the token is written, so a
             // token beside a missing or empty database always means lost state (DataDirectory.Open).
-            store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
+            if (postgres is null)
+            {
+                store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
+            }
+
             var logLevel = new LogLevelSetting(options.LogLevel, dataDir.Path);
             var token = options.Token ?? dataDir.LoadOrCreateToken();
             if (options.Token is not null)
@@ -89,12 +94,17 @@ public static partial class ServerHost
                 reload.Reload("start");
             }
 
+            if (postgres is not null)
+            {
+                store = await PostgresStateStore.OpenAsync(postgres, options.Time, preLoggers, cancellationToken);
+            }
+
             LogDescriptorPlan(descriptors, preLoggers);
             announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(options.VipInterface, time, preLoggers, cancellationToken);
             dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time, freeBind: announcer.ManagesAddresses);
             announced = MultiVip.Network.Announcing.AddressAnnouncers.Wrap(dataPlane, dataPlane, announcer, time, preLoggers);
             control = await ControlPlane.StartAsync(
-                store,
+                store!,
                 new ControlPlaneOptions { Pool = pool, Limits = options.Limits },
                 announced,
                 options.Time,
@@ -102,7 +112,7 @@ public static partial class ServerHost
                 cancellationToken);
             var current = control;
             usage = new UsageRecorder(
-                new UsageLedger(new SqliteUsageStore(store.ConnectionString), () => current.Current, options.Time),
+                new UsageLedger(store is PostgresStateStore shared ? shared.Usage : new SqliteUsageStore(((SqliteStateStore)store!).ConnectionString), () => current.Current, options.Time),
                 dataPlane,
                 options.Time,
                 preLoggers.CreateLogger<UsageRecorder>());
@@ -114,7 +124,7 @@ public static partial class ServerHost
             }
 
             builder.Services.AddSingleton(control);
-            builder.Services.AddSingleton<IStateStore>(store);
+            builder.Services.AddSingleton<IStateStore>(store!);
             builder.Services.AddSingleton(usage);
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
             builder.Services.AddSingleton(new ServiceDnsZone(dnsZone.ToString(false)));
@@ -206,6 +216,19 @@ public static partial class ServerHost
         return (endPoint, zone);
     }
 
+    /// <summary>--store: a PostgreSQL URL or connection string; what is wrong with it is said without its password.</summary>
+    private static PostgresLocation ParseStore(string value)
+    {
+        try
+        {
+            return PostgresLocation.Parse(value);
+        }
+        catch (FormatException ex)
+        {
+            throw MultiVipException.BadRequest($"--store: {ex.Message}");
+        }
+    }
+
     private static (IPEndPoint Listen, bool UseTls) ParseApi(ServerOptions options)
     {
         if (!Uri.TryCreate(options.Api, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
@@ -270,6 +293,11 @@ public sealed class RunningServer : IAsyncDisposable
     public string Token { get; }
 
     public string DataDir => _dataDir.Path;
+
+    /// <summary>Where the state lives, for the start banner: the SQLite file, or the PostgreSQL database without its password.</summary>
+    public string StoreDescription => _store is PostgresStateStore shared
+        ? $"PostgreSQL {shared.Location} (shared by every node on it)"
+        : $"SQLite {System.IO.Path.Combine(DataDir, SqliteStateStore.FileName)}";
 
     public ControlPlane Control { get; }
 

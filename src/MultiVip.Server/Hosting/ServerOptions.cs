@@ -10,6 +10,12 @@ public sealed record ServerOptions
     /// <summary>Where the database, the token and the endpoint file live.</summary>
     public string DataDir { get; init; } = ".multivip";
 
+    /// <summary>
+    /// The state database shared by several nodes: a postgresql:// URL or an Npgsql connection
+    /// string (it may hold a password: never printed). Null: SQLite in <see cref="DataDir"/>.
+    /// </summary>
+    public string? Store { get; init; }
+
     /// <summary>The REST API's listen URL. Port 0 picks a free port (written to &lt;data-dir&gt;/endpoint).</summary>
     public string Api { get; init; } = ApiRoutes.DefaultApi;
 

@@ -31,3 +31,30 @@ public sealed class PostgresServerTests(PostgresFixture fixture)
         Assert.Equal("42", await server.PsqlAsync(database, "SELECT x FROM t"));
     }
 }
+
+/// <summary>--store values: URLs and connection strings read, and the password never shown.</summary>
+public sealed class PostgresLocationTests
+{
+    [Fact]
+    public void A_url_becomes_a_connection_string_and_prints_without_its_password()
+    {
+        var location = MultiVip.Control.State.PostgresLocation.Parse("postgresql://mv%40ops:s%3Acret@db.example:6543/multivip?sslmode=require");
+        Assert.Equal("db.example:6543", location.Endpoint);
+        Assert.Equal("postgresql://mv@ops@db.example:6543/multivip", location.ToString());
+        Assert.Equal("s:cret", location.Builder.Password);
+        Assert.Equal(Npgsql.SslMode.Require, location.Builder.SslMode);
+        Assert.Equal("postgresql://mv%40ops:***@db.example:6543/multivip?sslmode=require", MultiVip.Control.State.PostgresLocation.Redact("postgresql://mv%40ops:s%3Acret@db.example:6543/multivip?sslmode=require"));
+        Assert.DoesNotContain("secret", MultiVip.Control.State.PostgresLocation.Redact("Host=db;Username=u;Password=secret;Database=d"));
+        Assert.Equal("db:5432", MultiVip.Control.State.PostgresLocation.Parse("Host=db;Username=u;Password=secret;Database=d").Endpoint);
+    }
+
+    [Fact]
+    public void A_malformed_value_says_what_is_wrong_without_the_password()
+    {
+        var unknown = Assert.Throws<FormatException>(() => MultiVip.Control.State.PostgresLocation.Parse("postgresql://u:hunter2@db/x?pool=1"));
+        Assert.Contains("'pool'", unknown.Message);
+        Assert.DoesNotContain("hunter2", unknown.Message);
+        var noHost = Assert.Throws<FormatException>(() => MultiVip.Control.State.PostgresLocation.Parse("Username=u;Password=hunter2"));
+        Assert.DoesNotContain("hunter2", noHost.Message);
+    }
+}
