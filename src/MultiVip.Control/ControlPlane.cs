@@ -326,6 +326,7 @@ public sealed partial class ControlPlane : IAsyncDisposable
         try
         {
             var changes = await _store.LoadChangesSinceAsync(world.Generation, CancellationToken.None);
+            _catchUpFailing = false;
             if (changes.Generation <= world.Generation)
             {
                 return null;
@@ -338,10 +339,19 @@ public sealed partial class ControlPlane : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            Log.CatchUpFailed(_logger, world.Generation, ex);
+            // Once per outage, not once a second: the store logs the outage itself.
+            if (!_catchUpFailing)
+            {
+                _catchUpFailing = true;
+                Log.CatchUpFailed(_logger, world.Generation, ex.Message);
+            }
+
             return ex;
         }
     }
+
+    // Set while catch-up reads fail (under _worldGate); cleared by the next one that works.
+    private bool _catchUpFailing;
 
     /// <summary>
     /// The change feed: applies other writers' commits when the store signals one (PostgreSQL
@@ -428,8 +438,8 @@ public sealed partial class ControlPlane : IAsyncDisposable
         [LoggerMessage(EventId = 5000, EventName = "CaughtUp", Level = LogLevel.Debug, Message = "Caught up with the state store from generation {From} to {To}: {Upserted} aggregate(s) written and {Deleted} deleted by other writers")]
         public static partial void CaughtUp(ILogger logger, long from, long to, int upserted, int deleted);
 
-        [LoggerMessage(EventId = 5001, EventName = "CatchUpFailed", Level = LogLevel.Warning, Message = "Reading what other writers committed after generation {Generation} failed; the state stays as it is and is read again shortly")]
-        public static partial void CatchUpFailed(ILogger logger, long generation, Exception exception);
+        [LoggerMessage(EventId = 5001, EventName = "CatchUpFailed", Level = LogLevel.Warning, Message = "Reading what other writers committed after generation {Generation} failed ({Reason}); the state stays as it is and is read again every second until it works")]
+        public static partial void CatchUpFailed(ILogger logger, long generation, string reason);
 
         [LoggerMessage(EventId = 1007, EventName = "AddressesOutsidePool", Level = LogLevel.Warning, Message = "{Count} address(es) in use are outside the VIP pool {Pool}: {Addresses}. They keep serving, but new VIPs come only from the pool; restart with a --vip-pool that covers them too if that was not intended")]
         public static partial void AddressesOutsidePool(ILogger logger, int count, string pool, string addresses);

@@ -405,6 +405,7 @@ public sealed partial class PostgresStateStore : IStateStore, ITransferableStore
     /// </summary>
     private async Task ListenAsync(CancellationToken cancellationToken)
     {
+        var failing = false;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -416,6 +417,7 @@ public sealed partial class PostgresStateStore : IStateStore, ITransferableStore
                     await listen.ExecuteNonQueryAsync(cancellationToken);
                 }
 
+                failing = false;
                 Wake();
                 while (true)
                 {
@@ -428,7 +430,13 @@ public sealed partial class PostgresStateStore : IStateStore, ITransferableStore
             }
             catch (Exception ex)
             {
-                Log.ListenFailed(_logger, _location.Endpoint, Detail(ex));
+                // Once per lost connection, not once a second while the database is away.
+                if (!failing)
+                {
+                    Log.ListenFailed(_logger, _location.Endpoint, Detail(ex));
+                }
+
+                failing = true;
                 await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
@@ -593,7 +601,7 @@ public sealed partial class PostgresStateStore : IStateStore, ITransferableStore
         [LoggerMessage(EventId = 5011, EventName = "StateDatabaseReachable", Level = LogLevel.Information, Message = "The state database at {Endpoint} answers again (unreachable since {Since:u})")]
         public static partial void Reachable(ILogger logger, string endpoint, DateTimeOffset since);
 
-        [LoggerMessage(EventId = 5012, EventName = "ChangeListenerFailed", Level = LogLevel.Warning, Message = "Listening for changes on the state database at {Endpoint} failed ({Detail}); trying again in a second (the periodic catch-up goes on meanwhile)")]
+        [LoggerMessage(EventId = 5012, EventName = "ChangeListenerFailed", Level = LogLevel.Warning, Message = "Listening for changes on the state database at {Endpoint} failed ({Detail}); trying again every second (the periodic catch-up goes on meanwhile)")]
         public static partial void ListenFailed(ILogger logger, string endpoint, string detail);
     }
 }
