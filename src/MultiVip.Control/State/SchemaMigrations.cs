@@ -64,6 +64,19 @@ internal static class SchemaMigrations
                 PRIMARY KEY (service, vip, bucket_start));
             CREATE INDEX usage_traffic_bucket ON usage_traffic(bucket_start);
             """),
+
+        // The node registry (docs/operations.md#nodes): one row per node, replaced by its
+        // heartbeat. Times are UTC ticks; faults a JSON array. Nothing else refers to it.
+        (3, "nodes", """
+            CREATE TABLE nodes (
+                name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+                api_address TEXT NOT NULL,
+                started_at INTEGER NOT NULL,
+                heartbeat_at INTEGER NOT NULL,
+                applied_generation INTEGER NOT NULL,
+                faults TEXT NOT NULL,
+                version TEXT NOT NULL);
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;
