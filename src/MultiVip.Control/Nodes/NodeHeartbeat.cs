@@ -92,7 +92,15 @@ public sealed partial class NodeHeartbeat : IAsyncDisposable
     /// <summary>Reads the registry now, then answers as <see cref="Snapshot"/>; an unreachable registry answers from the last read.</summary>
     public async Task<IReadOnlyList<NodeStatus>> ListAsync(CancellationToken cancellationToken)
     {
-        await ReadAsync(cancellationToken);
+        try
+        {
+            await ReadAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The heartbeat logs registry trouble once per outage; a listing still answers.
+        }
+
         return Snapshot();
     }
 
