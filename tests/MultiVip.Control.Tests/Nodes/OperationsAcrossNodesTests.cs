@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using MultiVip.Contracts;
 using MultiVip.Control.Commands;
 using MultiVip.Control.Nodes;
@@ -52,13 +53,16 @@ public sealed class OperationsAcrossNodesTests
     [Fact]
     public async Task A_node_that_goes_down_while_an_operation_waits_for_it_releases_the_operation()
     {
-        // b's last heartbeat is two seconds short of --node-down-after (60 s): alive now, Down soon.
-        await using var node = await Node.StartAsync(Other("b", applied: 0, heartbeatAge: TimeSpan.FromSeconds(58)));
+        // On a clock the test moves: b is alive until --node-down-after (60 s) has passed since its last heartbeat.
+        var time = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        await using var node = await Node.StartAsync(time, Other("b", applied: 0, heartbeatAge: TimeSpan.Zero, now: time.GetUtcNow()));
         var operation = await node.Control.CreateServiceAsync(new CreateServiceRequest { Name = "released" }, Caller, default);
         await node.Plane.WaitAppliedAsync(operation.Generation).WaitAsync(Wait);
         Assert.Equal(OperationStatus.InProgress, (await node.Control.GetOperationAsync(operation.OperationId, default))!.OperationStatus);
+        Assert.Equal(NodeState.Lagging, State(node, "b"));
 
-        Assert.Equal(OperationStatus.Succeeded, (await node.Control.WaitAsync(operation, Wait, default)).OperationStatus);
+        time.Advance(TimeSpan.FromSeconds(61));
+        Assert.Equal(OperationStatus.Succeeded, (await node.Control.WaitAsync(operation, TimeSpan.FromDays(1), default).WaitAsync(Wait)).OperationStatus);
         Assert.Equal(NodeState.Down, State(node, "b"));
     }
 
@@ -122,15 +126,15 @@ public sealed class OperationsAcrossNodesTests
     private static NodeState State(Node node, string name) =>
         node.Heartbeat.Snapshot().Single(n => n.Record.Name == name).State;
 
-    private static NodeRecord Other(string name, long applied, TimeSpan heartbeatAge)
+    private static NodeRecord Other(string name, long applied, TimeSpan heartbeatAge, DateTimeOffset? now = null)
     {
-        var now = TimeProvider.System.GetUtcNow();
+        now ??= TimeProvider.System.GetUtcNow();
         return new NodeRecord
         {
             Name = name,
             ApiAddress = $"http://127.111.0.2:7400",
-            StartedAt = now - TimeSpan.FromHours(1),
-            LastHeartbeat = now - heartbeatAge,
+            StartedAt = now.Value - TimeSpan.FromHours(1),
+            LastHeartbeat = now.Value - heartbeatAge,
             AppliedGeneration = applied,
             Version = "other",
         };
@@ -161,7 +165,9 @@ public sealed class OperationsAcrossNodesTests
 
         public NodeHeartbeat Heartbeat { get; }
 
-        public static async Task<Node> StartAsync(params NodeRecord[] others)
+        public static Task<Node> StartAsync(params NodeRecord[] others) => StartAsync(TimeProvider.System, others);
+
+        public static async Task<Node> StartAsync(TimeProvider time, params NodeRecord[] others)
         {
             var dir = new TempDataDir();
             var store = await SqliteStateStore.OpenAsync(dir.Path, default);
@@ -176,10 +182,10 @@ public sealed class OperationsAcrossNodesTests
                 store,
                 new ControlPlaneOptions { Pool = AddressPool.Parse([MemoryNode.UniquePool()]), NodeName = "a", NodeDownAfter = TimeSpan.FromSeconds(60) },
                 plane,
-                TimeProvider.System,
+                time,
                 NullLoggerFactory.Instance,
                 default);
-            var heartbeat = new NodeHeartbeat(control, registry, TimeProvider.System, NullLogger.Instance);
+            var heartbeat = new NodeHeartbeat(control, registry, time, NullLogger.Instance);
             await heartbeat.StartAsync("http://127.111.0.1:7400", default);
             return new Node(dir, store, registry, plane, control, heartbeat);
         }
