@@ -17,6 +17,7 @@ internal static class Program
         LoadBalancedSetCommands.Create,
         ReservedIpCommands.Create,
         OperationCommands.Create,
+        NodeCommands.Create,
         UsageCommands.Create,
         Serve.ServeCommand.Create,
         BackupCommands.CreateBackup,

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using MultiVip.Control.Commands;
+using MultiVip.Control.Nodes;
 using MultiVip.Control.Operations;
 using MultiVip.Control.Publishing;
 using MultiVip.Control.State;
@@ -45,7 +46,8 @@ public sealed partial class ControlPlane : IAsyncDisposable
         _time = time;
         _logger = loggers.CreateLogger<ControlPlane>();
         _tracker = new OperationTracker(store, time) { Completed = op => OperationCompleted?.Invoke(op) };
-        _publisher = new DataPlanePublisher(() => Volatile.Read(ref _world), dataPlane, _tracker, time, options.FaultRetryInterval, loggers.CreateLogger<DataPlanePublisher>());
+        Nodes = new NodeCluster(options.NodeName, options.NodeDownAfter, time);
+        _publisher = new DataPlanePublisher(() => Volatile.Read(ref _world), dataPlane, _tracker, time, options.FaultRetryInterval, loggers.CreateLogger<DataPlanePublisher>(), Nodes);
         _committer = Task.Run(CommitLoopAsync);
     }
 
@@ -56,6 +58,16 @@ public sealed partial class ControlPlane : IAsyncDisposable
     public WorldState Current => Volatile.Read(ref _world);
 
     public ControlPlaneOptions Options => _options;
+
+    /// <summary>This node's and the other nodes' progress, which operations complete against.</summary>
+    public NodeCluster Nodes { get; }
+
+    /// <summary>Whether operations wait for a data plane (the node heartbeat polls other nodes meanwhile).</summary>
+    internal bool HasPendingOperations => _tracker.HasPending;
+
+    /// <summary>Completes what the other nodes' latest records settle (called when the registry was read, and as time makes nodes Down).</summary>
+    internal Task CompleteFromNodesAsync(CancellationToken cancellationToken) =>
+        _tracker.CompleteAsync(Nodes.Live(), cancellationToken);
 
     /// <summary>Faults the data plane reported on its last apply (listeners it could not start).</summary>
     public IReadOnlyList<ListenerFault> Faults => _publisher.Faults;

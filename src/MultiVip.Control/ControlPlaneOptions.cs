@@ -27,4 +27,10 @@ public sealed record ControlPlaneOptions
 
     /// <summary>How often a snapshot with faults (an address that cannot be bound) is applied again.</summary>
     public TimeSpan FaultRetryInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>This node's name in the node registry (--node-name); the server defaults it to the host name.</summary>
+    public string NodeName { get; init; } = "local";
+
+    /// <summary>A node whose heartbeat is older than this is Down and holds no operation up (--node-down-after).</summary>
+    public TimeSpan NodeDownAfter { get; init; } = Nodes.NodeStates.DefaultDownAfter;
 }

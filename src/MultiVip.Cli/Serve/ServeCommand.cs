@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using MultiVip.Cli.Infrastructure;
 using MultiVip.Contracts;
+using MultiVip.Control.Nodes;
 using MultiVip.Control.State;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Networking;
@@ -81,12 +82,25 @@ internal static class ServeCommand
                 r.AddError($"--log-level must be one of {LogLevelNames.Accepted}.");
             }
         });
+        var nodeName = new Option<string>("--node-name")
+        {
+            Description = "This node's name in `multivip node list`, /metrics and operation errors; unique among the nodes sharing one state. Default: the host name.",
+            DefaultValueFactory = _ => NodeName.Default(),
+        };
+        nodeName.Validators.Add(r =>
+        {
+            if (NodeName.Problem(r.GetValueOrDefault<string>()) is { } problem)
+            {
+                r.AddError(r.Implicit ? $"The host name is not usable as the node name: {problem}" : problem);
+            }
+        });
+        var nodeDownAfter = IntOption("--node-down-after", "Seconds without a heartbeat after which a node is Down: operations no longer wait for it.", (int)defaults.NodeDownAfter.TotalSeconds, (int)ServerHost.MinNodeDownAfter.TotalSeconds, "seconds");
         var demo = new Option<bool>("--demo") { Description = "Create the seed's myService with built-in demo backends on 127.0.0.11 and 127.0.0.12, and print commands that send traffic through three VIPs." };
 
         var serve = new Command("serve", "Run the MultiVip server (REST API and dashboard on --api, DNS, data plane) with its state in --data-dir, until Ctrl+C or SIGTERM.")
         {
             pools, vipInterface, store, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
-            authFailureLimit, sessionLifetime, allowedHosts,
+            authFailureLimit, sessionLifetime, allowedHosts, nodeName, nodeDownAfter,
         };
 
         serve.SetAction(async (parse, cancellationToken) =>
@@ -133,6 +147,8 @@ internal static class ServeCommand
                     AllowedHosts = parse.GetValue(allowedHosts) ?? [],
                 },
                 LogLevel = startLevel,
+                NodeName = parse.GetValue(nodeName),
+                NodeDownAfter = TimeSpan.FromSeconds(parse.GetValue(nodeDownAfter)),
             };
             if (parse.GetValue(demo) && DemoDataDirectory.Prepare(options.DataDir, given: parse.GetValue(cli.Global.DataDir) is not null) is { } refusal)
             {
@@ -201,6 +217,7 @@ internal static class ServeCommand
             output.WriteLine($"MultiVip is serving the API on {server.Api.ToString().TrimEnd('/')}");
             output.WriteLine($"  data dir : {server.DataDir}");
             output.WriteLine($"  state    : {server.StoreDescription}");
+            output.WriteLine($"  node     : {server.Heartbeat.NodeName} (Down after {options.NodeDownAfter.TotalSeconds:0} s without a heartbeat; `multivip node list`)");
             output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} ({Server.Demo.DemoScenario.HowClientsFind(server.DataDir)})");
             output.WriteLine($"  VIP pool : {string.Join(", ", options.VipPools)}");
             output.WriteLine(options.VipInterface is { } vipDevice

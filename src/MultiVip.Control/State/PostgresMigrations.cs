@@ -84,6 +84,19 @@ internal static class PostgresMigrations
                 PRIMARY KEY (service, vip, bucket_start));
             CREATE INDEX usage_traffic_bucket ON usage_traffic(bucket_start);
             """),
+
+        // The node registry (Nodes/PostgresNodeRegistry): one row per node, replaced by its heartbeat.
+        (2, "nodes", """
+            CREATE TABLE nodes (
+                name_key text PRIMARY KEY,
+                name text NOT NULL,
+                api_address text NOT NULL,
+                started_at bigint NOT NULL,
+                heartbeat_at bigint NOT NULL,
+                applied_generation bigint NOT NULL,
+                faults text NOT NULL,
+                version text NOT NULL);
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -53,10 +53,14 @@ public sealed partial class PostgresStateStore : IStateStore, ITransferableStore
         _time = time;
         _logger = logger;
         Usage = new PostgresUsageStore(data);
+        Nodes = new MultiVip.Control.Nodes.PostgresNodeRegistry(data);
         _listener = Task.Run(() => ListenAsync(_stopping.Token));
     }
 
     public PostgresLocation Location => _location;
+
+    /// <summary>The registry of the nodes sharing this database (heartbeats, applied generations).</summary>
+    public MultiVip.Control.Nodes.PostgresNodeRegistry Nodes { get; }
 
     /// <summary>Usage intervals and traffic, in the same database (intervals written in each commit's transaction).</summary>
     public PostgresUsageStore Usage { get; }

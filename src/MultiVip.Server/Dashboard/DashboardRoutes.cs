@@ -54,8 +54,9 @@ internal static partial class DashboardRoutes
             return Results.Redirect(DashboardSessionMiddleware.SignInPath);
         }).ExcludeFromDescription().DisableAntiforgery();
 
-        app.MapGet("/", async (ControlPlane control, DashboardSecurity security, CancellationToken ct) =>
-            HtmlResult(Pages.Overview(control.Current, control, await control.ListOperationsAsync(OperationsShown, ct), security.CsrfValue)))
+        app.MapGet("/", async (ControlPlane control, DashboardSecurity security, MultiVip.Control.Nodes.NodeHeartbeat nodes, CancellationToken ct) =>
+            HtmlResult(Pages.Overview(control.Current, control, await control.ListOperationsAsync(OperationsShown, ct), security.CsrfValue,
+                NodesSection.Render(await nodes.ListAsync(ct), control.Current.Generation))))
             .ExcludeFromDescription();
 
         app.MapGet("/ui/static/{file}", (string file) => StaticAsset(file)).ExcludeFromDescription();

@@ -26,7 +26,7 @@ internal static class Pages
             h.Raw("<button type=\"submit\" id=\"signin\">Sign in</button></form></section>");
         });
 
-    public static string Overview(WorldState world, ControlPlane control, IReadOnlyList<Operation> operations, string csrf) =>
+    public static string Overview(WorldState world, ControlPlane control, IReadOnlyList<Operation> operations, string csrf, string? nodes = null) =>
         Layout("Cloud services", csrf, h =>
         {
             var pool = control.Options.Pool;
@@ -54,6 +54,7 @@ internal static class Pages
             }
 
             h.Raw("</section>");
+            h.Raw(nodes ?? "");
             OperationsLog(h, operations, "Recent operations");
         });
 

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using MultiVip.Contracts;
 using MultiVip.Control;
+using MultiVip.Control.Nodes;
 using MultiVip.Control.State;
 using MultiVip.Control.Usage;
 using MultiVip.DataPlane.Contract;
@@ -29,6 +30,17 @@ public static partial class ServerHost
         var (dnsEndPoint, dnsZone) = ParseDns(options);
         var authentication = AuthenticationSetup.Prepare(options);
         var descriptors = PlanDescriptors(options, dns: dnsEndPoint is not null);
+        var nodeName = options.NodeName ?? NodeName.Default();
+        if (NodeName.Problem(nodeName) is { } badName)
+        {
+            throw MultiVipException.BadRequest(options.NodeName is null ? $"The host name is not usable as the node name: {badName}" : badName);
+        }
+
+        if (options.NodeDownAfter < MinNodeDownAfter)
+        {
+            throw MultiVipException.BadRequest($"--node-down-after must be at least {MinNodeDownAfter.TotalSeconds:0} seconds: nodes write their heartbeat every second, so less would call a working node down.");
+        }
+
         var postgres = options.Store is { } database ? ParseStore(database) : null;
         var dataDir = DataDirectory.Open(options.DataDir, embeddedDatabase: postgres is null);
         IStateStore? store = null;
@@ -39,6 +51,7 @@ public static partial class ServerHost
         ServiceDnsServer? dns = null;
         UsageRecorder? usage = null;
         WebApplication? app = null;
+        NodeHeartbeat? heartbeat = null;
         ILoggerFactory? preLoggers = null;
         try
         {
@@ -105,7 +118,7 @@ public static partial class ServerHost
             announced = MultiVip.Network.Announcing.AddressAnnouncers.Wrap(dataPlane, dataPlane, announcer, time, preLoggers);
             control = await ControlPlane.StartAsync(
                 store!,
-                new ControlPlaneOptions { Pool = pool, Limits = options.Limits },
+                new ControlPlaneOptions { Pool = pool, Limits = options.Limits, NodeName = nodeName, NodeDownAfter = options.NodeDownAfter },
                 announced,
                 options.Time,
                 preLoggers,
@@ -124,6 +137,8 @@ public static partial class ServerHost
             }
 
             builder.Services.AddSingleton(control);
+            heartbeat = new NodeHeartbeat(control, store is PostgresStateStore sharedNodes ? sharedNodes.Nodes : new SqliteNodeRegistry(((SqliteStateStore)store!).ConnectionString), options.Time, preLoggers.CreateLogger<NodeHeartbeat>());
+            builder.Services.AddSingleton(heartbeat);
             builder.Services.AddSingleton<IStateStore>(store!);
             builder.Services.AddSingleton(usage);
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
@@ -143,8 +158,9 @@ public static partial class ServerHost
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
             dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
+            await heartbeat.StartAsync(api.ToString().TrimEnd('/'), cancellationToken);
             ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout);
-            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage) { SettingsReload = reload, Announced = announced };
+            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage) { SettingsReload = reload, Announced = announced, Heartbeat = heartbeat };
         }
         catch
         {
@@ -154,6 +170,11 @@ public static partial class ServerHost
             }
 
             dns?.Dispose();
+            if (heartbeat is not null)
+            {
+                await heartbeat.DisposeAsync();
+            }
+
             if (control is not null)
             {
                 await control.DisposeAsync();
@@ -189,6 +210,9 @@ public static partial class ServerHost
             throw;
         }
     }
+
+    /// <summary>Three missed heartbeats at least, so one slow write does not declare a node down.</summary>
+    public static readonly TimeSpan MinNodeDownAfter = TimeSpan.FromSeconds(3);
 
     private static (IPEndPoint? EndPoint, ARSoft.Tools.Net.DomainName Zone) ParseDns(ServerOptions options)
     {
@@ -329,6 +353,9 @@ public sealed class RunningServer : IAsyncDisposable
 
     internal SettingsReload? SettingsReload { get; init; }
 
+    /// <summary>This node's record in the node registry and what it knows of the others.</summary>
+    public NodeHeartbeat Heartbeat { get; init; } = null!;
+
     /// <summary>
     /// SIGHUP: re-reads what can change without a restart (the log level, see
     /// <see cref="LogLevelSetting"/>) and logs one line saying what it is now; traffic and the API
@@ -344,6 +371,7 @@ public sealed class RunningServer : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         _dns?.Dispose();
+        await Heartbeat.DisposeAsync();
         await Control.DisposeAsync();
         await Announced.DisposeAsync();
         await _dataPlane.DisposeAsync();

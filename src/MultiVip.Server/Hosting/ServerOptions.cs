@@ -89,6 +89,12 @@ public sealed record ServerOptions
     /// <summary>Log level at start; a &lt;data-dir&gt;/log-level file overrides it, re-read on SIGHUP (see LogLevelSetting).</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
+    /// <summary>This node's name in the node registry (`multivip node list`); null: the host name. Validated by <see cref="MultiVip.Control.Nodes.NodeName"/>.</summary>
+    public string? NodeName { get; init; }
+
+    /// <summary>A node whose heartbeat is older than this is Down: it holds no operation up.</summary>
+    public TimeSpan NodeDownAfter { get; init; } = MultiVip.Control.Nodes.NodeStates.DefaultDownAfter;
+
     /// <summary>Use a token given here instead of the generated one (tests, automation).</summary>
     public string? Token { get; init; }
 
