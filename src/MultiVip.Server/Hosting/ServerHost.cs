@@ -157,8 +157,10 @@ public static partial class ServerHost
             await app.StartAsync(cancellationToken);
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
-            dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
+            // The heartbeat's first write (a database round trip) comes before the endpoint file:
+            // a client or a SIGHUP that sees the file finds the server started, not still starting.
             await heartbeat.StartAsync(api.ToString().TrimEnd('/'), cancellationToken);
+            dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
             ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout);
             return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage) { SettingsReload = reload, Announced = announced, Heartbeat = heartbeat };
         }
