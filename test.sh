@@ -20,8 +20,9 @@ fi
 # zsh, fish: the CLI's shell completion scripts run in them (bash is there already).
 # npm (with nodejs): the build vendors the dashboard's chart library (uPlot) with `npm ci`; checked
 # as a command, since a Node.js from elsewhere brings its own npm.
+# postgresql: the PostgreSQL state store's tests start a throwaway PostgreSQL 15 cluster (tests/MultiVip.TestSupport/Postgres).
 need=()
-for pkg in ${MULTIVIP_TEST_APT-chromium systemd iproute2 zsh fish}; do
+for pkg in ${MULTIVIP_TEST_APT-chromium systemd iproute2 zsh fish postgresql}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 command -v npm >/dev/null || need+=(npm)

@@ -17,10 +17,12 @@ internal static class Program
         LoadBalancedSetCommands.Create,
         ReservedIpCommands.Create,
         OperationCommands.Create,
+        NodeCommands.Create,
         UsageCommands.Create,
         Serve.ServeCommand.Create,
         BackupCommands.CreateBackup,
         BackupCommands.CreateRestore,
+        StoreCommands.Create,
         Completion.CompletionCommand.Create,
     ];
 

@@ -150,6 +150,12 @@ public sealed class MultiVipClient : IDisposable
     public async Task<UsageReport> GetUsageAsync(string? service, DateTimeOffset? from = null, DateTimeOffset? to = null, CancellationToken cancellationToken = default) =>
         (await GetAsync<UsageReport>((service is null ? ApiRoutes.Usage : ApiRoutes.ServiceUsage(service)) + UsageRange.Query(from, to), cancellationToken).ConfigureAwait(false)).Value;
 
+    // Nodes
+
+    /// <summary>The nodes sharing the server's state, by name, with their state as the answering node sees it.</summary>
+    public async Task<IReadOnlyList<NodeView>> ListNodesAsync(CancellationToken cancellationToken = default) =>
+        (await GetAsync<List<NodeView>>(ApiRoutes.Nodes, cancellationToken).ConfigureAwait(false)).Value;
+
     // Operations
 
     /// <summary>Newest first.</summary>

@@ -45,6 +45,9 @@ public static class ApiRoutes
 
     public static string Operation(Guid id) => $"{Operations}/{id}";
 
+    /// <summary>The nodes sharing this state, with their heartbeat, applied generation, state and faults.</summary>
+    public const string Nodes = "/api/nodes";
+
     /// <summary>A consistent snapshot of the state store (SQLite file), for <c>multivip backup</c>.</summary>
     public const string Backup = "/api/backup";
 

@@ -138,3 +138,40 @@ public sealed record BackendHealthView
     /// <summary>The data plane carrying this listener: "userspace" or "nftables" (serve --data-plane).</summary>
     public string Plane { get; init; } = "userspace";
 }
+
+/// <summary>
+/// One node of those sharing the state (`multivip node list`): where its API is, how fresh its
+/// heartbeat is, which generation its data plane applied, and its state — Ready (current),
+/// Lagging (behind: operations wait for it) or Down (no heartbeat for --node-down-after: nothing
+/// waits for it).
+/// </summary>
+public sealed record NodeView
+{
+    public required string Name { get; init; }
+
+    public required string ApiAddress { get; init; }
+
+    /// <summary>Ready, Lagging or Down.</summary>
+    public required string State { get; init; }
+
+    public DateTimeOffset StartedAt { get; init; }
+
+    public DateTimeOffset LastHeartbeat { get; init; }
+
+    public double HeartbeatAgeSeconds { get; init; }
+
+    public long AppliedGeneration { get; init; }
+
+    /// <summary>The generation of the state the answering node holds; Ready nodes applied at least this.</summary>
+    public long CurrentGeneration { get; init; }
+
+    public required string Version { get; init; }
+
+    /// <summary>Whether this is the node that answered the request.</summary>
+    public bool IsLocal { get; init; }
+
+    public required IReadOnlyList<NodeFaultView> Faults { get; init; }
+}
+
+/// <summary>A listener a node's data plane could not apply, with the data plane's reason.</summary>
+public sealed record NodeFaultView(string ServiceName, string Listener, string Message);

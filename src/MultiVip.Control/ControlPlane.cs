@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using MultiVip.Control.Commands;
+using MultiVip.Control.Nodes;
 using MultiVip.Control.Operations;
 using MultiVip.Control.Publishing;
 using MultiVip.Control.State;
@@ -27,6 +28,12 @@ public sealed partial class ControlPlane : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Channel<QueuedCommand> _queue = Channel.CreateUnbounded<QueuedCommand>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _committer;
+
+    // The writer and the change feed take turns replacing _world: a commit's catch-up and the
+    // feed's never interleave, and each starts from the state the other left.
+    private readonly SemaphoreSlim _worldGate = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _feed = Task.CompletedTask;
     private readonly OperationTracker _tracker;
     private readonly DataPlanePublisher _publisher;
     private WorldState _world;
@@ -39,7 +46,8 @@ public sealed partial class ControlPlane : IAsyncDisposable
         _time = time;
         _logger = loggers.CreateLogger<ControlPlane>();
         _tracker = new OperationTracker(store, time) { Completed = op => OperationCompleted?.Invoke(op) };
-        _publisher = new DataPlanePublisher(() => Volatile.Read(ref _world), dataPlane, _tracker, time, options.FaultRetryInterval, loggers.CreateLogger<DataPlanePublisher>());
+        Nodes = new NodeCluster(options.NodeName, options.NodeDownAfter, time);
+        _publisher = new DataPlanePublisher(() => Volatile.Read(ref _world), dataPlane, _tracker, time, options.FaultRetryInterval, loggers.CreateLogger<DataPlanePublisher>(), Nodes);
         _committer = Task.Run(CommitLoopAsync);
     }
 
@@ -50,6 +58,16 @@ public sealed partial class ControlPlane : IAsyncDisposable
     public WorldState Current => Volatile.Read(ref _world);
 
     public ControlPlaneOptions Options => _options;
+
+    /// <summary>This node's and the other nodes' progress, which operations complete against.</summary>
+    public NodeCluster Nodes { get; }
+
+    /// <summary>Whether operations wait for a data plane (the node heartbeat polls other nodes meanwhile).</summary>
+    internal bool HasPendingOperations => _tracker.HasPending;
+
+    /// <summary>Completes what the other nodes' latest records settle (called when the registry was read, and as time makes nodes Down).</summary>
+    internal Task CompleteFromNodesAsync(CancellationToken cancellationToken) =>
+        _tracker.CompleteAsync(Nodes.Live(), cancellationToken);
 
     /// <summary>Faults the data plane reported on its last apply (listeners it could not start).</summary>
     public IReadOnlyList<ListenerFault> Faults => _publisher.Faults;
@@ -68,6 +86,7 @@ public sealed partial class ControlPlane : IAsyncDisposable
         }
 
         var result = await control._publisher.ApplyNowAsync(cancellationToken);
+        control._feed = Task.Run(control.FeedLoopAsync, CancellationToken.None);
         Log.Started(control._logger, stored.Services.Count, stored.ReservedIps.Count, stored.Generation, result.Faults.Count);
         WarnAboutAddressesOutsidePool(control._logger, control.Current, options.Pool);
         return control;
@@ -158,32 +177,56 @@ public sealed partial class ControlPlane : IAsyncDisposable
     /// </summary>
     private async Task CommitGroupAsync(List<QueuedCommand> group)
     {
+        await _worldGate.WaitAsync();
+        try
+        {
+            await CommitGroupLockedAsync(group);
+        }
+        finally
+        {
+            _worldGate.Release();
+        }
+    }
+
+    private async Task CommitGroupLockedAsync(List<QueuedCommand> group)
+    {
+        // Only stale attempts after which the catch-up found nothing new count against the bound:
+        // one that found another writer's commits was progress (with many nodes committing at once
+        // a group may be stale several times in a row, and each time it is rightly re-run).
+        var fruitless = 0;
         for (var attempt = 1; ; attempt++)
         {
-            var (accepted, rejected, world) = RunGroup(group, _world);
+            var before = _world;
+            var (accepted, rejected, world) = RunGroup(group, before);
             if (accepted.Count == 0)
             {
                 Reject(rejected);
                 return;
             }
 
+            CommitReceipt receipt;
             try
             {
-                await _store.CommitAsync(accepted.Select(a => a.Change).ToList(), CancellationToken.None);
+                receipt = await _store.CommitAsync(accepted.Select(a => a.Change).ToList(), CancellationToken.None);
             }
             catch (StateConflictException conflict)
             {
-                if (attempt < MaxCommitAttempts)
+                if (fruitless + 1 < MaxCommitAttempts)
                 {
                     Log.CommitConflict(_logger, accepted.Count, attempt, conflict.Message);
-                    if (await ReloadAsync() is not { } reloadFailure)
+                    if (await CatchUpAsync() is { } catchUpFailure)
                     {
-                        continue;
+                        Fail(accepted, catchUpFailure);
+                        Reject(rejected);
+                        return;
                     }
 
-                    Fail(accepted, reloadFailure);
-                    Reject(rejected);
-                    return;
+                    if (_world.Generation == before.Generation)
+                    {
+                        fruitless++;
+                    }
+
+                    continue;
                 }
 
                 Log.CommitGaveUp(_logger, accepted.Count, attempt, conflict);
@@ -201,14 +244,34 @@ public sealed partial class ControlPlane : IAsyncDisposable
                 return;
             }
 
-            // Register before the new state is visible, so an apply that already sees it can complete them.
-            foreach (var a in accepted)
+            if (receipt.First != before.Generation + 1)
             {
-                _tracker.Register(a.Operation, a.Services);
+                // Another writer committed after our last catch-up: the store gave this group later
+                // generations than the ones it was run with, and the state between is theirs. The
+                // operations carry the generations they were stored with; the world is caught up
+                // (their changes and ours, read back) before anything is acknowledged.
+                accepted = [.. accepted.Select((a, i) => a with { Operation = a.Operation with { Generation = receipt.First + i } })];
+                foreach (var a in accepted)
+                {
+                    _tracker.Register(a.Operation, a.Services);
+                }
+
+                // The change is committed whatever the read-back does: if it fails (the database
+                // went away just now), the feed catches up later and the operations complete then.
+                await CatchUpAsync();
+            }
+            else
+            {
+                // Register before the new state is visible, so an apply that already sees it can complete them.
+                foreach (var a in accepted)
+                {
+                    _tracker.Register(a.Operation, a.Services);
+                }
+
+                Volatile.Write(ref _world, world);
+                _publisher.Notify();
             }
 
-            Volatile.Write(ref _world, world);
-            _publisher.Notify();
             foreach (var a in accepted)
             {
                 Log.Committed(_logger, a.Operation.OperationDescription, a.Operation.Target ?? "", a.Operation.OperationId, a.Operation.Generation, a.Operation.Caller ?? "");
@@ -265,23 +328,75 @@ public sealed partial class ControlPlane : IAsyncDisposable
     }
 
     /// <summary>
-    /// Replaces the in-memory state with the store's after a stale commit: what the other writer
-    /// committed becomes visible here (and to the data plane) before the group runs again.
-    /// Returns the error when the state cannot be read.
+    /// Applies what other writers committed since the current state (the store's catch-up read by
+    /// generation) and has the data plane follow. The caller holds <see cref="_worldGate"/>.
+    /// Returns the error when the store cannot be read; the state is then left as it was.
     /// </summary>
-    private async Task<Exception?> ReloadAsync()
+    private async Task<Exception?> CatchUpAsync()
     {
+        var world = _world;
         try
         {
-            var stored = await _store.LoadAsync(CancellationToken.None);
-            Volatile.Write(ref _world, WorldState.From(stored));
+            var changes = await _store.LoadChangesSinceAsync(world.Generation, CancellationToken.None);
+            _catchUpFailing = false;
+            if (changes.Generation <= world.Generation)
+            {
+                return null;
+            }
+
+            Volatile.Write(ref _world, world.Apply(changes));
             _publisher.Notify();
+            Log.CaughtUp(_logger, world.Generation, changes.Generation, changes.UpsertedServices.Count + changes.UpsertedReservedIps.Count, changes.DeletedServices.Count + changes.DeletedReservedIps.Count);
             return null;
         }
         catch (Exception ex)
         {
-            Log.ReloadFailed(_logger, ex);
+            // Once per outage, not once a second: the store logs the outage itself.
+            if (!_catchUpFailing)
+            {
+                _catchUpFailing = true;
+                Log.CatchUpFailed(_logger, world.Generation, ex.Message);
+            }
+
             return ex;
+        }
+    }
+
+    // Set while catch-up reads fail (under _worldGate); cleared by the next one that works.
+    private bool _catchUpFailing;
+
+    /// <summary>
+    /// The change feed: applies other writers' commits when the store signals one (PostgreSQL
+    /// LISTEN/NOTIFY) and every <see cref="ControlPlaneOptions.CatchUpInterval"/> anyway, so a
+    /// notification lost (a dropped connection, a node that was starting) only delays a change.
+    /// </summary>
+    private async Task FeedLoopAsync()
+    {
+        var stopping = _stopping.Token;
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                using (var wait = CancellationTokenSource.CreateLinkedTokenSource(stopping))
+                {
+                    await Task.WhenAny(_store.WaitForChangesAsync(wait.Token), Task.Delay(_options.CatchUpInterval, _time, wait.Token));
+                    await wait.CancelAsync();
+                }
+
+                await _worldGate.WaitAsync(stopping);
+                try
+                {
+                    await CatchUpAsync();
+                }
+                finally
+                {
+                    _worldGate.Release();
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
         }
     }
 
@@ -312,7 +427,10 @@ public sealed partial class ControlPlane : IAsyncDisposable
     {
         _queue.Writer.TryComplete();
         await _committer;
+        await _stopping.CancelAsync();
+        await _feed;
         await _publisher.DisposeAsync();
+        _stopping.Dispose();
     }
 
     private static partial class Log
@@ -329,8 +447,11 @@ public sealed partial class ControlPlane : IAsyncDisposable
         [LoggerMessage(EventId = 1005, EventName = "CommitGaveUp", Level = LogLevel.Error, Message = "Commit of {Count} change(s) was still refused after {Attempts} attempts on fresh state; none of them was made")]
         public static partial void CommitGaveUp(ILogger logger, int count, int attempts, Exception exception);
 
-        [LoggerMessage(EventId = 1006, EventName = "StateReloadFailed", Level = LogLevel.Error, Message = "Reloading the state after a stale commit failed; the change(s) were not made")]
-        public static partial void ReloadFailed(ILogger logger, Exception exception);
+        [LoggerMessage(EventId = 5000, EventName = "CaughtUp", Level = LogLevel.Debug, Message = "Caught up with the state store from generation {From} to {To}: {Upserted} aggregate(s) written and {Deleted} deleted by other writers")]
+        public static partial void CaughtUp(ILogger logger, long from, long to, int upserted, int deleted);
+
+        [LoggerMessage(EventId = 5001, EventName = "CatchUpFailed", Level = LogLevel.Warning, Message = "Reading what other writers committed after generation {Generation} failed ({Reason}); the state stays as it is and is read again every second until it works")]
+        public static partial void CatchUpFailed(ILogger logger, long generation, string reason);
 
         [LoggerMessage(EventId = 1007, EventName = "AddressesOutsidePool", Level = LogLevel.Warning, Message = "{Count} address(es) in use are outside the VIP pool {Pool}: {Addresses}. They keep serving, but new VIPs come only from the pool; restart with a --vip-pool that covers them too if that was not intended")]
         public static partial void AddressesOutsidePool(ILogger logger, int count, string pool, string addresses);

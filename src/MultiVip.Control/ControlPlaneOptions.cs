@@ -18,6 +18,19 @@ public sealed record ControlPlaneOptions
     /// </summary>
     public TimeSpan AcknowledgeWait { get; init; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// How often the state store is read for what other writers (nodes sharing the database)
+    /// committed, besides whenever it notifies a commit: the catch-up that makes a missed
+    /// notification never a missed change.
+    /// </summary>
+    public TimeSpan CatchUpInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How often a snapshot with faults (an address that cannot be bound) is applied again.</summary>
     public TimeSpan FaultRetryInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>This node's name in the node registry (--node-name); the server defaults it to the host name.</summary>
+    public string NodeName { get; init; } = "local";
+
+    /// <summary>A node whose heartbeat is older than this is Down and holds no operation up (--node-down-after).</summary>
+    public TimeSpan NodeDownAfter { get; init; } = Nodes.NodeStates.DefaultDownAfter;
 }

@@ -48,12 +48,12 @@ public sealed class ConcurrentChangeTests
         using var dir = new TempDataDir();
         var pool = Pools.Unique();
         await using var a = await ControlNode.StartAsync(dir.Path, pool);
+        await a.Control.CreateServiceAsync(new CreateServiceRequest { Name = "first" }, Caller, default);
+        await a.Control.CreateServiceAsync(new CreateServiceRequest { Name = "second" }, Caller, default);
         await using var b = await ControlNode.StartAsync(dir.Path, pool);
 
-        // Both start from the same allocation cursor: B's first allocation is the address A just took.
-        await a.Control.CreateServiceAsync(new CreateServiceRequest { Name = "first" }, Caller, default);
+        // Both are at the same allocation cursor: B's first allocation is the address A just took.
         await a.Control.AddVmAsync("first", new AddVmRequest { Name = "vm", Address = "127.0.0.11" }, Caller, default);
-        await b.Control.CreateServiceAsync(new CreateServiceRequest { Name = "second" }, Caller, default);
         await b.Control.AddVmAsync("second", new AddVmRequest { Name = "vm", Address = "127.0.0.12" }, Caller, default);
 
         Assert.Equal(1, b.Events.Count("CommitConflict"));

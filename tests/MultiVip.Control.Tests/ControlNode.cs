@@ -37,7 +37,9 @@ internal sealed class ControlNode : IAsyncDisposable
         var dataPlane = new DataPlaneHost(new DataPlaneOptions(), NullLoggerFactory.Instance, TimeProvider.System);
         var events = new LogEvents();
         var control = await ControlPlane.StartAsync(
-            store, new ControlPlaneOptions { Pool = AddressPool.Parse([pool]) }, dataPlane, TimeProvider.System, events, CancellationToken.None);
+            // No periodic catch-up: the two-writer tests make a node's state stale on purpose, and a
+            // catch-up at a moment of its own would race them (the feed has tests of its own).
+            store, new ControlPlaneOptions { Pool = AddressPool.Parse([pool]), CatchUpInterval = Timeout.InfiniteTimeSpan }, dataPlane, TimeProvider.System, events, CancellationToken.None);
         return new ControlNode(store, dataPlane, control, events);
     }
 

@@ -94,16 +94,21 @@ public sealed class GroupCommitTests
         await using var a = await MemoryNode.StartAsync(store, pool);
         await using var b = await MemoryNode.StartAsync(store, pool);
 
+        // B's writer is busy with "p" while "S" and "t" queue up (one group); that group's commit is
+        // held in turn, after it ran on B's state, and A commits "s" meanwhile.
         var held = store.HoldNextCommit();
         var p = Create(b, "p");
         await held.Reached;
-        await Create(a, "s");
         var s = Create(b, "S");
         var t = Create(b, "t");
+        var heldGroup = store.HoldNextCommit();
         held.Release();
-
         await p;
-        // The group [S, t] was stale ("s" exists in the store); on the reloaded state "S" is the
+        await heldGroup.Reached;
+        await Create(a, "s");
+        heldGroup.Release();
+
+        // The group [S, t] was stale ("s" exists in the store); on the caught-up state "S" is the
         // user's conflict, in the domain's words, and "t" is committed.
         var conflict = await Assert.ThrowsAsync<MultiVipException>(() => s);
         Assert.Equal(ErrorCode.ConflictError, conflict.Code);

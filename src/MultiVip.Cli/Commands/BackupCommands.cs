@@ -86,8 +86,16 @@ internal static class BackupCommands
         };
         cli.SetAction(restore, async run =>
         {
+            var given = run.Parse.GetValue(cli.Global.DataDir) ?? ClientConnection.DefaultDataDir;
+            if (MultiVip.Control.State.PostgresLocation.IsPostgres(given) || MultiVip.Control.State.PostgresLocation.IsPostgres(run.Required(from)))
+            {
+                throw CliException.Usage(
+                    "restore works on SQLite data dirs only. A PostgreSQL store is backed up and restored with PostgreSQL's own tools: pg_dump --format=custom, then pg_restore into an empty database. " +
+                    "To load a SQLite backup into PostgreSQL, restore it into a new data dir, then `multivip store copy --from DIR --to postgresql://...`.");
+            }
+
             var source = Path.GetFullPath(run.Required(from));
-            var dataDir = Path.GetFullPath(run.Parse.GetValue(cli.Global.DataDir) ?? ClientConnection.DefaultDataDir);
+            var dataDir = Path.GetFullPath(given);
             if (Directory.Exists(dataDir) && Directory.EnumerateFileSystemEntries(dataDir).Take(4).ToList() is { Count: > 0 } present)
             {
                 throw CliException.Usage(

@@ -204,6 +204,19 @@ internal static class ResourceText
         return text.ToString();
     }
 
+    /// <summary>`node list`: one row per node; faults as "listener: message" (the whole text is in -o json).</summary>
+    public static string Nodes(IEnumerable<NodeView> nodes) => PowerShellFormat.Table(
+        [new("Name"), new("State"), new("ApiAddress"), new("LastHeartbeat"), new("Age", AlignRight: true), new("Applied", AlignRight: true), new("Version"), new("Faults")],
+        nodes.Select(n => Row(
+            n.IsLocal ? n.Name + " *" : n.Name,
+            n.State,
+            n.ApiAddress,
+            Time(n.LastHeartbeat),
+            n.HeartbeatAgeSeconds.ToString("0.0", CultureInfo.InvariantCulture) + "s",
+            Num(n.AppliedGeneration),
+            n.Version,
+            string.Join("; ", n.Faults.Select(f => $"{f.Listener} ({f.ServiceName}): {f.Message}")))));
+
     /// <summary>"4.5", "0.0167": up to 4 decimals, at least 2.</summary>
     public static string Hours(double hours) => hours.ToString("0.00##", CultureInfo.InvariantCulture);
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using MultiVip.Cli.Infrastructure;
 using MultiVip.Contracts;
+using MultiVip.Control.Nodes;
 using MultiVip.Control.State;
 using MultiVip.Model.Errors;
 using MultiVip.Model.Networking;
@@ -42,6 +43,10 @@ internal static class ServeCommand
             DefaultValueFactory = _ => ServerOptions.DefaultKernelSnat,
         };
         kernelSnat.AcceptOnlyFromAmong("always", "never");
+        var store = new Option<string?>("--store")
+        {
+            Description = "Where the state lives: a PostgreSQL database shared by several nodes (postgresql://user:password@host:port/database, or an Npgsql connection string). Default: SQLite in --data-dir (one node).",
+        };
         var drain = IntOption("--drain-timeout", "Seconds connections of a removed or moved endpoint may run on, and how long SIGTERM waits for connections.", (int)defaults.DrainTimeout.TotalSeconds, 0);
         var maxConnections = IntOption("--max-connections-per-listener", "Connections one listener carries at once; more are refused with a reset.", defaults.MaxConnectionsPerListener, 1);
         var maxUdpSessions = IntOption("--max-udp-sessions-per-listener", "UDP sessions one listener keeps; when full, a new client evicts the least recently used session.", defaults.MaxUdpSessionsPerListener, 1);
@@ -93,12 +98,25 @@ internal static class ServeCommand
         {
             Description = "Neither take over from a server already running on this data dir (its listening sockets, without dropping a connection) nor offer that to a later one: a second server on the data dir is refused. See docs/operations.md, Restart and upgrade.",
         };
+        var nodeName = new Option<string>("--node-name")
+        {
+            Description = "This node's name in `multivip node list`, /metrics and operation errors; unique among the nodes sharing one state. Default: the host name.",
+            DefaultValueFactory = _ => NodeName.Default(),
+        };
+        nodeName.Validators.Add(r =>
+        {
+            if (NodeName.Problem(r.GetValueOrDefault<string>()) is { } problem)
+            {
+                r.AddError(r.Implicit ? $"The host name is not usable as the node name: {problem}" : problem);
+            }
+        });
+        var nodeDownAfter = IntOption("--node-down-after", "Seconds without a heartbeat after which a node is Down: operations no longer wait for it.", (int)defaults.NodeDownAfter.TotalSeconds, (int)ServerHost.MinNodeDownAfter.TotalSeconds, "seconds");
         var demo = new Option<bool>("--demo") { Description = "Create the seed's myService with built-in demo backends on 127.0.0.11 and 127.0.0.12, and print commands that send traffic through three VIPs." };
 
         var serve = new Command("serve", "Run the MultiVip server (REST API and dashboard on --api, DNS, data plane) with its state in --data-dir, until Ctrl+C or SIGTERM.")
         {
-            pools, vipInterface, dataPlane, kernelSnat, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
-            authFailureLimit, sessionLifetime, allowedHosts, noTakeover,
+            pools, vipInterface, store, dataPlane, kernelSnat, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
+            authFailureLimit, sessionLifetime, allowedHosts, noTakeover, nodeName, nodeDownAfter,
         };
 
         serve.SetAction(async (parse, cancellationToken) =>
@@ -117,6 +135,7 @@ internal static class ServeCommand
                 VipInterface = parse.GetValue(vipInterface),
                 DataPlane = parse.GetValue(dataPlane) ?? defaults.DataPlane,
                 KernelSnat = parse.GetValue(kernelSnat) ?? ServerOptions.DefaultKernelSnat,
+                Store = parse.GetValue(store) is { Length: > 0 } database ? database : null,
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
                 MaxConnectionsPerListener = parse.GetValue(maxConnections),
                 MaxUdpSessionsPerListener = parse.GetValue(maxUdpSessions),
@@ -147,6 +166,8 @@ internal static class ServeCommand
                 },
                 LogLevel = startLevel,
                 Takeover = !parse.GetValue(noTakeover),
+                NodeName = parse.GetValue(nodeName),
+                NodeDownAfter = TimeSpan.FromSeconds(parse.GetValue(nodeDownAfter)),
             };
             if (parse.GetValue(demo) && DemoDataDirectory.Prepare(options.DataDir, given: parse.GetValue(cli.Global.DataDir) is not null) is { } refusal)
             {
@@ -243,6 +264,8 @@ internal static class ServeCommand
             var output = cli.Console.Out;
             output.WriteLine($"MultiVip is serving the API on {server.Api.ToString().TrimEnd('/')}");
             output.WriteLine($"  data dir : {server.DataDir}");
+            output.WriteLine($"  state    : {server.StoreDescription}");
+            output.WriteLine($"  node     : {server.Heartbeat.NodeName} (Down after {options.NodeDownAfter.TotalSeconds:0} s without a heartbeat; `multivip node list`)");
             output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} ({Server.Demo.DemoScenario.HowClientsFind(server.DataDir)})");
             output.WriteLine($"  VIP pool : {string.Join(", ", options.VipPools)}");
             output.WriteLine(options.VipInterface is { } vipDevice

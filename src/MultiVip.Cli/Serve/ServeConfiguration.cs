@@ -211,6 +211,12 @@ internal sealed record LayeredServeConfig(ParseResult Parse, IReadOnlyList<Serve
             value = ApiRoutes.DefaultApi;
         }
 
+        if (value is string store && setting.Key == "store")
+        {
+            // The database URL may carry a password: never printed (docs/operations.md#several-nodes).
+            value = MultiVip.Control.State.PostgresLocation.Redact(store);
+        }
+
         return value is null || (value is ICollection { Count: 0 })
             ? $"# {setting.Key} = (not set)"
             : $"{setting.Key} = {Toml(value)}";

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using MultiVip.Control.Nodes;
 using MultiVip.Control.Operations;
 using MultiVip.Control.State;
 using MultiVip.DataPlane.Contract;
@@ -18,13 +19,16 @@ internal sealed partial class DataPlanePublisher : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly TimeSpan _retryInterval;
     private readonly ILogger _logger;
+    private readonly NodeCluster _nodes;
     private readonly DesiredStateBuilder _builder = new();
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
 
-    public DataPlanePublisher(Func<WorldState> current, IDataPlane dataPlane, OperationTracker tracker, TimeProvider time, TimeSpan retryInterval, ILogger logger)
+    public DataPlanePublisher(Func<WorldState> current, IDataPlane dataPlane, OperationTracker tracker, TimeProvider time, TimeSpan retryInterval, ILogger logger, NodeCluster? nodes = null)
     {
+        // Without a cluster (tests of the publisher alone) this node is the only one.
+        _nodes = nodes ?? new NodeCluster("local", NodeStates.DefaultDownAfter, time);
         _current = current;
         _dataPlane = dataPlane;
         _tracker = tracker;
@@ -109,7 +113,9 @@ internal sealed partial class DataPlanePublisher : IAsyncDisposable
             var elapsedMs = _time.GetElapsedTime(started).TotalMilliseconds;
             Log.Applied(_logger, world.Generation, desired.Listeners.Count, elapsedMs);
         }
-        await _tracker.CompleteAsync(world.Generation, result.Faults, cancellationToken);
+        // This node's progress first, then the operations it settles against every live node's.
+        _nodes.LocalAppliedGeneration(world.Generation, result.Faults);
+        await _tracker.CompleteAsync(_nodes.Live(), cancellationToken);
         return result;
     }
 

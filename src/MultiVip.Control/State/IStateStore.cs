@@ -7,8 +7,11 @@ namespace MultiVip.Control.State;
 /// <summary>
 /// Durable state, deliberately narrow: load everything once, then commit whole aggregates (a cloud
 /// service with its deployment, a reserved IP) atomically together with the operation that changed
-/// them. Optimistic versions on every aggregate let a shared database (PostgreSQL) serve several
-/// nodes later; a single node never sees a version conflict because it serializes its writes.
+/// them. Several writers may share one store (nodes on one PostgreSQL database, or two processes
+/// on one SQLite file): every commit carries the versions it read and is refused as stale
+/// (<see cref="StateConflictException"/>) when another writer changed one of them; the database
+/// itself refuses one address to two owners; generations are assigned by the store in commit
+/// order; and <see cref="LoadChangesSinceAsync"/> is the catch-up read of what others committed.
 /// </summary>
 public interface IStateStore : IAsyncDisposable
 {
@@ -16,9 +19,27 @@ public interface IStateStore : IAsyncDisposable
 
     /// <summary>
     /// Commits the changes, in order, with their operations in one transaction (one fsync for a whole
-    /// group of commands); throws and changes nothing on failure.
+    /// group of commands); throws and changes nothing on failure. The store assigns the changes
+    /// consecutive generations after every commit before this one (<see cref="StateChange.Generation"/>
+    /// is what the writer expected; the operations are stored with the assigned ones) and returns them.
     /// </summary>
-    Task CommitAsync(IReadOnlyList<StateChange> changes, CancellationToken cancellationToken);
+    Task<CommitReceipt> CommitAsync(IReadOnlyList<StateChange> changes, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The catch-up read: every aggregate written or deleted by a commit whose generation is above
+    /// <paramref name="generation"/>, the allocation cursors and the store's generation, all from one
+    /// consistent snapshot. Applying it to a state of <paramref name="generation"/> gives the
+    /// state of <see cref="StoredChanges.Generation"/>.
+    /// </summary>
+    Task<StoredChanges> LoadChangesSinceAsync(long generation, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Completes when the store heard that some writer committed (PostgreSQL: a notification on
+    /// LISTEN); never completes where there is no such signal (SQLite). Only a hint to read
+    /// <see cref="LoadChangesSinceAsync"/> soon: the control plane also reads it periodically, so a
+    /// missed notification is never a missed change.
+    /// </summary>
+    Task WaitForChangesAsync(CancellationToken cancellationToken);
 
     /// <summary>Records the final status of operations, in one transaction.</summary>
     Task UpdateOperationsAsync(IReadOnlyList<Operation> operations, CancellationToken cancellationToken);
@@ -65,6 +86,25 @@ public sealed record StateChange
 
     /// <summary>What the change begins and ends for billing (docs/usage.md); written in the same transaction.</summary>
     public IReadOnlyList<Usage.UsageTransition> Usage { get; init; } = [];
+}
+
+/// <summary>The generations a commit was given: <see cref="First"/> for its first change, one more for each next.</summary>
+public sealed record CommitReceipt(long First, long Last);
+
+/// <summary>
+/// What changed in the store after some generation (see <see cref="IStateStore.LoadChangesSinceAsync"/>).
+/// A name is either upserted (its current document) or deleted (a tombstone), never both.
+/// </summary>
+public sealed record StoredChanges(
+    long Generation,
+    IReadOnlyList<CloudService> UpsertedServices,
+    IReadOnlyList<string> DeletedServices,
+    IReadOnlyList<ReservedIp> UpsertedReservedIps,
+    IReadOnlyList<string> DeletedReservedIps,
+    uint? AllocationCursor,
+    Model.Networking.IpNumber? AllocationCursorV6)
+{
+    public bool IsEmpty => UpsertedServices.Count == 0 && DeletedServices.Count == 0 && UpsertedReservedIps.Count == 0 && DeletedReservedIps.Count == 0;
 }
 
 /// <summary>Another writer changed an aggregate between our read and our commit.</summary>

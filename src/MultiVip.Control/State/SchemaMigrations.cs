@@ -64,6 +64,36 @@ internal static class SchemaMigrations
                 PRIMARY KEY (service, vip, bucket_start));
             CREATE INDEX usage_traffic_bucket ON usage_traffic(bucket_start);
             """),
+
+        // The node registry (docs/operations.md#nodes): one row per node, replaced by its
+        // heartbeat. Times are UTC ticks; faults a JSON array. Nothing else refers to it.
+        (3, "nodes", """
+            CREATE TABLE nodes (
+                name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+                api_address TEXT NOT NULL,
+                started_at INTEGER NOT NULL,
+                heartbeat_at INTEGER NOT NULL,
+                applied_generation INTEGER NOT NULL,
+                faults TEXT NOT NULL,
+                version TEXT NOT NULL);
+            """),
+
+        // Several writers (docs/architecture.md#storage): each aggregate row records the generation
+        // that last wrote it and a deletion leaves a tombstone, so "what changed after generation G"
+        // is one indexed read. Rows written before this migration are generation 0: no writer
+        // catches up from below the generation it loaded whole.
+        (4, "change feed", """
+            ALTER TABLE services ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE reserved_ips ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX services_generation ON services(generation);
+            CREATE INDEX reserved_ips_generation ON reserved_ips(generation);
+            CREATE TABLE tombstones (
+                kind TEXT NOT NULL,
+                name TEXT NOT NULL COLLATE NOCASE,
+                generation INTEGER NOT NULL,
+                PRIMARY KEY (kind, name));
+            CREATE INDEX tombstones_generation ON tombstones(generation);
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

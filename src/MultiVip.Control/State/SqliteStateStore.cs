@@ -15,7 +15,7 @@ namespace MultiVip.Control.State;
 /// acknowledged). Aggregates are JSON documents; the <c>addresses</c> table mirrors every address
 /// in use with a primary key, so the database itself refuses to hand one address out twice.
 /// </summary>
-public sealed class SqliteStateStore : IStateStore
+public sealed partial class SqliteStateStore : IStateStore, ITransferableStore
 {
     public const string FileName = "multivip.db";
 
@@ -146,20 +146,27 @@ public sealed class SqliteStateStore : IStateStore
         }
     }
 
-    public async Task CommitAsync(IReadOnlyList<StateChange> changes, CancellationToken cancellationToken)
+    public async Task<CommitReceipt> CommitAsync(IReadOnlyList<StateChange> changes, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
+            // BEGIN IMMEDIATE: the file's write lock is held from here to the commit, so reading the
+            // generation and writing the next ones cannot interleave with another process's commit —
+            // generations are handed out in commit order (see docs/architecture.md#storage).
             await using var tx = (SqliteTransaction)await _writer.BeginTransactionAsync(System.Data.IsolationLevel.Serializable, cancellationToken);
             try
             {
+                var stored = await GetMetaAsync(tx, "generation", cancellationToken);
+                var generation = stored is null ? 0 : long.Parse(stored, CultureInfo.InvariantCulture);
+                var first = generation + 1;
                 foreach (var change in changes)
                 {
-                    await ApplyAsync(tx, change, cancellationToken);
+                    await ApplyAsync(tx, change, ++generation, cancellationToken);
                 }
 
                 await tx.CommitAsync(cancellationToken);
+                return new CommitReceipt(first, generation);
             }
             catch
             {
@@ -179,18 +186,18 @@ public sealed class SqliteStateStore : IStateStore
         }
     }
 
-    private static async Task ApplyAsync(SqliteTransaction tx, StateChange change, CancellationToken cancellationToken)
+    private static async Task ApplyAsync(SqliteTransaction tx, StateChange change, long generation, CancellationToken cancellationToken)
     {
         foreach (var (name, expected) in change.DeleteServices)
         {
             await ReleaseAddressesAsync(tx, "vip", name, cancellationToken);
-            await DeleteAsync(tx, "services", name, expected, cancellationToken);
+            await DeleteAsync(tx, "services", name, expected, generation, cancellationToken);
         }
 
         foreach (var (name, expected) in change.DeleteReservedIps)
         {
             await ReleaseAddressesAsync(tx, "reserved", name, cancellationToken);
-            await DeleteAsync(tx, "reserved_ips", name, expected, cancellationToken);
+            await DeleteAsync(tx, "reserved_ips", name, expected, generation, cancellationToken);
         }
 
         // Release every address the changed aggregates held before inserting what they hold
@@ -207,7 +214,7 @@ public sealed class SqliteStateStore : IStateStore
 
         foreach (var (service, expected) in change.UpsertServices)
         {
-            await UpsertAsync(tx, "services", service.Name, service.Version, expected, Serialize(service), cancellationToken);
+            await UpsertAsync(tx, "services", service.Name, service.Version, expected, generation, Serialize(service), cancellationToken);
             foreach (var vip in service.Deployment?.VirtualIps ?? [])
             {
                 if (vip.Address is { } address && vip.ReservedIpName is null)
@@ -219,7 +226,7 @@ public sealed class SqliteStateStore : IStateStore
 
         foreach (var (reserved, expected) in change.UpsertReservedIps)
         {
-            await UpsertAsync(tx, "reserved_ips", reserved.Name, reserved.Version, expected, Serialize(reserved), cancellationToken);
+            await UpsertAsync(tx, "reserved_ips", reserved.Name, reserved.Version, expected, generation, Serialize(reserved), cancellationToken);
             await ClaimAddressAsync(tx, reserved.Address, "reserved", reserved.Name, null, cancellationToken);
         }
 
@@ -233,9 +240,76 @@ public sealed class SqliteStateStore : IStateStore
             await SetMetaAsync(tx, "allocation_cursor_v6", cursorV6.ToString(), cancellationToken);
         }
 
-        await SetMetaAsync(tx, "generation", change.Generation.ToString(CultureInfo.InvariantCulture), cancellationToken);
-        await InsertOperationAsync(tx, change.Operation, cancellationToken);
+        await SetMetaAsync(tx, "generation", generation.ToString(CultureInfo.InvariantCulture), cancellationToken);
+        await InsertOperationAsync(tx, change.Operation with { Generation = generation }, cancellationToken);
         await SqliteUsageStore.WriteAsync(tx, change.Usage, cancellationToken);
+    }
+
+    public async Task<StoredChanges> LoadChangesSinceAsync(long generation, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            // One read transaction: the documents, tombstones, cursors and generation of one snapshot.
+            await using var tx = _writer.BeginTransaction(deferred: true);
+            var services = await ReadDocumentsSinceAsync<CloudService>(tx, "services", generation, cancellationToken);
+            var reserved = await ReadDocumentsSinceAsync<ReservedIp>(tx, "reserved_ips", generation, cancellationToken);
+            var deletedServices = await ReadTombstonesSinceAsync(tx, "services", generation, cancellationToken);
+            var deletedReserved = await ReadTombstonesSinceAsync(tx, "reserved_ips", generation, cancellationToken);
+            var cursor = await GetMetaAsync(tx, "allocation_cursor", cancellationToken);
+            var cursorV6 = await GetMetaAsync(tx, "allocation_cursor_v6", cancellationToken);
+            var current = await GetMetaAsync(tx, "generation", cancellationToken);
+            await tx.CommitAsync(cancellationToken);
+            return new StoredChanges(
+                current is null ? 0 : long.Parse(current, CultureInfo.InvariantCulture),
+                services,
+                deletedServices,
+                reserved,
+                deletedReserved,
+                cursor is null ? null : uint.Parse(cursor, CultureInfo.InvariantCulture),
+                cursorV6 is not null && Model.Networking.IpNumber.TryParse(cursorV6, out var v6) ? v6 : null);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>SQLite has no notifications: the control plane's periodic catch-up read is the feed.</summary>
+    public Task WaitForChangesAsync(CancellationToken cancellationToken) => Task.Delay(Timeout.Infinite, cancellationToken);
+
+    private static async Task<List<T>> ReadDocumentsSinceAsync<T>(SqliteTransaction tx, string table, long generation, CancellationToken cancellationToken)
+        where T : class
+    {
+        await using var cmd = tx.Connection!.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = $"SELECT doc FROM {table} WHERE generation > $generation ORDER BY name";
+        cmd.Parameters.AddWithValue("$generation", generation);
+        var list = new List<T>();
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            list.Add(Deserialize<T>(reader.GetString(0)));
+        }
+
+        return list;
+    }
+
+    private static async Task<List<string>> ReadTombstonesSinceAsync(SqliteTransaction tx, string table, long generation, CancellationToken cancellationToken)
+    {
+        await using var cmd = tx.Connection!.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT name FROM tombstones WHERE kind = $kind AND generation > $generation ORDER BY name";
+        cmd.Parameters.AddWithValue("$kind", table);
+        cmd.Parameters.AddWithValue("$generation", generation);
+        var list = new List<string>();
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            list.Add(reader.GetString(0));
+        }
+
+        return list;
     }
 
     public async Task UpdateOperationsAsync(IReadOnlyList<Operation> operations, CancellationToken cancellationToken)
@@ -328,6 +402,15 @@ public sealed class SqliteStateStore : IStateStore
         return await cmd.ExecuteScalarAsync(cancellationToken) as string;
     }
 
+    private static async Task<string?> GetMetaAsync(SqliteTransaction tx, string key, CancellationToken cancellationToken)
+    {
+        await using var cmd = tx.Connection!.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT value FROM meta WHERE key = $key";
+        cmd.Parameters.AddWithValue("$key", key);
+        return await cmd.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
     private static async Task SetMetaAsync(SqliteTransaction tx, string key, string value, CancellationToken cancellationToken)
     {
         await using var cmd = tx.Connection!.CreateCommand();
@@ -338,22 +421,33 @@ public sealed class SqliteStateStore : IStateStore
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static async Task UpsertAsync(SqliteTransaction tx, string table, string name, long version, long expected, string doc, CancellationToken cancellationToken)
+    private static async Task UpsertAsync(SqliteTransaction tx, string table, string name, long version, long expected, long generation, string doc, CancellationToken cancellationToken)
     {
         await using var cmd = tx.Connection!.CreateCommand();
         cmd.Transaction = tx;
         if (expected == 0)
         {
-            cmd.CommandText = $"INSERT INTO {table}(name, version, doc) VALUES($name, $version, $doc)";
+            // A name deleted earlier and created again: the row is its state now, not the tombstone.
+            await using (var tombstone = tx.Connection!.CreateCommand())
+            {
+                tombstone.Transaction = tx;
+                tombstone.CommandText = "DELETE FROM tombstones WHERE kind = $kind AND name = $name";
+                tombstone.Parameters.AddWithValue("$kind", table);
+                tombstone.Parameters.AddWithValue("$name", name);
+                await tombstone.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            cmd.CommandText = $"INSERT INTO {table}(name, version, generation, doc) VALUES($name, $version, $generation, $doc)";
         }
         else
         {
-            cmd.CommandText = $"UPDATE {table} SET version = $version, doc = $doc WHERE name = $name AND version = $expected";
+            cmd.CommandText = $"UPDATE {table} SET version = $version, generation = $generation, doc = $doc WHERE name = $name AND version = $expected";
             cmd.Parameters.AddWithValue("$expected", expected);
         }
 
         cmd.Parameters.AddWithValue("$name", name);
         cmd.Parameters.AddWithValue("$version", version);
+        cmd.Parameters.AddWithValue("$generation", generation);
         cmd.Parameters.AddWithValue("$doc", doc);
         try
         {
@@ -368,17 +462,28 @@ public sealed class SqliteStateStore : IStateStore
         }
     }
 
-    private static async Task DeleteAsync(SqliteTransaction tx, string table, string name, long expected, CancellationToken cancellationToken)
+    private static async Task DeleteAsync(SqliteTransaction tx, string table, string name, long expected, long generation, CancellationToken cancellationToken)
     {
-        await using var cmd = tx.Connection!.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = $"DELETE FROM {table} WHERE name = $name AND version = $expected";
-        cmd.Parameters.AddWithValue("$name", name);
-        cmd.Parameters.AddWithValue("$expected", expected);
-        if (await cmd.ExecuteNonQueryAsync(cancellationToken) != 1)
+        await using (var cmd = tx.Connection!.CreateCommand())
         {
-            throw new StateConflictException($"{table} '{name}' was changed by another writer (expected version {expected}).");
+            cmd.Transaction = tx;
+            cmd.CommandText = $"DELETE FROM {table} WHERE name = $name AND version = $expected";
+            cmd.Parameters.AddWithValue("$name", name);
+            cmd.Parameters.AddWithValue("$expected", expected);
+            if (await cmd.ExecuteNonQueryAsync(cancellationToken) != 1)
+            {
+                throw new StateConflictException($"{table} '{name}' was changed by another writer (expected version {expected}).");
+            }
         }
+
+        // The tombstone is how other writers' catch-up reads learn of the deletion.
+        await using var tombstone = tx.Connection!.CreateCommand();
+        tombstone.Transaction = tx;
+        tombstone.CommandText = "INSERT INTO tombstones(kind, name, generation) VALUES($kind, $name, $generation) ON CONFLICT(kind, name) DO UPDATE SET generation = excluded.generation";
+        tombstone.Parameters.AddWithValue("$kind", table);
+        tombstone.Parameters.AddWithValue("$name", name);
+        tombstone.Parameters.AddWithValue("$generation", generation);
+        await tombstone.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private static async Task ReleaseAddressesAsync(SqliteTransaction tx, string kind, string owner, CancellationToken cancellationToken)

@@ -61,6 +61,72 @@ public sealed record WorldState
         return world with { Services = services.ToImmutable(), ReservedIps = reserved.ToImmutable(), Addresses = addresses.ToImmutable() };
     }
 
+    /// <summary>
+    /// This state with what other writers committed after it (<see cref="IStateStore.LoadChangesSinceAsync"/>):
+    /// every address the changed aggregates held is released before what they hold now is added, as
+    /// an address may have moved between owners; an address can only have moved to an aggregate that
+    /// changed too, so nothing else needs looking at.
+    /// </summary>
+    public WorldState Apply(StoredChanges changes)
+    {
+        var services = Services.ToBuilder();
+        var reserved = ReservedIps.ToBuilder();
+        var addresses = Addresses.ToBuilder();
+        foreach (var name in changes.DeletedServices.Concat(changes.UpsertedServices.Select(s => s.Name)))
+        {
+            if (services.TryGetValue(name, out var old))
+            {
+                foreach (var (address, _) in AddressesOf(old))
+                {
+                    addresses.Remove(address);
+                }
+
+                services.Remove(name);
+            }
+        }
+
+        foreach (var name in changes.DeletedReservedIps.Concat(changes.UpsertedReservedIps.Select(r => r.Name)))
+        {
+            if (reserved.TryGetValue(name, out var old))
+            {
+                foreach (var (address, _) in AddressesOf(old))
+                {
+                    addresses.Remove(address);
+                }
+
+                reserved.Remove(name);
+            }
+        }
+
+        foreach (var service in changes.UpsertedServices)
+        {
+            services[service.Name] = service;
+            foreach (var (address, owner) in AddressesOf(service))
+            {
+                addresses[address] = owner;
+            }
+        }
+
+        foreach (var ip in changes.UpsertedReservedIps)
+        {
+            reserved[ip.Name] = ip;
+            foreach (var (address, owner) in AddressesOf(ip))
+            {
+                addresses[address] = owner;
+            }
+        }
+
+        return this with
+        {
+            Services = services.ToImmutable(),
+            ReservedIps = reserved.ToImmutable(),
+            Addresses = addresses.ToImmutable(),
+            AllocationCursor = changes.AllocationCursor ?? AllocationCursor,
+            AllocationCursorV6 = changes.AllocationCursorV6 ?? AllocationCursorV6,
+            Generation = Math.Max(Generation, changes.Generation),
+        };
+    }
+
     /// <summary>Dynamic VIP addresses of a service; a reserved VIP's address belongs to its reservation.</summary>
     public static IEnumerable<(IpNumber Address, string Owner)> AddressesOf(CloudService service)
     {

@@ -203,6 +203,16 @@ public static class Messages
     public static string DiskFull(string dataDir) => F(
         "The disk holding {0} is full: the change was not made. Free space on that disk, then retry.", dataDir);
 
+    public static string StateDatabaseUnreachable(string endpoint, DateTimeOffset since, string detail) => F(
+        "The change was not made: the state database at {0} is unreachable since {1:yyyy-MM-dd HH:mm:ss}Z ({2}). " +
+        "Traffic keeps flowing with the last state and reads answer from memory; once the database answers again this node catches up by itself. " +
+        "Check that PostgreSQL is running and reachable from this node, then retry the request.",
+        endpoint, since.UtcDateTime, detail);
+
+    public static string StateDatabaseUnreachableAtStart(string endpoint, string detail) => F(
+        "Not starting: the state database at {0} is unreachable ({1}). Start PostgreSQL or make it reachable from this node, or fix --store.",
+        endpoint, detail);
+
     public static string DiskFullAtStart(string dataDir, string file) => F(
         "Not starting: the disk holding {0} is full (cannot write {1}). Free space on that disk, or give --data-dir a directory on another disk.",
         dataDir, file);

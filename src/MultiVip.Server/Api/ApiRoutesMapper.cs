@@ -24,6 +24,7 @@ internal static class ApiRoutesMapper
         MapOperations(api.MapGroup("/operations").WithTags("Operations"));
         api.MapBackup();
         api.MapUsageApi();
+        api.MapNodesApi();
     }
 
     private static void MapServices(RouteGroupBuilder services)

@@ -21,7 +21,7 @@ internal static class BackupEndpoint
             if (store is not SqliteStateStore sqlite)
             {
                 throw MultiVipException.BadRequest(
-                    $"This server keeps its state in {store.GetType().Name}, not the embedded SQLite store: the PostgreSQL store is backed up with pg_dump (for example pg_dump --format=custom), not with multivip backup.");
+                    $"This server keeps its state in {store.GetType().Name}, not the embedded SQLite store: the PostgreSQL store is backed up with pg_dump (for example pg_dump --format=custom) and restored with pg_restore into an empty database, not with multivip backup/restore.");
             }
 
             // The snapshot is written next to the database (a directory the server can write, on the

@@ -116,7 +116,8 @@ internal static partial class DashboardRoutes
             await control.ListOperationsAsync(OperationsShown, ct),
             security.CsrfValue,
             name => ServiceStatus.Of(name, traffic, faults, rates.GetValueOrDefault(name)),
-            banner);
+            banner,
+            NodesSection.Render(await http.RequestServices.GetRequiredService<MultiVip.Control.Nodes.NodeHeartbeat>().ListAsync(ct), control.Current.Generation));
     }
 
     private static Task<IResult> ActAsync(HttpContext http, string service, Func<ControlPlane, IFormCollection, CallContext, CancellationToken, Task<Operation>> command) =>

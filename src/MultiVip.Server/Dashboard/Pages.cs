@@ -26,7 +26,7 @@ internal static class Pages
             h.Raw("<button type=\"submit\" id=\"signin\">Sign in</button></form></section>");
         });
 
-    public static string Overview(WorldState world, ControlPlane control, IReadOnlyList<Operation> operations, string csrf, Func<string, ServiceStatus>? status = null, Banner? banner = null) =>
+    public static string Overview(WorldState world, ControlPlane control, IReadOnlyList<Operation> operations, string csrf, Func<string, ServiceStatus>? status = null, Banner? banner = null, string? nodes = null) =>
         Layout("Cloud services", csrf, h =>
         {
             BannerLine(h, banner);
@@ -59,6 +59,7 @@ internal static class Pages
             }
 
             h.Raw("</section>");
+            h.Raw(nodes ?? "");
             OperationsLog(h, operations, "Recent operations");
         });
 

@@ -40,7 +40,7 @@ internal sealed partial class DataDirectory : IDisposable
     /// database, and refuses a data dir whose database is gone while its token says it was used.
     /// </summary>
     /// <param name="noTakeover">Why this server did not take over from one already running here; said when the lock refuses it.</param>
-    public static DataDirectory Open(string path, string? noTakeover = null)
+    public static DataDirectory Open(string path, string? noTakeover = null, bool embeddedDatabase = true)
     {
         var full = System.IO.Path.GetFullPath(path);
         var tightened = new List<(string, UnixFileMode, UnixFileMode)>();
@@ -90,8 +90,13 @@ internal sealed partial class DataDirectory : IDisposable
         var directory = new DataDirectory(full, stream, tightened);
         try
         {
-            directory.RefuseLostDatabase();
-            directory.PrepareDatabaseFile();
+            // With the state in PostgreSQL (--store) the data dir holds only the token and endpoint.
+            if (embeddedDatabase)
+            {
+                directory.RefuseLostDatabase();
+                directory.PrepareDatabaseFile();
+            }
+
             directory.TightenFiles();
         }
         catch

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using MultiVip.Contracts;
 using MultiVip.Control;
+using MultiVip.Control.Nodes;
 using MultiVip.Control.State;
 using MultiVip.Control.Usage;
 using MultiVip.DataPlane.Contract;
@@ -30,6 +31,18 @@ public static partial class ServerHost
         var (dnsEndPoint, dnsZone) = ParseDns(options);
         var authentication = AuthenticationSetup.Prepare(options);
         var descriptors = PlanDescriptors(options, dns: dnsEndPoint is not null);
+        var nodeName = options.NodeName ?? NodeName.Default();
+        if (NodeName.Problem(nodeName) is { } badName)
+        {
+            throw MultiVipException.BadRequest(options.NodeName is null ? $"The host name is not usable as the node name: {badName}" : badName);
+        }
+
+        if (options.NodeDownAfter < MinNodeDownAfter)
+        {
+            throw MultiVipException.BadRequest($"--node-down-after must be at least {MinNodeDownAfter.TotalSeconds:0} seconds: nodes write their heartbeat every second, so less would call a working node down.");
+        }
+
+        var postgres = options.Store is { } database ? ParseStore(database) : null;
 
         // A server running on this data dir that offers a takeover hands over its listening sockets,
         // stops writing and unlocks the data dir before Open below takes the lock (docs/operations.md,
@@ -40,7 +53,7 @@ public static partial class ServerHost
         DataDirectory dataDir;
         try
         {
-            dataDir = DataDirectory.Open(options.DataDir, noTakeover);
+            dataDir = DataDirectory.Open(options.DataDir, noTakeover, embeddedDatabase: postgres is null);
         }
         catch
         {
@@ -48,7 +61,7 @@ public static partial class ServerHost
             throw;
         }
 
-        SqliteStateStore? store = null;
+        IStateStore? store = null;
         IHostedDataPlane? dataPlane = null;
         IAddressAnnouncer? announcer = null;
         MultiVip.Network.Announcing.AnnouncingDataPlane? announced = null;
@@ -56,12 +69,17 @@ public static partial class ServerHost
         ServiceDnsServer? dns = null;
         UsageRecorder? usage = null;
         WebApplication? app = null;
+        NodeHeartbeat? heartbeat = null;
         ILoggerFactory? preLoggers = null;
         try
         {
             // The store opens (in a new data dir: is created) before the token is written, so a
             // token beside a missing or empty database always means lost state (DataDirectory.Open).
-            store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
+            if (postgres is null)
+            {
+                store = await SqliteStateStore.OpenAsync(dataDir.Path, cancellationToken);
+            }
+
             var logLevel = new LogLevelSetting(options.LogLevel, dataDir.Path);
             var token = options.Token ?? dataDir.LoadOrCreateToken();
             if (options.Token is not null)
@@ -108,20 +126,25 @@ public static partial class ServerHost
                 reload.Reload("start");
             }
 
+            if (postgres is not null)
+            {
+                store = await PostgresStateStore.OpenAsync(postgres, options.Time, preLoggers, cancellationToken);
+            }
+
             LogDescriptorPlan(descriptors, preLoggers);
             announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(options.VipInterface, time, preLoggers, cancellationToken);
             dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time, freeBind: announcer.ManagesAddresses, inherited);
             announced = MultiVip.Network.Announcing.AddressAnnouncers.Wrap(dataPlane, dataPlane, announcer, time, preLoggers);
             control = await ControlPlane.StartAsync(
-                store,
-                new ControlPlaneOptions { Pool = pool, Limits = options.Limits },
+                store!,
+                new ControlPlaneOptions { Pool = pool, Limits = options.Limits, NodeName = nodeName, NodeDownAfter = options.NodeDownAfter },
                 announced,
                 options.Time,
                 preLoggers,
                 cancellationToken);
             var current = control;
             usage = new UsageRecorder(
-                new UsageLedger(new SqliteUsageStore(store.ConnectionString), () => current.Current, options.Time),
+                new UsageLedger(store is PostgresStateStore shared ? shared.Usage : new SqliteUsageStore(((SqliteStateStore)store!).ConnectionString), () => current.Current, options.Time),
                 dataPlane,
                 options.Time,
                 preLoggers.CreateLogger<UsageRecorder>());
@@ -133,7 +156,9 @@ public static partial class ServerHost
             }
 
             builder.Services.AddSingleton(control);
-            builder.Services.AddSingleton<IStateStore>(store);
+            heartbeat = new NodeHeartbeat(control, store is PostgresStateStore sharedNodes ? sharedNodes.Nodes : new SqliteNodeRegistry(((SqliteStateStore)store!).ConnectionString), options.Time, preLoggers.CreateLogger<NodeHeartbeat>());
+            builder.Services.AddSingleton(heartbeat);
+            builder.Services.AddSingleton<IStateStore>(store!);
             builder.Services.AddSingleton(usage);
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
             builder.Services.AddSingleton(new ServiceDnsZone(dnsZone.ToString(false)));
@@ -153,6 +178,9 @@ public static partial class ServerHost
             await app.StartAsync(cancellationToken);
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+            // The heartbeat's first write (a database round trip) comes before the endpoint file:
+            // a client or a SIGHUP that sees the file finds the server started, not still starting.
+            await heartbeat.StartAsync(api.ToString().TrimEnd('/'), cancellationToken);
             dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
             var server = new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage)
             {
@@ -160,6 +188,7 @@ public static partial class ServerHost
                 Announced = announced,
                 WriteGate = writeGate,
                 DrainTimeout = options.DrainTimeout,
+                Heartbeat = heartbeat,
             };
             ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout, predecessor?.Pid, () => server.HandedOverTo is not null);
             var takeoverLog = preLoggers.CreateLogger("MultiVip.Server.Hosting.Takeover");
@@ -196,6 +225,11 @@ public static partial class ServerHost
             }
 
             dns?.Dispose();
+            if (heartbeat is not null)
+            {
+                await heartbeat.DisposeAsync();
+            }
+
             if (control is not null)
             {
                 await control.DisposeAsync();
@@ -243,6 +277,9 @@ public static partial class ServerHost
         public static partial void NotAdopted(ILogger logger, ListeningSocketKind kind, IPEndPoint endPoint);
     }
 
+    /// <summary>Three missed heartbeats at least, so one slow write does not declare a node down.</summary>
+    public static readonly TimeSpan MinNodeDownAfter = TimeSpan.FromSeconds(3);
+
     private static (IPEndPoint? EndPoint, ARSoft.Tools.Net.DomainName Zone) ParseDns(ServerOptions options)
     {
         if (!ARSoft.Tools.Net.DomainName.TryParse(options.DnsZone, out var zone) || zone is null || zone.LabelCount == 0)
@@ -267,6 +304,19 @@ public static partial class ServerHost
         }
 
         return (endPoint, zone);
+    }
+
+    /// <summary>--store: a PostgreSQL URL or connection string; what is wrong with it is said without its password.</summary>
+    private static PostgresLocation ParseStore(string value)
+    {
+        try
+        {
+            return PostgresLocation.Parse(value);
+        }
+        catch (FormatException ex)
+        {
+            throw MultiVipException.BadRequest($"--store: {ex.Message}");
+        }
     }
 
     private static (IPEndPoint Listen, bool UseTls) ParseApi(ServerOptions options)
@@ -340,6 +390,11 @@ public sealed class RunningServer : IAsyncDisposable, ITakeoverSource
 
     public string DataDir => _dataDir.Path;
 
+    /// <summary>Where the state lives, for the start banner: the SQLite file, or the PostgreSQL database without its password.</summary>
+    public string StoreDescription => _store is PostgresStateStore shared
+        ? $"PostgreSQL {shared.Location} (shared by every node on it)"
+        : $"SQLite {System.IO.Path.Combine(DataDir, SqliteStateStore.FileName)}";
+
     public ControlPlane Control { get; }
 
     public IDataPlane DataPlane => _dataPlane;
@@ -412,6 +467,8 @@ public sealed class RunningServer : IAsyncDisposable, ITakeoverSource
         // publishing, the last usage sample is written, the database closes, and only then the lock
         // goes. From here the successor's control plane is the only writer.
         WriteGate.Close("This server is handing over to a new process (restart or upgrade), which commits changes from now on; nothing was changed. Retry in a moment: the new process answers on the same address.");
+        // The heartbeat writes the node registry (in the SQLite file when the state is embedded): it stops first.
+        await Heartbeat.DisposeAsync();
         await Control.DisposeAsync();
         await _usage.DisposeAsync();
         await _store.DisposeAsync();
@@ -456,6 +513,9 @@ public sealed class RunningServer : IAsyncDisposable, ITakeoverSource
 
     internal SettingsReload? SettingsReload { get; init; }
 
+    /// <summary>This node's record in the node registry and what it knows of the others.</summary>
+    public NodeHeartbeat Heartbeat { get; init; } = null!;
+
     /// <summary>
     /// SIGHUP: re-reads what can change without a restart (the log level, see
     /// <see cref="LogLevelSetting"/>) and logs one line saying what it is now; traffic and the API
@@ -480,6 +540,7 @@ public sealed class RunningServer : IAsyncDisposable, ITakeoverSource
 
         if (!released)
         {
+            await Heartbeat.DisposeAsync();
             await Control.DisposeAsync();
         }
 

@@ -10,6 +10,12 @@ public sealed record ServerOptions
     /// <summary>Where the database, the token and the endpoint file live.</summary>
     public string DataDir { get; init; } = ".multivip";
 
+    /// <summary>
+    /// The state database shared by several nodes: a postgresql:// URL or an Npgsql connection
+    /// string (it may hold a password: never printed). Null: SQLite in <see cref="DataDir"/>.
+    /// </summary>
+    public string? Store { get; init; }
+
     /// <summary>The REST API's listen URL. Port 0 picks a free port (written to &lt;data-dir&gt;/endpoint).</summary>
     public string Api { get; init; } = ApiRoutes.DefaultApi;
 
@@ -100,6 +106,11 @@ public sealed record ServerOptions
     /// on the data dir is refused. docs/operations.md, "Restart and upgrade without dropping connections".
     /// </summary>
     public bool Takeover { get; init; } = true;
+    /// <summary>This node's name in the node registry (`multivip node list`); null: the host name. Validated by <see cref="MultiVip.Control.Nodes.NodeName"/>.</summary>
+    public string? NodeName { get; init; }
+
+    /// <summary>A node whose heartbeat is older than this is Down: it holds no operation up.</summary>
+    public TimeSpan NodeDownAfter { get; init; } = MultiVip.Control.Nodes.NodeStates.DefaultDownAfter;
 
     /// <summary>Use a token given here instead of the generated one (tests, automation).</summary>
     public string? Token { get; init; }

@@ -51,11 +51,18 @@ internal sealed class ServerMetrics : IDisposable
     private readonly Family<Gauge.Child> _addressHeldSince;
     private readonly Family<Gauge.Child> _addressLastError;
     private readonly IAddressAnnouncer _announcer;
+    private readonly Family<Gauge.Child> _nodeUp;
+    private readonly Family<Gauge.Child> _nodeState;
+    private readonly Family<Gauge.Child> _nodeApplied;
+    private readonly Family<Gauge.Child> _nodeHeartbeatAge;
+    private readonly Family<Gauge.Child> _nodeFaults;
+    private readonly MultiVip.Control.Nodes.NodeHeartbeat? _nodes;
     private readonly Gauge _poolSize;
     private readonly Gauge _poolInUse;
 
-    public ServerMetrics(ControlPlane control, ITrafficSource dataPlane, IEnumerable<IUdpSessionSource> udp, IAddressAnnouncer announcer)
+    public ServerMetrics(ControlPlane control, ITrafficSource dataPlane, IEnumerable<IUdpSessionSource> udp, IAddressAnnouncer announcer, MultiVip.Control.Nodes.NodeHeartbeat? nodes = null)
     {
+        _nodes = nodes;
         _announcer = announcer;
         _control = control;
         _dataPlane = dataPlane;
@@ -91,6 +98,12 @@ internal sealed class ServerMetrics : IDisposable
         _addressHeld = new(factory.CreateGauge("multivip_vip_address_held", "1 while this node holds the VIP's address on the network (--vip-interface, or the host's own address without it), 0 otherwise.", addressLabels));
         _addressHeldSince = new(factory.CreateGauge("multivip_vip_address_held_since_seconds", "Unix time since which this node holds the VIP's address.", addressLabels));
         _addressLastError = new(factory.CreateGauge("multivip_vip_address_last_error_timestamp_seconds", "Unix time of the last error adding or announcing the VIP's address (the message is in deployment show).", addressLabels));
+        // Every node as this one last read the registry (docs/operations.md#nodes); one series per node.
+        _nodeUp = new(factory.CreateGauge("multivip_node_up", "1 while the node's heartbeat is fresh (Ready or Lagging), 0 when it is Down (none for --node-down-after).", ["node"]));
+        _nodeState = new(factory.CreateGauge("multivip_node_state", "1 for the node's current state (Ready, Lagging, Down), 0 otherwise.", ["node", "state"]));
+        _nodeApplied = new(factory.CreateGauge("multivip_node_applied_generation", "The generation of the desired state the node's data plane applied last.", ["node"]));
+        _nodeHeartbeatAge = new(factory.CreateGauge("multivip_node_heartbeat_age_seconds", "Seconds since the node's last heartbeat, by this node's clock.", ["node"]));
+        _nodeFaults = new(factory.CreateGauge("multivip_node_listener_faults", "Listeners the node's last apply could not start.", ["node"]));
         _poolSize = factory.CreateGauge("multivip_vip_pool_addresses", "Addresses in the VIP pool (--vip-pool).");
         _poolInUse = factory.CreateGauge("multivip_vip_pool_addresses_in_use", "Pool addresses held by a VIP or a reserved IP.");
         _operationDuration = factory.CreateHistogram(
@@ -154,11 +167,30 @@ internal sealed class ServerMetrics : IDisposable
             _poolSize.Set((double)pool.Size);
             _poolInUse.Set(world.Addresses.Keys.Count(pool.Contains));
 
+            foreach (var node in _nodes?.Snapshot() ?? [])
+            {
+                CollectNode(node);
+            }
+
             foreach (var family in Families())
             {
                 family.Sweep();
             }
         }
+    }
+
+    private void CollectNode(MultiVip.Control.Nodes.NodeStatus node)
+    {
+        var name = node.Record.Name;
+        _nodeUp.Get(name).Set(node.State == MultiVip.Control.Nodes.NodeState.Down ? 0 : 1);
+        foreach (var state in Enum.GetValues<MultiVip.Control.Nodes.NodeState>())
+        {
+            _nodeState.Get(name, state.ToString()).Set(state == node.State ? 1 : 0);
+        }
+
+        _nodeApplied.Get(name).Set(node.Record.AppliedGeneration);
+        _nodeHeartbeatAge.Get(name).Set(node.HeartbeatAgeSeconds);
+        _nodeFaults.Get(name).Set(node.Record.Faults.Count);
     }
 
     private void CollectAddress(CloudService service, VirtualIp vip)
@@ -245,6 +277,7 @@ internal sealed class ServerMetrics : IDisposable
         _backendHealth, _backendInRotation, _probes, _probeFailures, _probeLatency, _vipInfo,
         _udpSessions, _udpDatagramsIn, _udpDatagramsOut, _udpDatagramsDropped, _udpSessionsCreated, _udpSessionsClosed,
         _addressHeld, _addressHeldSince, _addressLastError,
+        _nodeUp, _nodeState, _nodeApplied, _nodeHeartbeatAge, _nodeFaults,
     ];
 
     private static string Port(ListenerKey key) => key.Port.ToString(CultureInfo.InvariantCulture);

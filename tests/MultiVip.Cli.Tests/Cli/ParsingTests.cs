@@ -109,6 +109,8 @@ public sealed class ParsingTests
             "lbset set", "lbset list",
             "reserved-ip create", "reserved-ip list", "reserved-ip show", "reserved-ip remove", "reserved-ip associate", "reserved-ip disassociate",
             "operation show", "operation list",
+            "node list",
+            "store copy",
         ];
 
         var actual = root.Subcommands.SelectMany(c => c.Subcommands.Select(s => $"{c.Name} {s.Name}")).ToList();

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Logging.Abstractions;
 using MultiVip.Control.State;
+using MultiVip.Control.Tests.Postgres;
 using MultiVip.Control.Tests.Support;
 using MultiVip.Model.Operations;
 using MultiVip.Model.ReservedIps;
@@ -7,19 +9,21 @@ using MultiVip.Model.Services;
 namespace MultiVip.Control.Tests.State;
 
 /// <summary>
-/// The <see cref="IStateStore"/> contract, run against the SQLite store and the in-memory one the
-/// fast tests use: what is committed loads back, a batch is all or nothing, versions guard every
-/// update and delete, and one address has one owner. Both stores must pass the same cases.
+/// The <see cref="IStateStore"/> contract, written once and run against every store: SQLite,
+/// PostgreSQL and the in-memory one the fast tests use. What is committed loads back, a batch is all
+/// or nothing, versions guard every update and delete, one address has one owner (also between
+/// writers committing at once), generations are the store's, in commit order, and the catch-up read
+/// by generation returns exactly what changed after it.
 /// </summary>
-public sealed class StateStoreContractTests
+public abstract partial class StateStoreContractTests
 {
-    public static TheoryData<string> Stores => new() { "sqlite", "memory" };
+    /// <summary>A new, empty store.</summary>
+    protected abstract Task<OpenStore> OpenAsync();
 
-    [Theory]
-    [MemberData(nameof(Stores))]
-    public async Task What_is_committed_loads_back_with_cursor_generation_and_unfinished_operations(string kind)
+    [Fact]
+    public async Task What_is_committed_loads_back_with_cursor_generation_and_unfinished_operations()
     {
-        await using var store = await OpenAsync(kind);
+        await using var store = await OpenAsync();
         var first = Operation(1);
         var second = Operation(2);
         await store.Store.CommitAsync(
@@ -49,11 +53,10 @@ public sealed class StateStoreContractTests
         Assert.Equal([second.OperationId], (await store.Store.ListOperationsAsync(1, default)).Select(o => o.OperationId));
     }
 
-    [Theory]
-    [MemberData(nameof(Stores))]
-    public async Task A_new_aggregate_under_a_name_already_stored_is_a_conflict_whatever_its_case(string kind)
+    [Fact]
+    public async Task A_new_aggregate_under_a_name_already_stored_is_a_conflict_whatever_its_case()
     {
-        await using var store = await OpenAsync(kind);
+        await using var store = await OpenAsync();
         await store.Store.CommitAsync([new StateChange { Operation = Operation(1), UpsertServices = [(Service("web", 1), 0)], Generation = 1 }], default);
 
         await Assert.ThrowsAsync<StateConflictException>(() => store.Store.CommitAsync(
@@ -68,11 +71,10 @@ public sealed class StateStoreContractTests
         Assert.Equal(1, loaded.Generation);
     }
 
-    [Theory]
-    [MemberData(nameof(Stores))]
-    public async Task A_stale_version_refuses_the_whole_batch_and_keeps_nothing_of_it(string kind)
+    [Fact]
+    public async Task A_stale_version_refuses_the_whole_batch_and_keeps_nothing_of_it()
     {
-        await using var store = await OpenAsync(kind);
+        await using var store = await OpenAsync();
         await store.Store.CommitAsync([new StateChange { Operation = Operation(1), UpsertServices = [(Service("s", 1), 0)], Generation = 1 }], default);
         await store.Store.CommitAsync([new StateChange { Operation = Operation(2), UpsertServices = [(Service("s", 2), 1)], Generation = 2 }], default);
 
@@ -102,11 +104,10 @@ public sealed class StateStoreContractTests
         Assert.Equal(["other"], (await store.Store.LoadAsync(default)).Services.Select(s => s.Name));
     }
 
-    [Theory]
-    [MemberData(nameof(Stores))]
-    public async Task An_address_has_one_owner_but_may_move_between_owners_in_one_change(string kind)
+    [Fact]
+    public async Task An_address_has_one_owner_but_may_move_between_owners_in_one_change()
     {
-        await using var store = await OpenAsync(kind);
+        await using var store = await OpenAsync();
         const string Address = "127.73.13.1";
         await store.Store.CommitAsync([new StateChange { Operation = Operation(1), UpsertServices = [(Service("a", 1, Address), 0)], Generation = 1 }], default);
 
@@ -135,18 +136,7 @@ public sealed class StateStoreContractTests
         Assert.Equal(["c"], (await store.Store.LoadAsync(default)).Services.Select(x => x.Name));
     }
 
-    private static async Task<OpenStore> OpenAsync(string kind)
-    {
-        if (kind == "memory")
-        {
-            return new OpenStore(new InMemoryStateStore(), null);
-        }
-
-        var dir = new TempDataDir();
-        return new OpenStore(await SqliteStateStore.OpenAsync(dir.Path, default), dir);
-    }
-
-    private static CloudService Service(string name, long version, string? address = null) => new()
+    protected static CloudService Service(string name, long version, string? address = null) => new()
     {
         Name = name,
         Version = version,
@@ -158,9 +148,9 @@ public sealed class StateStoreContractTests
         },
     };
 
-    private static ReservedIp Reserved(string name, long version, string address) => new() { Name = name, Version = version, Address = address, Id = Guid.NewGuid() };
+    protected static ReservedIp Reserved(string name, long version, string address) => new() { Name = name, Version = version, Address = address, Id = Guid.NewGuid() };
 
-    private static Operation Operation(long generation) => new()
+    protected static Operation Operation(long generation) => new()
     {
         OperationId = Guid.NewGuid(),
         OperationDescription = "Test",
@@ -169,14 +159,71 @@ public sealed class StateStoreContractTests
         Generation = generation,
     };
 
-    private sealed class OpenStore(IStateStore store, TempDataDir? dir) : IAsyncDisposable
+    /// <summary>A store under test and how to open another writer on the same database.</summary>
+    protected sealed class OpenStore(IStateStore store, Func<Task<IStateStore>> another, Func<ValueTask>? cleanUp = null) : IAsyncDisposable
     {
+        private readonly List<IStateStore> _others = [];
+
         public IStateStore Store { get; } = store;
+
+        /// <summary>A second writer on the same data (another node on the database).</summary>
+        public async Task<IStateStore> AnotherAsync()
+        {
+            var other = await another();
+            _others.Add(other);
+            return other;
+        }
 
         public async ValueTask DisposeAsync()
         {
+            foreach (var other in _others.Where(o => !ReferenceEquals(o, Store)))
+            {
+                await other.DisposeAsync();
+            }
+
             await Store.DisposeAsync();
-            dir?.Dispose();
+            if (cleanUp is not null)
+            {
+                await cleanUp();
+            }
         }
+    }
+}
+
+public sealed class SqliteStateStoreContractTests : StateStoreContractTests
+{
+    protected override async Task<OpenStore> OpenAsync()
+    {
+        var dir = new TempDataDir();
+        return new OpenStore(
+            await SqliteStateStore.OpenAsync(dir.Path, default),
+            async () => await SqliteStateStore.OpenAsync(dir.Path, default),
+            () =>
+            {
+                dir.Dispose();
+                return ValueTask.CompletedTask;
+            });
+    }
+}
+
+public sealed class MemoryStateStoreContractTests : StateStoreContractTests
+{
+    protected override Task<OpenStore> OpenAsync()
+    {
+        // Writers share the one instance, as control planes on one database do in the fast tests.
+        var store = new InMemoryStateStore();
+        return Task.FromResult(new OpenStore(store, () => Task.FromResult<IStateStore>(store)));
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresStateStoreContractTests(PostgresFixture fixture) : StateStoreContractTests
+{
+    protected override async Task<OpenStore> OpenAsync()
+    {
+        var location = PostgresLocation.Parse(await fixture.CreateDatabaseAsync());
+        return new OpenStore(
+            await PostgresStateStore.OpenAsync(location, TimeProvider.System, NullLoggerFactory.Instance, default),
+            async () => await PostgresStateStore.OpenAsync(location, TimeProvider.System, NullLoggerFactory.Instance, default));
     }
 }

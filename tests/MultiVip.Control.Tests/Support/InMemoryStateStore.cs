@@ -25,6 +25,9 @@ internal sealed class InMemoryStateStore : IStateStore
     private readonly Dictionary<string, (string Kind, string Owner)> _addresses = new(StringComparer.Ordinal);
     private readonly List<Operation> _operations = [];
     private readonly List<int> _commits = [];
+
+    // What the catch-up read needs: the generation that last wrote each name, a live one or a tombstone.
+    private readonly Dictionary<string, long> _written = new(StringComparer.OrdinalIgnoreCase);
     private uint? _cursor;
     private long _generation;
     private HeldCommit? _held;
@@ -78,7 +81,7 @@ internal sealed class InMemoryStateStore : IStateStore
         }
     }
 
-    public async Task CommitAsync(IReadOnlyList<StateChange> changes, CancellationToken cancellationToken)
+    public async Task<CommitReceipt> CommitAsync(IReadOnlyList<StateChange> changes, CancellationToken cancellationToken)
     {
         HeldCommit? held;
         lock (_gate)
@@ -108,11 +111,22 @@ internal sealed class InMemoryStateStore : IStateStore
             var operations = new List<Operation>(_operations);
             var cursor = _cursor;
             var generation = _generation;
+            var written = new Dictionary<string, long>(_written, StringComparer.OrdinalIgnoreCase);
             try
             {
                 foreach (var change in changes)
                 {
-                    Apply(change, services, reserved, addresses, operations, ref cursor, ref generation);
+                    generation++;
+                    Apply(change with { Operation = change.Operation with { Generation = generation } }, services, reserved, addresses, operations, ref cursor);
+                    foreach (var name in change.UpsertServices.Select(u => u.Service.Name).Concat(change.DeleteServices.Select(d => d.Name)))
+                    {
+                        written["s:" + name] = generation;
+                    }
+
+                    foreach (var name in change.UpsertReservedIps.Select(u => u.ReservedIp.Name).Concat(change.DeleteReservedIps.Select(d => d.Name)))
+                    {
+                        written["r:" + name] = generation;
+                    }
                 }
             }
             catch (StateConflictException)
@@ -126,11 +140,35 @@ internal sealed class InMemoryStateStore : IStateStore
             Swap(_addresses, addresses);
             _operations.Clear();
             _operations.AddRange(operations);
+            Swap(_written, written);
             _cursor = cursor;
+            var first = _generation + 1;
             _generation = generation;
             _commits.Add(changes.Count);
+            return new CommitReceipt(first, generation);
         }
     }
+
+    public Task<StoredChanges> LoadChangesSinceAsync(long generation, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var changed = _written.Where(w => w.Value > generation).Select(w => w.Key).ToList();
+            var services = changed.Where(k => k.StartsWith("s:", StringComparison.Ordinal)).Select(k => k[2..]).ToList();
+            var reserved = changed.Where(k => k.StartsWith("r:", StringComparison.Ordinal)).Select(k => k[2..]).ToList();
+            return Task.FromResult(new StoredChanges(
+                _generation,
+                [.. services.Where(_services.ContainsKey).Select(n => _services[n])],
+                [.. services.Where(n => !_services.ContainsKey(n))],
+                [.. reserved.Where(_reserved.ContainsKey).Select(n => _reserved[n])],
+                [.. reserved.Where(n => !_reserved.ContainsKey(n))],
+                _cursor,
+                null));
+        }
+    }
+
+    /// <summary>Like SQLite: no notifications, the control plane's periodic catch-up is the feed.</summary>
+    public Task WaitForChangesAsync(CancellationToken cancellationToken) => Task.Delay(Timeout.Infinite, cancellationToken);
 
     private static void Apply(
         StateChange change,
@@ -138,8 +176,7 @@ internal sealed class InMemoryStateStore : IStateStore
         Dictionary<string, ReservedIp> reserved,
         Dictionary<string, (string Kind, string Owner)> addresses,
         List<Operation> operations,
-        ref uint? cursor,
-        ref long generation)
+        ref uint? cursor)
     {
         foreach (var (name, expected) in change.DeleteServices)
         {
@@ -188,7 +225,6 @@ internal sealed class InMemoryStateStore : IStateStore
             cursor = moved;
         }
 
-        generation = change.Generation;
         if (operations.Any(o => o.OperationId == change.Operation.OperationId))
         {
             // The SQLite store's UNIQUE id refuses it too (as a storage error, not a conflict).

@@ -37,7 +37,7 @@ internal sealed class MemoryNode : IAsyncDisposable
         var dataPlane = new RecordingDataPlane();
         var events = new LogEvents();
         var control = await ControlPlane.StartAsync(
-            store, new ControlPlaneOptions { Pool = AddressPool.Parse([pool ?? UniquePool()]) }, dataPlane, TimeProvider.System, events, CancellationToken.None);
+            store, new ControlPlaneOptions { Pool = AddressPool.Parse([pool ?? UniquePool()]), CatchUpInterval = Timeout.InfiniteTimeSpan }, dataPlane, TimeProvider.System, events, CancellationToken.None);
         return new MemoryNode(store, dataPlane, control, events);
     }
 

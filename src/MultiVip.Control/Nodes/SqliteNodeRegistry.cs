@@ -1,0 +1,92 @@
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace MultiVip.Control.Nodes;
+
+/// <summary>
+/// The node registry in the state database (table <c>nodes</c>, schema migration 3), for the
+/// embedded single node: its record is what `node list` shows and what a PostgreSQL registry
+/// shares between nodes. Own connections, like the usage store: a heartbeat never takes the
+/// state writer's connection, and SQLite's busy timeout queues it behind a commit. The record is
+/// rewritten every second and means nothing after a crash, so it is written without the fsync
+/// the state needs (synchronous=NORMAL in WAL mode).
+/// </summary>
+public sealed class SqliteNodeRegistry(string connectionString) : INodeRegistry
+{
+    public async Task HeartbeatAsync(NodeRecord node, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var cmd = connection.CreateCommand();
+        cmd.CommandText = """
+            INSERT INTO nodes(name, api_address, started_at, heartbeat_at, applied_generation, faults, version)
+            VALUES($name, $api, $started, $heartbeat, $applied, $faults, $version)
+            ON CONFLICT(name) DO UPDATE SET name = excluded.name, api_address = excluded.api_address, started_at = excluded.started_at,
+                heartbeat_at = excluded.heartbeat_at, applied_generation = excluded.applied_generation, faults = excluded.faults, version = excluded.version
+            """;
+        cmd.Parameters.AddWithValue("$name", node.Name);
+        cmd.Parameters.AddWithValue("$api", node.ApiAddress);
+        cmd.Parameters.AddWithValue("$started", node.StartedAt.UtcTicks);
+        cmd.Parameters.AddWithValue("$heartbeat", node.LastHeartbeat.UtcTicks);
+        cmd.Parameters.AddWithValue("$applied", node.AppliedGeneration);
+        cmd.Parameters.AddWithValue("$faults", JsonSerializer.Serialize(node.Faults, Json));
+        cmd.Parameters.AddWithValue("$version", node.Version);
+        await cmd.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<NodeRecord>> ListAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT name, api_address, started_at, heartbeat_at, applied_generation, faults, version FROM nodes ORDER BY name";
+        var nodes = new List<NodeRecord>();
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            nodes.Add(new NodeRecord
+            {
+                Name = reader.GetString(0),
+                ApiAddress = reader.GetString(1),
+                StartedAt = new DateTimeOffset(reader.GetInt64(2), TimeSpan.Zero),
+                LastHeartbeat = new DateTimeOffset(reader.GetInt64(3), TimeSpan.Zero),
+                AppliedGeneration = reader.GetInt64(4),
+                Faults = ReadFaults(reader.GetString(5)),
+                Version = reader.GetString(6),
+            });
+        }
+
+        return nodes;
+    }
+
+    /// <summary>A record another version wrote with faults this one cannot read still lists the node; only its faults are lost.</summary>
+    private static List<NodeFault> ReadFaults(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<List<NodeFault>>(json, Json) ?? [];
+        }
+        catch (JsonException)
+        {
+            return [new NodeFault("", "", "this node's faults could not be read: " + json[..Math.Min(json.Length, 200)])];
+        }
+    }
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var pragma = connection.CreateCommand();
+            pragma.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
+            await pragma.ExecuteNonQueryAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,258 @@
+using System.Net;
+using MultiVip.Client;
+using MultiVip.Contracts;
+using MultiVip.TestSupport.Network;
+using MultiVip.TestSupport.Postgres;
+
+namespace MultiVip.Network.Tests.EndToEnd;
+
+/// <summary>
+/// Three `multivip serve` processes, each in a network namespace of its own (so each binds the same
+/// VIP addresses and has its own backend on 127.0.0.2), sharing one throwaway PostgreSQL reached
+/// through its Unix socket (a socket file crosses network namespaces). The test reaches each API
+/// through a relay on 127.110.90.x.
+/// </summary>
+public sealed class PostgresNodesTests
+{
+    private const int BackendPort = 8080;
+
+    [Fact]
+    public async Task Three_nodes_carry_each_others_changes_take_300_at_once_lose_nothing_to_kill_9_and_survive_a_database_restart()
+    {
+        await using var pg = await PostgresServer.StartAsync();
+        var store = pg.SocketConnectionString(await pg.CreateDatabaseAsync());
+        await using var namespaces = await NetworkNamespaces.CreateAsync();
+        var root = Directory.CreateTempSubdirectory("multivip-pg-nodes-").FullName;
+        var nodes = new List<Node>();
+        try
+        {
+            foreach (var (name, i) in new[] { "a", "b", "c" }.Select((n, i) => (n, i)))
+            {
+                var ns = await namespaces.AddAsync("pg-" + name);
+                var backend = NamespaceEchoBackend.Start(ns, new IPEndPoint(IPAddress.Parse("127.0.0.2"), BackendPort), "backend-" + name);
+                var node = new Node(name, ns, backend, Path.Combine(root, name), IPAddress.Parse($"127.110.90.{i + 1}"), store);
+                if (nodes.Count > 0)
+                {
+                    // One API token for all: the first node's, copied before the others' first start.
+                    Directory.CreateDirectory(node.DataDir);
+                    File.Copy(Path.Combine(nodes[0].DataDir, "token"), Path.Combine(node.DataDir, "token"));
+                }
+
+                await node.StartAsync();
+                nodes.Add(node);
+            }
+
+            var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
+
+            // A change through A carries traffic through B and C (each to its own backend).
+            using (var client = a.Client())
+            {
+                await client.CreateServiceAsync(new CreateServiceRequest { Name = "web" });
+                await client.AddVmAsync("web", new AddVmRequest { Name = "vm", Address = "127.0.0.2" });
+                await client.AddEndpointAsync("web", "vm", new EndpointRequest { Name = "http", Protocol = "tcp", LocalPort = BackendPort, PublicPort = 80 });
+            }
+
+            var vip = (await Service(a, "web")).Single().Address!;
+            foreach (var node in nodes)
+            {
+                await Eventually.TrueAsync(
+                    async () => await TryHelloAsync(node, vip) == "backend-" + node.Name,
+                    TimeSpan.FromSeconds(30),
+                    () => $"no traffic through node {node.Name} to {vip}:80:\n{node.Process?.Output}");
+            }
+
+            // 300 changes at once, 100 through each node: a service and its deployment (a VIP address).
+            var changes = nodes.SelectMany(node => Enumerable.Range(0, 50).Select(i => Task.Run(async () =>
+            {
+                using var client = node.Client();
+                var name = $"s{node.Name}{i}";
+                await client.CreateServiceAsync(new CreateServiceRequest { Name = name }, waitForCompletion: false);
+                await client.AddVmAsync(name, new AddVmRequest { Name = "vm", Address = "127.0.0.2" }, waitForCompletion: false);
+            }))).ToList();
+            await Task.WhenAll(changes);
+            await AllSeeAsync(nodes, 151);
+            using (var client = c.Client())
+            {
+                var addresses = new List<string>();
+                foreach (var service in await client.ListServicesAsync())
+                {
+                    addresses.AddRange((await client.ListVirtualIpsAsync(service.Name)).Select(v => v.Address!));
+                }
+
+                Assert.Equal(151, addresses.Count);
+                Assert.Equal(addresses.Count, addresses.Distinct().Count());
+            }
+
+            // kill -9 of B during a stream of changes through it: every acknowledged one is kept.
+            var acknowledged = new List<string>();
+            var stream = Task.Run(async () =>
+            {
+                using var client = b.Client();
+                for (var i = 0; ; i++)
+                {
+                    try
+                    {
+                        await client.CreateServiceAsync(new CreateServiceRequest { Name = $"k{i}" }, waitForCompletion: false);
+                        lock (acknowledged)
+                        {
+                            acknowledged.Add($"k{i}");
+                        }
+                    }
+                    catch (Exception)
+                    {
+                        // The node is gone: this change was not acknowledged.
+                        return;
+                    }
+                }
+            });
+            await Eventually.TrueAsync(() => Task.FromResult(Count(acknowledged) >= 20), TimeSpan.FromSeconds(60), () => "the stream of changes did not start");
+            await b.KillAsync();
+            await stream;
+            using (var client = a.Client())
+            {
+                var names = (await client.ListServicesAsync()).Select(s => s.Name).ToHashSet();
+                lock (acknowledged)
+                {
+                    Assert.All(acknowledged, name => Assert.Contains(name, names));
+                }
+            }
+
+            // B starts again on the same database and catches up; A changes meanwhile.
+            using (var client = a.Client())
+            {
+                await client.CreateServiceAsync(new CreateServiceRequest { Name = "while-b-was-down" }, waitForCompletion: false);
+            }
+
+            await b.StartAsync();
+            var total = (await a.Client().ListServicesAsync()).Count;
+            await AllSeeAsync(nodes, total);
+
+            // The database restarts: changes are refused meanwhile with 503, then accepted again.
+            await pg.StopAsync();
+            var refused = await Assert.ThrowsAsync<MultiVipApiException>(() => c.Client().CreateServiceAsync(new CreateServiceRequest { Name = "during" }, waitForCompletion: false));
+            Assert.Equal(503, refused.HttpStatus);
+            Assert.Contains("is unreachable since", refused.Message);
+            Assert.Equal("backend-c", await TryHelloAsync(c, vip));
+            await pg.RestartAsync();
+            await c.Client().CreateServiceAsync(new CreateServiceRequest { Name = "after" }, waitForCompletion: false);
+            await AllSeeAsync(nodes, total + 1);
+        }
+        finally
+        {
+            foreach (var node in nodes)
+            {
+                await node.DisposeAsync();
+            }
+
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static int Count(List<string> list)
+    {
+        lock (list)
+        {
+            return list.Count;
+        }
+    }
+
+    private static async Task<IReadOnlyList<MultiVip.Model.Services.VirtualIp>> Service(Node node, string name)
+    {
+        using var client = node.Client();
+        return await client.ListVirtualIpsAsync(name);
+    }
+
+    private static async Task AllSeeAsync(List<Node> nodes, int services)
+    {
+        foreach (var node in nodes)
+        {
+            await Eventually.TrueAsync(
+                async () =>
+                {
+                    using var client = node.Client();
+                    return (await client.ListServicesAsync()).Count == services;
+                },
+                TimeSpan.FromSeconds(60),
+                () => $"node {node.Name} does not list {services} services:\n{node.Process?.Output}");
+        }
+    }
+
+    private static async Task<string?> TryHelloAsync(Node node, string vip)
+    {
+        try
+        {
+            return await NamespaceEchoBackend.HelloAsync(node.Ns, new IPEndPoint(IPAddress.Parse(vip), 80));
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    private sealed class Node(string name, NetworkNamespace ns, NamespaceEchoBackend backend, string dataDir, IPAddress relayAddress, string store) : IAsyncDisposable
+    {
+        private NamespaceRelay? _relay;
+
+        public string Name { get; } = name;
+
+        public NetworkNamespace Ns { get; } = ns;
+
+        public string DataDir { get; } = dataDir;
+
+        public NamespaceProcess? Process { get; private set; }
+
+        public async Task StartAsync()
+        {
+            Directory.CreateDirectory(DataDir);
+            var endpointFile = Path.Combine(DataDir, "endpoint");
+            File.Delete(endpointFile);
+            var cli = Path.Combine(AppContext.BaseDirectory, "multivip.dll");
+            Process = Ns.Start("dotnet", [
+                cli, "serve", "--store", store, "--node-name", Name, "--data-dir", DataDir, "--api", "http://127.0.0.1:0", "--dns", "off",
+                "--allowed-host", relayAddress.ToString(), "--vip-pool", "127.110.80.0/24", "--drain-timeout", "1",
+            ]);
+            var process = Process;
+            await Eventually.TrueAsync(
+                () => process.HasExited
+                    ? throw new InvalidOperationException($"multivip serve exited with {process.ExitCode}:\n{process.Output}")
+                    : Task.FromResult(File.Exists(endpointFile)),
+                TimeSpan.FromSeconds(90),
+                () => $"node {Name} did not start:\n{process.Output}");
+            var api = new Uri((await File.ReadAllTextAsync(endpointFile)).Trim());
+            if (_relay is not null)
+            {
+                await _relay.DisposeAsync();
+            }
+
+            _relay = NamespaceRelay.Start(Ns, new IPEndPoint(IPAddress.Loopback, api.Port), relayAddress);
+        }
+
+        public MultiVipClient Client()
+        {
+            var token = File.ReadAllText(Path.Combine(DataDir, "token")).Trim();
+            return new MultiVipClient(
+                new ClientConnection(new Uri($"http://{_relay!.LocalEndPoint}"), token),
+                new MultiVipClientOptions { OperationTimeout = TimeSpan.FromSeconds(30) });
+        }
+
+        /// <summary>kill -9: no draining, no clean close of its database connections.</summary>
+        public async Task KillAsync()
+        {
+            // Process.Kill is SIGKILL on Linux.
+            using var process = System.Diagnostics.Process.GetProcessById(Process!.Pid);
+            process.Kill();
+            await process.WaitForExitAsync();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_relay is not null)
+            {
+                await _relay.DisposeAsync();
+            }
+
+            Process?.Dispose();
+            await backend.DisposeAsync();
+        }
+    }
+}
