@@ -147,8 +147,10 @@ public static partial class ServerHost
             await app.StartAsync(cancellationToken);
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
-            dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
+
+            // Listed before the endpoint file tells local clients (and scripts waiting for it) the server is up.
             await heartbeat.StartAsync(api.ToString().TrimEnd('/'), cancellationToken);
+            dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
             ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout);
             return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage) { SettingsReload = reload, Announced = announced, Heartbeat = heartbeat };
         }
@@ -317,6 +319,8 @@ public sealed class RunningServer : IAsyncDisposable
     /// </summary>
     public async Task DrainAsync()
     {
+        // Leaving the cluster first: no other node's operation waits for this one while it drains.
+        await Heartbeat.StopAsync();
         await _dataPlane.DrainAndStopAsync(CancellationToken.None);
 
         // Only now, with every connection finished or reset, do the addresses leave the network.
