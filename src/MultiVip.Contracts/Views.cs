@@ -160,6 +160,9 @@ public sealed record NodeView
 
     public double HeartbeatAgeSeconds { get; init; }
 
+    /// <summary>When the node stopped cleanly (then it is Down at once); null while it runs or after a crash.</summary>
+    public DateTimeOffset? StoppedAt { get; init; }
+
     public long AppliedGeneration { get; init; }
 
     /// <summary>The generation of the state the answering node holds; Ready nodes applied at least this.</summary>

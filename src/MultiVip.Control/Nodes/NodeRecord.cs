@@ -24,6 +24,9 @@ public sealed record NodeRecord
     /// <summary>Listeners its last apply could not start, each with the data plane's reason.</summary>
     public IReadOnlyList<NodeFault> Faults { get; init; } = [];
 
+    /// <summary>Set when the node stopped cleanly (SIGTERM, or its server disposed): it is Down at once, not after --node-down-after.</summary>
+    public DateTimeOffset? StoppedAt { get; init; }
+
     /// <summary>The MultiVip version the node runs (a mixed-version cluster during an upgrade shows here).</summary>
     public required string Version { get; init; }
 }

@@ -9,7 +9,7 @@ public enum NodeState
     /// <summary>Heartbeat fresh but its data plane is behind: operations wait for it.</summary>
     Lagging,
 
-    /// <summary>No heartbeat for --node-down-after: it holds no operation up.</summary>
+    /// <summary>No heartbeat for --node-down-after, or stopped cleanly: it holds no operation up.</summary>
     Down,
 }
 
@@ -19,7 +19,7 @@ public static class NodeStates
     public static readonly TimeSpan DefaultDownAfter = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Down when its last heartbeat is older than <paramref name="downAfter"/>; otherwise Ready when
+    /// Down when it stopped or its last heartbeat is older than <paramref name="downAfter"/>; otherwise Ready when
     /// it applied <paramref name="currentGeneration"/> (or later: a node that read a newer
     /// generation from the shared store than this one has seen yet), else Lagging.
     /// </summary>
@@ -34,12 +34,12 @@ public static class NodeStates
     }
 
     /// <summary>
-    /// Alive while the last heartbeat is at most <paramref name="downAfter"/> old. A heartbeat "from
-    /// the future" (the other node's clock runs ahead) counts as fresh: skew must not declare a
-    /// working node down.
+    /// Alive while it has not said it stopped and its last heartbeat is at most
+    /// <paramref name="downAfter"/> old. A heartbeat "from the future" (the other node's clock runs
+    /// ahead) counts as fresh: skew must not declare a working node down.
     /// </summary>
     public static bool IsLive(NodeRecord node, DateTimeOffset now, TimeSpan downAfter) =>
-        now - node.LastHeartbeat <= downAfter;
+        node.StoppedAt is null && now - node.LastHeartbeat <= downAfter;
 
     /// <summary>Seconds since the last heartbeat, never negative.</summary>
     public static double HeartbeatAgeSeconds(NodeRecord node, DateTimeOffset now) =>

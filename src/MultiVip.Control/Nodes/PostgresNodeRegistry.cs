@@ -15,10 +15,11 @@ public sealed class PostgresNodeRegistry(NpgsqlDataSource data) : INodeRegistry
     public async Task HeartbeatAsync(NodeRecord node, CancellationToken cancellationToken)
     {
         await using var cmd = data.CreateCommand("""
-            INSERT INTO nodes(name_key, name, api_address, started_at, heartbeat_at, applied_generation, faults, version)
-            VALUES(@key, @name, @api, @started, @heartbeat, @applied, @faults, @version)
+            INSERT INTO nodes(name_key, name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at)
+            VALUES(@key, @name, @api, @started, @heartbeat, @applied, @faults, @version, @stopped)
             ON CONFLICT (name_key) DO UPDATE SET name = excluded.name, api_address = excluded.api_address, started_at = excluded.started_at,
-                heartbeat_at = excluded.heartbeat_at, applied_generation = excluded.applied_generation, faults = excluded.faults, version = excluded.version
+                heartbeat_at = excluded.heartbeat_at, applied_generation = excluded.applied_generation, faults = excluded.faults, version = excluded.version,
+                stopped_at = excluded.stopped_at
             """);
         cmd.Parameters.AddWithValue("key", node.Name.ToUpperInvariant());
         cmd.Parameters.AddWithValue("name", node.Name);
@@ -28,12 +29,13 @@ public sealed class PostgresNodeRegistry(NpgsqlDataSource data) : INodeRegistry
         cmd.Parameters.AddWithValue("applied", node.AppliedGeneration);
         cmd.Parameters.AddWithValue("faults", JsonSerializer.Serialize(node.Faults, Json));
         cmd.Parameters.AddWithValue("version", node.Version);
+        cmd.Parameters.Add(new NpgsqlParameter<long?>("stopped", node.StoppedAt?.UtcTicks));
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<IReadOnlyList<NodeRecord>> ListAsync(CancellationToken cancellationToken)
     {
-        await using var cmd = data.CreateCommand("SELECT name, api_address, started_at, heartbeat_at, applied_generation, faults, version FROM nodes ORDER BY name_key");
+        await using var cmd = data.CreateCommand("SELECT name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at FROM nodes ORDER BY name_key");
         var nodes = new List<NodeRecord>();
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -47,6 +49,7 @@ public sealed class PostgresNodeRegistry(NpgsqlDataSource data) : INodeRegistry
                 AppliedGeneration = reader.GetInt64(4),
                 Faults = ReadFaults(reader.GetString(5)),
                 Version = reader.GetString(6),
+                StoppedAt = reader.IsDBNull(7) ? null : new DateTimeOffset(reader.GetInt64(7), TimeSpan.Zero),
             });
         }
 

@@ -18,10 +18,11 @@ public sealed class SqliteNodeRegistry(string connectionString) : INodeRegistry
         await using var connection = await OpenAsync(cancellationToken);
         await using var cmd = connection.CreateCommand();
         cmd.CommandText = """
-            INSERT INTO nodes(name, api_address, started_at, heartbeat_at, applied_generation, faults, version)
-            VALUES($name, $api, $started, $heartbeat, $applied, $faults, $version)
+            INSERT INTO nodes(name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at)
+            VALUES($name, $api, $started, $heartbeat, $applied, $faults, $version, $stopped)
             ON CONFLICT(name) DO UPDATE SET name = excluded.name, api_address = excluded.api_address, started_at = excluded.started_at,
-                heartbeat_at = excluded.heartbeat_at, applied_generation = excluded.applied_generation, faults = excluded.faults, version = excluded.version
+                heartbeat_at = excluded.heartbeat_at, applied_generation = excluded.applied_generation, faults = excluded.faults, version = excluded.version,
+                stopped_at = excluded.stopped_at
             """;
         cmd.Parameters.AddWithValue("$name", node.Name);
         cmd.Parameters.AddWithValue("$api", node.ApiAddress);
@@ -30,6 +31,7 @@ public sealed class SqliteNodeRegistry(string connectionString) : INodeRegistry
         cmd.Parameters.AddWithValue("$applied", node.AppliedGeneration);
         cmd.Parameters.AddWithValue("$faults", JsonSerializer.Serialize(node.Faults, Json));
         cmd.Parameters.AddWithValue("$version", node.Version);
+        cmd.Parameters.AddWithValue("$stopped", node.StoppedAt is { } stopped ? stopped.UtcTicks : DBNull.Value);
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -37,7 +39,7 @@ public sealed class SqliteNodeRegistry(string connectionString) : INodeRegistry
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var cmd = connection.CreateCommand();
-        cmd.CommandText = "SELECT name, api_address, started_at, heartbeat_at, applied_generation, faults, version FROM nodes ORDER BY name";
+        cmd.CommandText = "SELECT name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at FROM nodes ORDER BY name";
         var nodes = new List<NodeRecord>();
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -51,6 +53,7 @@ public sealed class SqliteNodeRegistry(string connectionString) : INodeRegistry
                 AppliedGeneration = reader.GetInt64(4),
                 Faults = ReadFaults(reader.GetString(5)),
                 Version = reader.GetString(6),
+                StoppedAt = reader.IsDBNull(7) ? null : new DateTimeOffset(reader.GetInt64(7), TimeSpan.Zero),
             });
         }
 

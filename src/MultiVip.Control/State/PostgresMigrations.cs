@@ -95,7 +95,8 @@ internal static class PostgresMigrations
                 heartbeat_at bigint NOT NULL,
                 applied_generation bigint NOT NULL,
                 faults text NOT NULL,
-                version text NOT NULL);
+                version text NOT NULL,
+                stopped_at bigint);
             """),
     ];
 

@@ -75,7 +75,8 @@ internal static class SchemaMigrations
                 heartbeat_at INTEGER NOT NULL,
                 applied_generation INTEGER NOT NULL,
                 faults TEXT NOT NULL,
-                version TEXT NOT NULL);
+                version TEXT NOT NULL,
+                stopped_at INTEGER);
             """),
 
         // Several writers (docs/architecture.md#storage): each aggregate row records the generation

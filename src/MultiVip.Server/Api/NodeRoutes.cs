@@ -26,6 +26,7 @@ internal static class NodeRoutes
             StartedAt = n.Record.StartedAt,
             LastHeartbeat = n.Record.LastHeartbeat,
             HeartbeatAgeSeconds = Math.Round(n.HeartbeatAgeSeconds, 3),
+            StoppedAt = n.Record.StoppedAt,
             AppliedGeneration = n.Record.AppliedGeneration,
             CurrentGeneration = currentGeneration,
             Version = n.Record.Version,

@@ -417,6 +417,8 @@ public sealed class RunningServer : IAsyncDisposable, ITakeoverSource
     /// </summary>
     public async Task DrainAsync()
     {
+        // Leaving the cluster first: no other node's operation waits for this one while it drains.
+        await Heartbeat.StopAsync();
         await _dataPlane.DrainAndStopAsync(CancellationToken.None);
 
         // Only now, with every connection finished or reset, do the addresses leave the network;

@@ -26,6 +26,14 @@ public sealed class NodeStatesTests
     }
 
     [Fact]
+    public void A_node_that_stopped_cleanly_is_Down_at_once_whatever_its_heartbeat()
+    {
+        var stopped = Record(Now, 7) with { StoppedAt = Now };
+        Assert.Equal(NodeState.Down, NodeStates.Of(stopped, 7, Now, DownAfter));
+        Assert.False(NodeStates.IsLive(stopped, Now, DownAfter));
+    }
+
+    [Fact]
     public void Heartbeat_age_is_never_negative()
     {
         Assert.Equal(0, NodeStates.HeartbeatAgeSeconds(Record(Now + TimeSpan.FromSeconds(3), 0), Now));

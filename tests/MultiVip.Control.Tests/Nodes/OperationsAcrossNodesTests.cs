@@ -67,6 +67,22 @@ public sealed class OperationsAcrossNodesTests
     }
 
     [Fact]
+    public async Task A_node_that_stopped_cleanly_holds_nothing_up_and_a_stopping_node_says_so_in_the_registry()
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        await using var node = await Node.StartAsync(Other("b", applied: 0, heartbeatAge: TimeSpan.Zero) with { StoppedAt = now });
+        var operation = await node.Control.CreateServiceAsync(new CreateServiceRequest { Name = "stopped" }, Caller, default);
+        Assert.Equal(OperationStatus.Succeeded, (await node.Control.WaitAsync(operation, Wait, default)).OperationStatus);
+        Assert.Equal(NodeState.Down, State(node, "b"));
+
+        // This node's own stop leaves a record the others read as Down at once.
+        await node.Heartbeat.StopAsync();
+        var a = Assert.Single(await node.Registry.ListAsync(default), n => n.Name == "a");
+        Assert.NotNull(a.StoppedAt);
+        Assert.Equal(NodeState.Down, NodeStates.Of(a, operation.Generation, TimeProvider.System.GetUtcNow(), TimeSpan.FromSeconds(60)));
+    }
+
+    [Fact]
     public async Task A_fault_on_another_node_fails_the_operation_with_that_node_and_its_message()
     {
         await using var node = await Node.StartAsync(Other("b", applied: 0, heartbeatAge: TimeSpan.Zero));
