@@ -18,7 +18,7 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
     private readonly TimeProvider _timeProvider;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private readonly IConnectionForwarder _forwarder;
+    private readonly ISocketEngine _engine;
     private readonly SemaphoreSlim _applyGate = new(1, 1);
     private readonly ListenerReconciler<VipListener> _listeners;
     private readonly Lock _drainGate = new();
@@ -31,11 +31,12 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
     private int _disposed;
 
     public TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
-        : this(options, loggerFactory, timeProvider, PooledBufferForwarder.Instance)
+        : this(options, loggerFactory, timeProvider, pool: null)
     {
     }
 
-    internal TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, IConnectionForwarder forwarder)
+    /// <param name="pool">Where the forwarders rent their buffers (the shared pool when null); tests pass a counting pool.</param>
+    internal TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, System.Buffers.ArrayPool<byte>? pool)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
@@ -45,7 +46,7 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
         _timeProvider = timeProvider;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<TcpDataPlane>();
-        _forwarder = forwarder;
+        _engine = SocketEngines.Create(options.SocketEngine, pool ?? System.Buffers.ArrayPool<byte>.Shared);
         _connectionSlots = new SharedLimit(options.MaxConnections);
         _listeners = new ListenerReconciler<VipListener>(TransportProtocol.Tcp, this, loggerFactory);
     }
@@ -111,7 +112,7 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
             return null;
         }
 
-        var listener = new VipListener(socket, spec, _options, _timeProvider, _loggerFactory, _forwarder, RaiseProbeCompleted, _connectionSlots);
+        var listener = new VipListener(socket, spec, _options, _timeProvider, _loggerFactory, _engine, RaiseProbeCompleted, _connectionSlots);
         listener.Start();
         Log.ListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
         return listener;
