@@ -94,7 +94,8 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool) : IConnectionForwarde
                     await destination.SendAllAsync(buffer.AsMemory(Math.Max(sent, 0), read - Math.Max(sent, 0))).ConfigureAwait(false);
                 }
 
-                mayHaveMore = read == buffer.Length;
+                // A short read drained the socket, unless the peer's FIN was already queued behind it.
+                mayHaveMore = read == buffer.Length || source.PeerClosed;
             }
         }
         catch (SocketException)

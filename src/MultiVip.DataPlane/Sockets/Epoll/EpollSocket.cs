@@ -22,6 +22,7 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
     private readonly Descriptor _handle;
     private IPEndPoint? _remote;
     private int _errorSeen;
+    private int _peerClosed;
     private int _closed;
     private int _connectState;
 
@@ -47,6 +48,13 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
     /// <summary>The loop reported an error or hang-up (a failed connect, a reset).</summary>
     public bool ErrorSeen => Volatile.Read(ref _errorSeen) != 0;
 
+    /// <summary>
+    /// The peer's FIN (or an error) has been reported. Sticky, unlike the input edge: a read that
+    /// returned the last bytes before a FIN that was already queued is short, yet the socket still
+    /// has something to say (the 0-byte read), and no new edge will come for it.
+    /// </summary>
+    public bool PeerClosed => Volatile.Read(ref _peerClosed) != 0;
+
     internal SafeHandle Handle => _handle;
 
     /// <summary>Takes ownership of a fresh non-blocking descriptor and registers it with <paramref name="loop"/>.</summary>
@@ -71,6 +79,11 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
         if ((events & (LibC.EPOLLERR | LibC.EPOLLHUP)) != 0)
         {
             Volatile.Write(ref _errorSeen, 1);
+        }
+
+        if ((events & (LibC.EPOLLRDHUP | LibC.EPOLLHUP | LibC.EPOLLERR)) != 0)
+        {
+            Volatile.Write(ref _peerClosed, 1);
         }
 
         if ((events & (LibC.EPOLLIN | LibC.EPOLLRDHUP | LibC.EPOLLERR | LibC.EPOLLHUP)) != 0)
