@@ -120,6 +120,67 @@ internal static partial class Measurements
         }
     }
 
+    /// <summary>
+    /// System calls the proxy makes per new connection, by name: strace -c -f attached to the proxy
+    /// (every thread) while wrk opens connections with `Connection: close` for a few seconds; the
+    /// counts divided by the requests wrk completed (one connection each). Null when strace is missing
+    /// or cannot attach (no ptrace permission).
+    /// </summary>
+    public static async Task<Dictionary<string, double>?> SyscallsPerConnectionAsync(string address, int port, int pid, string run)
+    {
+        var output = Path.Combine(run, $"strace-{pid}.txt");
+        var info = new System.Diagnostics.ProcessStartInfo("strace") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in (string[])["-c", "-f", "-o", output, "-p", pid.ToString(CultureInfo.InvariantCulture)])
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        System.Diagnostics.Process strace;
+        try
+        {
+            strace = System.Diagnostics.Process.Start(info)!;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+
+        using (strace)
+        {
+            // strace says "Process N attached" per thread on stderr once it is in place.
+            var stderr = strace.StandardError;
+            var attached = await stderr.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            if (attached is null || !attached.Contains("attached", StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            _ = stderr.ReadToEndAsync();
+            await Task.Delay(500);
+            var wrk = await Tool.RunAsync(LoadCpu, "wrk", "-t1", "-c10", "-d3s", "--timeout", "5s", "-H", "Connection: close", $"http://{address}:{port}/");
+            var requests = double.Parse(CompletedRegex().Match(wrk).Groups[1].Value, CultureInfo.InvariantCulture);
+            // SIGINT: strace detaches and writes its summary (stopped by its PID, which we started).
+            await Tool.RunAsync("0,1", "kill", "-INT", strace.Id.ToString(CultureInfo.InvariantCulture));
+            await strace.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            var counts = new Dictionary<string, double>();
+            foreach (var line in File.ReadLines(output))
+            {
+                // "% time     seconds  usecs/call     calls    errors syscall": the name is last, the calls fourth.
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length >= 5 && double.TryParse(fields[0], CultureInfo.InvariantCulture, out _) && fields[^1] != "total"
+                    && double.TryParse(fields[3], CultureInfo.InvariantCulture, out var calls))
+                {
+                    counts[fields[^1]] = calls / requests;
+                }
+            }
+
+            return counts.Count > 0 ? counts : null;
+        }
+    }
+
+    [GeneratedRegex(@"(\d+) requests in")]
+    private static partial Regex CompletedRegex();
+
     [GeneratedRegex(@"Requests/sec:\s+([\d.]+)")]
     private static partial Regex RequestsRegex();
 }
