@@ -20,9 +20,18 @@ internal static partial class Measurements
     public static readonly Metric UdpDatagrams = new("udp", "UDP datagrams/s (iperf3 -u, 64-byte payloads, unlimited rate), received", "dgram/s", false);
     public static readonly Metric IdleRss = new("idle", "Memory per idle proxied connection (RSS growth / connections)", "KiB/conn", true);
 
+    public static readonly Metric CpuPerRequest = new("cpu-rps", "Proxy CPU time per keep-alive request (utime + stime of the proxy's processes / requests)", "µs", true);
+    public static readonly Metric CpuPerConnection = new("cpu-cps", "Proxy CPU time per new connection (utime + stime of the proxy's processes / connections)", "µs", true);
+
     public const string LoadCpu = "0";
 
-    public static async Task<(double Rps, double P50, double P99)> WrkAsync(string address, int port, TimeSpan duration, bool close)
+    /// <summary>wrk's completed requests over the whole run (for CPU per request).</summary>
+    public static double Completed(string wrkOutput) => double.Parse(CompletedRegex().Match(wrkOutput).Groups[1].Value, CultureInfo.InvariantCulture);
+
+    public static async Task<(double Rps, double P50, double P99)> WrkAsync(string address, int port, TimeSpan duration, bool close) =>
+        (await WrkRunAsync(address, port, duration, close)).Figures;
+
+    public static async Task<((double Rps, double P50, double P99) Figures, double Requests)> WrkRunAsync(string address, int port, TimeSpan duration, bool close)
     {
         var args = new List<string> { "-t1", "-c50", $"-d{(int)duration.TotalSeconds}s", "--latency", "--timeout", "5s" };
         if (close)
@@ -33,7 +42,7 @@ internal static partial class Measurements
         args.Add($"http://{address}:{port}/");
         var output = await Tool.RunAsync(LoadCpu, "wrk", [.. args]);
         var rps = double.Parse(RequestsRegex().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
-        return (rps, Percentile(output, "50%"), Percentile(output, "99%"));
+        return ((rps, Percentile(output, "50%"), Percentile(output, "99%")), Completed(output));
     }
 
     private static double Percentile(string output, string label)
@@ -158,7 +167,7 @@ internal static partial class Measurements
             _ = stderr.ReadToEndAsync();
             await Task.Delay(500);
             var wrk = await Tool.RunAsync(LoadCpu, "wrk", "-t1", "-c10", "-d3s", "--timeout", "5s", "-H", "Connection: close", $"http://{address}:{port}/");
-            var requests = double.Parse(CompletedRegex().Match(wrk).Groups[1].Value, CultureInfo.InvariantCulture);
+            var requests = Completed(wrk);
             // SIGINT: strace detaches and writes its summary (stopped by its PID, which we started).
             await Tool.RunAsync("0,1", "kill", "-INT", strace.Id.ToString(CultureInfo.InvariantCulture));
             await strace.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));

@@ -73,16 +73,26 @@ try
         Console.WriteLine($"Round {round}/{rounds}");
         foreach (var target in lab.Targets)
         {
-            var (rps, p50, p99) = await Measurements.WrkAsync(target.Address, Port(target), duration, close: false);
+            var cpu = target.Proxy?.TreeCpuMicroseconds();
+            var ((rps, p50, p99), requests) = await Measurements.WrkRunAsync(target.Address, Port(target), duration, close: false);
             Record(Measurements.RequestsPerSecond, target, rps);
             Record(Measurements.LatencyP50, target, p50);
             Record(Measurements.LatencyP99, target, p99);
+            if (cpu is { } before)
+            {
+                Record(Measurements.CpuPerRequest, target, (target.Proxy!.TreeCpuMicroseconds() - before) / requests);
+            }
         }
 
         foreach (var target in lab.Targets)
         {
-            var (cps, _, _) = await Measurements.WrkAsync(target.Address, Port(target), duration, close: true);
+            var cpu = target.Proxy?.TreeCpuMicroseconds();
+            var ((cps, _, _), connections) = await Measurements.WrkRunAsync(target.Address, Port(target), duration, close: true);
             Record(Measurements.ConnectionsPerSecond, target, cps);
+            if (cpu is { } before)
+            {
+                Record(Measurements.CpuPerConnection, target, (target.Proxy!.TreeCpuMicroseconds() - before) / connections);
+            }
         }
 
         if (quick)

@@ -12,7 +12,7 @@ internal static class Report
     private static readonly Metric[] Order =
     [
         Measurements.RequestsPerSecond, Measurements.LatencyP50, Measurements.LatencyP99, Measurements.ConnectionsPerSecond,
-        Measurements.Bulk1, Measurements.Bulk8, Measurements.UdpDatagrams, Measurements.IdleRss,
+        Measurements.CpuPerRequest, Measurements.CpuPerConnection, Measurements.Bulk1, Measurements.Bulk8, Measurements.UdpDatagrams, Measurements.IdleRss,
     ];
 
     public static string Write(
@@ -66,7 +66,9 @@ internal static class Report
         }
 
         md.AppendLine();
-        md.AppendLine("Ratios are MultiVip divided by the other (for latency and memory, below 1.0 is better). `n/a`: the target does not do it " +
+        md.AppendLine("Ratios are MultiVip divided by the other (for latency, CPU time and memory, below 1.0 is better). CPU time per request or connection " +
+            "is the proxy's own user + system time over the run (/proc/PID/stat) divided by what wrk completed: on a machine shared with other work it " +
+            "moves far less than the rates do, which follow how much of its core a proxy was given. `n/a`: the target does not do it " +
             "(HAProxy has no UDP; direct has no proxy memory).");
         md.AppendLine();
         md.Append(Extra(results, targets, extra));
@@ -118,7 +120,7 @@ internal static class Report
             return md.ToString();
         }
 
-        Metric[] metrics = [Measurements.RequestsPerSecond, Measurements.LatencyP50, Measurements.LatencyP99, Measurements.ConnectionsPerSecond];
+        Metric[] metrics = [Measurements.RequestsPerSecond, Measurements.LatencyP50, Measurements.LatencyP99, Measurements.ConnectionsPerSecond, Measurements.CpuPerRequest, Measurements.CpuPerConnection];
         md.AppendLine("## Two cores, and the socket engines");
         md.AppendLine();
         md.AppendLine("The same load, interleaved in the same rounds. **2 cores**: the proxy may run on both cores (`taskset -c 0,1`: HAProxy " +
@@ -132,7 +134,9 @@ internal static class Report
             md.Append(CultureInfo.InvariantCulture, $" {metric.Key} ({metric.Unit}) |");
         }
 
-        md.AppendLine(" conn/s vs the same proxy on 1 core |");
+        // (rps, p50, p99: keep-alive; cps: Connection: close; cpu-rps, cpu-cps: the proxy's CPU time per request and per connection.)
+
+        md.AppendLine(" conn/s, 2 cores / 1 core |");
         md.Append("|---|");
         md.Append(string.Concat(Enumerable.Repeat("---:|", metrics.Length + 1)));
         md.AppendLine();
@@ -144,7 +148,7 @@ internal static class Report
                 md.Append(CultureInfo.InvariantCulture, $" {Format(Median(results, metric, target))} |");
             }
 
-            var one = target.Split(',')[0].Split(" (")[0];
+            var one = target.Split(", 2 cores")[0];
             md.AppendLine(CultureInfo.InvariantCulture, $" {(one == target ? "" : Ratio(Median(results, Measurements.ConnectionsPerSecond, target), Median(results, Measurements.ConnectionsPerSecond, one)))} |");
         }
 

@@ -32,7 +32,7 @@ internal sealed unsafe class EpollLoop
             throw LibC.LastError();
         }
 
-        var thread = new Thread(Run) { IsBackground = true, Name = $"MultiVip epoll {index}" };
+        var thread = new Thread(Run) { IsBackground = true, Name = $"mv-epoll-{index}" };
         thread.UnsafeStart();
     }
 
