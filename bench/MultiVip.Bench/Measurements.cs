@@ -62,9 +62,38 @@ internal static partial class Measurements
         };
     }
 
+    /// <summary>
+    /// iperf3 once its server is free: the server takes one test at a time and, on a loaded machine,
+    /// may still be closing the previous one when the next starts ("the server is busy").
+    /// </summary>
+    private static async Task<string> IperfAsync(string[] args)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            string output;
+            try
+            {
+                output = await Tool.RunAsync(LoadCpu, "iperf3", args);
+            }
+            catch (InvalidOperationException ex) when (attempt < 20 && ex.Message.Contains("busy", StringComparison.Ordinal))
+            {
+                await Task.Delay(500);
+                continue;
+            }
+
+            if (attempt < 20 && output.Contains("the server is busy", StringComparison.Ordinal))
+            {
+                await Task.Delay(500);
+                continue;
+            }
+
+            return output;
+        }
+    }
+
     public static async Task<double> IperfTcpAsync(string address, TimeSpan duration, int streams)
     {
-        var output = await Tool.RunAsync(LoadCpu, "iperf3", "-c", address, "-p", "5201", "-t", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-P", streams.ToString(CultureInfo.InvariantCulture), "-J");
+        var output = await IperfAsync(["-c", address, "-p", "5201", "-t", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-P", streams.ToString(CultureInfo.InvariantCulture), "-J"]);
         using var json = JsonDocument.Parse(output);
         if (json.RootElement.TryGetProperty("error", out var error))
         {
@@ -76,7 +105,7 @@ internal static partial class Measurements
 
     public static async Task<double> IperfUdpAsync(string address, TimeSpan duration)
     {
-        var output = await Tool.RunAsync(LoadCpu, "iperf3", "-c", address, "-p", "5201", "-u", "-b", "0", "-l", "64", "-t", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-J");
+        var output = await IperfAsync(["-c", address, "-p", "5201", "-u", "-b", "0", "-l", "64", "-t", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-J"]);
         using var json = JsonDocument.Parse(output);
         if (json.RootElement.TryGetProperty("error", out var error))
         {
