@@ -104,6 +104,7 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool) : ISocketEngine
         private readonly Readiness[] _ready;
         private readonly CancellationTokenRegistration _stopping;
         private int _open;
+        private int _detached;
 
         public ListeningRegistration(Socket listening, CancellationToken stopping)
         {
@@ -139,12 +140,37 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool) : ISocketEngine
 
         public void OnEvents(uint events, EpollLoop loop) => _ready[loop.Index].Signal();
 
+        /// <summary>
+        /// The listener stopped accepting: every loop forgets the socket at once, synchronously in the
+        /// cancellation, and the handle reference is given back. A socket handed over to a successor
+        /// process stays open there: no loop of ours may then still be woken for its connections (with
+        /// EPOLLEXCLUSIVE that wake-up would be the successor's), and disposing a socket whose handle is
+        /// still referenced would make the runtime disconnect it, for the successor too.
+        /// </summary>
         private void Stop()
         {
             foreach (var ready in _ready)
             {
                 ready.End();
             }
+
+            Detach();
+        }
+
+        private void Detach()
+        {
+            if (Interlocked.Exchange(ref _detached, 1) != 0)
+            {
+                return;
+            }
+
+            EpollLoop.Unpublish(_fd, Generation);
+            foreach (var loop in EpollLoop.All)
+            {
+                loop.Unregister(_fd);
+            }
+
+            _handle.DangerousRelease();
         }
 
         public void Release()
@@ -155,13 +181,7 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool) : ISocketEngine
             }
 
             _stopping.Dispose();
-            EpollLoop.Unpublish(_fd, Generation);
-            foreach (var loop in EpollLoop.All)
-            {
-                loop.Unregister(_fd);
-            }
-
-            _handle.DangerousRelease();
+            Detach();
         }
     }
 
