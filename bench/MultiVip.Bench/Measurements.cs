@@ -20,9 +20,18 @@ internal static partial class Measurements
     public static readonly Metric UdpDatagrams = new("udp", "UDP datagrams/s (iperf3 -u, 64-byte payloads, unlimited rate), received", "dgram/s", false);
     public static readonly Metric IdleRss = new("idle", "Memory per idle proxied connection (RSS growth / connections)", "KiB/conn", true);
 
+    public static readonly Metric CpuPerRequest = new("cpu-rps", "Proxy CPU time per keep-alive request (utime + stime of the proxy's processes / requests)", "µs", true);
+    public static readonly Metric CpuPerConnection = new("cpu-cps", "Proxy CPU time per new connection (utime + stime of the proxy's processes / connections)", "µs", true);
+
     public const string LoadCpu = "0";
 
-    public static async Task<(double Rps, double P50, double P99)> WrkAsync(string address, int port, TimeSpan duration, bool close)
+    /// <summary>wrk's completed requests over the whole run (for CPU per request).</summary>
+    public static double Completed(string wrkOutput) => double.Parse(CompletedRegex().Match(wrkOutput).Groups[1].Value, CultureInfo.InvariantCulture);
+
+    public static async Task<(double Rps, double P50, double P99)> WrkAsync(string address, int port, TimeSpan duration, bool close) =>
+        (await WrkRunAsync(address, port, duration, close)).Figures;
+
+    public static async Task<((double Rps, double P50, double P99) Figures, double Requests)> WrkRunAsync(string address, int port, TimeSpan duration, bool close)
     {
         var args = new List<string> { "-t1", "-c50", $"-d{(int)duration.TotalSeconds}s", "--latency", "--timeout", "5s" };
         if (close)
@@ -33,7 +42,7 @@ internal static partial class Measurements
         args.Add($"http://{address}:{port}/");
         var output = await Tool.RunAsync(LoadCpu, "wrk", [.. args]);
         var rps = double.Parse(RequestsRegex().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
-        return (rps, Percentile(output, "50%"), Percentile(output, "99%"));
+        return ((rps, Percentile(output, "50%"), Percentile(output, "99%")), Completed(output));
     }
 
     private static double Percentile(string output, string label)
@@ -53,9 +62,38 @@ internal static partial class Measurements
         };
     }
 
+    /// <summary>
+    /// iperf3 once its server is free: the server takes one test at a time and, on a loaded machine,
+    /// may still be closing the previous one when the next starts ("the server is busy").
+    /// </summary>
+    private static async Task<string> IperfAsync(string[] args)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            string output;
+            try
+            {
+                output = await Tool.RunAsync(LoadCpu, "iperf3", args);
+            }
+            catch (InvalidOperationException ex) when (attempt < 20 && ex.Message.Contains("busy", StringComparison.Ordinal))
+            {
+                await Task.Delay(500);
+                continue;
+            }
+
+            if (attempt < 20 && output.Contains("the server is busy", StringComparison.Ordinal))
+            {
+                await Task.Delay(500);
+                continue;
+            }
+
+            return output;
+        }
+    }
+
     public static async Task<double> IperfTcpAsync(string address, TimeSpan duration, int streams)
     {
-        var output = await Tool.RunAsync(LoadCpu, "iperf3", "-c", address, "-p", "5201", "-t", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-P", streams.ToString(CultureInfo.InvariantCulture), "-J");
+        var output = await IperfAsync(["-c", address, "-p", "5201", "-t", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-P", streams.ToString(CultureInfo.InvariantCulture), "-J"]);
         using var json = JsonDocument.Parse(output);
         if (json.RootElement.TryGetProperty("error", out var error))
         {
@@ -67,7 +105,7 @@ internal static partial class Measurements
 
     public static async Task<double> IperfUdpAsync(string address, TimeSpan duration)
     {
-        var output = await Tool.RunAsync(LoadCpu, "iperf3", "-c", address, "-p", "5201", "-u", "-b", "0", "-l", "64", "-t", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-J");
+        var output = await IperfAsync(["-c", address, "-p", "5201", "-u", "-b", "0", "-l", "64", "-t", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-J"]);
         using var json = JsonDocument.Parse(output);
         if (json.RootElement.TryGetProperty("error", out var error))
         {
@@ -119,6 +157,67 @@ internal static partial class Measurements
             await Task.Delay(2000);
         }
     }
+
+    /// <summary>
+    /// System calls the proxy makes per new connection, by name: strace -c -f attached to the proxy
+    /// (every thread) while wrk opens connections with `Connection: close` for a few seconds; the
+    /// counts divided by the requests wrk completed (one connection each). Null when strace is missing
+    /// or cannot attach (no ptrace permission).
+    /// </summary>
+    public static async Task<Dictionary<string, double>?> SyscallsPerConnectionAsync(string address, int port, int pid, string run)
+    {
+        var output = Path.Combine(run, $"strace-{pid}.txt");
+        var info = new System.Diagnostics.ProcessStartInfo("strace") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in (string[])["-c", "-f", "-o", output, "-p", pid.ToString(CultureInfo.InvariantCulture)])
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        System.Diagnostics.Process strace;
+        try
+        {
+            strace = System.Diagnostics.Process.Start(info)!;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+
+        using (strace)
+        {
+            // strace says "Process N attached" per thread on stderr once it is in place.
+            var stderr = strace.StandardError;
+            var attached = await stderr.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            if (attached is null || !attached.Contains("attached", StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            _ = stderr.ReadToEndAsync();
+            await Task.Delay(500);
+            var wrk = await Tool.RunAsync(LoadCpu, "wrk", "-t1", "-c10", "-d3s", "--timeout", "5s", "-H", "Connection: close", $"http://{address}:{port}/");
+            var requests = Completed(wrk);
+            // SIGINT: strace detaches and writes its summary (stopped by its PID, which we started).
+            await Tool.RunAsync("0,1", "kill", "-INT", strace.Id.ToString(CultureInfo.InvariantCulture));
+            await strace.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            var counts = new Dictionary<string, double>();
+            foreach (var line in File.ReadLines(output))
+            {
+                // "% time     seconds  usecs/call     calls    errors syscall": the name is last, the calls fourth.
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length >= 5 && double.TryParse(fields[0], CultureInfo.InvariantCulture, out _) && fields[^1] != "total"
+                    && double.TryParse(fields[3], CultureInfo.InvariantCulture, out var calls))
+                {
+                    counts[fields[^1]] = calls / requests;
+                }
+            }
+
+            return counts.Count > 0 ? counts : null;
+        }
+    }
+
+    [GeneratedRegex(@"(\d+) requests in")]
+    private static partial Regex CompletedRegex();
 
     [GeneratedRegex(@"Requests/sec:\s+([\d.]+)")]
     private static partial Regex RequestsRegex();

@@ -6,7 +6,9 @@ using MultiVip.Contracts;
 namespace MultiVip.Bench;
 
 /// <summary>Where a measurement sends its load, and which process's memory counts for it.</summary>
-internal sealed record Target(string Name, string Address, bool SupportsUdp, ManagedProcess? Proxy);
+/// <param name="Extra">Measured for requests/s, latency and connections/s only (the two-core and
+/// other-engine rows), not for bulk, UDP or idle memory.</param>
+internal sealed record Target(string Name, string Address, bool SupportsUdp, ManagedProcess? Proxy, bool Extra = false);
 
 /// <summary>Starts the backend and the proxies, each with its config from bench/configs.</summary>
 internal sealed class Lab : IDisposable
@@ -15,6 +17,10 @@ internal sealed class Lab : IDisposable
     public const string HaproxyFront = "127.0.0.201";
     public const string NginxFront = "127.0.0.202";
     public const string MultiVipVip = "127.0.0.203";
+    public const string MultiVipDotnetVip = "127.0.0.204";
+    public const string Haproxy2Front = "127.0.0.205";
+    public const string Nginx2Front = "127.0.0.206";
+    public const string MultiVip2Vip = "127.0.0.207";
 
     /// <summary>
     /// The port every proxy listens on. Not 80: a packaged nginx (Debian starts one on install)
@@ -28,6 +34,9 @@ internal sealed class Lab : IDisposable
     /// <summary>Proxies get one core; load generators and the backend the other.</summary>
     public const string ProxyCpu = "1";
     public const string BackendCpu = "0";
+
+    /// <summary>The two-core rows: the proxy may run on both cores (sharing them with the load side).</summary>
+    public const string BothCpus = "0,1";
 
     private readonly List<ManagedProcess> _processes = [];
 
@@ -45,35 +54,56 @@ internal sealed class Lab : IDisposable
 
     public ManagedProcess? MultiVip { get; private set; }
 
-    public async Task StartAsync(int maxConnections)
+    public async Task StartAsync(int maxConnections, bool extraRows)
     {
         Directory.CreateDirectory(Path.Combine(Run, "tmp"));
-        Track(ManagedProcess.Start("backend", BackendCpu, "nginx", ["-c", Config("backend-nginx.conf", HaproxyFront)]));
+        Track(ManagedProcess.Start("backend", BackendCpu, "nginx", ["-c", Config("backend-nginx.conf", HaproxyFront, 1)]));
         Track(ManagedProcess.Start("iperf3", BackendCpu, "iperf3", ["-s", "-B", Backend, "-p", "5201"]));
         await WaitTcpAsync(Backend, BackendPort);
         await WaitTcpAsync(Backend, 5201);
         Targets.Add(new Target("direct", Backend, true, null));
 
-        var haproxy = Track(ManagedProcess.Start("haproxy", ProxyCpu, "haproxy", ["-db", "-f", Config("haproxy.cfg", HaproxyFront)]));
+        var haproxy = Track(ManagedProcess.Start("haproxy", ProxyCpu, "haproxy", ["-db", "-f", Config("haproxy.cfg", HaproxyFront, 1)]));
         await WaitTcpAsync(HaproxyFront, FrontPort);
         Targets.Add(new Target("HAProxy", HaproxyFront, false, haproxy));
 
-        var nginx = Track(ManagedProcess.Start("nginx-stream", ProxyCpu, "nginx", ["-c", Config("nginx-stream.conf", NginxFront)]));
+        var nginx = Track(ManagedProcess.Start("nginx-stream", ProxyCpu, "nginx", ["-c", Config("nginx-stream.conf", NginxFront, 1)]));
         await WaitTcpAsync(NginxFront, FrontPort);
         Targets.Add(new Target("nginx stream", NginxFront, true, nginx));
 
-        MultiVip = Track(await StartMultiVipAsync(maxConnections));
+        MultiVip = Track(await StartMultiVipAsync(maxConnections, MultiVipVip, ProxyCpu, "epoll"));
         Targets.Add(new Target("MultiVip", MultiVipVip, await MultiVipUdpAsync(), MultiVip));
+        if (!extraRows)
+        {
+            return;
+        }
+
+        // The same MultiVip on the runtime's System.Net.Sockets: what the epoll engine changes.
+        MultiVipDotnet = Track(await StartMultiVipAsync(maxConnections, MultiVipDotnetVip, ProxyCpu, "dotnet"));
+        Targets.Add(new Target("MultiVip (dotnet engine)", MultiVipDotnetVip, false, MultiVipDotnet, Extra: true));
+
+        // Two cores each: HAProxy nbthread 2, nginx 2 workers, MultiVip unpinned (one epoll loop per core).
+        var haproxy2 = Track(ManagedProcess.Start("haproxy-2", BothCpus, "haproxy", ["-db", "-f", Config("haproxy.cfg", Haproxy2Front, 2)]));
+        await WaitTcpAsync(Haproxy2Front, FrontPort);
+        Targets.Add(new Target("HAProxy, 2 cores", Haproxy2Front, false, haproxy2, Extra: true));
+        var nginx2 = Track(ManagedProcess.Start("nginx-stream-2", BothCpus, "nginx", ["-c", Config("nginx-stream.conf", Nginx2Front, 2)]));
+        await WaitTcpAsync(Nginx2Front, FrontPort);
+        Targets.Add(new Target("nginx stream, 2 cores", Nginx2Front, false, nginx2, Extra: true));
+        var multivip2 = Track(await StartMultiVipAsync(maxConnections, MultiVip2Vip, BothCpus, "epoll"));
+        Targets.Add(new Target("MultiVip, 2 cores", MultiVip2Vip, false, multivip2, Extra: true));
     }
 
-    private async Task<ManagedProcess> StartMultiVipAsync(int maxConnections)
+    public ManagedProcess? MultiVipDotnet { get; private set; }
+
+    private async Task<ManagedProcess> StartMultiVipAsync(int maxConnections, string vip, string cpus, string engine)
     {
-        var dataDir = Path.Combine(Run, "multivip");
-        var process = ManagedProcess.Start("multivip", ProxyCpu, "dotnet",
+        var dataDir = Path.Combine(Run, "multivip-" + vip);
+        var process = ManagedProcess.Start("multivip-" + vip, cpus, "dotnet",
         [
             Path.Combine(Repo, "artifacts", "multivip", "multivip.dll"), "serve",
-            "--data-dir", dataDir, "--api", "http://127.0.0.1:0", "--dns", "off", "--vip-pool", $"{MultiVipVip}-{MultiVipVip}",
+            "--data-dir", dataDir, "--api", "http://127.0.0.1:0", "--dns", "off", "--vip-pool", $"{vip}-{vip}",
             "--max-connections-per-listener", maxConnections.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--socket-engine", engine,
         ]);
         var endpointFile = Path.Combine(dataDir, "endpoint");
         for (var i = 0; !File.Exists(endpointFile); i++)
@@ -92,7 +122,7 @@ internal sealed class Lab : IDisposable
         await client.AddEndpointAsync("bench", "backend", new EndpointRequest { Name = "web", Protocol = "tcp", LocalPort = BackendPort, PublicPort = FrontPort });
         await client.AddEndpointAsync("bench", "backend", new EndpointRequest { Name = "bulk", Protocol = "tcp", LocalPort = 5201, PublicPort = 5201 });
         await client.AddEndpointAsync("bench", "backend", new EndpointRequest { Name = "bulk-udp", Protocol = "udp", LocalPort = 5201, PublicPort = 5201 });
-        await WaitTcpAsync(MultiVipVip, FrontPort);
+        await WaitTcpAsync(vip, FrontPort);
         return process;
     }
 
@@ -113,15 +143,16 @@ internal sealed class Lab : IDisposable
     public static MultiVipClient Client(string dataDir) =>
         new(ClientConnection.Resolve(null, null, dataDir));
 
-    private string Config(string name, string front)
+    private string Config(string name, string front, int threads)
     {
         var text = File.ReadAllText(Path.Combine(Repo, "bench", "configs", name))
             .Replace("{{RUN}}", Run, StringComparison.Ordinal)
             .Replace("{{BACKEND}}", Backend, StringComparison.Ordinal)
             .Replace("{{FRONT}}", front, StringComparison.Ordinal)
+            .Replace("{{THREADS}}", threads.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("{{FRONT_PORT}}", FrontPort.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("{{BACKEND_PORT}}", BackendPort.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
-        var path = Path.Combine(Run, name);
+        var path = Path.Combine(Run, $"{threads}-{name}");
         File.WriteAllText(path, text);
         return path;
     }

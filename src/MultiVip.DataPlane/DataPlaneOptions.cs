@@ -71,8 +71,24 @@ public sealed record DataPlaneOptions
     /// </summary>
     public bool FreeBind { get; init; }
 
+    /// <summary>
+    /// What drives the TCP data plane's sockets. Default <see cref="SocketEngine.Epoll"/> on Linux
+    /// (x86-64, arm64): the data plane's own epoll loops, one per core, with fewer system calls per
+    /// connection; <see cref="SocketEngine.Dotnet"/> elsewhere, or to rule the engine out when
+    /// diagnosing. Both pass the same behaviour tests; bench/run measures the difference.
+    /// </summary>
+    public SocketEngine SocketEngine { get; init; } = Sockets.Epoll.LibC.IsSupported ? SocketEngine.Epoll : SocketEngine.Dotnet;
+
     internal void Validate()
     {
+        if (SocketEngine == SocketEngine.Epoll && !Sockets.Epoll.LibC.IsSupported)
+        {
+            throw new ArgumentException(
+                $"the epoll socket engine needs Linux on x86-64 or arm64 (this is {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier}); use the dotnet engine (--socket-engine dotnet).",
+                nameof(SocketEngine));
+        }
+
+
         ArgumentOutOfRangeException.ThrowIfLessThan(DrainTimeout, TimeSpan.Zero, nameof(DrainTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxConnectionsPerListener, 0, nameof(MaxConnectionsPerListener));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(BackendConnectTimeout, TimeSpan.Zero, nameof(BackendConnectTimeout));
@@ -81,4 +97,14 @@ public sealed record DataPlaneOptions
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxConnections, 0, nameof(MaxConnections));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxUdpSessions, 0, nameof(MaxUdpSessions));
     }
+}
+
+/// <summary>The socket layer of the TCP data plane (<see cref="DataPlaneOptions.SocketEngine"/>).</summary>
+public enum SocketEngine
+{
+    /// <summary>The data plane's own non-blocking sockets on edge-triggered epoll loops, one per core (Linux).</summary>
+    Epoll,
+
+    /// <summary>The runtime's System.Net.Sockets (any platform).</summary>
+    Dotnet,
 }

@@ -55,6 +55,11 @@ internal static class ServeCommand
         var maxApiConnections = IntOption("--max-api-connections", "Connections the API, dashboard and /metrics accept at once; near the cap the longest-idle connection is closed for a new one.", defaults.MaxApiConnections, 8);
         var connectTimeout = IntOption("--connect-timeout", "Milliseconds one connect to a backend may take before the next member is tried (5 s is 5000).", (int)defaults.ConnectTimeout.TotalMilliseconds, 10, "milliseconds");
         var connectAttempts = IntOption("--connect-attempts", "Backends tried for one client connection: the one its flow maps to, then the next in its preference order; a client waits at most attempts x --connect-timeout.", defaults.ConnectAttempts, 1);
+        var socketEngine = new Option<MultiVip.DataPlane.SocketEngine>("--socket-engine")
+        {
+            Description = "What drives the TCP data plane's sockets: epoll (the data plane's own non-blocking sockets on one edge-triggered loop per core, Linux; the default there) or dotnet (System.Net.Sockets).",
+            DefaultValueFactory = _ => defaults.SocketEngine,
+        };
         var dns = new Option<string>("--dns")
         {
             Description = $"Address (ip:port) of the embedded authoritative DNS server, UDP and TCP; 'off' disables it. Default {ServerOptions.DefaultDns}.",
@@ -115,7 +120,7 @@ internal static class ServeCommand
 
         var serve = new Command("serve", "Run the MultiVip server (REST API and dashboard on --api, DNS, data plane) with its state in --data-dir, until Ctrl+C or SIGTERM.")
         {
-            pools, vipInterface, store, dataPlane, kernelSnat, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
+            pools, vipInterface, store, dataPlane, kernelSnat, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, socketEngine, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
             authFailureLimit, sessionLifetime, allowedHosts, noTakeover, nodeName, nodeDownAfter,
         };
 
@@ -144,6 +149,7 @@ internal static class ServeCommand
                 MaxApiConnections = parse.GetValue(maxApiConnections),
                 ConnectTimeout = TimeSpan.FromMilliseconds(parse.GetValue(connectTimeout)),
                 ConnectAttempts = parse.GetValue(connectAttempts),
+                SocketEngine = parse.GetValue(socketEngine),
                 Dns = parse.GetValue(dns),
                 DnsZone = parse.GetValue(dnsZone) ?? ServerOptions.DefaultDnsZone,
                 MaxRequestBodyBytes = parse.GetValue(maxBody),

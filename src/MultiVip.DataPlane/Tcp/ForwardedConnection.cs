@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using MultiVip.DataPlane.Health;
 
 namespace MultiVip.DataPlane.Tcp;
@@ -19,7 +18,7 @@ internal sealed class ForwardedConnection
     private int _closed;
     private int _directionsEnded;
 
-    public ForwardedConnection(Socket client, Socket backendSocket, BackendState backend, IPEndPoint remote, TimeProvider timeProvider)
+    public ForwardedConnection(ConnectionSocket client, ConnectionSocket backendSocket, BackendState backend, IPEndPoint remote, TimeProvider timeProvider)
     {
         Id = Interlocked.Increment(ref s_nextId);
         Client = client;
@@ -32,9 +31,9 @@ internal sealed class ForwardedConnection
 
     public long Id { get; }
 
-    public Socket Client { get; }
+    public ConnectionSocket Client { get; }
 
-    public Socket BackendSocket { get; }
+    public ConnectionSocket BackendSocket { get; }
 
     public BackendState Backend { get; }
 
@@ -67,12 +66,12 @@ internal sealed class ForwardedConnection
 
         if (!finsExchanged)
         {
-            Shutdown(Client);
-            Shutdown(BackendSocket);
+            Client.Shutdown();
+            BackendSocket.Shutdown();
         }
 
-        Client.Dispose();
-        BackendSocket.Dispose();
+        Client.Close();
+        BackendSocket.Close();
         _completed.TrySetResult();
     }
 
@@ -84,41 +83,8 @@ internal sealed class ForwardedConnection
             return;
         }
 
-        Abort(Client);
-        Abort(BackendSocket);
+        Client.Abort();
+        BackendSocket.Abort();
         _completed.TrySetResult();
-    }
-
-    /// <summary>SO_LINGER with a zero timeout makes close() send RST instead of FIN.</summary>
-    public static void Abort(Socket socket)
-    {
-        try
-        {
-            socket.LingerState = new LingerOption(true, 0);
-        }
-        catch (SocketException)
-        {
-            // Already reset by the peer: nothing left to tell it.
-        }
-        catch (ObjectDisposedException)
-        {
-            return;
-        }
-
-        socket.Dispose();
-    }
-
-    private static void Shutdown(Socket socket)
-    {
-        try
-        {
-            socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (SocketException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
     }
 }

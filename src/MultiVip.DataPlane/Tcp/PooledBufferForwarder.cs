@@ -31,10 +31,12 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
         // wait). A zero-byte receive can complete on a stale readiness event with nothing to read; an
         // asynchronous read after it would then wait holding a 64 KiB buffer, so idle connections
         // would pin memory. Async operations are unaffected by this flag.
-        connection.Client.Blocking = false;
-        connection.BackendSocket.Blocking = false;
-        var upstream = CopyAsync(connection, connection.Client, connection.BackendSocket, _pool, fromClient: true);
-        var downstream = CopyAsync(connection, connection.BackendSocket, connection.Client, _pool, fromClient: false);
+        var client = ((DotnetConnectionSocket)connection.Client).Socket;
+        var backend = ((DotnetConnectionSocket)connection.BackendSocket).Socket;
+        client.Blocking = false;
+        backend.Blocking = false;
+        var upstream = CopyAsync(connection, client, backend, _pool, fromClient: true);
+        var downstream = CopyAsync(connection, backend, client, _pool, fromClient: false);
         await upstream.ConfigureAwait(false);
         await downstream.ConfigureAwait(false);
 

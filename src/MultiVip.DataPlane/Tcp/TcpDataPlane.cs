@@ -18,7 +18,7 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
     private readonly TimeProvider _timeProvider;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private readonly IConnectionForwarder _forwarder;
+    private readonly ISocketEngine _engine;
     private readonly SemaphoreSlim _applyGate = new(1, 1);
     private readonly ListenerReconciler<VipListener> _listeners;
     private readonly Lock _drainGate = new();
@@ -32,11 +32,12 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
     private int _disposed;
 
     public TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, InheritedSockets? inherited = null)
-        : this(options, loggerFactory, timeProvider, PooledBufferForwarder.Instance, inherited)
+        : this(options, loggerFactory, timeProvider, pool: null, inherited)
     {
     }
 
-    internal TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, IConnectionForwarder forwarder, InheritedSockets? inherited = null)
+    /// <param name="pool">Where the forwarders rent their buffers (the shared pool when null); tests pass a counting pool.</param>
+    internal TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, System.Buffers.ArrayPool<byte>? pool, InheritedSockets? inherited = null)
     {
         _inherited = inherited ?? InheritedSockets.None;
         ArgumentNullException.ThrowIfNull(options);
@@ -47,7 +48,7 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
         _timeProvider = timeProvider;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<TcpDataPlane>();
-        _forwarder = forwarder;
+        _engine = SocketEngines.Create(options.SocketEngine, pool ?? System.Buffers.ArrayPool<byte>.Shared);
         _connectionSlots = new SharedLimit(options.MaxConnections);
         _listeners = new ListenerReconciler<VipListener>(TransportProtocol.Tcp, this, loggerFactory);
     }
@@ -124,7 +125,7 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
             return null;
         }
 
-        var listener = new VipListener(socket, spec, _options, _timeProvider, _loggerFactory, _forwarder, RaiseProbeCompleted, _connectionSlots);
+        var listener = new VipListener(socket, spec, _options, _timeProvider, _loggerFactory, _engine, RaiseProbeCompleted, _connectionSlots);
         listener.Start();
         Log.ListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
         return listener;

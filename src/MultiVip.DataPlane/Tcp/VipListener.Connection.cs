@@ -17,19 +17,18 @@ namespace MultiVip.DataPlane.Tcp;
 /// </summary>
 internal sealed partial class VipListener
 {
-    private async Task HandleConnectionAsync(Socket client)
+    private async Task HandleConnectionAsync(ConnectionSocket client)
     {
         IPEndPoint? remote = null;
-        Socket? backendSocket = null;
+        ConnectionSocket? backendSocket = null;
         var admission = default(Admission);
         try
         {
-            client.NoDelay = true;
-            remote = (IPEndPoint)client.RemoteEndPoint!;
+            remote = client.PrepareClient();
 
             if (!TryAdmit(remote, ref admission))
             {
-                ForwardedConnection.Abort(client);
+                client.Abort();
                 return;
             }
 
@@ -37,22 +36,22 @@ internal sealed partial class VipListener
             var route = _routing.Current;
             if (!PassesAcl(route, remote))
             {
-                ForwardedConnection.Abort(client);
+                client.Abort();
                 return;
             }
 
             var candidates = ChooseBackends(route, remote);
             if (candidates.Count == 0)
             {
-                ForwardedConnection.Abort(client);
+                client.Abort();
                 return;
             }
 
             BackendState? backend;
-            (backend, backendSocket) = await ConnectWithRetriesAsync(route, candidates, remote).ConfigureAwait(false);
+            (backend, backendSocket) = await ConnectWithRetriesAsync(route, candidates, remote, client).ConfigureAwait(false);
             if (backend is null || backendSocket is null)
             {
-                ForwardedConnection.Abort(client);
+                client.Abort();
                 return;
             }
 
@@ -67,10 +66,10 @@ internal sealed partial class VipListener
             Log.ConnectionSetupFailed(_logger, Key, remote, ex);
             if (backendSocket is not null)
             {
-                ForwardedConnection.Abort(backendSocket);
+                backendSocket.Abort();
             }
 
-            ForwardedConnection.Abort(client);
+            client.Abort();
         }
         finally
         {
@@ -152,7 +151,7 @@ internal sealed partial class VipListener
     /// Step 4, connect: each candidate in turn, each attempt bounded by
     /// <see cref="DataPlaneOptions.BackendConnectTimeout"/>. (null, null) when every one failed.
     /// </summary>
-    private async Task<(BackendState? Backend, Socket? Socket)> ConnectWithRetriesAsync(RouteTable route, ArraySegment<int> candidates, IPEndPoint remote)
+    private async Task<(BackendState? Backend, ConnectionSocket? Socket)> ConnectWithRetriesAsync(RouteTable route, ArraySegment<int> candidates, IPEndPoint remote, ConnectionSocket client)
     {
         for (var attempt = 0; attempt < candidates.Count; attempt++)
         {
@@ -165,8 +164,8 @@ internal sealed partial class VipListener
 
             try
             {
-                var socket = await BackendConnector.ConnectAsync(
-                    candidate.Spec.Target, _options.BackendConnectTimeout, _timeProvider, _stopping.Token).ConfigureAwait(false);
+                var socket = await _engine.ConnectAsync(
+                    candidate.Spec.Target, client, _options.BackendConnectTimeout, _timeProvider, _stopping.Token).ConfigureAwait(false);
                 return (candidate, socket);
             }
             catch (Exception ex) when (ex is SocketException or TimeoutException)
@@ -183,7 +182,7 @@ internal sealed partial class VipListener
     }
 
     /// <summary>Step 5, the PROXY protocol header, when the endpoint asks for one: before any client byte.</summary>
-    private async Task SendProxyHeaderAsync(ListenerSpec spec, Socket backendSocket, IPEndPoint remote)
+    private async Task SendProxyHeaderAsync(ListenerSpec spec, ConnectionSocket backendSocket, IPEndPoint remote)
     {
         if (spec.ProxyProtocol == ProxyProtocolVersion.None)
         {
@@ -191,7 +190,7 @@ internal sealed partial class VipListener
         }
 
         var header = ProxyProtocolHeader.Build(spec.ProxyProtocol, remote, _localEndPoint);
-        await backendSocket.SendAsync(header, SocketFlags.None).ConfigureAwait(false);
+        await backendSocket.SendAsync(header).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -23,6 +23,7 @@ internal sealed partial class VipListener : IRoutedListener
     private readonly DataPlaneOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly ISocketEngine _engine;
     private readonly IConnectionForwarder _forwarder;
     private readonly ConcurrentDictionary<long, ForwardedConnection> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -44,7 +45,7 @@ internal sealed partial class VipListener : IRoutedListener
         DataPlaneOptions options,
         TimeProvider timeProvider,
         ILoggerFactory loggerFactory,
-        IConnectionForwarder forwarder,
+        ISocketEngine engine,
         Action<ProbeObservation> onProbe,
         SharedLimit connectionSlots)
     {
@@ -57,7 +58,8 @@ internal sealed partial class VipListener : IRoutedListener
         _options = options;
         _timeProvider = timeProvider;
         _logger = logger;
-        _forwarder = forwarder;
+        _engine = engine;
+        _forwarder = engine.Forwarder;
         Key = spec.Key;
         // The accepted socket's local address is the listener's own: no getsockname() per connection.
         _localEndPoint = new IPEndPoint(spec.Key.Address, spec.Key.Port);
@@ -87,7 +89,19 @@ internal sealed partial class VipListener : IRoutedListener
 
     public IReadOnlyCollection<ForwardedConnection> SnapshotConnections() => [.. _connections.Values];
 
-    public void Start() => _acceptLoop = Task.Run(AcceptLoopAsync);
+    /// <summary>Starts the engine's accept loops on the listening socket (one per core with the epoll engine).</summary>
+    public void Start()
+    {
+        var acceptors = _engine.CreateAcceptors(_socket, _stopping.Token);
+        var loops = new Task[acceptors.Length];
+        for (var i = 0; i < acceptors.Length; i++)
+        {
+            var acceptor = acceptors[i];
+            loops[i] = Task.Run(() => AcceptLoopAsync(acceptor));
+        }
+
+        _acceptLoop = Task.WhenAll(loops);
+    }
 
     /// <summary>
     /// Swaps in a new spec for the same key. Backends whose spec is unchanged keep their health and
@@ -222,15 +236,16 @@ internal sealed partial class VipListener : IRoutedListener
         }
     }
 
-    private async Task AcceptLoopAsync()
+    private async Task AcceptLoopAsync(IClientAcceptor acceptor)
     {
+        using var owned = acceptor;
         var backoff = default(AcceptBackoff);
         while (!_stopping.IsCancellationRequested)
         {
-            Socket client;
+            ConnectionSocket client;
             try
             {
-                client = await _socket.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+                client = await acceptor.AcceptAsync().ConfigureAwait(false);
                 backoff.Reset();
             }
             catch (Exception ex) when (_stopping.IsCancellationRequested

@@ -21,6 +21,7 @@ public static partial class ServerHost
         new(nameof(DataPlaneOptions.MaxConnectAttempts), "--connect-attempts", (s, d) => d with { MaxConnectAttempts = s.ConnectAttempts }),
         new(nameof(DataPlaneOptions.MaxUdpSessionsPerListener), "--max-udp-sessions-per-listener", (s, d) => d with { MaxUdpSessionsPerListener = s.MaxUdpSessionsPerListener }),
         new(nameof(DataPlaneOptions.MaxConnections), "--max-connections", (s, d) => s.MaxConnections is { } n ? d with { MaxConnections = n } : d),
+        new(nameof(DataPlaneOptions.SocketEngine), "--socket-engine", (s, d) => d with { SocketEngine = s.SocketEngine }),
         new(nameof(DataPlaneOptions.MaxUdpSessions), "--max-udp-sessions", (s, d) => s.MaxUdpSessions is { } n ? d with { MaxUdpSessions = n } : d),
         // An interface to put the VIP addresses on means they may not be there yet when listeners bind.
         new(nameof(DataPlaneOptions.FreeBind), "--vip-interface", (s, d) => d with { FreeBind = s.VipInterface is not null }),

@@ -67,6 +67,9 @@ public sealed record ServerOptions
     /// <summary>Backends tried for one client connection (the one its flow maps to, then the next in its preference order).</summary>
     public int ConnectAttempts { get; init; } = new MultiVip.DataPlane.DataPlaneOptions().MaxConnectAttempts;
 
+    /// <summary>What drives the TCP data plane's sockets: the data plane's own epoll loops (default on Linux) or System.Net.Sockets.</summary>
+    public MultiVip.DataPlane.SocketEngine SocketEngine { get; init; } = new MultiVip.DataPlane.DataPlaneOptions().SocketEngine;
+
     /// <summary>
     /// Where the embedded authoritative DNS server listens (UDP and TCP), as ip:port; port 0 picks a
     /// free port (see <see cref="RunningServer.DnsEndPoint"/>). "off" (or null) disables it.

@@ -8,8 +8,7 @@ using Xunit.Abstractions;
 namespace MultiVip.DataPlane.Tests.Abuse;
 
 /// <summary>Backends that swallow requests, never accept, or die in the middle of a response.</summary>
-[Collection(AbuseCollection.Name)]
-public sealed class BadBackendTests(ITestOutputHelper output)
+public abstract class BadBackendTests(ITestOutputHelper output, SocketEngine engine)
 {
     [Fact]
     public async Task Backend_that_accepts_and_never_answers_does_not_hold_up_other_backends()
@@ -23,7 +22,7 @@ public sealed class BadBackendTests(ITestOutputHelper output)
             }
         });
         await using var healthy = new TestBackend("healthy");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var stuckKey = TestNet.NextKey();
         var okKey = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(stuckKey, silent), TestNet.Spec(okKey, healthy));
@@ -55,7 +54,7 @@ public sealed class BadBackendTests(ITestOutputHelper output)
         using var blackhole = await BlackholeAsync();
         await using var healthy = new TestBackend("healthy");
         var connectTimeout = TimeSpan.FromMilliseconds(300);
-        await using var plane = TestPlane.Create(options: new DataPlaneOptions { BackendConnectTimeout = connectTimeout, MaxConnectAttempts = 2 });
+        await using var plane = TestPlane.Create(engine, options: new DataPlaneOptions { BackendConnectTimeout = connectTimeout, MaxConnectAttempts = 2 });
         var key = TestNet.NextKey();
         var spec = TestNet.Spec(key, healthy) with
         {
@@ -91,7 +90,7 @@ public sealed class BadBackendTests(ITestOutputHelper output)
         using var first = await BlackholeAsync();
         using var second = await BlackholeAsync();
         var connectTimeout = TimeSpan.FromMilliseconds(300);
-        await using var plane = TestPlane.Create(options: new DataPlaneOptions { BackendConnectTimeout = connectTimeout, MaxConnectAttempts = 2 });
+        await using var plane = TestPlane.Create(engine, options: new DataPlaneOptions { BackendConnectTimeout = connectTimeout, MaxConnectAttempts = 2 });
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, new ListenerSpec
         {
@@ -139,7 +138,7 @@ public sealed class BadBackendTests(ITestOutputHelper output)
             socket.LingerState = new LingerOption(true, 0);
             socket.Close();
         });
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, dying));
 
@@ -197,3 +196,9 @@ public sealed class BadBackendTests(ITestOutputHelper output)
         }
     }
 }
+
+[Collection(AbuseCollection.Name)]
+public sealed class BadBackendTestsOnEpoll(ITestOutputHelper output) : BadBackendTests(output, SocketEngine.Epoll);
+
+[Collection(AbuseCollection.Name)]
+public sealed class BadBackendTestsOnDotnet(ITestOutputHelper output) : BadBackendTests(output, SocketEngine.Dotnet);

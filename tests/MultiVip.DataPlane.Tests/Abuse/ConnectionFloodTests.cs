@@ -6,8 +6,7 @@ using Xunit.Abstractions;
 namespace MultiVip.DataPlane.Tests.Abuse;
 
 /// <summary>A listener at its connection limit under a flood of new clients.</summary>
-[Collection(AbuseCollection.Name)]
-public sealed class ConnectionFloodTests(ITestOutputHelper output)
+public abstract class ConnectionFloodTests(ITestOutputHelper output, SocketEngine engine)
 {
     private const int Limit = 20;
     private const int Flood = 300;
@@ -16,7 +15,7 @@ public sealed class ConnectionFloodTests(ITestOutputHelper output)
     public async Task Flood_beyond_the_limit_is_reset_promptly_while_admitted_connections_keep_working()
     {
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create(options: new DataPlaneOptions { MaxConnectionsPerListener = Limit });
+        await using var plane = TestPlane.Create(engine, options: new DataPlaneOptions { MaxConnectionsPerListener = Limit });
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
 
@@ -71,3 +70,9 @@ public sealed class ConnectionFloodTests(ITestOutputHelper output)
         fresh.ForEach(s => s.Dispose());
     }
 }
+
+[Collection(AbuseCollection.Name)]
+public sealed class ConnectionFloodTestsOnEpoll(ITestOutputHelper output) : ConnectionFloodTests(output, SocketEngine.Epoll);
+
+[Collection(AbuseCollection.Name)]
+public sealed class ConnectionFloodTestsOnDotnet(ITestOutputHelper output) : ConnectionFloodTests(output, SocketEngine.Dotnet);

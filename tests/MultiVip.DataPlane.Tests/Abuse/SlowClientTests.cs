@@ -7,8 +7,7 @@ using Xunit.Abstractions;
 namespace MultiVip.DataPlane.Tests.Abuse;
 
 /// <summary>Clients that trickle, say nothing, or half-close, while other clients need service.</summary>
-[Collection(AbuseCollection.Name)]
-public sealed class SlowClientTests(ITestOutputHelper output)
+public abstract class SlowClientTests(ITestOutputHelper output, SocketEngine engine)
 {
     private const int Tricklers = 40;
     private const int Silent = 100;
@@ -52,7 +51,7 @@ public sealed class SlowClientTests(ITestOutputHelper output)
         });
 
         var time = new FakeTimeProvider();
-        await using var plane = TestPlane.Create(time);
+        await using var plane = TestPlane.Create(engine, time);
         var key = TestNet.NextKey();
         var idleTimeout = TimeSpan.FromMinutes(4);
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend) with { IdleTimeout = idleTimeout });
@@ -138,3 +137,9 @@ public sealed class SlowClientTests(ITestOutputHelper output)
         return answers;
     }
 }
+
+[Collection(AbuseCollection.Name)]
+public sealed class SlowClientTestsOnEpoll(ITestOutputHelper output) : SlowClientTests(output, SocketEngine.Epoll);
+
+[Collection(AbuseCollection.Name)]
+public sealed class SlowClientTestsOnDotnet(ITestOutputHelper output) : SlowClientTests(output, SocketEngine.Dotnet);

@@ -11,7 +11,7 @@ namespace MultiVip.DataPlane.Tests.Metrics;
 /// Per-VIP byte totals for usage: exact (each byte once, however often they are read) and
 /// complete (a listener or backend that is removed keeps its bytes in the total).
 /// </summary>
-public sealed class VipBytesTests
+public abstract class VipBytesTests(SocketEngine engine)
 {
     private static int s_next = Random.Shared.Next(0, 1000);
 
@@ -46,7 +46,7 @@ public sealed class VipBytesTests
     public async Task A_removed_listener_keeps_its_bytes_and_reading_often_counts_nothing_twice()
     {
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
 
@@ -67,7 +67,7 @@ public sealed class VipBytesTests
     {
         await using var vm1 = new TestBackend("vm1");
         await using var vm2 = new TestBackend("vm2");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, vm1, vm2));
 
@@ -85,3 +85,7 @@ public sealed class VipBytesTests
         Assert.Equal((sent, received), Of(plane, "Vip1"));
     }
 }
+
+public sealed class VipBytesTestsOnEpoll() : VipBytesTests(SocketEngine.Epoll);
+
+public sealed class VipBytesTestsOnDotnet() : VipBytesTests(SocketEngine.Dotnet);

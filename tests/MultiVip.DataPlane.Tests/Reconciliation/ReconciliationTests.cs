@@ -8,7 +8,7 @@ using MultiVip.Model.Services;
 namespace MultiVip.DataPlane.Tests.Reconciliation;
 
 /// <summary>ApplyAsync semantics: live on return, unchanged listeners untouched, draining, faults and retries.</summary>
-public sealed class ReconciliationTests
+public abstract class ReconciliationTests(SocketEngine engine)
 {
     private static readonly DataPlaneOptions Drain30s = new() { DrainTimeout = TimeSpan.FromSeconds(30) };
 
@@ -19,7 +19,7 @@ public sealed class ReconciliationTests
         await using var old = new TestBackend("vmOld");
         await using var replacement = new TestBackend("vmNew");
         await using var other = new TestBackend("vmOther");
-        await using var plane = TestPlane.Create(time, Drain30s);
+        await using var plane = TestPlane.Create(engine, time, Drain30s);
         var key = TestNet.NextKey();
         var otherKey = TestNet.NextKey();
         var spec = TestNet.Spec(key, old);
@@ -52,7 +52,7 @@ public sealed class ReconciliationTests
     public async Task Acl_change_applies_to_new_connections_only()
     {
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         var source = IPAddress.Parse("127.0.0.23");
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
@@ -71,7 +71,7 @@ public sealed class ReconciliationTests
         var time = new FakeTimeProvider();
         await using var a = new TestBackend("vmA");
         await using var b = new TestBackend("vmB");
-        await using var plane = TestPlane.Create(time, Drain30s);
+        await using var plane = TestPlane.Create(engine, time, Drain30s);
         var key = TestNet.NextKey();
         var spec = TestNet.Spec(key, a, b) with { Probe = TestNet.TcpProbe() };
         await plane.ApplyOkAsync(1, spec);
@@ -94,7 +94,7 @@ public sealed class ReconciliationTests
     {
         var time = new FakeTimeProvider();
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create(time, Drain30s);
+        await using var plane = TestPlane.Create(engine, time, Drain30s);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
         using var client = await TestNet.ConnectAsync(key);
@@ -120,7 +120,7 @@ public sealed class ReconciliationTests
     public async Task Listener_readded_on_the_same_key_after_removal_serves_again()
     {
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
         await plane.ApplyOkAsync(2);
@@ -132,7 +132,7 @@ public sealed class ReconciliationTests
     public async Task Unchanged_listener_keeps_backend_health_and_counters_across_applies()
     {
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         var spec = TestNet.Spec(key, backend);
         await plane.ApplyOkAsync(1, spec);
@@ -147,7 +147,7 @@ public sealed class ReconciliationTests
     public async Task Address_not_on_this_host_is_a_fault_that_says_how_to_fix_it_and_is_retried()
     {
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var good = TestNet.NextKey();
         var foreign = new ListenerKey(IPAddress.Parse("192.0.2.10"), TransportProtocol.Tcp, 8443);
 
@@ -168,7 +168,7 @@ public sealed class ReconciliationTests
     public async Task Port_in_use_is_a_fault_until_it_is_freed()
     {
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         var squatter = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         squatter.Bind(new IPEndPoint(key.Address, key.Port));
@@ -186,7 +186,7 @@ public sealed class ReconciliationTests
     public async Task Older_generation_is_a_no_op()
     {
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(5, TestNet.Spec(key, backend));
 
@@ -200,7 +200,7 @@ public sealed class ReconciliationTests
     public async Task Udp_listeners_are_ignored_without_a_fault()
     {
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey() with { Protocol = TransportProtocol.Udp };
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
         await plane.ApplyOkAsync(2, TestNet.Spec(key, backend));
@@ -211,7 +211,7 @@ public sealed class ReconciliationTests
     public async Task Concurrent_applies_are_serialized()
     {
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var keys = Enumerable.Range(0, 8).Select(_ => TestNet.NextKey()).ToArray();
         var applies = keys.Select((k, i) => plane.ApplyAsync(new DesiredState(i + 1, [.. keys.Take(i + 1).Select(x => TestNet.Spec(x, backend))]), CancellationToken.None));
         var results = await Task.WhenAll(applies).WaitAsync(TestNet.Timeout);
@@ -226,7 +226,7 @@ public sealed class ReconciliationTests
     {
         var time = new FakeTimeProvider();
         await using var backend = new TestBackend("vm1");
-        var plane = TestPlane.Create(time, Drain30s);
+        var plane = TestPlane.Create(engine, time, Drain30s);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
         using var client = await TestNet.ConnectAsync(key);
@@ -245,7 +245,7 @@ public sealed class ReconciliationTests
     public async Task Dispose_closes_listeners_and_connections()
     {
         await using var backend = new TestBackend("vm1");
-        var plane = TestPlane.Create();
+        var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
         using var client = await TestNet.ConnectAsync(key);
@@ -257,3 +257,7 @@ public sealed class ReconciliationTests
         await Assert.ThrowsAsync<ObjectDisposedException>(() => plane.ApplyAsync(DesiredState.Empty, CancellationToken.None));
     }
 }
+
+public sealed class ReconciliationTestsOnEpoll() : ReconciliationTests(SocketEngine.Epoll);
+
+public sealed class ReconciliationTestsOnDotnet() : ReconciliationTests(SocketEngine.Dotnet);

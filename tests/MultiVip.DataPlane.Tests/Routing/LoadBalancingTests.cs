@@ -7,14 +7,14 @@ using MultiVip.Model.Services;
 namespace MultiVip.DataPlane.Tests.Routing;
 
 /// <summary>Distribution modes, connect retry and the no-healthy-member refusal, on real sockets.</summary>
-public sealed class LoadBalancingTests
+public abstract class LoadBalancingTests(SocketEngine engine)
 {
     [Fact]
     public async Task Five_tuple_distribution_spreads_connections_across_members()
     {
         await using var a = new TestBackend("vmA");
         await using var b = new TestBackend("vmB");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, a, b));
 
@@ -34,7 +34,7 @@ public sealed class LoadBalancingTests
     {
         await using var a = new TestBackend("vmA");
         await using var b = new TestBackend("vmB");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, a, b) with { Distribution = LoadBalancerDistribution.SourceIP });
 
@@ -60,7 +60,7 @@ public sealed class LoadBalancingTests
         await using var live = new TestBackend("vmLive");
         await using var dead = new TestBackend("vmDead");
         dead.Stop();
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
 
         // No probe: the dead member stays in rotation, so only the connect retry can save its flows.
@@ -81,7 +81,7 @@ public sealed class LoadBalancingTests
     {
         await using var dead = new TestBackend("vmDead");
         dead.Stop();
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, dead));
 
@@ -94,7 +94,7 @@ public sealed class LoadBalancingTests
     {
         var time = new FakeTimeProvider();
         await using var a = new TestBackend("vmA");
-        await using var plane = TestPlane.Create(time);
+        await using var plane = TestPlane.Create(engine, time);
         var watcher = new ProbeWatcher(plane);
         var key = TestNet.NextKey();
 
@@ -121,3 +121,7 @@ public sealed class LoadBalancingTests
         Assert.Equal("vmA", await TestNet.RoundTripAsync(established, "after"));
     }
 }
+
+public sealed class LoadBalancingTestsOnEpoll() : LoadBalancingTests(SocketEngine.Epoll);
+
+public sealed class LoadBalancingTestsOnDotnet() : LoadBalancingTests(SocketEngine.Dotnet);

@@ -14,11 +14,13 @@ namespace MultiVip.DataPlane.Tests.Sockets;
 /// </summary>
 public sealed class TotalLimitTests
 {
-    [Fact]
-    public async Task Tcp_total_is_shared_by_listeners_and_a_freed_slot_admits_the_next_client()
+    [Theory]
+    [InlineData(SocketEngine.Epoll)]
+    [InlineData(SocketEngine.Dotnet)]
+    public async Task Tcp_total_is_shared_by_listeners_and_a_freed_slot_admits_the_next_client(SocketEngine engine)
     {
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create(options: new DataPlaneOptions { MaxConnections = 3, MaxConnectionsPerListener = 10 });
+        await using var plane = TestPlane.Create(engine, options: new DataPlaneOptions { MaxConnections = 3, MaxConnectionsPerListener = 10 });
         var a = TestNet.NextKey();
         var b = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(a, backend), TestNet.Spec(b, backend));

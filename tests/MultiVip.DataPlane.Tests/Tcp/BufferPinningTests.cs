@@ -5,7 +5,7 @@ using MultiVip.DataPlane.Tests.Infrastructure;
 
 namespace MultiVip.DataPlane.Tests.Tcp;
 
-public sealed class BufferPinningTests
+public abstract class BufferPinningTests(SocketEngine engine)
 {
     /// <summary>Counts buffers out on loan so the test can see what idle connections hold.</summary>
     private sealed class CountingPool : ArrayPool<byte>
@@ -33,7 +33,7 @@ public sealed class BufferPinningTests
     {
         var pool = new CountingPool();
         await using var backend = new TestBackend("vm1");
-        await using var plane = new TcpDataPlane(new DataPlaneOptions(), NullLoggerFactory.Instance, TimeProvider.System, new PooledBufferForwarder(pool));
+        await using var plane = new TcpDataPlane(new DataPlaneOptions { SocketEngine = engine }, NullLoggerFactory.Instance, TimeProvider.System, pool);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
 
@@ -67,3 +67,7 @@ public sealed class BufferPinningTests
         }
     }
 }
+
+public sealed class BufferPinningTestsOnEpoll() : BufferPinningTests(SocketEngine.Epoll);
+
+public sealed class BufferPinningTestsOnDotnet() : BufferPinningTests(SocketEngine.Dotnet);

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace MultiVip.DataPlane.Tests.Tcp;
 
 /// <summary>Large transfers in both directions at once: back-pressure must hold and no byte may be lost or reordered.</summary>
-public sealed class BulkTransferTests(ITestOutputHelper output)
+public abstract class BulkTransferTests(ITestOutputHelper output, SocketEngine engine)
 {
     private const int Size = 64 * 1024 * 1024;
 
@@ -22,7 +22,7 @@ public sealed class BulkTransferTests(ITestOutputHelper output)
             await send;
             socket.Shutdown(SocketShutdown.Send);
         });
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
 
@@ -60,7 +60,7 @@ public sealed class BulkTransferTests(ITestOutputHelper output)
 
             socket.Shutdown(SocketShutdown.Send);
         });
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, sink));
 
@@ -148,3 +148,7 @@ public sealed class BulkTransferTests(ITestOutputHelper output)
         }
     }
 }
+
+public sealed class BulkTransferTestsOnEpoll(ITestOutputHelper output) : BulkTransferTests(output, SocketEngine.Epoll);
+
+public sealed class BulkTransferTestsOnDotnet(ITestOutputHelper output) : BulkTransferTests(output, SocketEngine.Dotnet);

@@ -9,7 +9,7 @@ using MultiVip.Model.Services;
 namespace MultiVip.DataPlane.Tests.Tcp;
 
 /// <summary>Byte forwarding, FIN/RST propagation, ACLs, limits, idle timeout and PROXY headers on real loopback sockets.</summary>
-public sealed class ForwardingTests
+public abstract class ForwardingTests(SocketEngine engine)
 {
     private static readonly IPAddress Source21 = IPAddress.Parse("127.0.0.21");
     private static readonly IPAddress Source22 = IPAddress.Parse("127.0.0.22");
@@ -18,7 +18,7 @@ public sealed class ForwardingTests
     public async Task Single_endpoint_echoes_through_the_vip()
     {
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
 
@@ -49,7 +49,7 @@ public sealed class ForwardingTests
             await socket.SendAsync(Encoding.ASCII.GetBytes($"got {total} bytes"), SocketFlags.None);
             socket.Shutdown(SocketShutdown.Send);
         });
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
 
@@ -68,7 +68,7 @@ public sealed class ForwardingTests
             socket.LingerState = new LingerOption(true, 0);
             socket.Close();
         });
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
 
@@ -99,7 +99,7 @@ public sealed class ForwardingTests
                 backendSaw.TrySetResult(ex.SocketErrorCode);
             }
         });
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
 
@@ -116,7 +116,7 @@ public sealed class ForwardingTests
     public async Task Acl_permits_and_denies_by_source_address()
     {
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend) with
         {
@@ -133,7 +133,7 @@ public sealed class ForwardingTests
     public async Task Connections_beyond_the_limit_are_refused_with_a_reset()
     {
         await using var backend = new TestBackend("vm1");
-        await using var plane = TestPlane.Create(options: new DataPlaneOptions { MaxConnectionsPerListener = 2 });
+        await using var plane = TestPlane.Create(engine, options: new DataPlaneOptions { MaxConnectionsPerListener = 2 });
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
 
@@ -170,7 +170,7 @@ public sealed class ForwardingTests
                 backendClosed.TrySetResult();
             }
         });
-        await using var plane = TestPlane.Create(time);
+        await using var plane = TestPlane.Create(engine, time);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend) with { IdleTimeout = TimeSpan.FromSeconds(10) });
 
@@ -214,7 +214,7 @@ public sealed class ForwardingTests
 
             await socket.SendAsync(rest, SocketFlags.None);
         });
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend) with { ProxyProtocol = version });
 
@@ -271,3 +271,7 @@ public sealed class ForwardingTests
         return buffer;
     }
 }
+
+public sealed class ForwardingTestsOnEpoll() : ForwardingTests(SocketEngine.Epoll);
+
+public sealed class ForwardingTestsOnDotnet() : ForwardingTests(SocketEngine.Dotnet);

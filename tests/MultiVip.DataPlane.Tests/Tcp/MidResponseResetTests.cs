@@ -27,8 +27,7 @@ namespace MultiVip.DataPlane.Tests.Tcp;
 /// at a time caught it as often as 50. Runs alone (the abuse collection): every client pushes data
 /// as fast as loopback takes it.
 /// </remarks>
-[Collection(AbuseCollection.Name)]
-public sealed class MidResponseResetTests(ITestOutputHelper output)
+public abstract class MidResponseResetTests(ITestOutputHelper output, SocketEngine engine)
 {
     private const int ResponseSize = 256 * 1024;
     private const int Clients = 500;
@@ -45,7 +44,7 @@ public sealed class MidResponseResetTests(ITestOutputHelper output)
             socket.LingerState = new LingerOption(true, 0);
             socket.Close();
         }, Address(1, 2));
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = Key(Address(1, 1));
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
 
@@ -75,7 +74,7 @@ public sealed class MidResponseResetTests(ITestOutputHelper output)
             {
             }
         }, Address(2, 2));
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = Key(Address(2, 1));
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
 
@@ -101,7 +100,7 @@ public sealed class MidResponseResetTests(ITestOutputHelper output)
             var sender = SendUntilStoppedAsync(socket, stop.Token);
             seen.Enqueue(await ReadToTheEndAsync(socket, sender, stop));
         }, Address(3, 2));
-        await using var plane = TestPlane.Create();
+        await using var plane = TestPlane.Create(engine);
         var key = Key(Address(3, 1));
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
 
@@ -261,3 +260,9 @@ public sealed class MidResponseResetTests(ITestOutputHelper output)
         public bool Reset => !Fin && State == TcpClose;
     }
 }
+
+[Collection(AbuseCollection.Name)]
+public sealed class MidResponseResetTestsOnEpoll(ITestOutputHelper output) : MidResponseResetTests(output, SocketEngine.Epoll);
+
+[Collection(AbuseCollection.Name)]
+public sealed class MidResponseResetTestsOnDotnet(ITestOutputHelper output) : MidResponseResetTests(output, SocketEngine.Dotnet);

@@ -14,7 +14,7 @@ namespace MultiVip.DataPlane.Tests.Tcp;
 /// production), each forwarded to a different local port whose server presents the tenant's own
 /// certificate. TLS passes through untouched, so the client must see the right subject per VIP.
 /// </summary>
-public sealed class MultiTenantTlsTests
+public abstract class MultiTenantTlsTests(SocketEngine engine)
 {
     [Fact]
     public async Task Three_vips_on_one_public_port_each_present_their_own_certificate()
@@ -32,7 +32,7 @@ public sealed class MultiTenantTlsTests
 
             var vips = tenants.Select(_ => TestNet.NextVip()).ToArray();
             var port = CommonFreePort(vips);
-            await using var plane = TestPlane.Create();
+            await using var plane = TestPlane.Create(engine);
             var specs = vips.Select((vip, i) => TestNet.Spec(new ListenerKey(vip, TransportProtocol.Tcp, port), backends[i]) with
             {
                 VirtualIpName = $"Vip{i + 1}",
@@ -134,3 +134,7 @@ public sealed class MultiTenantTlsTests
         }
     }
 }
+
+public sealed class MultiTenantTlsTestsOnEpoll() : MultiTenantTlsTests(SocketEngine.Epoll);
+
+public sealed class MultiTenantTlsTestsOnDotnet() : MultiTenantTlsTests(SocketEngine.Dotnet);

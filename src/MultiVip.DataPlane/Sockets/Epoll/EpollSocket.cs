@@ -1,0 +1,307 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using MultiVip.DataPlane.Tcp;
+
+namespace MultiVip.DataPlane.Sockets.Epoll;
+
+/// <summary>
+/// A non-blocking TCP socket of the epoll engine: a raw descriptor, registered once with its loop
+/// (edge-triggered input, output and peer half-close: one epoll_ctl for its whole life), and its two
+/// <see cref="Readiness"/> directions. Reads and writes are plain recv/send calls that answer
+/// "would block" instead of waiting; the caller then awaits the direction's next edge, which costs
+/// no system call of its own (the loop's epoll_wait serves every socket). The descriptor is a
+/// SafeHandle, so closing it while another thread is inside a call defers the close() until that
+/// call returns and a reused descriptor number is never read by mistake.
+/// </summary>
+internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
+{
+    private const uint Interest = LibC.EPOLLIN | LibC.EPOLLOUT | LibC.EPOLLRDHUP | LibC.EPOLLET;
+
+    private readonly Descriptor _handle;
+    private IPEndPoint? _remote;
+    private int _errorSeen;
+    private int _peerClosed;
+    private int _closed;
+    private int _connectState;
+
+    private EpollSocket(int fd, EpollLoop loop, IPEndPoint? remote)
+    {
+        _handle = new Descriptor(fd);
+        Loop = loop;
+        _remote = remote;
+    }
+
+    public EpollLoop Loop { get; }
+
+    public Readiness Readable { get; } = new();
+
+    public Readiness Writable { get; } = new();
+
+    public int Generation
+    {
+        get => _handle.Generation;
+        set => _handle.Generation = value;
+    }
+
+    /// <summary>The loop reported an error or hang-up (a failed connect, a reset).</summary>
+    public bool ErrorSeen => Volatile.Read(ref _errorSeen) != 0;
+
+    /// <summary>
+    /// The peer's FIN (or an error) has been reported. Sticky, unlike the input edge: a read that
+    /// returned the last bytes before a FIN that was already queued is short, yet the socket still
+    /// has something to say (the 0-byte read), and no new edge will come for it.
+    /// </summary>
+    public bool PeerClosed => Volatile.Read(ref _peerClosed) != 0;
+
+    internal SafeHandle Handle => _handle;
+
+    /// <summary>Takes ownership of a fresh non-blocking descriptor and registers it with <paramref name="loop"/>.</summary>
+    public static EpollSocket Adopt(int fd, EpollLoop loop, IPEndPoint? remote)
+    {
+        var socket = new EpollSocket(fd, loop, remote);
+        try
+        {
+            loop.Register(fd, socket, Interest);
+        }
+        catch
+        {
+            socket._handle.Dispose();
+            throw;
+        }
+
+        return socket;
+    }
+
+    public void OnEvents(uint events, EpollLoop loop)
+    {
+        if ((events & (LibC.EPOLLERR | LibC.EPOLLHUP)) != 0)
+        {
+            Volatile.Write(ref _errorSeen, 1);
+        }
+
+        if ((events & (LibC.EPOLLRDHUP | LibC.EPOLLHUP | LibC.EPOLLERR)) != 0)
+        {
+            Volatile.Write(ref _peerClosed, 1);
+        }
+
+        if ((events & (LibC.EPOLLIN | LibC.EPOLLRDHUP | LibC.EPOLLERR | LibC.EPOLLHUP)) != 0)
+        {
+            Readable.Signal();
+        }
+
+        if ((events & (LibC.EPOLLOUT | LibC.EPOLLERR | LibC.EPOLLHUP)) != 0)
+        {
+            Writable.Signal();
+        }
+    }
+
+    /// <summary>recv(): the byte count, 0 for the peer's FIN, or minus errno (-EAGAIN: nothing there now).</summary>
+    public unsafe int Receive(byte[] buffer)
+    {
+        Readable.Clear();
+        fixed (byte* p = buffer)
+        {
+            var read = LibC.recv(_handle, p, buffer.Length, 0);
+            return read >= 0 ? (int)read : -Marshal.GetLastPInvokeError();
+        }
+    }
+
+    /// <summary>send() without SIGPIPE: the byte count taken, or minus errno.</summary>
+    public unsafe int Send(ReadOnlySpan<byte> data)
+    {
+        Writable.Clear();
+        fixed (byte* p = data)
+        {
+            var sent = LibC.send(_handle, p, data.Length, LibC.MSG_NOSIGNAL);
+            return sent >= 0 ? (int)sent : -Marshal.GetLastPInvokeError();
+        }
+    }
+
+    /// <summary>Sends everything, waiting for the output edge while the socket buffer is full.
+    /// Throws SocketException on an error, ObjectDisposedException when closed meanwhile.</summary>
+    public async ValueTask SendAllAsync(ReadOnlyMemory<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            var sent = Send(data.Span);
+            if (sent > 0)
+            {
+                data = data[sent..];
+                continue;
+            }
+
+            if (sent != -LibC.EAGAIN)
+            {
+                throw LibC.Error(-sent);
+            }
+
+            if (!await Writable.WaitAsync().ConfigureAwait(false))
+            {
+                throw new ObjectDisposedException(nameof(EpollSocket));
+            }
+        }
+    }
+
+    public override ValueTask SendAsync(ReadOnlyMemory<byte> data) => SendAllAsync(data);
+
+    public unsafe override IPEndPoint PrepareClient()
+    {
+        var on = 1;
+        _ = LibC.setsockopt(_handle, LibC.IPPROTO_TCP, LibC.TCP_NODELAY, &on, sizeof(int));
+        return _remote!;
+    }
+
+    public unsafe void SetNoDelay()
+    {
+        var on = 1;
+        _ = LibC.setsockopt(_handle, LibC.IPPROTO_TCP, LibC.TCP_NODELAY, &on, sizeof(int));
+    }
+
+    /// <summary>Passes a half-close on: FIN towards this socket's peer, reading goes on.</summary>
+    public void ShutdownSend()
+    {
+        if (LibC.shutdown(_handle, LibC.SHUT_WR) != 0)
+        {
+            throw LibC.LastError();
+        }
+    }
+
+    /// <summary>tcpi_state, the first byte of struct tcp_info (include/net/tcp_states.h).</summary>
+    public unsafe byte TcpState()
+    {
+        var info = stackalloc byte[8];
+        var length = 8;
+        return LibC.getsockopt(_handle, LibC.IPPROTO_TCP, LibC.TCP_INFO, info, &length) == 0 ? info[0] : (byte)0;
+    }
+
+    /// <summary>SO_ERROR: why a connect failed (read only on the failure path).</summary>
+    public unsafe int PendingError()
+    {
+        var error = 0;
+        var length = sizeof(int);
+        return LibC.getsockopt(_handle, LibC.SOL_SOCKET, LibC.SO_ERROR, &error, &length) == 0 ? error : Marshal.GetLastPInvokeError();
+    }
+
+    public unsafe int Connect(IPEndPoint target)
+    {
+        var address = stackalloc byte[28];
+        var length = WriteAddress(target, new Span<byte>(address, 28));
+        return LibC.connect(_handle, address, length) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>Registers a socket whose connect() is under way (registered after connect: an unconnected socket reports a hang-up).</summary>
+    public void RegisterAfterConnect() => Loop.Register((int)_handle.DangerousGetHandle(), this, Interest);
+
+    public static EpollSocket CreateUnregistered(int fd, EpollLoop loop) => new(fd, loop, null);
+
+    public override void Shutdown()
+    {
+        try
+        {
+            _ = LibC.shutdown(_handle, LibC.SHUT_RDWR);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public override void Close()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        Readable.End();
+        Writable.End();
+        _handle.Dispose();
+    }
+
+    public unsafe override void Abort()
+    {
+        if (Volatile.Read(ref _closed) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            // struct linger { int l_onoff; int l_linger; }: on, 0 s.
+            var linger = stackalloc int[2] { 1, 0 };
+            _ = LibC.setsockopt(_handle, LibC.SOL_SOCKET, LibC.SO_LINGER, linger, 8);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        Close();
+    }
+
+    /// <summary>Arms <see cref="CancelConnect"/> for a connect under way.</summary>
+    public void BeginConnectWait() => Volatile.Write(ref _connectState, 1);
+
+    /// <summary>The connect finished (either way) before it was cancelled: false when <see cref="CancelConnect"/> won.</summary>
+    public bool EndConnectWait() => Interlocked.CompareExchange(ref _connectState, 0, 1) == 1;
+
+    /// <summary>Ends a wait for a connect (its timeout or the listener's stop); the connector then gives up.
+    /// No effect once the connect finished, so a timer firing late never ends a live socket's output.</summary>
+    public void CancelConnect()
+    {
+        if (Interlocked.CompareExchange(ref _connectState, 2, 1) == 1)
+        {
+            Writable.End();
+        }
+    }
+
+    public static int WriteAddress(IPEndPoint endPoint, Span<byte> address)
+    {
+        address.Clear();
+        if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(address, LibC.AF_INET6);
+            BinaryPrimitives.WriteUInt16BigEndian(address[2..], (ushort)endPoint.Port);
+            endPoint.Address.TryWriteBytes(address.Slice(8, 16), out _);
+            BinaryPrimitives.WriteUInt32LittleEndian(address[24..], (uint)endPoint.Address.ScopeId);
+            return 28;
+        }
+
+        BinaryPrimitives.WriteUInt16LittleEndian(address, LibC.AF_INET);
+        BinaryPrimitives.WriteUInt16BigEndian(address[2..], (ushort)endPoint.Port);
+        endPoint.Address.TryWriteBytes(address.Slice(4, 4), out _);
+        return 16;
+    }
+
+    public static IPEndPoint ReadAddress(ReadOnlySpan<byte> address)
+    {
+        var family = BinaryPrimitives.ReadUInt16LittleEndian(address);
+        var port = BinaryPrimitives.ReadUInt16BigEndian(address[2..]);
+        if (family == LibC.AF_INET6)
+        {
+            var ip = new IPAddress(address.Slice(8, 16), BinaryPrimitives.ReadUInt32LittleEndian(address[24..]));
+            // A v4 client of a dual-stack listener, as the runtime reports it too.
+            return new IPEndPoint(ip, port);
+        }
+
+        return new IPEndPoint(new IPAddress(address.Slice(4, 4)), port);
+    }
+
+    /// <summary>The descriptor: closed once no call uses it any more, after its loop forgot it.</summary>
+    private sealed class Descriptor : SafeHandle
+    {
+        public Descriptor(int fd)
+            : base(-1, ownsHandle: true) => SetHandle(fd);
+
+        public int Generation { get; set; }
+
+        public override bool IsInvalid => handle == -1;
+
+        protected override bool ReleaseHandle()
+        {
+            var fd = (int)handle;
+            EpollLoop.Unpublish(fd, Generation);
+            return LibC.close(fd) == 0;
+        }
+    }
+}

@@ -1,0 +1,118 @@
+using System.Buffers;
+using System.Net.Sockets;
+using MultiVip.DataPlane.Sockets.Epoll;
+
+namespace MultiVip.DataPlane.Tcp;
+
+/// <summary>
+/// The copier of the epoll engine: the same two loops and the same FIN/RST rules as
+/// <see cref="PooledBufferForwarder"/>, over <see cref="EpollSocket"/>s. Waiting for data is waiting
+/// for the loop's input edge (no system call, no buffer held); a read that did not fill the buffer
+/// emptied the socket, so the loop waits for the next edge instead of asking again. A message thus
+/// costs one recv and one send per direction, like an event-loop proxy.
+/// </summary>
+internal sealed class EpollForwarder(ArrayPool<byte> pool) : IConnectionForwarder
+{
+    private const byte TcpStateCloseWait = 8;
+
+    public async Task ForwardAsync(ForwardedConnection connection)
+    {
+        var client = (EpollSocket)connection.Client;
+        var backend = (EpollSocket)connection.BackendSocket;
+        var upstream = CopyAsync(connection, client, backend, fromClient: true);
+        var downstream = CopyAsync(connection, backend, client, fromClient: false);
+        await upstream.ConfigureAwait(false);
+        await downstream.ConfigureAwait(false);
+        connection.Close(finsExchanged: true);
+    }
+
+    private async Task CopyAsync(ForwardedConnection connection, EpollSocket source, EpollSocket destination, bool fromClient)
+    {
+        byte[]? buffer = null;
+        // The client usually sent its first bytes before the backend connect finished; the backend has not answered yet.
+        var mayHaveMore = fromClient;
+        try
+        {
+            while (true)
+            {
+                if (!mayHaveMore)
+                {
+                    if (buffer is not null)
+                    {
+                        pool.Return(buffer);
+                        buffer = null;
+                    }
+
+                    if (!await source.Readable.WaitAsync().ConfigureAwait(false))
+                    {
+                        return; // closed by us (idle sweep, drain, the other direction's reset)
+                    }
+                }
+
+                buffer ??= pool.Rent(PooledBufferForwarder.BufferSize);
+                var read = source.Receive(buffer);
+                if (read == -LibC.EAGAIN)
+                {
+                    mayHaveMore = false;
+                    continue;
+                }
+
+                if (read < 0)
+                {
+                    throw LibC.Error(-read);
+                }
+
+                connection.Touch();
+                if (read == 0)
+                {
+                    // FIN from the source. As in PooledBufferForwarder: the first direction to end checks
+                    // that it was a FIN and not a reset another call collected (CLOSE_WAIT), then passes
+                    // the half-close on; the second one leaves the FIN to close().
+                    if (!connection.EndDirection())
+                    {
+                        if (source.TcpState() != TcpStateCloseWait)
+                        {
+                            connection.Reset();
+                            return;
+                        }
+
+                        destination.ShutdownSend();
+                    }
+
+                    return;
+                }
+
+                connection.Backend.Counters.AddBytes(fromClient, read);
+                var sent = destination.Send(buffer.AsSpan(0, read));
+                if (sent != read)
+                {
+                    if (sent < 0 && sent != -LibC.EAGAIN)
+                    {
+                        throw LibC.Error(-sent);
+                    }
+
+                    await destination.SendAllAsync(buffer.AsMemory(Math.Max(sent, 0), read - Math.Max(sent, 0))).ConfigureAwait(false);
+                }
+
+                // A short read drained the socket, unless the peer's FIN was already queued behind it.
+                mayHaveMore = read == buffer.Length || source.PeerClosed;
+            }
+        }
+        catch (SocketException)
+        {
+            // RST from either peer (or a failed write): the other peer must see a reset too.
+            connection.Reset();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed by us while this loop was in a call.
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                pool.Return(buffer);
+            }
+        }
+    }
+}
