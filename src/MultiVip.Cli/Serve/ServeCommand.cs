@@ -77,6 +77,7 @@ internal static class ServeCommand
                 r.AddError($"--log-level must be one of {LogLevelNames.Accepted}.");
             }
         });
+        var failover = new FailoverServeOptions();
         var demo = new Option<bool>("--demo") { Description = "Create the seed's myService with built-in demo backends on 127.0.0.11 and 127.0.0.12, and print commands that send traffic through three VIPs." };
 
         var serve = new Command("serve", "Run the MultiVip server (REST API and dashboard on --api, DNS, data plane) with its state in --data-dir, until Ctrl+C or SIGTERM.")
@@ -84,6 +85,10 @@ internal static class ServeCommand
             pools, vipInterface, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
             authFailureLimit, sessionLifetime, allowedHosts,
         };
+        foreach (var option in failover.All)
+        {
+            serve.Options.Add(option);
+        }
 
         serve.SetAction(async (parse, cancellationToken) =>
         {
@@ -99,6 +104,8 @@ internal static class ServeCommand
                 Api = parse.GetValue(cli.Global.Api) ?? defaults.Api,
                 VipPools = parse.GetValue(pools) is { Length: > 0 } given ? given : defaults.VipPools,
                 VipInterface = parse.GetValue(vipInterface),
+                Announce = failover.Announce(parse),
+                Failover = failover.Read(parse),
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
                 MaxConnectionsPerListener = parse.GetValue(maxConnections),
                 MaxUdpSessionsPerListener = parse.GetValue(maxUdpSessions),
@@ -197,9 +204,14 @@ internal static class ServeCommand
             output.WriteLine($"  data dir : {server.DataDir}");
             output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} ({Server.Demo.DemoScenario.HowClientsFind(server.DataDir)})");
             output.WriteLine($"  VIP pool : {string.Join(", ", options.VipPools)}");
-            output.WriteLine(options.VipInterface is { } vipDevice
-                ? $"  VIPs on  : {vipDevice} (addresses added and announced by ARP/NDP)"
-                : "  VIPs on  : the host's own addresses (no --vip-interface)");
+            output.WriteLine(server.Announcer.Name switch
+            {
+                "vrrp" => $"  VIPs on  : {options.Failover.VrrpInterface ?? options.VipInterface} (VRRP: keepalived, virtual router {options.Failover.VrrpRouterId}, priority {options.Failover.VrrpPriority})",
+                "bgp" => $"  VIPs on  : BGP (BIRD, AS {options.Failover.BgpAsn}, peers {string.Join(", ", options.Failover.BgpPeers)})",
+                _ => options.VipInterface is { } vipDevice
+                    ? $"  VIPs on  : {vipDevice} (addresses added and announced by ARP/NDP)"
+                    : "  VIPs on  : the host's own addresses (no --vip-interface)",
+            });
             output.WriteLine(server.DnsEndPoint is { } dnsAt
                 ? $"  DNS      : {dnsAt} (UDP, TCP), zone {server.DnsZone}: try dig @{dnsAt.Address} -p {dnsAt.Port} myservice.{server.DnsZone}"
                 : "  DNS      : off");

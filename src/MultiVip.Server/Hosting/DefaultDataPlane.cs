@@ -23,7 +23,7 @@ public static partial class ServerHost
         new(nameof(DataPlaneOptions.MaxConnections), "--max-connections", (s, d) => s.MaxConnections is { } n ? d with { MaxConnections = n } : d),
         new(nameof(DataPlaneOptions.MaxUdpSessions), "--max-udp-sessions", (s, d) => s.MaxUdpSessions is { } n ? d with { MaxUdpSessions = n } : d),
         // An interface to put the VIP addresses on means they may not be there yet when listeners bind.
-        new(nameof(DataPlaneOptions.FreeBind), "--vip-interface", (s, d) => d with { FreeBind = s.VipInterface is not null }),
+        new(nameof(DataPlaneOptions.FreeBind), "--vip-interface", (s, d) => d with { FreeBind = FailoverSetup.ManagesAddresses(s) }),
     ];
 
     /// <summary>The data plane's options of a server started with <paramref name="options"/>.</summary>

@@ -90,7 +90,7 @@ public static partial class ServerHost
             }
 
             LogDescriptorPlan(descriptors, preLoggers);
-            announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(options.VipInterface, time, preLoggers, cancellationToken);
+            announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(FailoverSetup.SettingsFor(options, dataDir.Path), time, preLoggers, cancellationToken);
             dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time, freeBind: announcer.ManagesAddresses);
             announced = MultiVip.Network.Announcing.AddressAnnouncers.Wrap(dataPlane, dataPlane, announcer, time, preLoggers);
             control = await ControlPlane.StartAsync(
@@ -293,6 +293,13 @@ public sealed class RunningServer : IAsyncDisposable
     /// </summary>
     public async Task DrainAsync()
     {
+        if (Announcer is INodeFailover failover)
+        {
+            // Shared with other nodes (VRRP, BGP): give the addresses up first, so a peer takes
+            // new connections at once instead of this node refusing them while it drains.
+            await failover.ReleaseAsync(CancellationToken.None);
+        }
+
         await _dataPlane.DrainAndStopAsync(CancellationToken.None);
 
         // Only now, with every connection finished or reset, do the addresses leave the network.

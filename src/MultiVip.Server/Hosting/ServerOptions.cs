@@ -24,6 +24,15 @@ public sealed record ServerOptions
     /// </summary>
     public string? VipInterface { get; init; }
 
+    /// <summary>
+    /// How VIP addresses reach the network: none, local (--vip-interface), vrrp (keepalived), bgp
+    /// (BIRD). Null: local with --vip-interface, none without.
+    /// </summary>
+    public string? Announce { get; init; }
+
+    /// <summary>The --vrrp-* and --bgp-* settings of `--announce vrrp|bgp`.</summary>
+    public FailoverOptions Failover { get; init; } = new();
+
     /// <summary>How long connections of a removed or moved endpoint may run on, and how long SIGTERM waits.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
