@@ -24,6 +24,8 @@ internal static class ApiRoutesMapper
         MapOperations(api.MapGroup("/operations").WithTags("Operations"));
         api.MapBackup();
         api.MapUsageApi();
+        api.MapGet("/network/ownership", (IAddressAnnouncer announcer) => TypedResults.Ok(NetworkViews.Ownership(announcer)))
+            .WithTags("Network").WithName("GetNetworkOwnership").WithSummary("Which VIP addresses this node held or announced, and the failover history (--announce vrrp|bgp)");
     }
 
     private static void MapServices(RouteGroupBuilder services)

@@ -50,6 +50,8 @@ internal sealed class ServerMetrics : IDisposable
     private readonly Family<Gauge.Child> _addressHeld;
     private readonly Family<Gauge.Child> _addressHeldSince;
     private readonly Family<Gauge.Child> _addressLastError;
+    private readonly Family<Counter.Child> _ownershipChanges;
+    private readonly Family<Gauge.Child> _owner;
     private readonly IAddressAnnouncer _announcer;
     private readonly Gauge _poolSize;
     private readonly Gauge _poolInUse;
@@ -91,6 +93,9 @@ internal sealed class ServerMetrics : IDisposable
         _addressHeld = new(factory.CreateGauge("multivip_vip_address_held", "1 while this node holds the VIP's address on the network (--vip-interface, or the host's own address without it), 0 otherwise.", addressLabels));
         _addressHeldSince = new(factory.CreateGauge("multivip_vip_address_held_since_seconds", "Unix time since which this node holds the VIP's address.", addressLabels));
         _addressLastError = new(factory.CreateGauge("multivip_vip_address_last_error_timestamp_seconds", "Unix time of the last error adding or announcing the VIP's address (the message is in deployment show).", addressLabels));
+        string[] ownerLabels = ["service", "vip", "address", "node", "announcer"];
+        _ownershipChanges = new(factory.CreateCounter("multivip_vip_ownership_changes_total", "Changes of this node's role for the VIP's address (--announce vrrp: MASTER/BACKUP/FAULT/STOPPED; bgp: announced/withdrawn).", ownerLabels));
+        _owner = new(factory.CreateGauge("multivip_vip_owner", "1 while this node holds (VRRP MASTER) or announces (BGP) the VIP's address, 0 otherwise; the state label is the engine's.", [.. ownerLabels, "state"]));
         _poolSize = factory.CreateGauge("multivip_vip_pool_addresses", "Addresses in the VIP pool (--vip-pool).");
         _poolInUse = factory.CreateGauge("multivip_vip_pool_addresses_in_use", "Pool addresses held by a VIP or a reserved IP.");
         _operationDuration = factory.CreateHistogram(
@@ -180,6 +185,13 @@ internal sealed class ServerMetrics : IDisposable
         {
             _addressLastError.Get(labels).Set(at.ToUnixTimeMilliseconds() / 1000.0);
         }
+
+        if (view.State is { } state)
+        {
+            string[] owner = [service.Name, vip.Name, vip.Address, view.Node ?? "", view.Announcer];
+            _ownershipChanges.SetCounter(owner, view.OwnershipChanges);
+            _owner.Get([.. owner, state]).Set(view.Held ? 1 : 0);
+        }
     }
 
     private void CollectListener(ListenerTraffic listener)
@@ -244,7 +256,7 @@ internal sealed class ServerMetrics : IDisposable
         _backendActive, _backendTotal, _backendBytesIn, _backendBytesOut, _backendFailures, _backendRetries,
         _backendHealth, _backendInRotation, _probes, _probeFailures, _probeLatency, _vipInfo,
         _udpSessions, _udpDatagramsIn, _udpDatagramsOut, _udpDatagramsDropped, _udpSessionsCreated, _udpSessionsClosed,
-        _addressHeld, _addressHeldSince, _addressLastError,
+        _addressHeld, _addressHeldSince, _addressLastError, _ownershipChanges, _owner,
     ];
 
     private static string Port(ListenerKey key) => key.Port.ToString(CultureInfo.InvariantCulture);
