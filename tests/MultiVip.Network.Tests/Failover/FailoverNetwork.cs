@@ -119,6 +119,15 @@ internal sealed class FailoverNetwork : IAsyncDisposable
         return backend;
     }
 
+    /// <summary>Stops a backend before the end of the test (its probe starts failing).</summary>
+    public async Task StopBackendAsync(NamespaceEchoBackend backend)
+    {
+        if (_owned.Remove(backend))
+        {
+            await backend.DisposeAsync();
+        }
+    }
+
     /// <summary>BIRD in the router namespace: eBGP (AS 65000) with both nodes (AS 65001), ECMP into the kernel.</summary>
     public async Task StartRouterAsync(int holdTime, bool bfd)
     {
@@ -177,14 +186,22 @@ internal sealed class FailoverNetwork : IAsyncDisposable
     }
 
     /// <summary>
-    /// Connects from <paramref name="ns"/> to VIP:port until a greeting arrives (each attempt bounded
-    /// by 500 ms) or <paramref name="within"/> passes; returns the greeting and how long it took.
+    /// What a client sees while a VIP moves: it opens new connections to VIP:port one after another
+    /// (each attempt bounded by 500 ms) from the moment <paramref name="since"/> was started, until
+    /// <paramref name="moved"/> says the address is where it should end up and a connection succeeded
+    /// after that, or <paramref name="within"/> passes. Outage: the longest time without a successful
+    /// new connection (from the start, between successes); Failed: attempts that did not connect.
     /// </summary>
-    public static async Task<(string? Greeting, TimeSpan Elapsed, int Attempts)> FirstSuccessAsync(NetworkNamespace ns, IPEndPoint vip, TimeSpan within, Stopwatch since)
+    public static async Task<Outage> MeasureOutageAsync(NetworkNamespace ns, IPEndPoint vip, TimeSpan within, Stopwatch since, Func<Task<bool>> moved)
     {
+        var lastSuccess = TimeSpan.Zero;
+        var longest = TimeSpan.Zero;
         var attempts = 0;
+        var failed = 0;
+        var arrived = false;
         while (since.Elapsed < within)
         {
+            arrived |= await moved();
             attempts++;
             try
             {
@@ -192,18 +209,34 @@ internal sealed class FailoverNetwork : IAsyncDisposable
                 await using var stream = new NetworkStream(socket, ownsSocket: false);
                 using var reader = new StreamReader(stream, Encoding.ASCII);
                 using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-                if (await reader.ReadLineAsync(timeout.Token) is { } line)
+                if (await reader.ReadLineAsync(timeout.Token) is not null)
                 {
-                    return (line, since.Elapsed, attempts);
+                    var now = since.Elapsed;
+                    longest = longest > now - lastSuccess ? longest : now - lastSuccess;
+                    lastSuccess = now;
+                    if (arrived)
+                    {
+                        return new Outage(true, longest, attempts, failed);
+                    }
+
+                    await Task.Delay(20);
+                    continue;
                 }
             }
             catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
             {
-                await Task.Delay(20);
             }
+
+            failed++;
+            await Task.Delay(20);
         }
 
-        return (null, since.Elapsed, attempts);
+        return new Outage(false, since.Elapsed - lastSuccess > longest ? since.Elapsed - lastSuccess : longest, attempts, failed);
+    }
+
+    internal sealed record Outage(bool Recovered, TimeSpan Longest, int Attempts, int Failed)
+    {
+        public override string ToString() => $"longest time without a new connection {Longest.TotalMilliseconds:0} ms ({Attempts} attempts, {Failed} failed)";
     }
 
     public async ValueTask DisposeAsync()
