@@ -243,10 +243,27 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
         }
     }
 
+    /// <summary>"user group" of this process (keepalived runs its track script and writes the FIFO as them), from /etc/passwd and /etc/group.</summary>
+    internal static string UserAndGroup()
+    {
+        var user = Environment.UserName;
+        var group = user;
+        try
+        {
+            var gid = File.ReadLines("/etc/passwd").Select(l => l.Split(':')).FirstOrDefault(f => f.Length > 3 && f[0] == user)?[3];
+            group = File.ReadLines("/etc/group").Select(l => l.Split(':')).FirstOrDefault(f => f.Length > 2 && f[2] == gid)?[0] ?? user;
+        }
+        catch (IOException)
+        {
+        }
+
+        return $"{user} {group}";
+    }
+
     /// <summary>The configuration, written atomically (temporary file, then rename) with mode 0600.</summary>
     private void WriteConfig(IReadOnlySet<IPAddress> addresses)
     {
-        var text = RenderConfig(_options, _source, _peers, addresses, FifoPath, Environment.UserName);
+        var text = RenderConfig(_options, _source, _peers, addresses, FifoPath, UserAndGroup());
         var temporary = ConfigPath + ".tmp";
         File.WriteAllText(temporary, text);
         File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
@@ -259,12 +276,15 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
         var c = new StringBuilder();
         var i = CultureInfo.InvariantCulture;
         c.AppendLine("# Written by MultiVip (--announce vrrp) and rewritten whenever the VIP set changes: do not edit.");
+        // The user and group are named on every line that runs or writes something: keepalived
+        // 2.2.7 fails to look the default script user up again on a reload (SIGHUP) and then drops
+        // the FIFO and the track script ("Unable to set default user keepalived_script").
         c.AppendLine("global_defs {");
         c.AppendLine(i, $"    router_id multivip-{source}");
-        c.AppendLine(i, $"    vrrp_notify_fifo {fifo}");
-        c.AppendLine("    fifo_write_vrrp_states_on_reload");
         c.AppendLine(i, $"    script_user {scriptUser}");
         c.AppendLine("    enable_script_security");
+        c.AppendLine(i, $"    vrrp_notify_fifo {fifo} {scriptUser}");
+        c.AppendLine("    fifo_write_vrrp_states_on_reload");
         c.AppendLine("}");
         c.AppendLine();
         c.AppendLine("# The instance fails (FAULT, addresses released) within a second of MultiVip being gone,");
@@ -275,6 +295,7 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
         c.AppendLine("    timeout 1");
         c.AppendLine("    fall 1");
         c.AppendLine("    rise 1");
+        c.AppendLine(i, $"    user {scriptUser}");
         c.AppendLine("}");
         c.AppendLine();
         c.AppendLine(i, $"vrrp_instance {InstanceName} {{");

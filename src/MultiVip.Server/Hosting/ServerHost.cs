@@ -134,7 +134,11 @@ public static partial class ServerHost
             var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
             dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
             ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout);
-            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage) { SettingsReload = reload, Announced = announced };
+            var running = new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage) { SettingsReload = reload, Announced = announced };
+
+            // Shared addresses (VRRP, BGP) go to a peer the moment a stop is asked for, not after the API stopped.
+            app.Lifetime.ApplicationStopping.Register(() => _ = running.ReleaseAsync());
+            return running;
         }
         catch
         {
@@ -293,17 +297,27 @@ public sealed class RunningServer : IAsyncDisposable
     /// </summary>
     public async Task DrainAsync()
     {
-        if (Announcer is INodeFailover failover)
-        {
-            // Shared with other nodes (VRRP, BGP): give the addresses up first, so a peer takes
-            // new connections at once instead of this node refusing them while it drains.
-            await failover.ReleaseAsync(CancellationToken.None);
-        }
-
+        await ReleaseAsync();
         await _dataPlane.DrainAndStopAsync(CancellationToken.None);
 
         // Only now, with every connection finished or reset, do the addresses leave the network.
         await Announced.WithdrawAllAsync(CancellationToken.None);
+    }
+
+    private readonly Lock _releaseGate = new();
+    private Task? _release;
+
+    /// <summary>
+    /// With addresses shared with other nodes (VRRP, BGP): gives them up, once, so a peer takes new
+    /// connections at once instead of this node refusing them while it drains. Started as soon as
+    /// the host is asked to stop; <see cref="DrainAsync"/> waits for it.
+    /// </summary>
+    internal Task ReleaseAsync()
+    {
+        lock (_releaseGate)
+        {
+            return _release ??= Announcer is INodeFailover failover ? failover.ReleaseAsync(CancellationToken.None) : Task.CompletedTask;
+        }
     }
 
     internal SettingsReload? SettingsReload { get; init; }

@@ -65,7 +65,7 @@ public sealed class BgpFailoverTests(ITestOutputHelper output)
         net.Backend(FailoverNetwork.Vm2, 8080, "vm2");
         var vip = await StartAsync(net, bfd: false, holdTime: 90);
         var victim = net.Nodes[0];
-        Assert.Single(await victim.DaemonsAsync());
+        Assert.NotEmpty(await victim.DaemonsAsync());
         var clock = Stopwatch.StartNew();
         victim.Server!.Kill();
         await Eventually.MatchesAsync(() => victim.DaemonsAsync(), d => d.Count == 0, TimeSpan.FromSeconds(10), d => "BIRD outlived MultiVip");

@@ -64,7 +64,7 @@ public sealed class VrrpFailoverTests(ITestOutputHelper output)
 
         // 3. kill -9 of the master (node 2): the watchdog stops its keepalived, node 1 takes over.
         var before = await n2.DaemonsAsync();
-        Assert.Single(before);
+        Assert.NotEmpty(before); // keepalived and its VRRP child
         clock.Restart();
         n2.Server!.Kill();
         var killed = await FailoverNetwork.MeasureOutageAsync(net.ClientNs, endPoint, TimeSpan.FromSeconds(20), clock, () => n1.HoldsOnEthAsync(vip));
