@@ -351,6 +351,13 @@ internal sealed partial class BgpAnnouncer : IAddressAnnouncer, INodeFailover
                 c.AppendLine(i, $"    keepalive time {Math.Max(1, options.HoldTime / 3)};");
             }
 
+            if (peer.Asn == options.Asn)
+            {
+                // iBGP would be multihop by default (and BFD then needs a local address): the
+                // router is on the node's segment, as it is for eBGP.
+                c.AppendLine("    direct;");
+            }
+
             c.AppendLine("    connect retry time 5;");
             c.AppendLine("    error wait time 1, 30;");
             if (options.Bfd)

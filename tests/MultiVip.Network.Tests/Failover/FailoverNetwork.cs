@@ -198,6 +198,7 @@ internal sealed class FailoverNetwork : IAsyncDisposable
         var longest = TimeSpan.Zero;
         var attempts = 0;
         var failed = 0;
+        var lastFailure = TimeSpan.Zero;
         var arrived = false;
         while (since.Elapsed < within)
         {
@@ -216,7 +217,7 @@ internal sealed class FailoverNetwork : IAsyncDisposable
                     lastSuccess = now;
                     if (arrived)
                     {
-                        return new Outage(true, longest, attempts, failed);
+                        return new Outage(true, longest, lastFailure, attempts, failed);
                     }
 
                     await Task.Delay(20);
@@ -228,15 +229,18 @@ internal sealed class FailoverNetwork : IAsyncDisposable
             }
 
             failed++;
+            lastFailure = since.Elapsed;
             await Task.Delay(20);
         }
 
-        return new Outage(false, since.Elapsed - lastSuccess > longest ? since.Elapsed - lastSuccess : longest, attempts, failed);
+        return new Outage(false, since.Elapsed - lastSuccess > longest ? since.Elapsed - lastSuccess : longest, lastFailure, attempts, failed);
     }
 
-    internal sealed record Outage(bool Recovered, TimeSpan Longest, int Attempts, int Failed)
+    /// <param name="Longest">The longest time without a successful new connection (VRRP: the whole outage).</param>
+    /// <param name="LastFailure">When the last attempt failed (ECMP: flows hashed to the lost node fail until its route goes).</param>
+    internal sealed record Outage(bool Recovered, TimeSpan Longest, TimeSpan LastFailure, int Attempts, int Failed)
     {
-        public override string ToString() => $"longest time without a new connection {Longest.TotalMilliseconds:0} ms ({Attempts} attempts, {Failed} failed)";
+        public override string ToString() => $"longest time without a new connection {Longest.TotalMilliseconds:0} ms, last failed attempt at {LastFailure.TotalMilliseconds:0} ms ({Attempts} attempts, {Failed} failed)";
     }
 
     public async ValueTask DisposeAsync()
