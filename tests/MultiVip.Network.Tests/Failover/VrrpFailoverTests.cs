@@ -97,6 +97,60 @@ public sealed class VrrpFailoverTests(ITestOutputHelper output)
         Assert.Contains(history.Changes, c => c.Address == vip && c.From == "BACKUP" && c.To == "MASTER");
     }
 
+    /// <summary>
+    /// The figures for docs/benchmarks.md: MULTIVIP_FAILOVER_KILLS=N (10 or more) kills the master N
+    /// times, restarting it as the new backup each time, and prints the median and worst. Without the
+    /// variable it does nothing (it takes a few minutes).
+    /// </summary>
+    [Fact]
+    public async Task Repeated_kill_9_of_the_master_figures()
+    {
+        if (!int.TryParse(Environment.GetEnvironmentVariable("MULTIVIP_FAILOVER_KILLS"), out var kills) || kills < 1)
+        {
+            output.WriteLine("MULTIVIP_FAILOVER_KILLS not set: nothing measured.");
+            return;
+        }
+
+        await using var net = await FailoverNetwork.CreateAsync();
+        net.Backend(FailoverNetwork.Vm1, 8080, "vm1");
+        net.Backend(FailoverNetwork.Vm2, 8080, "vm2");
+        var (n1, n2) = (net.Nodes[0], net.Nodes[1]);
+        await n1.StartAsync(VrrpArguments(n1, n2, priority: 250));
+        string vip;
+        using (var client = n1.Client())
+        {
+            await FailoverNetwork.ConfigureAsync(client);
+            vip = (await client.ListVirtualIpsAsync("svc")).Single(v => v.Name == "Vip1").Address!;
+        }
+
+        await Eventually.TrueAsync(() => n1.HoldsOnEthAsync(vip), TimeSpan.FromSeconds(20), () => n1.Output);
+        await n2.StartAsync(VrrpArguments(n2, n1, priority: 240));
+        using (var client = n2.Client())
+        {
+            await FailoverNetwork.ConfigureAsync(client);
+        }
+
+        var endPoint = new IPEndPoint(IPAddress.Parse(vip), 80);
+        var (master, backup) = (n1, n2);
+        var figures = new List<double>();
+        for (var round = 1; round <= kills; round++)
+        {
+            await AssertStateAsync(backup, vip, "BACKUP");
+            var clock = Stopwatch.StartNew();
+            master.Server!.Kill();
+            var outage = await FailoverNetwork.MeasureOutageAsync(net.ClientNs, endPoint, TimeSpan.FromSeconds(20), clock, () => backup.HoldsOnEthAsync(vip));
+            Assert.True(outage.Recovered, $"round {round}: {outage}");
+            figures.Add(outage.Longest.TotalMilliseconds);
+            output.WriteLine($"round {round}: {outage}");
+            await Eventually.MatchesAsync(() => master.DaemonsAsync(), d => d.Count == 0, TimeSpan.FromSeconds(10), _ => "keepalived outlived MultiVip");
+            await master.StartAsync(VrrpArguments(master, backup, priority: master == n1 ? 250 : 240));
+            (master, backup) = (backup, master);
+        }
+
+        figures.Sort();
+        output.WriteLine($"VRRP kill -9 of the master, {kills} kills: median {figures[figures.Count / 2]:0} ms, worst {figures[^1]:0} ms without a new connection");
+    }
+
     internal static string[] VrrpArguments(FailoverNetwork.Node self, FailoverNetwork.Node peer, int priority) =>
     [
         "--vip-pool", FailoverNetwork.VrrpPool, "--announce", "vrrp", "--vrrp-interface", "eth0", "--vrrp-router-id", "61",
