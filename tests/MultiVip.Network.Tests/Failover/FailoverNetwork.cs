@@ -199,10 +199,8 @@ internal sealed class FailoverNetwork : IAsyncDisposable
         var attempts = 0;
         var failed = 0;
         var lastFailure = TimeSpan.Zero;
-        var arrived = false;
         while (since.Elapsed < within)
         {
-            arrived |= await moved();
             attempts++;
             try
             {
@@ -212,10 +210,11 @@ internal sealed class FailoverNetwork : IAsyncDisposable
                 using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
                 if (await reader.ReadLineAsync(timeout.Token) is not null)
                 {
+                    // The time is taken before asking where the address is (that costs a process).
                     var now = since.Elapsed;
                     longest = longest > now - lastSuccess ? longest : now - lastSuccess;
                     lastSuccess = now;
-                    if (arrived)
+                    if (await moved())
                     {
                         return new Outage(true, longest, lastFailure, attempts, failed);
                     }
