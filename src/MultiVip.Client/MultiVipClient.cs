@@ -59,6 +59,10 @@ public sealed class MultiVipClient : IDisposable
     public Task<Operation> DeleteServiceAsync(string service, bool deleteAll = false, string? ifMatch = null, bool waitForCompletion = true, CancellationToken cancellationToken = default) =>
         MutateAsync(HttpMethod.Delete, $"{ApiRoutes.Service(service)}?deleteAll={(deleteAll ? "true" : "false")}", null, ifMatch, waitForCompletion, cancellationToken);
 
+    /// <summary>This node's VIP ownership history (--announce vrrp|bgp).</summary>
+    public async Task<NetworkOwnershipView> GetNetworkOwnershipAsync(CancellationToken cancellationToken = default) =>
+        (await GetAsync<NetworkOwnershipView>(ApiRoutes.NetworkOwnership, cancellationToken).ConfigureAwait(false)).Value;
+
     public Task<Versioned<DeploymentView>> GetDeploymentAsync(string service, CancellationToken cancellationToken = default) =>
         GetAsync<DeploymentView>(ApiRoutes.Deployment(service), cancellationToken);
 

@@ -54,6 +54,9 @@ public static class ApiRoutes
     /// <summary>Usage of every service and reserved IP (docs/usage.md).</summary>
     public const string Usage = "/api/usage";
 
+    /// <summary>This node's VIP ownership history with --announce vrrp or bgp (docs/network.md#several-nodes).</summary>
+    public const string NetworkOwnership = "/api/network/ownership";
+
     public static string ServiceUsage(string service) => $"{Service(service)}/usage";
 
     private static string E(string segment) => Uri.EscapeDataString(segment);

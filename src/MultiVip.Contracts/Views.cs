@@ -83,8 +83,22 @@ public sealed record VipNetworkView
     /// <summary>IPv4 or IPv6.</summary>
     public required string AddressFamily { get; init; }
 
-    /// <summary>The announcer in use: "local" (--vip-interface) or "none".</summary>
+    /// <summary>The announcer in use: "local" (--vip-interface), "none", "vrrp" or "bgp" (--announce).</summary>
     public required string Announcer { get; init; }
+
+    /// <summary>With vrrp or bgp: the node this view is from (its VRRP source address or BGP router id).</summary>
+    public string? Node { get; init; }
+
+    /// <summary>
+    /// With vrrp: keepalived's state on this node (MASTER holds the address; BACKUP, FAULT, STOPPED do
+    /// not). With bgp: announced or withdrawn. Null for none and local.
+    /// </summary>
+    public string? State { get; init; }
+
+    public DateTimeOffset? StateSince { get; init; }
+
+    /// <summary>How often this node's state for the address changed since it started.</summary>
+    public long OwnershipChanges { get; init; }
 
     /// <summary>True while this node holds the address; false when the VIP has none or holding it failed.</summary>
     public bool Held { get; init; }
@@ -178,3 +192,32 @@ public sealed record NodeView
 
 /// <summary>A listener a node's data plane could not apply, with the data plane's reason.</summary>
 public sealed record NodeFaultView(string ServiceName, string Listener, string Message);
+/// This node's VIP ownership with --announce vrrp or bgp: its name, and the last changes of its role
+/// per address (bounded, in memory; oldest first). GET /api/network/ownership.
+/// </summary>
+public sealed record NetworkOwnershipView
+{
+    public required string Announcer { get; init; }
+
+    public string? Node { get; init; }
+
+    public IReadOnlyList<OwnershipChangeView> Changes { get; init; } = [];
+}
+
+/// <summary>One change of a node's role for a VIP address: BACKUP to MASTER (it took the address over), announced to withdrawn, …</summary>
+public sealed record OwnershipChangeView
+{
+    public required DateTimeOffset At { get; init; }
+
+    public required string Address { get; init; }
+
+    public required string Node { get; init; }
+
+    public required string Announcer { get; init; }
+
+    public required string From { get; init; }
+
+    public required string To { get; init; }
+
+    public required string Reason { get; init; }
+}

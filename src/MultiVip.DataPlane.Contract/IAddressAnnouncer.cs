@@ -39,7 +39,39 @@ public sealed record HeldAddress(IPAddress Address, string ServiceName, string V
 }
 
 /// <summary>Whether this node holds an address on the network, since when, and the last thing that went wrong.</summary>
-public sealed record AddressStatus(IPAddress Address, bool Held, DateTimeOffset? HeldSince, string? LastError, DateTimeOffset? LastErrorAt);
+public sealed record AddressStatus(IPAddress Address, bool Held, DateTimeOffset? HeldSince, string? LastError, DateTimeOffset? LastErrorAt)
+{
+    /// <summary>
+    /// With an announcer shared by several nodes: this node's role for the address as its engine
+    /// reports it (VRRP: MASTER, BACKUP, FAULT, STOPPED; BGP: announced, withdrawn), since when, and
+    /// how often it changed since the start. Null for the single-node announcers.
+    /// </summary>
+    public string? State { get; init; }
+
+    public DateTimeOffset? StateSince { get; init; }
+
+    public long StateChanges { get; init; }
+}
+
+/// <summary>
+/// An announcer that shares the VIP addresses with other MultiVip nodes (keepalived's VRRP, BIRD's
+/// BGP): it knows which node it is, gives the addresses up at once when this node stops (so a peer
+/// takes over while this one drains), and remembers the last ownership changes.
+/// </summary>
+public interface INodeFailover
+{
+    /// <summary>How this node is named in views, metrics and the history (until the node registry names nodes).</summary>
+    string Node { get; }
+
+    /// <summary>Gives up every address now, so another node takes over: the first step of a clean stop.</summary>
+    Task ReleaseAsync(CancellationToken cancellationToken);
+
+    /// <summary>The last ownership changes of this node, oldest first (bounded, in memory).</summary>
+    IReadOnlyList<OwnershipChange> History();
+}
+
+/// <summary>One change of this node's role for an address (VRRP BACKUP to MASTER, BGP announced to withdrawn, …).</summary>
+public sealed record OwnershipChange(DateTimeOffset At, IPAddress Address, string Node, string Announcer, string From, string To, string Reason);
 
 /// <summary>
 /// Addresses whose listeners are gone from the desired state but still draining connections: an

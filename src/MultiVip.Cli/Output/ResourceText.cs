@@ -162,6 +162,23 @@ internal static class ResourceText
                 n.Address is null ? null : PowerShellFormat.Bool(n.Held),
                 n.HeldSince is { } since ? Time(since) : null,
                 n.LastError is null ? null : $"{(n.LastErrorAt is { } at ? Time(at) + " " : "")}{n.LastError}"))));
+
+        // Several nodes (--announce vrrp|bgp): this node's role per VIP, since when, how often it changed.
+        var owned = d.Network.Where(n => n.State is not null).ToList();
+        if (owned.Count > 0)
+        {
+            Section(text, "Ownership", owned.Count, () => PowerShellFormat.Table(
+            [new("VirtualIPName"), new("Address"), new("Node"), new("Announcer"), new("State"), new("Since"), new("Changes")],
+            owned.Select(n => Row(
+                n.VirtualIpName,
+                n.Address,
+                n.Node,
+                n.Announcer,
+                n.State,
+                n.StateSince is { } since ? Time(since) : null,
+                Num(n.OwnershipChanges)))));
+        }
+
         return text.ToString();
     }
 

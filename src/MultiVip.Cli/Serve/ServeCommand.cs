@@ -116,6 +116,7 @@ internal static class ServeCommand
             }
         });
         var nodeDownAfter = IntOption("--node-down-after", "Seconds without a heartbeat after which a node is Down: operations no longer wait for it.", (int)defaults.NodeDownAfter.TotalSeconds, (int)ServerHost.MinNodeDownAfter.TotalSeconds, "seconds");
+        var failover = new FailoverServeOptions();
         var demo = new Option<bool>("--demo") { Description = "Create the seed's myService with built-in demo backends on 127.0.0.11 and 127.0.0.12, and print commands that send traffic through three VIPs." };
 
         var serve = new Command("serve", "Run the MultiVip server (REST API and dashboard on --api, DNS, data plane) with its state in --data-dir, until Ctrl+C or SIGTERM.")
@@ -123,6 +124,10 @@ internal static class ServeCommand
             pools, vipInterface, store, dataPlane, kernelSnat, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, socketEngine, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
             authFailureLimit, sessionLifetime, allowedHosts, noTakeover, nodeName, nodeDownAfter,
         };
+        foreach (var option in failover.All)
+        {
+            serve.Options.Add(option);
+        }
 
         serve.SetAction(async (parse, cancellationToken) =>
         {
@@ -141,6 +146,8 @@ internal static class ServeCommand
                 DataPlane = parse.GetValue(dataPlane) ?? defaults.DataPlane,
                 KernelSnat = parse.GetValue(kernelSnat) ?? ServerOptions.DefaultKernelSnat,
                 Store = parse.GetValue(store) is { Length: > 0 } database ? database : null,
+                Announce = failover.Announce(parse),
+                Failover = failover.Read(parse),
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
                 MaxConnectionsPerListener = parse.GetValue(maxConnections),
                 MaxUdpSessionsPerListener = parse.GetValue(maxUdpSessions),
@@ -274,9 +281,14 @@ internal static class ServeCommand
             output.WriteLine($"  node     : {server.Heartbeat.NodeName} (Down after {options.NodeDownAfter.TotalSeconds:0} s without a heartbeat; `multivip node list`)");
             output.WriteLine($"  token    : {Path.Combine(server.DataDir, "token")} ({Server.Demo.DemoScenario.HowClientsFind(server.DataDir)})");
             output.WriteLine($"  VIP pool : {string.Join(", ", options.VipPools)}");
-            output.WriteLine(options.VipInterface is { } vipDevice
-                ? $"  VIPs on  : {vipDevice} (addresses added and announced by ARP/NDP)"
-                : "  VIPs on  : the host's own addresses (no --vip-interface)");
+            output.WriteLine(server.Announcer.Name switch
+            {
+                "vrrp" => $"  VIPs on  : {options.Failover.VrrpInterface ?? options.VipInterface} (VRRP: keepalived, virtual router {options.Failover.VrrpRouterId}, priority {options.Failover.VrrpPriority})",
+                "bgp" => $"  VIPs on  : BGP (BIRD, AS {options.Failover.BgpAsn}, peers {string.Join(", ", options.Failover.BgpPeers)})",
+                _ => options.VipInterface is { } vipDevice
+                    ? $"  VIPs on  : {vipDevice} (addresses added and announced by ARP/NDP)"
+                    : "  VIPs on  : the host's own addresses (no --vip-interface)",
+            });
             output.WriteLine(options.DataPlane == "nftables"
                 ? $"  plane    : nftables (table inet multivip, SNAT {options.KernelSnat}; PROXY-protocol endpoints in user space)"
                 : "  plane    : userspace");

@@ -29,6 +29,12 @@ internal sealed record LocalAnnouncerOptions
     public TimeSpan AnnounceInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     public string IpExecutable { get; init; } = "ip";
+
+    /// <summary>
+    /// False for addresses that live on the node itself and are routed to it (BGP: on lo), where
+    /// ARP/NDP announcements mean nothing.
+    /// </summary>
+    public bool Announce { get; init; } = true;
 }
 
 /// <summary>
@@ -107,12 +113,12 @@ internal sealed partial class LocalAddressAnnouncer : IAddressAnnouncer
             throw MultiVipException.BadRequest($"The interface '{device}' given to --vip-interface does not exist on this host; `ip link` lists the interfaces.");
         }
 
-        if (link.MacAddress.Length != 6)
+        if (options.Announce && link.MacAddress.Length != 6)
         {
             throw MultiVipException.BadRequest($"The interface '{device}' has no Ethernet address, so VIPs on it cannot be announced by ARP/NDP. Give an Ethernet interface (or bridge) to --vip-interface.");
         }
 
-        var announcer = new LocalAddressAnnouncer(options, ip, (sender ?? (l => new PacketSender(l)))(link), time, logger);
+        var announcer = new LocalAddressAnnouncer(options, ip, (sender ?? (l => options.Announce ? new PacketSender(l) : new SilentSender()))(link), time, logger);
         var mac = Convert.ToHexString(link.MacAddress);
         Log.Started(logger, device, link.Index, mac, options.Metric);
         return announcer;
@@ -289,6 +295,11 @@ internal sealed partial class LocalAddressAnnouncer : IAddressAnnouncer
     private void StartBurst(IPAddress address)
     {
         StopBurst(address);
+        if (!_options.Announce)
+        {
+            return;
+        }
+
         var cts = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
         lock (_bursts)
         {
@@ -390,5 +401,17 @@ internal sealed partial class LocalAddressAnnouncer : IAddressAnnouncer
 
         [LoggerMessage(EventId = 1308, EventName = "AddressReadFailed", Level = LogLevel.Warning, Message = "Cannot read the addresses of {Interface}: {Reason}; retrying")]
         public static partial void ReadFailed(ILogger logger, string @interface, string reason);
+    }
+}
+
+/// <summary>For addresses that are never announced on a segment (BGP's, on lo).</summary>
+internal sealed class SilentSender : IAnnouncementSender
+{
+    public void Announce(IPAddress address)
+    {
+    }
+
+    public void Dispose()
+    {
     }
 }

@@ -25,6 +25,8 @@ internal static class ApiRoutesMapper
         api.MapBackup();
         api.MapUsageApi();
         api.MapNodesApi();
+        api.MapGet("/network/ownership", (IAddressAnnouncer announcer) => TypedResults.Ok(NetworkViews.Ownership(announcer)))
+            .WithTags("Network").WithName("GetNetworkOwnership").WithSummary("Which VIP addresses this node held or announced, and the failover history (--announce vrrp|bgp)");
     }
 
     private static void MapServices(RouteGroupBuilder services)

@@ -25,8 +25,21 @@ internal static class NetworkViews
             HeldSince = status?.HeldSince,
             LastError = status?.LastError,
             LastErrorAt = status?.LastErrorAt,
+            Node = (announcer as INodeFailover)?.Node,
+            State = status?.State,
+            StateSince = status?.StateSince,
+            OwnershipChanges = status?.StateChanges ?? 0,
         };
     }
+
+    public static NetworkOwnershipView Ownership(IAddressAnnouncer announcer) => new()
+    {
+        Announcer = announcer.Name,
+        Node = (announcer as INodeFailover)?.Node,
+        Changes = announcer is INodeFailover failover
+            ? [.. failover.History().Select(c => new OwnershipChangeView { At = c.At, Address = c.Address.ToString(), Node = c.Node, Announcer = c.Announcer, From = c.From, To = c.To, Reason = c.Reason })]
+            : [],
+    };
 
     public static string Family(VirtualIp vip) => vip.AddressFamily.ToString();
 }

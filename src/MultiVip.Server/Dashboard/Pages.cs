@@ -126,6 +126,14 @@ internal static class Pages
             h.Raw("<span class=\"badge bad\">not held</span>");
         }
 
+        if (view.State is not null)
+        {
+            // Several nodes: this node's role (VRRP MASTER/BACKUP/FAULT, BGP announced/withdrawn).
+            h.Raw("<div class=\"muted small vip-owner\">node ").Text(view.Node).Raw(": ").Text(view.State)
+                .Raw(" since ").Text(view.StateSince?.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture))
+                .Raw(", ").Text(view.OwnershipChanges.ToString(System.Globalization.CultureInfo.InvariantCulture)).Raw(" changes</div>");
+        }
+
         if (view.LastError is not null)
         {
             h.Raw("<div class=\"muted small vip-error\">").Text(view.LastError).Raw("</div>");

@@ -24,7 +24,7 @@ public static partial class ServerHost
         new(nameof(DataPlaneOptions.SocketEngine), "--socket-engine", (s, d) => d with { SocketEngine = s.SocketEngine }),
         new(nameof(DataPlaneOptions.MaxUdpSessions), "--max-udp-sessions", (s, d) => s.MaxUdpSessions is { } n ? d with { MaxUdpSessions = n } : d),
         // An interface to put the VIP addresses on means they may not be there yet when listeners bind.
-        new(nameof(DataPlaneOptions.FreeBind), "--vip-interface", (s, d) => d with { FreeBind = s.VipInterface is not null }),
+        new(nameof(DataPlaneOptions.FreeBind), "--vip-interface", (s, d) => d with { FreeBind = FailoverSetup.ManagesAddresses(s) }),
     ];
 
     /// <summary>The data plane's options of a server started with <paramref name="options"/>.</summary>

@@ -132,7 +132,7 @@ public static partial class ServerHost
             }
 
             LogDescriptorPlan(descriptors, preLoggers);
-            announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(options.VipInterface, time, preLoggers, cancellationToken);
+            announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(FailoverSetup.SettingsFor(options, dataDir.Path), time, preLoggers, cancellationToken);
             dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time, freeBind: announcer.ManagesAddresses, inherited);
             announced = MultiVip.Network.Announcing.AddressAnnouncers.Wrap(dataPlane, dataPlane, announcer, time, preLoggers);
             control = await ControlPlane.StartAsync(
@@ -207,6 +207,16 @@ public static partial class ServerHost
                 predecessor.Dispose();
                 predecessor = null;
             }
+
+            // Shared addresses (VRRP, BGP) go to a peer the moment a stop is asked for, not after the API
+            // stopped; a server that handed its sockets to a successor keeps them for it.
+            app.Lifetime.ApplicationStopping.Register(() =>
+            {
+                if (server.HandedOverTo is null)
+                {
+                    _ = server.ReleaseAsync();
+                }
+            });
 
             if (options.Takeover)
             {
@@ -417,6 +427,12 @@ public sealed class RunningServer : IAsyncDisposable, ITakeoverSource
     /// </summary>
     public async Task DrainAsync()
     {
+        // Shared addresses (VRRP, BGP) go to a peer first; after a takeover the successor keeps them.
+        if (HandedOverTo is null)
+        {
+            await ReleaseAsync();
+        }
+
         // Leaving the cluster first: no other node's operation waits for this one while it drains.
         await Heartbeat.StopAsync();
         await _dataPlane.DrainAndStopAsync(CancellationToken.None);
@@ -511,6 +527,22 @@ public sealed class RunningServer : IAsyncDisposable, ITakeoverSource
         // DNS has no connections to drain: stop answering at once, so every query reaches the successor.
         _dns?.Dispose();
         _app.Lifetime.StopApplication();
+    }
+
+    private readonly Lock _releaseGate = new();
+    private Task? _release;
+
+    /// <summary>
+    /// With addresses shared with other nodes (VRRP, BGP): gives them up, once, so a peer takes new
+    /// connections at once instead of this node refusing them while it drains. Started as soon as
+    /// the host is asked to stop; <see cref="DrainAsync"/> waits for it.
+    /// </summary>
+    internal Task ReleaseAsync()
+    {
+        lock (_releaseGate)
+        {
+            return _release ??= Announcer is INodeFailover failover ? failover.ReleaseAsync(CancellationToken.None) : Task.CompletedTask;
+        }
     }
 
     internal SettingsReload? SettingsReload { get; init; }

@@ -40,6 +40,13 @@ public sealed record ServerOptions
     public string KernelSnat { get; init; } = DefaultKernelSnat;
 
     public const string DefaultKernelSnat = "always";
+    /// How VIP addresses reach the network: none, local (--vip-interface), vrrp (keepalived), bgp
+    /// (BIRD). Null: local with --vip-interface, none without.
+    /// </summary>
+    public string? Announce { get; init; }
+
+    /// <summary>The --vrrp-* and --bgp-* settings of `--announce vrrp|bgp`.</summary>
+    public FailoverOptions Failover { get; init; } = new();
 
     /// <summary>How long connections of a removed or moved endpoint may run on, and how long SIGTERM waits.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);

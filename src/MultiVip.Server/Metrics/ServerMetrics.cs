@@ -50,6 +50,8 @@ internal sealed class ServerMetrics : IDisposable
     private readonly Family<Gauge.Child> _addressHeld;
     private readonly Family<Gauge.Child> _addressHeldSince;
     private readonly Family<Gauge.Child> _addressLastError;
+    private readonly Family<Counter.Child> _ownershipChanges;
+    private readonly Family<Gauge.Child> _owner;
     private readonly IAddressAnnouncer _announcer;
     private readonly Family<Gauge.Child> _nodeUp;
     private readonly Family<Gauge.Child> _nodeState;
@@ -104,6 +106,9 @@ internal sealed class ServerMetrics : IDisposable
         _nodeApplied = new(factory.CreateGauge("multivip_node_applied_generation", "The generation of the desired state the node's data plane applied last.", ["node"]));
         _nodeHeartbeatAge = new(factory.CreateGauge("multivip_node_heartbeat_age_seconds", "Seconds since the node's last heartbeat, by this node's clock.", ["node"]));
         _nodeFaults = new(factory.CreateGauge("multivip_node_listener_faults", "Listeners the node's last apply could not start.", ["node"]));
+        string[] ownerLabels = ["service", "vip", "address", "node", "announcer"];
+        _ownershipChanges = new(factory.CreateCounter("multivip_vip_ownership_changes_total", "Changes of this node's role for the VIP's address (--announce vrrp: MASTER/BACKUP/FAULT/STOPPED; bgp: announced/withdrawn).", ownerLabels));
+        _owner = new(factory.CreateGauge("multivip_vip_owner", "1 while this node holds (VRRP MASTER) or announces (BGP) the VIP's address, 0 otherwise; the state label is the engine's.", [.. ownerLabels, "state"]));
         _poolSize = factory.CreateGauge("multivip_vip_pool_addresses", "Addresses in the VIP pool (--vip-pool).");
         _poolInUse = factory.CreateGauge("multivip_vip_pool_addresses_in_use", "Pool addresses held by a VIP or a reserved IP.");
         _operationDuration = factory.CreateHistogram(
@@ -212,6 +217,13 @@ internal sealed class ServerMetrics : IDisposable
         {
             _addressLastError.Get(labels).Set(at.ToUnixTimeMilliseconds() / 1000.0);
         }
+
+        if (view.State is { } state)
+        {
+            string[] owner = [service.Name, vip.Name, vip.Address, view.Node ?? "", view.Announcer];
+            _ownershipChanges.SetCounter(owner, view.OwnershipChanges);
+            _owner.Get([.. owner, state]).Set(view.Held ? 1 : 0);
+        }
     }
 
     private void CollectListener(ListenerTraffic listener)
@@ -276,7 +288,7 @@ internal sealed class ServerMetrics : IDisposable
         _backendActive, _backendTotal, _backendBytesIn, _backendBytesOut, _backendFailures, _backendRetries,
         _backendHealth, _backendInRotation, _probes, _probeFailures, _probeLatency, _vipInfo,
         _udpSessions, _udpDatagramsIn, _udpDatagramsOut, _udpDatagramsDropped, _udpSessionsCreated, _udpSessionsClosed,
-        _addressHeld, _addressHeldSince, _addressLastError,
+        _addressHeld, _addressHeldSince, _addressLastError, _ownershipChanges, _owner,
         _nodeUp, _nodeState, _nodeApplied, _nodeHeartbeatAge, _nodeFaults,
     ];
 

@@ -1,0 +1,59 @@
+using MultiVip.Model.Errors;
+using MultiVip.Network.Announcing;
+
+namespace MultiVip.Server.Hosting;
+
+/// <summary>Turns serve's --announce, --vip-interface, --vrrp-* and --bgp-* into the announcer's settings, refusing what does not fit.</summary>
+internal static class FailoverSetup
+{
+    public static AnnouncerSettings SettingsFor(ServerOptions options, string dataDir)
+    {
+        var settings = new AnnouncerSettings { Mode = options.Announce, VipInterface = options.VipInterface, DataDir = dataDir };
+        var failover = options.Failover;
+        switch (settings.EffectiveMode)
+        {
+            case "vrrp":
+                if (string.IsNullOrWhiteSpace(failover.VrrpInterface ?? options.VipInterface))
+                {
+                    throw MultiVipException.BadRequest("--announce vrrp needs --vrrp-interface IFACE: the interface on the segment the nodes share, where keepalived holds the VIP addresses.");
+                }
+
+                return settings with
+                {
+                    Vrrp = new VrrpOptions
+                    {
+                        Interface = (failover.VrrpInterface ?? options.VipInterface)!.Trim(),
+                        DataDir = dataDir,
+                        RouterId = failover.VrrpRouterId,
+                        Priority = failover.VrrpPriority,
+                        Preempt = failover.VrrpPreempt,
+                        Peers = new StaticPeers(AddressAnnouncers.ParsePeers(failover.VrrpPeers, "--vrrp-peer")),
+                    },
+                };
+            case "bgp":
+                if (failover.BgpAsn is not { } asn)
+                {
+                    throw MultiVipException.BadRequest("--announce bgp needs --bgp-asn N (this node's AS number).");
+                }
+
+                return settings with
+                {
+                    Bgp = new BgpOptions
+                    {
+                        Asn = asn,
+                        Peers = [.. failover.BgpPeers.Select(p => BgpPeer.Parse(p, asn))],
+                        DataDir = dataDir,
+                        RouterId = failover.BgpRouterId,
+                        Bfd = failover.BgpBfd,
+                        HoldTime = failover.BgpHoldTime,
+                    },
+                };
+            default:
+                return settings;
+        }
+    }
+
+    /// <summary>Whether listeners must bind with IP_FREEBIND: the announcer adds their addresses (maybe later, maybe never on this node).</summary>
+    public static bool ManagesAddresses(ServerOptions options) =>
+        new AnnouncerSettings { Mode = options.Announce, VipInterface = options.VipInterface }.EffectiveMode is "local" or "vrrp" or "bgp";
+}
