@@ -76,6 +76,9 @@ public static class ApiJson
     /// <summary>Applies the API's settings to options someone else created (ASP.NET Core's).</summary>
     public static void Configure(System.Text.Json.JsonSerializerOptions options)
     {
+        // Numbers are JSON numbers, as the OpenAPI document types them (the web defaults would also
+        // read "8080", and document every number as integer-or-string).
+        options.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
         options.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase;
         options.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow;
         options.MaxDepth = 32;

@@ -105,6 +105,7 @@ public sealed record LoadBalancedSetView
 
     public TransportProtocol Protocol { get; init; }
 
+    [System.ComponentModel.DataAnnotations.Range(1, 65535)]
     public int PublicPort { get; init; }
 
     public LoadBalancerProbe? Probe { get; init; }
@@ -114,7 +115,7 @@ public sealed record LoadBalancedSetView
     public required IReadOnlyList<LoadBalancedSetMember> Members { get; init; }
 }
 
-public sealed record LoadBalancedSetMember(string VmName, string EndpointName, int LocalPort);
+public sealed record LoadBalancedSetMember(string VmName, string EndpointName, [property: System.ComponentModel.DataAnnotations.Range(1, 65535)] int LocalPort);
 
 /// <summary>Live state of one backend (VM endpoint) as the data plane reports it.</summary>
 public sealed record BackendHealthView

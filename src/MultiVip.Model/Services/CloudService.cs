@@ -1,4 +1,8 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace MultiVip.Model.Services;
+
+// [Range] describes the bounds the rules in Validation check, for the OpenAPI document; it checks nothing.
 
 /// <summary>
 /// A cloud service: a DNS name and at most one Production deployment. The unit of versioning:
@@ -97,8 +101,10 @@ public sealed record InputEndpoint
 
     public TransportProtocol Protocol { get; init; } = TransportProtocol.Tcp;
 
+    [Range(1, 65535)]
     public int LocalPort { get; init; }
 
+    [Range(1, 65535)]
     public int PublicPort { get; init; }
 
     /// <summary>The VIP this endpoint listens on; always resolved (the default VIP when the user named none).</summary>
@@ -110,6 +116,7 @@ public sealed record InputEndpoint
 
     public IReadOnlyList<AclRule> Acl { get; init; } = [];
 
+    [Range(4, 30)]
     public int IdleTimeoutInMinutes { get; init; } = DefaultIdleTimeoutInMinutes;
 
     public LoadBalancerDistribution Distribution { get; init; } = LoadBalancerDistribution.None;
@@ -130,6 +137,7 @@ public sealed record LoadBalancerProbe
 
     public ProbeProtocol Protocol { get; init; } = ProbeProtocol.Tcp;
 
+    [Range(1, 65535)]
     public int Port { get; init; }
 
     public string? Path { get; init; }
@@ -148,6 +156,7 @@ public sealed record LoadBalancerProbe
 /// <summary>One rule of an endpoint ACL. Lower <see cref="Order"/> is evaluated first; first match wins.</summary>
 public sealed record AclRule
 {
+    [Range(0, 65535)]
     public int Order { get; init; }
 
     public AclAction Action { get; init; }

@@ -73,7 +73,7 @@ public static partial class ServerHost
             }
 
             builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
-            builder.Services.AddOpenApi();
+            builder.Services.AddMultiVipOpenApi();
             builder.Services.AddProblemDetails();
 
             // State, data plane and DNS come up before the API opens, so no request ever sees a
