@@ -26,6 +26,13 @@ internal static class Observability
         return services;
     }
 
+    /// <summary>Outermost, before the error handler: counts what clients finally got (see <see cref="ApiRequestMetrics"/>).</summary>
+    public static WebApplication UseMultiVipRequestMetrics(this WebApplication app)
+    {
+        app.UseMiddleware<ApiRequestMetrics>();
+        return app;
+    }
+
     public static WebApplication UseMultiVipAuthentication(this WebApplication app, string token)
     {
         app.UseMiddleware<HostCheckMiddleware>();

@@ -123,6 +123,7 @@ public static partial class ServerHost
             builder.Services.AddMultiVipAuthentication(token, authentication);
 
             app = builder.Build();
+            app.UseMultiVipRequestMetrics();
             app.UseApiErrors();
             app.UseMultiVipAuthentication(token);
             app.MapOpenApi();

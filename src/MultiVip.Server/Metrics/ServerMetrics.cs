@@ -53,6 +53,8 @@ internal sealed class ServerMetrics : IDisposable
     private readonly IAddressAnnouncer _announcer;
     private readonly Gauge _poolSize;
     private readonly Gauge _poolInUse;
+    private readonly Counter _apiRequests;
+    private readonly Histogram _apiRequestDuration;
 
     public ServerMetrics(ControlPlane control, ITrafficSource dataPlane, IEnumerable<IUdpSessionSource> udp, IAddressAnnouncer announcer)
     {
@@ -103,6 +105,22 @@ internal sealed class ServerMetrics : IDisposable
                 Buckets = Histogram.ExponentialBuckets(0.001, 2, 15),
             });
 
+        // Process and runtime: CPU seconds, resident and virtual memory, open descriptors
+        // (process_open_handles), threads, start time, GC collections and heap size.
+        DotNetStats.Register(Registry);
+        factory.CreateGauge("multivip_build_info", "Always 1; the labels say what runs: version, git commit, .NET runtime.", ["version", "commit", "runtime"])
+            .WithLabels(BuildInfo.Version, BuildInfo.Commit, BuildInfo.Runtime).Set(1);
+        _apiRequests = factory.CreateCounter("multivip_api_requests_total", "HTTP requests answered (API, dashboard, /metrics), by route template, method and status.", ["route", "method", "status"]);
+        _apiRequestDuration = factory.CreateHistogram(
+            "multivip_api_request_duration_seconds",
+            "Time to answer an HTTP request, by route template.",
+            new HistogramConfiguration
+            {
+                LabelNames = ["route"],
+                // 0.5 ms to ~16 s: reads take well under a millisecond, changes wait up to 500 ms for the data plane.
+                Buckets = Histogram.ExponentialBuckets(0.0005, 2, 16),
+            });
+
         Registry.AddBeforeCollectCallback(Collect);
         _control.OperationCompleted += OnOperationCompleted;
     }
@@ -110,6 +128,13 @@ internal sealed class ServerMetrics : IDisposable
     public CollectorRegistry Registry { get; }
 
     public void Dispose() => _control.OperationCompleted -= OnOperationCompleted;
+
+    /// <summary>One answered request (see <see cref="ApiRequestMetrics"/>): labels are templates and known methods only.</summary>
+    public void ObserveRequest(string route, string method, string status, double seconds)
+    {
+        _apiRequests.WithLabels(route, method, status).Inc();
+        _apiRequestDuration.WithLabels(route).Observe(seconds);
+    }
 
     private void OnOperationCompleted(Operation operation)
     {
