@@ -24,6 +24,9 @@ public static class ApiRoutes
 
     public static string Vm(string service, string vm) => $"{Vms(service)}/{E(vm)}";
 
+    /// <summary>PUT: a VM's maintenance state (enabled, draining, disabled).</summary>
+    public static string VmState(string service, string vm) => $"{Vm(service, vm)}/state";
+
     public static string Endpoints(string service, string vm) => $"{Vm(service, vm)}/endpoints";
 
     public static string Endpoint(string service, string vm, string endpoint) => $"{Endpoints(service, vm)}/{E(endpoint)}";

@@ -140,6 +140,18 @@ public sealed record UpdateVmRequest
     public IReadOnlyList<EndpointRequest>? Endpoints { get; init; }
 }
 
+/// <summary>
+/// Set-AzureVMState: take a VM out of rotation for maintenance without removing its endpoints.
+/// draining: no new connections, established ones go on, disabled once none is left; disabled: no
+/// traffic (what is still open drains for --drain-timeout); enabled: back in rotation.
+/// </summary>
+public sealed record SetVmStateRequest
+{
+    [Required]
+    [AllowedValues("enabled", "draining", "disabled")]
+    public string? State { get; init; }
+}
+
 /// <summary>Set-AzureLoadBalancedEndpoint: what is given changes on every member; the rest stays.</summary>
 public sealed record SetLoadBalancedSetRequest : EndpointSettings;
 

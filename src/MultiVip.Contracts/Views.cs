@@ -135,4 +135,7 @@ public sealed record BackendHealthView
     public long ActiveConnections { get; init; }
 
     public long TotalConnections { get; init; }
+
+    /// <summary>The VM is draining: no new connections; <see cref="ActiveConnections"/> counts down to 0, then the VM is disabled.</summary>
+    public bool Draining { get; init; }
 }

@@ -64,4 +64,7 @@ public sealed record BackendHealth(
     public long ActiveConnections { get; init; }
 
     public long TotalConnections { get; init; }
+
+    /// <summary>The backend's VM is draining: out of rotation whatever its probe says.</summary>
+    public bool Draining { get; init; }
 }

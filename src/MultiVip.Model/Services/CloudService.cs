@@ -88,6 +88,12 @@ public sealed record VirtualMachine
 
     public IReadOnlyList<InputEndpoint> Endpoints { get; init; } = [];
 
+    /// <summary>
+    /// Whether the VM's backends take new connections: maintenance without removing endpoints
+    /// (docs/operations.md#vm-maintenance). Stored, so it survives restarts.
+    /// </summary>
+    public VmState State { get; init; } = VmState.Enabled;
+
     public InputEndpoint? FindEndpoint(string name) =>
         Endpoints.FirstOrDefault(e => Names.Equal(e.Name, name));
 }

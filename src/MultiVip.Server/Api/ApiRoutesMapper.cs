@@ -91,6 +91,11 @@ internal static class ApiRoutesMapper
             await Accept(http, control, await control.RemoveVmAsync(service, vm, Context(http), ct), ct))
             .Produces<Operation>(202).AcceptsIfMatch("the VM").WithName("RemoveVm").WithSummary("Remove-AzureVM");
 
+        services.MapPut("/{service}/vms/{vm}/state", async (string service, string vm, HttpContext http, ControlPlane control, CancellationToken ct) =>
+            await Accept(http, control, await control.SetVmStateAsync(service, vm, await RequestBody.ReadAsync<SetVmStateRequest>(http.Request, ct), Context(http), ct), ct))
+            .Accepts<SetVmStateRequest>("application/json").Produces<Operation>(202).AcceptsIfMatch("the VM").WithName("SetVmState")
+            .WithSummary("Set-AzureVMState: drain (no new connections, then disabled), disable or enable a VM without touching its endpoints");
+
         // Endpoints
         services.MapGet("/{service}/vms/{vm}/endpoints", (string service, string vm, HttpContext http, ControlPlane control) =>
         {

@@ -36,6 +36,7 @@ internal static class Views
                     LastError = h.LastError,
                     ActiveConnections = h.ActiveConnections,
                     TotalConnections = h.TotalConnections,
+                    Draining = h.Draining,
                 })
                 .ToList(),
             Network = network ?? [],
