@@ -18,12 +18,13 @@ public sealed class DataPlaneHost : IHostedDataPlane
     private readonly TcpDataPlane _tcp;
     private readonly UdpDataPlane _udp;
 
-    public DataPlaneHost(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    /// <param name="connectionLog">The access log (--access-log): each closed TCP connection is handed to it; null for none.</param>
+    public DataPlaneHost(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, Logging.IConnectionLog? connectionLog = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         ArgumentNullException.ThrowIfNull(timeProvider);
-        _tcp = new TcpDataPlane(options, loggerFactory, timeProvider);
+        _tcp = new TcpDataPlane(options, loggerFactory, timeProvider, connectionLog);
         _tcp.ProbeCompleted += RaiseProbeCompleted;
         _udp = new UdpDataPlane(options, loggerFactory, timeProvider, RaiseProbeCompleted);
     }

@@ -77,12 +77,18 @@ internal static class ServeCommand
                 r.AddError($"--log-level must be one of {LogLevelNames.Accepted}.");
             }
         });
+        var accessLog = new Option<string?>("--access-log")
+        {
+            Description = "Write one line per closed TCP connection (client, VIP, backend, times, bytes each way, how it ended; HAProxy tcplog-like) to this file. Off by default. Rotated by size; SIGHUP reopens it (logrotate).",
+        };
+        var accessLogMaxSize = IntOption("--access-log-max-size", "Bytes at which the access log is rotated (PATH to PATH.1, and so on).", (int)ServerOptions.DefaultAccessLogMaxBytes, 1024, "bytes");
+        var accessLogFiles = IntOption("--access-log-files", "Rotated access log files kept besides the current one; the oldest is deleted.", defaults.AccessLogFiles, 1);
         var demo = new Option<bool>("--demo") { Description = "Create the seed's myService with built-in demo backends on 127.0.0.11 and 127.0.0.12, and print commands that send traffic through three VIPs." };
 
         var serve = new Command("serve", "Run the MultiVip server (REST API and dashboard on --api, DNS, data plane) with its state in --data-dir, until Ctrl+C or SIGTERM.")
         {
             pools, vipInterface, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
-            authFailureLimit, sessionLifetime, allowedHosts,
+            authFailureLimit, sessionLifetime, allowedHosts, accessLog, accessLogMaxSize, accessLogFiles,
         };
 
         serve.SetAction(async (parse, cancellationToken) =>
@@ -128,6 +134,9 @@ internal static class ServeCommand
                     AllowedHosts = parse.GetValue(allowedHosts) ?? [],
                 },
                 LogLevel = startLevel,
+                AccessLog = parse.GetValue(accessLog),
+                AccessLogMaxBytes = parse.GetValue(accessLogMaxSize),
+                AccessLogFiles = parse.GetValue(accessLogFiles),
             };
             if (parse.GetValue(demo) && DemoDataDirectory.Prepare(options.DataDir, given: parse.GetValue(cli.Global.DataDir) is not null) is { } refusal)
             {

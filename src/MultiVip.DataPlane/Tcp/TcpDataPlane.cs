@@ -19,6 +19,7 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly IConnectionForwarder _forwarder;
+    private readonly Logging.IConnectionLog? _connectionLog;
     private readonly SemaphoreSlim _applyGate = new(1, 1);
     private readonly ListenerReconciler<VipListener> _listeners;
     private readonly Lock _drainGate = new();
@@ -30,9 +31,10 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
     private readonly Metrics.VipByteMeter _bytes = new();
     private int _disposed;
 
-    public TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    public TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, Logging.IConnectionLog? connectionLog = null)
         : this(options, loggerFactory, timeProvider, PooledBufferForwarder.Instance)
     {
+        _connectionLog = connectionLog;
     }
 
     internal TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, IConnectionForwarder forwarder)
@@ -111,7 +113,7 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
             return null;
         }
 
-        var listener = new VipListener(socket, spec, _options, _timeProvider, _loggerFactory, _forwarder, RaiseProbeCompleted, _connectionSlots);
+        var listener = new VipListener(socket, spec, _options, _timeProvider, _loggerFactory, _forwarder, RaiseProbeCompleted, _connectionSlots, _connectionLog);
         listener.Start();
         Log.ListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
         return listener;

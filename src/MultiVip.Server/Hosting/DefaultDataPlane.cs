@@ -36,7 +36,7 @@ public static partial class ServerHost
     /// place the server names a concrete data plane; everything else holds <see cref="IHostedDataPlane"/>.
     /// </summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1859", Justification = "The interface is the point: the server must not depend on the concrete data plane.")]
-    private static IHostedDataPlane DefaultDataPlane(ServerOptions options, DescriptorPlan descriptors, ILoggerFactory loggers, TimeProvider time, bool freeBind) =>
+    private static IHostedDataPlane DefaultDataPlane(ServerOptions options, DescriptorPlan descriptors, ILoggerFactory loggers, TimeProvider time, bool freeBind, MultiVip.DataPlane.Logging.IConnectionLog? accessLog) =>
         new DataPlaneHost(
             DataPlaneOptionsFor(options) with
             {
@@ -47,7 +47,8 @@ public static partial class ServerHost
                 FreeBind = freeBind,
             },
             loggers,
-            time);
+            time,
+            accessLog);
 }
 
 /// <summary>One row of <see cref="ServerHost.DataPlaneSettings"/>: a data-plane property, its serve option, and the copy from ServerOptions.</summary>

@@ -22,7 +22,7 @@ internal static class Observability
         services.AddSingleton<ITrafficSource>(dataPlane);
         services.AddSingleton<IUdpSessionSource>(dataPlane);
         // A factory registration, so the container disposes it (it unsubscribes from the control plane).
-        services.AddSingleton(sp => new ServerMetrics(control, dataPlane, sp.GetServices<IUdpSessionSource>(), sp.GetRequiredService<IAddressAnnouncer>()));
+        services.AddSingleton(sp => new ServerMetrics(control, dataPlane, sp.GetServices<IUdpSessionSource>(), sp.GetRequiredService<IAddressAnnouncer>(), sp.GetService<AccessLogs.Status>()?.Writer));
         return services;
     }
 

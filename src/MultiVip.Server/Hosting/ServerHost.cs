@@ -39,6 +39,7 @@ public static partial class ServerHost
         UsageRecorder? usage = null;
         WebApplication? app = null;
         ILoggerFactory? preLoggers = null;
+        MultiVip.DataPlane.Logging.AccessLogWriter? accessLog = null;
         try
         {
             // The store opens (in a new data dir: is created) before the token is written, so a
@@ -82,7 +83,8 @@ public static partial class ServerHost
             var time = TimeProvider.System;
             preLoggers = LoggerFactory.Create(l => l.AddMultiVipConsole(options.LogFormat, logLevel));
             dataDir.TightenModes(preLoggers.CreateLogger<DataDirectory>());
-            var reload = new SettingsReload([logLevel], preLoggers.CreateLogger<SettingsReload>());
+            accessLog = AccessLogs.Open(options, preLoggers);
+            var reload = new SettingsReload(accessLog is null ? [logLevel] : [logLevel, new AccessLogs.Reopen(accessLog)], preLoggers.CreateLogger<SettingsReload>());
             if (logLevel.FileExists)
             {
                 // The file overrides --log-level from the start; say so, once.
@@ -91,7 +93,7 @@ public static partial class ServerHost
 
             LogDescriptorPlan(descriptors, preLoggers);
             announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(options.VipInterface, time, preLoggers, cancellationToken);
-            dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time, freeBind: announcer.ManagesAddresses);
+            dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time, freeBind: announcer.ManagesAddresses, accessLog);
             announced = MultiVip.Network.Announcing.AddressAnnouncers.Wrap(dataPlane, dataPlane, announcer, time, preLoggers);
             control = await ControlPlane.StartAsync(
                 store,
@@ -119,6 +121,7 @@ public static partial class ServerHost
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
             builder.Services.AddSingleton(new ServiceDnsZone(dnsZone.ToString(false)));
             builder.Services.AddSingleton(announcer);
+            builder.Services.AddSingleton(new AccessLogs.Status(accessLog));
             builder.Services.AddMultiVipObservability(token, control, dataPlane);
             builder.Services.AddMultiVipAuthentication(token, authentication);
 
@@ -135,7 +138,7 @@ public static partial class ServerHost
             var api = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
             dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
             ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout);
-            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage) { SettingsReload = reload, Announced = announced };
+            return new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage) { SettingsReload = reload, Announced = announced, AccessLog = accessLog };
         }
         catch
         {
@@ -173,6 +176,11 @@ public static partial class ServerHost
             if (store is not null)
             {
                 await store.DisposeAsync();
+            }
+
+            if (accessLog is not null)
+            {
+                await accessLog.DisposeAsync();
             }
 
             dataDir.Dispose();
@@ -302,6 +310,9 @@ public sealed class RunningServer : IAsyncDisposable
 
     internal SettingsReload? SettingsReload { get; init; }
 
+    /// <summary>The access log (--access-log), closed after the data plane stopped: its last connections are written.</summary>
+    internal MultiVip.DataPlane.Logging.AccessLogWriter? AccessLog { get; init; }
+
     /// <summary>
     /// SIGHUP: re-reads what can change without a restart (the log level, see
     /// <see cref="LogLevelSetting"/>) and logs one line saying what it is now; traffic and the API
@@ -320,6 +331,11 @@ public sealed class RunningServer : IAsyncDisposable
         await Control.DisposeAsync();
         await Announced.DisposeAsync();
         await _dataPlane.DisposeAsync();
+        if (AccessLog is not null)
+        {
+            await AccessLog.DisposeAsync();
+        }
+
         await Announced.Announcer.DisposeAsync();
 
         // After the data plane stopped (its byte totals are final), before the store closes.

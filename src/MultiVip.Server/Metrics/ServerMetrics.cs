@@ -53,11 +53,15 @@ internal sealed class ServerMetrics : IDisposable
     private readonly IAddressAnnouncer _announcer;
     private readonly Gauge _poolSize;
     private readonly Gauge _poolInUse;
+    private readonly MultiVip.DataPlane.Logging.AccessLogWriter? _accessLog;
+    private readonly Counter? _accessLogLines;
+    private readonly Counter? _accessLogDropped;
     private readonly Counter _apiRequests;
     private readonly Histogram _apiRequestDuration;
 
-    public ServerMetrics(ControlPlane control, ITrafficSource dataPlane, IEnumerable<IUdpSessionSource> udp, IAddressAnnouncer announcer)
+    public ServerMetrics(ControlPlane control, ITrafficSource dataPlane, IEnumerable<IUdpSessionSource> udp, IAddressAnnouncer announcer, MultiVip.DataPlane.Logging.AccessLogWriter? accessLog = null)
     {
+        _accessLog = accessLog;
         _announcer = announcer;
         _control = control;
         _dataPlane = dataPlane;
@@ -121,6 +125,12 @@ internal sealed class ServerMetrics : IDisposable
                 Buckets = Histogram.ExponentialBuckets(0.0005, 2, 16),
             });
 
+        if (accessLog is not null)
+        {
+            _accessLogLines = factory.CreateCounter("multivip_access_log_lines_total", "Lines written to the access log (--access-log).");
+            _accessLogDropped = factory.CreateCounter("multivip_access_log_dropped_total", "Connections not written to the access log: its queue was full (the writer fell behind) or the write failed. Traffic is never slowed for the log.");
+        }
+
         Registry.AddBeforeCollectCallback(Collect);
         _control.OperationCompleted += OnOperationCompleted;
     }
@@ -173,6 +183,12 @@ internal sealed class ServerMetrics : IDisposable
                     _vipInfo.Get(service.Name, vip.Name, vip.Address ?? "", vip.IsDnsProgrammed ? "true" : "false", vip.ReservedIpName ?? "").Set(1);
                     CollectAddress(service, vip);
                 }
+            }
+
+            if (_accessLog is not null)
+            {
+                _accessLogLines!.IncTo(_accessLog.Written);
+                _accessLogDropped!.IncTo(_accessLog.Dropped);
             }
 
             var pool = _control.Options.Pool;
