@@ -61,8 +61,10 @@ public sealed class AccessLogTests
         await Assert.ThrowsAnyAsync<Exception>(() => EchoBackend.HelloAsync(vip, 80));
 
         var lines = await LinesAsync(f, path, 2);
-        Assert.Matches(@" web/http \S+ \d+/\d+/\d+ 0 4 CD 0$", lines[0]);
-        Assert.Matches(@" http <NOSRV> - \d+/-1/\d+ 0 0 SC 0$", lines[1]);
+        Assert.True(Regex.IsMatch(lines[0], @" http web/http \S+ \d+/\d+/\d+ 0 4 CD 0$"), lines[0]);
+
+        // A disabled VM's endpoint has left the listener: the line names no set or endpoint.
+        Assert.True(Regex.IsMatch(lines[1], $@"^127\.0\.0\.1:\d+ \[[^\]]+\] {Service}/Vip1 {Regex.Escape(vip)}:80/tcp - <NOSRV> - \d+/-1/\d+ 0 0 SC 0$"), lines[1]);
     }
 
     [Fact]
