@@ -92,6 +92,10 @@ public sealed class MultiVipClient : IDisposable
     public Task<Operation> UpdateVmAsync(string service, string vm, UpdateVmRequest request, string? ifMatch = null, bool waitForCompletion = true, CancellationToken cancellationToken = default) =>
         MutateAsync(HttpMethod.Put, ApiRoutes.Vm(service, vm), request, ifMatch, waitForCompletion, cancellationToken);
 
+    /// <summary>Set-AzureVMState: enabled, draining or disabled (docs/operations.md#vm-maintenance).</summary>
+    public Task<Operation> SetVmStateAsync(string service, string vm, SetVmStateRequest request, string? ifMatch = null, bool waitForCompletion = true, CancellationToken cancellationToken = default) =>
+        MutateAsync(HttpMethod.Put, ApiRoutes.VmState(service, vm), request, ifMatch, waitForCompletion, cancellationToken);
+
     public Task<Operation> RemoveVmAsync(string service, string vm, string? ifMatch = null, bool waitForCompletion = true, CancellationToken cancellationToken = default) =>
         MutateAsync(HttpMethod.Delete, ApiRoutes.Vm(service, vm), null, ifMatch, waitForCompletion, cancellationToken);
 

@@ -24,6 +24,9 @@ public static class ApiRoutes
 
     public static string Vm(string service, string vm) => $"{Vms(service)}/{E(vm)}";
 
+    /// <summary>PUT: a VM's maintenance state (enabled, draining, disabled).</summary>
+    public static string VmState(string service, string vm) => $"{Vm(service, vm)}/state";
+
     public static string Endpoints(string service, string vm) => $"{Vm(service, vm)}/endpoints";
 
     public static string Endpoint(string service, string vm, string endpoint) => $"{Endpoints(service, vm)}/{E(endpoint)}";
@@ -82,6 +85,9 @@ public static class ApiJson
     /// <summary>Applies the API's settings to options someone else created (ASP.NET Core's).</summary>
     public static void Configure(System.Text.Json.JsonSerializerOptions options)
     {
+        // Numbers are JSON numbers, as the OpenAPI document types them (the web defaults would also
+        // read "8080", and document every number as integer-or-string).
+        options.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
         options.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase;
         options.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow;
         options.MaxDepth = 32;

@@ -119,6 +119,7 @@ public sealed record LoadBalancedSetView
 
     public TransportProtocol Protocol { get; init; }
 
+    [System.ComponentModel.DataAnnotations.Range(1, 65535)]
     public int PublicPort { get; init; }
 
     public LoadBalancerProbe? Probe { get; init; }
@@ -128,7 +129,7 @@ public sealed record LoadBalancedSetView
     public required IReadOnlyList<LoadBalancedSetMember> Members { get; init; }
 }
 
-public sealed record LoadBalancedSetMember(string VmName, string EndpointName, int LocalPort);
+public sealed record LoadBalancedSetMember(string VmName, string EndpointName, [property: System.ComponentModel.DataAnnotations.Range(1, 65535)] int LocalPort);
 
 /// <summary>Live state of one backend (VM endpoint) as the data plane reports it.</summary>
 public sealed record BackendHealthView
@@ -149,6 +150,8 @@ public sealed record BackendHealthView
 
     public long TotalConnections { get; init; }
 
+    /// <summary>The VM is draining: no new connections; <see cref="ActiveConnections"/> counts down to 0, then the VM is disabled.</summary>
+    public bool Draining { get; init; }
     /// <summary>The data plane carrying this listener: "userspace" or "nftables" (serve --data-plane).</summary>
     public string Plane { get; init; } = "userspace";
 }

@@ -37,6 +37,7 @@ public sealed partial class ControlPlane : IAsyncDisposable
     private readonly OperationTracker _tracker;
     private readonly DataPlanePublisher _publisher;
     private WorldState _world;
+    private Maintenance.DrainCompletion? _drains;
 
     private ControlPlane(IStateStore store, WorldState world, ControlPlaneOptions options, IDataPlane dataPlane, TimeProvider time, ILoggerFactory loggers)
     {
@@ -87,6 +88,7 @@ public sealed partial class ControlPlane : IAsyncDisposable
 
         var result = await control._publisher.ApplyNowAsync(cancellationToken);
         control._feed = Task.Run(control.FeedLoopAsync, CancellationToken.None);
+        control._drains = new Maintenance.DrainCompletion(control, dataPlane, time, loggers.CreateLogger<Maintenance.DrainCompletion>());
         Log.Started(control._logger, stored.Services.Count, stored.ReservedIps.Count, stored.Generation, result.Faults.Count);
         WarnAboutAddressesOutsidePool(control._logger, control.Current, options.Pool);
         return control;
@@ -425,6 +427,11 @@ public sealed partial class ControlPlane : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_drains is not null)
+        {
+            await _drains.DisposeAsync();
+        }
+
         _queue.Writer.TryComplete();
         await _committer;
         await _stopping.CancelAsync();

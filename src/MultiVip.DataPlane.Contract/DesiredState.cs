@@ -32,6 +32,13 @@ public sealed record BackendSpec(string VmName, string EndpointName, IPEndPoint 
 {
     /// <summary>Where the probe connects (the VM's address and the probe port), when the listener has a probe.</summary>
     public IPEndPoint? ProbeTarget { get; init; }
+
+    /// <summary>
+    /// Out of rotation for maintenance (the VM is draining): no new connection or UDP session is sent
+    /// to it, while its established connections go on for as long as they last. Not part of the
+    /// backend's traffic identity, so turning it on or off never cuts a connection.
+    /// </summary>
+    public bool Draining { get; init; }
 }
 
 /// <summary>

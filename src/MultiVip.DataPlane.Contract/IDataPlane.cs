@@ -65,6 +65,8 @@ public sealed record BackendHealth(
 
     public long TotalConnections { get; init; }
 
+    /// <summary>The backend's VM is draining: out of rotation whatever its probe says.</summary>
+    public bool Draining { get; init; }
     /// <summary>Which plane carries the listener: <see cref="Planes.UserSpace"/> or <see cref="Planes.Nftables"/>.</summary>
     public string Plane { get; init; } = Planes.UserSpace;
 }

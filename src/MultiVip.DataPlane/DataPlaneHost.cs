@@ -23,13 +23,14 @@ public sealed class DataPlaneHost : IHostedDataPlane
     {
     }
 
+    /// <param name="connectionLog">The access log (--access-log): each closed TCP connection is handed to it; null for none.</param>
     /// <param name="inherited">Listening sockets handed over by the server this one replaces: listeners adopt matching ones instead of binding.</param>
-    public DataPlaneHost(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, InheritedSockets? inherited)
+    public DataPlaneHost(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, InheritedSockets? inherited, Logging.IConnectionLog? connectionLog = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         ArgumentNullException.ThrowIfNull(timeProvider);
-        _tcp = new TcpDataPlane(options, loggerFactory, timeProvider, inherited);
+        _tcp = new TcpDataPlane(options, loggerFactory, timeProvider, inherited, connectionLog);
         _tcp.ProbeCompleted += RaiseProbeCompleted;
         _udp = new UdpDataPlane(options, loggerFactory, timeProvider, RaiseProbeCompleted, inherited);
     }

@@ -13,7 +13,7 @@
         'New-AzureService', 'Get-AzureService', 'Remove-AzureService',
         'Get-AzureDeployment',
         'Add-AzureVirtualIP', 'Remove-AzureVirtualIP',
-        'New-AzureVM', 'Get-AzureVM', 'Update-AzureVM', 'Remove-AzureVM',
+        'New-AzureVM', 'Get-AzureVM', 'Update-AzureVM', 'Remove-AzureVM', 'Set-AzureVMState',
         'Add-AzureEndpoint', 'Set-AzureEndpoint', 'Remove-AzureEndpoint', 'Get-AzureEndpoint',
         'Set-AzureLoadBalancedEndpoint',
         'New-AzureAclConfig', 'Set-AzureAclConfig', 'Get-AzureAclConfig', 'Remove-AzureAclConfig',

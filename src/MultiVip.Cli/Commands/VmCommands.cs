@@ -5,12 +5,12 @@ using MultiVip.Contracts;
 
 namespace MultiVip.Cli.Commands;
 
-/// <summary>New-AzureVM (register an existing machine), Get-AzureVM, Remove-AzureVM.</summary>
+/// <summary>New-AzureVM (register an existing machine), Get-AzureVM, Set-AzureVMState (drain, disable, enable), Remove-AzureVM.</summary>
 internal static class VmCommands
 {
     public static Command Create(CliContext cli)
     {
-        var vm = new Command("vm", "Register, list, show and remove VMs (the machines traffic is forwarded to).");
+        var vm = new Command("vm", "Register, list, show, drain, disable, enable and remove VMs (the machines traffic is forwarded to).");
 
         var addService = ServiceOption();
         var addName = Options.Required("--name", "VM name.");
@@ -44,6 +44,21 @@ internal static class VmCommands
         vm.Subcommands.Add(add);
         vm.Subcommands.Add(list);
         vm.Subcommands.Add(show);
+        foreach (var (verb, state, help) in new[]
+        {
+            ("drain", "draining", "Take a VM out of rotation for maintenance: its backends take no new connections, established ones go on; it becomes disabled once they reach 0 (Set-AzureVMState -State Draining)."),
+            ("disable", "disabled", "Take a VM out of rotation now: no new connections; what is still open drains for --drain-timeout (Set-AzureVMState -State Disabled)."),
+            ("enable", "enabled", "Put a drained or disabled VM back into rotation (Set-AzureVMState -State Enabled)."),
+        })
+        {
+            var stateService = ServiceOption();
+            var stateName = Options.Required("--name", "VM name.");
+            var command = new Command(verb, help) { stateService, stateName };
+            cli.SetAction(command, run => run.RunOperationAsync($"Setting VM state to {state}", (c, wait, ct) =>
+                c.SetVmStateAsync(run.Required(stateService), run.Required(stateName), new SetVmStateRequest { State = state }, null, wait, ct)));
+            vm.Subcommands.Add(command);
+        }
+
         vm.Subcommands.Add(remove);
         return vm;
     }

@@ -70,14 +70,14 @@ internal static class ResourceText
     ]);
 
     public static string Vms(IEnumerable<VirtualMachine> vms) => PowerShellFormat.Table(
-        [new("Name"), new("IpAddress"), new("Endpoints", AlignRight: true), new("Version", AlignRight: true)],
-        vms.Select(v => Row(v.Name, v.Address, Num(v.Endpoints.Count), Num(v.Version))));
+        [new("Name"), new("IpAddress"), new("State"), new("Endpoints", AlignRight: true), new("Version", AlignRight: true)],
+        vms.Select(v => Row(v.Name, v.Address, v.State.ToString(), Num(v.Endpoints.Count), Num(v.Version))));
 
     public static string VmDetail(VirtualMachine vm)
     {
         var text = new StringBuilder(PowerShellFormat.List(
         [
-            [("Name", vm.Name), ("IpAddress", vm.Address), ("Version", Num(vm.Version)), ("Endpoints", Num(vm.Endpoints.Count))],
+            [("Name", vm.Name), ("IpAddress", vm.Address), ("State", vm.State.ToString()), ("Version", Num(vm.Version)), ("Endpoints", Num(vm.Endpoints.Count))],
         ]));
         if (vm.Endpoints.Count > 0)
         {
@@ -147,7 +147,7 @@ internal static class ResourceText
                 h.EndpointName,
                 h.Listener,
                 h.Plane,
-                h.State.ToString(),
+                h.Draining ? $"{h.State} (draining)" : h.State.ToString(),
                 h.LastProbeAt is { } t ? Time(t) : null,
                 Num(h.ActiveConnections),
                 Num(h.TotalConnections),

@@ -117,12 +117,18 @@ internal static class ServeCommand
         });
         var nodeDownAfter = IntOption("--node-down-after", "Seconds without a heartbeat after which a node is Down: operations no longer wait for it.", (int)defaults.NodeDownAfter.TotalSeconds, (int)ServerHost.MinNodeDownAfter.TotalSeconds, "seconds");
         var failover = new FailoverServeOptions();
+        var accessLog = new Option<string?>("--access-log")
+        {
+            Description = "Write one line per closed TCP connection (client, VIP, backend, times, bytes each way, how it ended; HAProxy tcplog-like) to this file. Off by default. Rotated by size; SIGHUP reopens it (logrotate).",
+        };
+        var accessLogMaxSize = IntOption("--access-log-max-size", "Bytes at which the access log is rotated (PATH to PATH.1, and so on).", (int)ServerOptions.DefaultAccessLogMaxBytes, 1024, "bytes");
+        var accessLogFiles = IntOption("--access-log-files", "Rotated access log files kept besides the current one; the oldest is deleted.", defaults.AccessLogFiles, 1);
         var demo = new Option<bool>("--demo") { Description = "Create the seed's myService with built-in demo backends on 127.0.0.11 and 127.0.0.12, and print commands that send traffic through three VIPs." };
 
         var serve = new Command("serve", "Run the MultiVip server (REST API and dashboard on --api, DNS, data plane) with its state in --data-dir, until Ctrl+C or SIGTERM.")
         {
             pools, vipInterface, store, dataPlane, kernelSnat, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, socketEngine, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
-            authFailureLimit, sessionLifetime, allowedHosts, noTakeover, nodeName, nodeDownAfter,
+            authFailureLimit, sessionLifetime, allowedHosts, noTakeover, nodeName, nodeDownAfter, accessLog, accessLogMaxSize, accessLogFiles,
         };
         foreach (var option in failover.All)
         {
@@ -181,6 +187,9 @@ internal static class ServeCommand
                 Takeover = !parse.GetValue(noTakeover),
                 NodeName = parse.GetValue(nodeName),
                 NodeDownAfter = TimeSpan.FromSeconds(parse.GetValue(nodeDownAfter)),
+                AccessLog = parse.GetValue(accessLog),
+                AccessLogMaxBytes = parse.GetValue(accessLogMaxSize),
+                AccessLogFiles = parse.GetValue(accessLogFiles),
             };
             if (parse.GetValue(demo) && DemoDataDirectory.Prepare(options.DataDir, given: parse.GetValue(cli.Global.DataDir) is not null) is { } refusal)
             {

@@ -88,7 +88,12 @@ internal sealed class DesiredStateBuilder
         foreach (var (key, members) in groups)
         {
             var first = members[0].Endpoint;
+            // A disabled VM's backends leave the listener (what they still carry drains for
+            // --drain-timeout, as a removed endpoint's); a draining VM's stay, out of rotation,
+            // so its connections go on. The listener stays even with no backend left: clients get
+            // a reset, as when every member is unhealthy, and the VIP keeps its port.
             var backends = members
+                .Where(m => m.Vm.State != VmState.Disabled)
                 .OrderBy(m => m.Vm.Name, StringComparer.OrdinalIgnoreCase)
                 .Select(m =>
                 {
@@ -96,6 +101,7 @@ internal sealed class DesiredStateBuilder
                     return new BackendSpec(m.Vm.Name, m.Endpoint.Name, new IPEndPoint(vmAddress, m.Endpoint.LocalPort))
                     {
                         ProbeTarget = m.Endpoint.Probe is { } probe ? new IPEndPoint(vmAddress, probe.Port) : null,
+                        Draining = m.Vm.State == VmState.Draining,
                     };
                 })
                 .ToList();

@@ -46,8 +46,8 @@ internal sealed class BackendState
 
     public HealthState State => (HealthState)Volatile.Read(ref _state);
 
-    /// <summary>Unknown (never probed yet) counts as in rotation, as new Azure members do.</summary>
-    public bool InRotation => State != HealthState.Unhealthy;
+    /// <summary>Unknown (never probed yet) counts as in rotation, as new Azure members do; a draining one never does.</summary>
+    public bool InRotation => State != HealthState.Unhealthy && !Spec.Draining;
 
     public long ActiveConnections => Interlocked.Read(ref _active);
 
@@ -154,6 +154,7 @@ internal sealed class BackendState
             {
                 ActiveConnections = ActiveConnections,
                 TotalConnections = TotalConnections,
+                Draining = Spec.Draining,
             };
         }
     }

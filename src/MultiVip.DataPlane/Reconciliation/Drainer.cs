@@ -33,6 +33,7 @@ internal static class Drainer
         {
             if (!connection.IsClosed)
             {
+                connection.EndedBy(Logging.Termination.Killed);
                 connection.Reset();
                 reset++;
             }

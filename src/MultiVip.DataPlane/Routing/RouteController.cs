@@ -98,9 +98,14 @@ internal sealed partial class RouteController
                 {
                     if (kept.Spec != spec.Backends[i])
                     {
-                        // Only the probe target moved: same member, same traffic, new probe loop.
+                        // Same member, same traffic: a new probe target needs a new probe loop;
+                        // draining on or off only changes rotation (the table built below).
+                        var probeMoved = !Equals(kept.Spec.ProbeTarget, spec.Backends[i].ProbeTarget);
                         kept.Spec = spec.Backends[i];
-                        reprobe.Add(kept);
+                        if (probeMoved)
+                        {
+                            reprobe.Add(kept);
+                        }
                     }
 
                     next[i] = kept;

@@ -31,6 +31,7 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool) : IConnectionForwarde
         byte[]? buffer = null;
         // The client usually sent its first bytes before the backend connect finished; the backend has not answered yet.
         var mayHaveMore = fromClient;
+        var sending = false;
         try
         {
             while (true)
@@ -72,6 +73,7 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool) : IConnectionForwarde
                     {
                         if (source.TcpState() != TcpStateCloseWait)
                         {
+                            connection.EndedBy(fromClient ? Logging.Termination.ClientAborted : Logging.Termination.ServerAborted);
                             connection.Reset();
                             return;
                         }
@@ -83,6 +85,16 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool) : IConnectionForwarde
                 }
 
                 connection.Backend.Counters.AddBytes(fromClient, read);
+                if (fromClient)
+                {
+                    connection.BytesIn += read;
+                }
+                else
+                {
+                    connection.BytesOut += read;
+                }
+
+                sending = true;
                 var sent = destination.Send(buffer.AsSpan(0, read));
                 if (sent != read)
                 {
@@ -94,13 +106,17 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool) : IConnectionForwarde
                     await destination.SendAllAsync(buffer.AsMemory(Math.Max(sent, 0), read - Math.Max(sent, 0))).ConfigureAwait(false);
                 }
 
+                sending = false;
+
                 // A short read drained the socket, unless the peer's FIN was already queued behind it.
                 mayHaveMore = read == buffer.Length || source.PeerClosed;
             }
         }
         catch (SocketException)
         {
-            // RST from either peer (or a failed write): the other peer must see a reset too.
+            // RST from either peer (or a failed write): the other peer must see a reset too. The peer
+            // that failed is the source when reading, the destination when sending (access log).
+            connection.EndedBy(fromClient != sending ? Logging.Termination.ClientAborted : Logging.Termination.ServerAborted);
             connection.Reset();
         }
         catch (ObjectDisposedException)

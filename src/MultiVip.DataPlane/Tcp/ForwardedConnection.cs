@@ -17,6 +17,7 @@ internal sealed class ForwardedConnection
     private long _lastActivity;
     private int _closed;
     private int _directionsEnded;
+    private string? _termination;
 
     public ForwardedConnection(ConnectionSocket client, ConnectionSocket backendSocket, BackendState backend, IPEndPoint remote, TimeProvider timeProvider)
     {
@@ -38,6 +39,18 @@ internal sealed class ForwardedConnection
     public BackendState Backend { get; }
 
     public IPEndPoint Remote { get; }
+
+    /// <summary>Bytes read from the client; written only by the upstream copy loop, read once it ended (access log).</summary>
+    public long BytesIn;
+
+    /// <summary>Bytes read from the backend; written only by the downstream copy loop.</summary>
+    public long BytesOut;
+
+    /// <summary>How it ended (<see cref="Logging.Termination"/>): the first cause recorded wins; a normal close when none was.</summary>
+    public string Termination => Volatile.Read(ref _termination) ?? Logging.Termination.Normal;
+
+    /// <summary>Records why the connection is about to end, unless an earlier cause was recorded.</summary>
+    public void EndedBy(string termination) => Interlocked.CompareExchange(ref _termination, termination, null);
 
     /// <summary>Completes when both sockets are closed, whichever way.</summary>
     public Task Completion => _completed.Task;

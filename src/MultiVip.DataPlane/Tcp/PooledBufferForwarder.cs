@@ -56,6 +56,7 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
         // The client usually sent its first bytes before the backend connect finished, so that
         // direction reads at once; the backend has not answered yet, so that one waits first.
         var mayHaveMore = fromClient;
+        var sending = false;
         try
         {
             while (true)
@@ -97,6 +98,7 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
                         if (!SourceHalfClosedCleanly(source))
                         {
                             // Not a FIN: a reset whose error the other direction's send collected.
+                            connection.EndedBy(fromClient ? Logging.Termination.ClientAborted : Logging.Termination.ServerAborted);
                             connection.Reset();
                             return;
                         }
@@ -109,11 +111,23 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
 
                 // One Interlocked add per read: the only metrics cost on the copy path.
                 connection.Backend.Counters.AddBytes(fromClient, read);
+                if (fromClient)
+                {
+                    connection.BytesIn += read;
+                }
+                else
+                {
+                    connection.BytesOut += read;
+                }
+
                 var sent = 0;
+                sending = true;
                 while (sent < read)
                 {
                     sent += await destination.SendAsync(buffer.AsMemory(sent, read - sent), SocketFlags.None).ConfigureAwait(false);
                 }
+
+                sending = false;
 
                 // A read that did not fill the buffer emptied the socket: go straight to the wait
                 // instead of a read that would only say "empty" (one syscall saved per message).
@@ -123,7 +137,9 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
         catch (SocketException)
         {
             // RST from either peer (or a failed write): the other peer must see a reset too, not a
-            // clean FIN that would make it trust a truncated stream.
+            // clean FIN that would make it trust a truncated stream. The peer that failed is the
+            // source when reading, the destination when sending.
+            connection.EndedBy(fromClient != sending ? Logging.Termination.ClientAborted : Logging.Termination.ServerAborted);
             connection.Reset();
         }
         catch (ObjectDisposedException)

@@ -19,6 +19,7 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly ISocketEngine _engine;
+    private readonly Logging.IConnectionLog? _connectionLog;
     private readonly SemaphoreSlim _applyGate = new(1, 1);
     private readonly ListenerReconciler<VipListener> _listeners;
     private readonly Lock _drainGate = new();
@@ -31,14 +32,15 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
     private readonly InheritedSockets _inherited;
     private int _disposed;
 
-    public TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, InheritedSockets? inherited = null)
-        : this(options, loggerFactory, timeProvider, pool: null, inherited)
+    public TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, InheritedSockets? inherited = null, Logging.IConnectionLog? connectionLog = null)
+        : this(options, loggerFactory, timeProvider, pool: null, inherited, connectionLog)
     {
     }
 
     /// <param name="pool">Where the forwarders rent their buffers (the shared pool when null); tests pass a counting pool.</param>
-    internal TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, System.Buffers.ArrayPool<byte>? pool, InheritedSockets? inherited = null)
+    internal TcpDataPlane(DataPlaneOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, System.Buffers.ArrayPool<byte>? pool, InheritedSockets? inherited = null, Logging.IConnectionLog? connectionLog = null)
     {
+        _connectionLog = connectionLog;
         _inherited = inherited ?? InheritedSockets.None;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
@@ -125,7 +127,7 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
             return null;
         }
 
-        var listener = new VipListener(socket, spec, _options, _timeProvider, _loggerFactory, _engine, RaiseProbeCompleted, _connectionSlots);
+        var listener = new VipListener(socket, spec, _options, _timeProvider, _loggerFactory, _engine, RaiseProbeCompleted, _connectionSlots, _connectionLog);
         listener.Start();
         Log.ListenerStarted(_logger, spec.Key, spec.ServiceName, spec.Backends.Count);
         return listener;

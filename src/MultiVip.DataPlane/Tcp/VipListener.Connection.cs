@@ -22,35 +22,49 @@ internal sealed partial class VipListener
         IPEndPoint? remote = null;
         ConnectionSocket? backendSocket = null;
         var admission = default(Admission);
+
+        // What the access log says of this connection; nothing is measured when it is off.
+        var trace = _connectionLog is null ? null : new ConnectionTrace(_timeProvider);
         try
         {
             remote = client.PrepareClient();
 
             if (!TryAdmit(remote, ref admission))
             {
+                trace?.End(Logging.Termination.OverLimit);
                 client.Abort();
                 return;
             }
 
             // Read once: every decision for this connection uses the same configuration.
             var route = _routing.Current;
+            if (trace is not null)
+            {
+                trace.Route = route;
+            }
+
             if (!PassesAcl(route, remote))
             {
+                trace?.End(Logging.Termination.DeniedByAcl);
                 client.Abort();
                 return;
             }
 
             var candidates = ChooseBackends(route, remote);
+            trace?.Chosen();
             if (candidates.Count == 0)
             {
+                trace?.End(Logging.Termination.NoBackend);
                 client.Abort();
                 return;
             }
 
-            BackendState? backend;
-            (backend, backendSocket) = await ConnectWithRetriesAsync(route, candidates, remote, client).ConfigureAwait(false);
-            if (backend is null || backendSocket is null)
+            var attempt = await ConnectWithRetriesAsync(route, candidates, remote, client).ConfigureAwait(false);
+            backendSocket = attempt.Socket;
+            trace?.Connected(attempt.Backend, attempt.Attempts);
+            if (attempt.Backend is not { } backend || backendSocket is null)
             {
+                trace?.End(attempt.TimedOut ? Logging.Termination.ConnectTimeout : Logging.Termination.ConnectFailed);
                 client.Abort();
                 return;
             }
@@ -59,10 +73,16 @@ internal sealed partial class VipListener
 
             var connection = new ForwardedConnection(client, backendSocket, backend, remote, _timeProvider);
             backendSocket = null;
+            if (trace is not null)
+            {
+                trace.Connection = connection;
+            }
+
             await ForwardAsync(connection, backend).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
+            trace?.End(Logging.Termination.InternalError);
             Log.ConnectionSetupFailed(_logger, Key, remote, ex);
             if (backendSocket is not null)
             {
@@ -74,6 +94,68 @@ internal sealed partial class VipListener
         finally
         {
             Release(admission);
+            if (trace is not null && remote is not null)
+            {
+                _connectionLog!.Record(trace.ToRecord(remote, Key));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Timestamps and outcome of one connection for the access log: a few fields set at each step,
+    /// turned into a <see cref="Logging.ConnectionRecord"/> once, when the connection is over.
+    /// </summary>
+    private sealed class ConnectionTrace(TimeProvider time)
+    {
+        private readonly long _accepted = time.GetTimestamp();
+        private readonly DateTimeOffset _acceptedAt = time.GetUtcNow();
+        private long _chosen;
+        private long _connected;
+        private string? _termination;
+
+        public RouteTable? Route { get; set; }
+
+        public BackendState? Backend { get; private set; }
+
+        public int Attempts { get; private set; }
+
+        public ForwardedConnection? Connection { get; set; }
+
+        public void Chosen() => _chosen = time.GetTimestamp();
+
+        public void Connected(BackendState? backend, int attempts)
+        {
+            _connected = time.GetTimestamp();
+            Backend = backend;
+            Attempts = attempts;
+        }
+
+        public void End(string termination) => _termination ??= termination;
+
+        public Logging.ConnectionRecord ToRecord(IPEndPoint client, ListenerKey key)
+        {
+            var spec = Route?.Spec;
+            var backend = Backend?.Spec;
+            var end = time.GetTimestamp();
+            return new Logging.ConnectionRecord
+            {
+                Client = client,
+                AcceptedAt = _acceptedAt,
+                Listener = key,
+                ServiceName = spec?.ServiceName ?? "-",
+                VirtualIpName = spec?.VirtualIpName ?? "-",
+                SetOrEndpoint = spec?.LoadBalancedSetName ?? backend?.EndpointName ?? (spec is { Backends.Count: > 0 } ? spec.Backends[0].EndpointName : null),
+                VmName = backend?.VmName,
+                EndpointName = backend?.EndpointName,
+                Backend = backend?.Target,
+                WaitMs = _chosen == 0 ? time.GetElapsedTime(_accepted, end).TotalMilliseconds : time.GetElapsedTime(_accepted, _chosen).TotalMilliseconds,
+                ConnectMs = _connected == 0 || Attempts == 0 ? -1 : time.GetElapsedTime(_chosen, _connected).TotalMilliseconds,
+                TotalMs = time.GetElapsedTime(_accepted, end).TotalMilliseconds,
+                BytesIn = Connection?.BytesIn ?? 0,
+                BytesOut = Connection?.BytesOut ?? 0,
+                Termination = _termination ?? Connection?.Termination ?? Logging.Termination.Normal,
+                Retries = Math.Max(0, Attempts - 1),
+            };
         }
     }
 
@@ -151,8 +233,9 @@ internal sealed partial class VipListener
     /// Step 4, connect: each candidate in turn, each attempt bounded by
     /// <see cref="DataPlaneOptions.BackendConnectTimeout"/>. (null, null) when every one failed.
     /// </summary>
-    private async Task<(BackendState? Backend, ConnectionSocket? Socket)> ConnectWithRetriesAsync(RouteTable route, ArraySegment<int> candidates, IPEndPoint remote, ConnectionSocket client)
+    private async Task<ConnectAttempt> ConnectWithRetriesAsync(RouteTable route, ArraySegment<int> candidates, IPEndPoint remote, ConnectionSocket client)
     {
+        var timedOut = false;
         for (var attempt = 0; attempt < candidates.Count; attempt++)
         {
             var candidate = route.Members[candidates[attempt]];
@@ -166,10 +249,11 @@ internal sealed partial class VipListener
             {
                 var socket = await _engine.ConnectAsync(
                     candidate.Spec.Target, client, _options.BackendConnectTimeout, _timeProvider, _stopping.Token).ConfigureAwait(false);
-                return (candidate, socket);
+                return new ConnectAttempt(candidate, socket, attempt + 1, TimedOut: false);
             }
             catch (Exception ex) when (ex is SocketException or TimeoutException)
             {
+                timedOut = ex is TimeoutException;
                 Interlocked.Increment(ref Counters.ConnectFailures);
                 Interlocked.Increment(ref candidate.Counters.ConnectFailures);
                 Log.BackendConnectFailed(_logger, Key, attempt + 1, candidate.Spec.Target, ex);
@@ -178,8 +262,11 @@ internal sealed partial class VipListener
 
         Interlocked.Increment(ref Counters.ConnectExhausted);
         Log.BackendConnectExhausted(_logger, Key, remote, candidates.Count);
-        return (null, null);
+        return new ConnectAttempt(null, null, candidates.Count, timedOut);
     }
+
+    /// <summary>The backend a connect reached (null when every candidate failed), after how many attempts, and whether the last one timed out.</summary>
+    private readonly record struct ConnectAttempt(BackendState? Backend, ConnectionSocket? Socket, int Attempts, bool TimedOut);
 
     /// <summary>Step 5, the PROXY protocol header, when the endpoint asks for one: before any client byte.</summary>
     private async Task SendProxyHeaderAsync(ListenerSpec spec, ConnectionSocket backendSocket, IPEndPoint remote)

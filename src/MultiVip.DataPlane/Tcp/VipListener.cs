@@ -47,8 +47,10 @@ internal sealed partial class VipListener : IRoutedListener
         ILoggerFactory loggerFactory,
         ISocketEngine engine,
         Action<ProbeObservation> onProbe,
-        SharedLimit connectionSlots)
+        SharedLimit connectionSlots,
+        Logging.IConnectionLog? connectionLog = null)
     {
+        _connectionLog = connectionLog;
         var logger = loggerFactory.CreateLogger<VipListener>();
         _socket = socket;
         _connectionSlots = connectionSlots;
@@ -68,6 +70,9 @@ internal sealed partial class VipListener : IRoutedListener
         _idleSweep = timeProvider.CreateTimer(static state => ((VipListener)state!).SweepIdle(), this, _sweepPeriod, _sweepPeriod);
         _routing.Start();
     }
+
+    /// <summary>The access log, when --access-log is on: handed each connection once it is over.</summary>
+    private readonly Logging.IConnectionLog? _connectionLog;
 
     public ListenerKey Key { get; }
 
@@ -156,6 +161,7 @@ internal sealed partial class VipListener : IRoutedListener
         {
             if (!connection.IsClosed)
             {
+                connection.EndedBy(Logging.Termination.Killed);
                 connection.Reset();
                 reset++;
             }
@@ -231,6 +237,7 @@ internal sealed partial class VipListener : IRoutedListener
             {
                 Interlocked.Increment(ref Counters.IdleClosed);
                 Log.ConnectionIdleClosed(_logger, Key, connection.Remote, idleTimeout);
+                connection.EndedBy(Logging.Termination.IdleTimeout);
                 connection.Close();
             }
         }

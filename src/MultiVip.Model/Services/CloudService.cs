@@ -1,4 +1,8 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace MultiVip.Model.Services;
+
+// [Range] describes the bounds the rules in Validation check, for the OpenAPI document; it checks nothing.
 
 /// <summary>
 /// A cloud service: a DNS name and at most one Production deployment. The unit of versioning:
@@ -84,6 +88,12 @@ public sealed record VirtualMachine
 
     public IReadOnlyList<InputEndpoint> Endpoints { get; init; } = [];
 
+    /// <summary>
+    /// Whether the VM's backends take new connections: maintenance without removing endpoints
+    /// (docs/operations.md#vm-maintenance). Stored, so it survives restarts.
+    /// </summary>
+    public VmState State { get; init; } = VmState.Enabled;
+
     public InputEndpoint? FindEndpoint(string name) =>
         Endpoints.FirstOrDefault(e => Names.Equal(e.Name, name));
 }
@@ -97,8 +107,10 @@ public sealed record InputEndpoint
 
     public TransportProtocol Protocol { get; init; } = TransportProtocol.Tcp;
 
+    [Range(1, 65535)]
     public int LocalPort { get; init; }
 
+    [Range(1, 65535)]
     public int PublicPort { get; init; }
 
     /// <summary>The VIP this endpoint listens on; always resolved (the default VIP when the user named none).</summary>
@@ -110,6 +122,7 @@ public sealed record InputEndpoint
 
     public IReadOnlyList<AclRule> Acl { get; init; } = [];
 
+    [Range(4, 30)]
     public int IdleTimeoutInMinutes { get; init; } = DefaultIdleTimeoutInMinutes;
 
     public LoadBalancerDistribution Distribution { get; init; } = LoadBalancerDistribution.None;
@@ -130,6 +143,7 @@ public sealed record LoadBalancerProbe
 
     public ProbeProtocol Protocol { get; init; } = ProbeProtocol.Tcp;
 
+    [Range(1, 65535)]
     public int Port { get; init; }
 
     public string? Path { get; init; }
@@ -148,6 +162,7 @@ public sealed record LoadBalancerProbe
 /// <summary>One rule of an endpoint ACL. Lower <see cref="Order"/> is evaluated first; first match wins.</summary>
 public sealed record AclRule
 {
+    [Range(0, 65535)]
     public int Order { get; init; }
 
     public AclAction Action { get; init; }

@@ -48,6 +48,19 @@ public enum ProxyProtocolVersion
     V2,
 }
 
+/// <summary>
+/// A VM in or out of rotation, as HAProxy's ready / drain / maint: <see cref="Draining"/> takes no
+/// new connections while established ones go on, and becomes <see cref="Disabled"/> once the VM
+/// carries none; <see cref="Disabled"/> takes no traffic at all.
+/// </summary>
+[JsonConverter(typeof(JsonStringEnumConverter<VmState>))]
+public enum VmState
+{
+    Enabled,
+    Draining,
+    Disabled,
+}
+
 /// <summary>Parses the spellings users type (case-insensitive), with the domain's error messages.</summary>
 public static class EnumParsing
 {
@@ -87,6 +100,22 @@ public static class EnumParsing
         "v2" or "2" => ProxyProtocolVersion.V2,
         _ => throw Errors.MultiVipException.BadRequest(
             $"'{value}' is not a PROXY protocol version. Use none, v1 or v2."),
+    };
+
+    public static VmState ParseVmState(string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "enabled" or "enable" => VmState.Enabled,
+        "draining" or "drain" => VmState.Draining,
+        "disabled" or "disable" => VmState.Disabled,
+        _ => throw Errors.MultiVipException.BadRequest(
+            $"'{value}' is not a VM state. Use enabled (in rotation), draining (no new connections, then disabled) or disabled."),
+    };
+
+    public static string ToWire(this VmState s) => s switch
+    {
+        VmState.Draining => "draining",
+        VmState.Disabled => "disabled",
+        _ => "enabled",
     };
 
     public static string ToWire(this TransportProtocol p) => p == TransportProtocol.Tcp ? "tcp" : "udp";

@@ -118,3 +118,27 @@ public sealed class RemoveAzureVMCmdlet : MultiVipCmdlet
     protected override void ProcessRecord() =>
         WriteOperation((c, ct) => c.RemoveVmAsync(ServiceName, Name, cancellationToken: ct), Name);
 }
+
+/// <summary>
+/// Maintenance without removing endpoints (no Azure counterpart; HAProxy's ready / drain / maint):
+/// Draining sends the VM no new connections while established ones go on, and becomes Disabled when
+/// they reach 0; Disabled takes it out at once; Enabled puts it back into rotation.
+/// </summary>
+[Cmdlet(VerbsCommon.Set, "AzureVMState"), OutputType(typeof(ManagementOperationContext))]
+public sealed class SetAzureVMStateCmdlet : MultiVipCmdlet
+{
+    [Parameter(Position = 0, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
+    public string ServiceName { get; set; } = string.Empty;
+
+    [Parameter(Position = 1, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(VmNameCompleter))]
+    public string Name { get; set; } = string.Empty;
+
+    [Parameter(Position = 2, Mandatory = true)]
+    [ValidateSet("Enabled", "Draining", "Disabled")]
+    public string State { get; set; } = string.Empty;
+
+    protected override void ProcessRecord() =>
+        WriteOperation((c, ct) => c.SetVmStateAsync(ServiceName, Name, new SetVmStateRequest { State = State.ToLowerInvariant() }, cancellationToken: ct), Name);
+}

@@ -25,6 +25,9 @@ public sealed class PersistentVM : IPersistentVM
 
     public string IpAddress { get; private set; } = string.Empty;
 
+    /// <summary>Enabled, Draining or Disabled (Set-AzureVMState).</summary>
+    public string State { get; private set; } = nameof(VmState.Enabled);
+
     /// <summary>The version read from the server; Update-AzureVM's If-Match.</summary>
     public string? ETag { get; private set; }
 
@@ -49,6 +52,7 @@ public sealed class PersistentVM : IPersistentVM
     {
         RoleName = vm.Name;
         IpAddress = vm.Address;
+        State = vm.State.ToString();
         ETag = etag;
         VipAddresses = vipAddresses;
         Endpoints.Clear();
@@ -80,6 +84,9 @@ public sealed class PersistentVMRoleContext : IPersistentVM
     public string InstanceStatus => "ReadyRole";
 
     public string PowerState => "Started";
+
+    /// <summary>In rotation or not: Enabled, Draining (no new connections, then Disabled) or Disabled (Set-AzureVMState).</summary>
+    public string State => VM.State;
 
     public PersistentVM VM { get; }
 

@@ -44,18 +44,18 @@ internal static class ApiRoutesMapper
             var s = RequireService(control, service);
             Views.SetETag(http.Response, s.Version);
             return TypedResults.Ok(ServiceView.From(s));
-        }).WithName("GetService").WithSummary("Get-AzureService -ServiceName");
+        }).WithETag("the service").WithName("GetService").WithSummary("Get-AzureService -ServiceName");
 
         services.MapDelete("/{service}", async (string service, string? deleteAll, HttpContext http, ControlPlane control, CancellationToken ct) =>
             await Accept(http, control, await control.DeleteServiceAsync(service, QueryValues.Flag(nameof(deleteAll), deleteAll), Context(http), ct), ct))
-            .Produces<Operation>(202).WithName("DeleteService").WithSummary("Remove-AzureService [-DeleteAll]");
+            .Produces<Operation>(202).AcceptsIfMatch("the service").WithName("DeleteService").WithSummary("Remove-AzureService [-DeleteAll]");
 
         services.MapGet("/{service}/deployment", (string service, HttpContext http, ControlPlane control, IDataPlane dataPlane, ServiceDnsZone zone, IAddressAnnouncer announcer) =>
         {
             var s = RequireService(control, service);
             Views.SetETag(http.Response, s.Version);
             return TypedResults.Ok(Views.Deployment(s, dataPlane.GetHealth(s.Name), zone, NetworkViews.For(s, announcer)));
-        }).WithName("GetDeployment").WithSummary("Get-AzureDeployment: VIPs, VMs, load-balanced sets and live health");
+        }).WithETag("the service").WithName("GetDeployment").WithSummary("Get-AzureDeployment: VIPs, VMs, load-balanced sets and live health");
 
         // Virtual IPs
         services.MapGet("/{service}/virtual-ips", (string service, ControlPlane control) =>
@@ -64,11 +64,11 @@ internal static class ApiRoutesMapper
 
         services.MapPost("/{service}/virtual-ips", async (string service, HttpContext http, ControlPlane control, CancellationToken ct) =>
             await Accept(http, control, await control.AddVirtualIpAsync(service, await RequestBody.ReadAsync<AddVirtualIpRequest>(http.Request, ct), Context(http), ct), ct))
-            .Accepts<AddVirtualIpRequest>("application/json").Produces<Operation>(202).WithName("AddVirtualIp").WithSummary("Add-AzureVirtualIP");
+            .Accepts<AddVirtualIpRequest>("application/json").Produces<Operation>(202).AcceptsIfMatch("the service").WithName("AddVirtualIp").WithSummary("Add-AzureVirtualIP");
 
         services.MapDelete("/{service}/virtual-ips/{vip}", async (string service, string vip, HttpContext http, ControlPlane control, CancellationToken ct) =>
             await Accept(http, control, await control.RemoveVirtualIpAsync(service, vip, Context(http), ct), ct))
-            .Produces<Operation>(202).WithName("RemoveVirtualIp").WithSummary("Remove-AzureVirtualIP");
+            .Produces<Operation>(202).AcceptsIfMatch("the service").WithName("RemoveVirtualIp").WithSummary("Remove-AzureVirtualIP");
 
         // VMs
         services.MapGet("/{service}/vms", (string service, ControlPlane control) =>
@@ -77,22 +77,27 @@ internal static class ApiRoutesMapper
 
         services.MapPost("/{service}/vms", async (string service, HttpContext http, ControlPlane control, CancellationToken ct) =>
             await Accept(http, control, await control.AddVmAsync(service, await RequestBody.ReadAsync<AddVmRequest>(http.Request, ct), Context(http), ct), ct))
-            .Accepts<AddVmRequest>("application/json").Produces<Operation>(202).WithName("AddVm").WithSummary("New-AzureVM -IPAddress: register a machine");
+            .Accepts<AddVmRequest>("application/json").Produces<Operation>(202).AcceptsIfMatch("the service").WithName("AddVm").WithSummary("New-AzureVM -IPAddress: register a machine");
 
         services.MapGet("/{service}/vms/{vm}", (string service, string vm, HttpContext http, ControlPlane control) =>
         {
             var found = RequireVm(control, service, vm);
             Views.SetETag(http.Response, found.Version);
             return TypedResults.Ok(found);
-        }).WithName("GetVm").WithSummary("Get-AzureVM -ServiceName -Name");
+        }).WithETag("the VM").WithName("GetVm").WithSummary("Get-AzureVM -ServiceName -Name");
 
         services.MapPut("/{service}/vms/{vm}", async (string service, string vm, HttpContext http, ControlPlane control, CancellationToken ct) =>
             await Accept(http, control, await control.UpdateVmAsync(service, vm, await RequestBody.ReadAsync<UpdateVmRequest>(http.Request, ct), Context(http), ct), ct))
-            .Accepts<UpdateVmRequest>("application/json").Produces<Operation>(202).WithName("UpdateVm").WithSummary("Update-AzureVM: commit the VM's endpoints (send If-Match)");
+            .Accepts<UpdateVmRequest>("application/json").Produces<Operation>(202).AcceptsIfMatch("the VM").WithName("UpdateVm").WithSummary("Update-AzureVM: commit the VM's endpoints (send If-Match)");
 
         services.MapDelete("/{service}/vms/{vm}", async (string service, string vm, HttpContext http, ControlPlane control, CancellationToken ct) =>
             await Accept(http, control, await control.RemoveVmAsync(service, vm, Context(http), ct), ct))
-            .Produces<Operation>(202).WithName("RemoveVm").WithSummary("Remove-AzureVM");
+            .Produces<Operation>(202).AcceptsIfMatch("the VM").WithName("RemoveVm").WithSummary("Remove-AzureVM");
+
+        services.MapPut("/{service}/vms/{vm}/state", async (string service, string vm, HttpContext http, ControlPlane control, CancellationToken ct) =>
+            await Accept(http, control, await control.SetVmStateAsync(service, vm, await RequestBody.ReadAsync<SetVmStateRequest>(http.Request, ct), Context(http), ct), ct))
+            .Accepts<SetVmStateRequest>("application/json").Produces<Operation>(202).AcceptsIfMatch("the VM").WithName("SetVmState")
+            .WithSummary("Set-AzureVMState: drain (no new connections, then disabled), disable or enable a VM without touching its endpoints");
 
         // Endpoints
         services.MapGet("/{service}/vms/{vm}/endpoints", (string service, string vm, HttpContext http, ControlPlane control) =>
@@ -100,26 +105,26 @@ internal static class ApiRoutesMapper
             var found = RequireVm(control, service, vm);
             Views.SetETag(http.Response, found.Version);
             return TypedResults.Ok(found.Endpoints);
-        }).WithName("ListEndpoints").WithSummary("Get-AzureEndpoint");
+        }).WithETag("the VM").WithName("ListEndpoints").WithSummary("Get-AzureEndpoint");
 
         services.MapPost("/{service}/vms/{vm}/endpoints", async (string service, string vm, HttpContext http, ControlPlane control, CancellationToken ct) =>
             await Accept(http, control, await control.AddEndpointAsync(service, vm, await RequestBody.ReadAsync<EndpointRequest>(http.Request, ct), Context(http), ct), ct))
-            .Accepts<EndpointRequest>("application/json").Produces<Operation>(202).WithName("AddEndpoint").WithSummary("Add-AzureEndpoint | Update-AzureVM");
+            .Accepts<EndpointRequest>("application/json").Produces<Operation>(202).AcceptsIfMatch("the VM").WithName("AddEndpoint").WithSummary("Add-AzureEndpoint | Update-AzureVM");
 
         services.MapGet("/{service}/vms/{vm}/endpoints/{endpoint}", (string service, string vm, string endpoint, HttpContext http, ControlPlane control) =>
         {
             var found = RequireVm(control, service, vm);
             Views.SetETag(http.Response, found.Version);
             return TypedResults.Ok(found.FindEndpoint(endpoint) ?? throw MultiVipException.NotFound(Messages.EndpointNotFound(endpoint)));
-        }).WithName("GetEndpoint").WithSummary("Get-AzureEndpoint -Name");
+        }).WithETag("the VM").WithName("GetEndpoint").WithSummary("Get-AzureEndpoint -Name");
 
         services.MapPut("/{service}/vms/{vm}/endpoints/{endpoint}", async (string service, string vm, string endpoint, HttpContext http, ControlPlane control, CancellationToken ct) =>
             await Accept(http, control, await control.SetEndpointAsync(service, vm, endpoint, await RequestBody.ReadAsync<EndpointRequest>(http.Request, ct), Context(http), ct), ct))
-            .Accepts<EndpointRequest>("application/json").Produces<Operation>(202).WithName("SetEndpoint").WithSummary("Set-AzureEndpoint | Update-AzureVM");
+            .Accepts<EndpointRequest>("application/json").Produces<Operation>(202).AcceptsIfMatch("the VM").WithName("SetEndpoint").WithSummary("Set-AzureEndpoint | Update-AzureVM");
 
         services.MapDelete("/{service}/vms/{vm}/endpoints/{endpoint}", async (string service, string vm, string endpoint, HttpContext http, ControlPlane control, CancellationToken ct) =>
             await Accept(http, control, await control.RemoveEndpointAsync(service, vm, endpoint, Context(http), ct), ct))
-            .Produces<Operation>(202).WithName("RemoveEndpoint").WithSummary("Remove-AzureEndpoint | Update-AzureVM");
+            .Produces<Operation>(202).AcceptsIfMatch("the VM").WithName("RemoveEndpoint").WithSummary("Remove-AzureEndpoint | Update-AzureVM");
 
         // Load-balanced sets
         services.MapGet("/{service}/load-balanced-sets", (string service, ControlPlane control) =>
@@ -133,7 +138,7 @@ internal static class ApiRoutesMapper
 
         services.MapPatch("/{service}/load-balanced-sets/{set}", async (string service, string set, HttpContext http, ControlPlane control, CancellationToken ct) =>
             await Accept(http, control, await control.SetLoadBalancedSetAsync(service, set, await RequestBody.ReadAsync<SetLoadBalancedSetRequest>(http.Request, ct), Context(http), ct), ct))
-            .Accepts<SetLoadBalancedSetRequest>("application/json").Produces<Operation>(202).WithName("SetLoadBalancedSet").WithSummary("Set-AzureLoadBalancedEndpoint");
+            .Accepts<SetLoadBalancedSetRequest>("application/json").Produces<Operation>(202).AcceptsIfMatch("the service").WithName("SetLoadBalancedSet").WithSummary("Set-AzureLoadBalancedEndpoint");
     }
 
     private static void MapReservedIps(RouteGroupBuilder reserved)

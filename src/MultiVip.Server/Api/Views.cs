@@ -37,6 +37,7 @@ internal static class Views
                     ActiveConnections = h.ActiveConnections,
                     TotalConnections = h.TotalConnections,
                     Plane = h.Plane,
+                    Draining = h.Draining,
                 })
                 .ToList(),
             Network = network ?? [],

@@ -92,6 +92,10 @@ internal static partial class DashboardRoutes
             ActAsync(http, service, (control, form, call, ct) =>
                 control.SetEndpointAsync(service, vm, endpoint, EndpointForm.ReadEndpoint(form, endpoint), call, ct)));
 
+        services.MapPost("/vms/{vm}/state", (string service, string vm, HttpContext http) =>
+            ActAsync(http, service, (control, form, call, ct) =>
+                control.SetVmStateAsync(service, vm, new SetVmStateRequest { State = Text(form, "state") }, call, ct)));
+
         services.MapPost("/vms/{vm}/endpoints/{endpoint}/remove", (string service, string vm, string endpoint, HttpContext http) =>
             ActAsync(http, service, (control, _, call, ct) => control.RemoveEndpointAsync(service, vm, endpoint, call, ct)));
 

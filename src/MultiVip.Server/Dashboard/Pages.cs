@@ -86,6 +86,7 @@ internal static class Pages
                 return;
             }
 
+            VirtualMachines(h, d, action, csrf);
             VirtualIps(h, d, action, csrf, announcer);
             Endpoints(h, d, action, csrf);
             LoadBalancedSets(h, d, action, csrf);
@@ -138,6 +139,40 @@ internal static class Pages
         {
             h.Raw("<div class=\"muted small vip-error\">").Text(view.LastError).Raw("</div>");
         }
+    }
+
+    /// <summary>Each VM with its maintenance state and the buttons that change it (Set-AzureVMState).</summary>
+    private static void VirtualMachines(Html h, Deployment d, string action, string csrf)
+    {
+        h.Raw("<section class=\"card\"><h2>Virtual machines</h2><table id=\"vms\"><thead><tr><th>Name</th><th>Address</th><th>State</th><th>Endpoints</th><th></th></tr></thead><tbody>");
+        foreach (var vm in d.VirtualMachines)
+        {
+            var badge = vm.State switch { VmState.Draining => "info", VmState.Disabled => "bad", _ => "ok" };
+            h.Raw("<tr").Attr("data-vm", vm.Name).Raw("><td>").Text(vm.Name).Raw("</td><td>").Text(vm.Address)
+                .Raw("</td><td class=\"vm-state\"><span class=\"badge ").Raw(badge).Raw("\">").Text(vm.State.ToString()).Raw("</span>")
+                .Raw(vm.State == VmState.Draining ? " <span class=\"muted small\">no new connections; disabled when its connections reach 0</span>" : "")
+                .Raw("</td><td>").Text(vm.Endpoints.Count).Raw("</td><td class=\"actions\">");
+            foreach (var (state, label, when) in new[]
+            {
+                (VmState.Draining, "Drain", vm.State == VmState.Enabled),
+                (VmState.Disabled, "Disable", vm.State != VmState.Disabled),
+                (VmState.Enabled, "Enable", vm.State != VmState.Enabled),
+            })
+            {
+                if (!when)
+                {
+                    continue;
+                }
+
+                Form(h, $"{action}/vms/{Html.Seg(vm.Name)}/state", csrf, null, "inline");
+                h.Raw("<input type=\"hidden\" name=\"state\"").Attr("value", state.ToWire()).Raw("><button type=\"submit\" class=\"small")
+                    .Raw(state == VmState.Enabled ? "" : " danger").Raw("\"").Attr("data-action", state.ToWire()).Raw(">").Text(label).Raw("</button></form>");
+            }
+
+            h.Raw("</td></tr>");
+        }
+
+        h.Raw("</tbody></table></section>");
     }
 
     private static void VirtualIps(Html h, Deployment d, string action, string csrf, IAddressAnnouncer? announcer)

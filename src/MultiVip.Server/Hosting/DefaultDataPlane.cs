@@ -37,7 +37,7 @@ public static partial class ServerHost
     /// place the server names a concrete data plane; everything else holds <see cref="IHostedDataPlane"/>.
     /// </summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1859", Justification = "The interface is the point: the server must not depend on the concrete data plane.")]
-    private static IHostedDataPlane DefaultDataPlane(ServerOptions options, DescriptorPlan descriptors, ILoggerFactory loggers, TimeProvider time, bool freeBind, InheritedSockets inherited)
+    private static IHostedDataPlane DefaultDataPlane(ServerOptions options, DescriptorPlan descriptors, ILoggerFactory loggers, TimeProvider time, bool freeBind, InheritedSockets inherited, MultiVip.DataPlane.Logging.IConnectionLog? accessLog)
     {
         IHostedDataPlane userSpace = new DataPlaneHost(
             DataPlaneOptionsFor(options) with
@@ -50,7 +50,8 @@ public static partial class ServerHost
             },
             loggers,
             time,
-            inherited);
+            inherited,
+            accessLog);
         if (options.DataPlane == Planes.UserSpace)
         {
             return userSpace;

@@ -22,12 +22,19 @@ internal static class Observability
         services.AddSingleton<ITrafficSource>(dataPlane);
         services.AddSingleton<IUdpSessionSource>(dataPlane);
         // A factory registration, so the container disposes it (it unsubscribes from the control plane).
-        services.AddSingleton(sp => new ServerMetrics(control, dataPlane, sp.GetServices<IUdpSessionSource>(), sp.GetRequiredService<IAddressAnnouncer>(), sp.GetService<MultiVip.Control.Nodes.NodeHeartbeat>()));
+        services.AddSingleton(sp => new ServerMetrics(control, dataPlane, sp.GetServices<IUdpSessionSource>(), sp.GetRequiredService<IAddressAnnouncer>(), sp.GetService<MultiVip.Control.Nodes.NodeHeartbeat>(), sp.GetService<AccessLogs.Status>()?.Writer));
         // The dashboard's 15-minute traffic charts: sampled in the background, bounded ring.
         services.AddSingleton(sp => new TrafficHistory(dataPlane, time ?? TimeProvider.System, sp.GetRequiredService<ILogger<TrafficHistory>>()));
         services.AddHostedService(sp => sp.GetRequiredService<TrafficHistory>());
         services.AddSingleton(sp => new DashboardFlash(time ?? TimeProvider.System));
         return services;
+    }
+
+    /// <summary>Outermost, before the error handler: counts what clients finally got (see <see cref="ApiRequestMetrics"/>).</summary>
+    public static WebApplication UseMultiVipRequestMetrics(this WebApplication app)
+    {
+        app.UseMiddleware<ApiRequestMetrics>();
+        return app;
     }
 
     public static WebApplication UseMultiVipAuthentication(this WebApplication app, string token)

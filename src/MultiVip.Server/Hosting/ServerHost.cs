@@ -71,6 +71,7 @@ public static partial class ServerHost
         WebApplication? app = null;
         NodeHeartbeat? heartbeat = null;
         ILoggerFactory? preLoggers = null;
+        MultiVip.DataPlane.Logging.AccessLogWriter? accessLog = null;
         try
         {
             // The store opens (in a new data dir: is created) before the token is written, so a
@@ -110,7 +111,7 @@ public static partial class ServerHost
             }
 
             builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
-            builder.Services.AddOpenApi();
+            builder.Services.AddMultiVipOpenApi();
             builder.Services.AddProblemDetails();
 
             // State, data plane and DNS come up before the API opens, so no request ever sees a
@@ -119,7 +120,8 @@ public static partial class ServerHost
             var time = TimeProvider.System;
             preLoggers = LoggerFactory.Create(l => l.AddMultiVipConsole(options.LogFormat, logLevel));
             dataDir.TightenModes(preLoggers.CreateLogger<DataDirectory>());
-            var reload = new SettingsReload([logLevel], preLoggers.CreateLogger<SettingsReload>());
+            accessLog = AccessLogs.Open(options, preLoggers);
+            var reload = new SettingsReload(accessLog is null ? [logLevel] : [logLevel, new AccessLogs.Reopen(accessLog)], preLoggers.CreateLogger<SettingsReload>());
             if (logLevel.FileExists)
             {
                 // The file overrides --log-level from the start; say so, once.
@@ -133,7 +135,7 @@ public static partial class ServerHost
 
             LogDescriptorPlan(descriptors, preLoggers);
             announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(FailoverSetup.SettingsFor(options, dataDir.Path), time, preLoggers, cancellationToken);
-            dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time, freeBind: announcer.ManagesAddresses, inherited);
+            dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time, freeBind: announcer.ManagesAddresses, inherited, accessLog);
             announced = MultiVip.Network.Announcing.AddressAnnouncers.Wrap(dataPlane, dataPlane, announcer, time, preLoggers);
             control = await ControlPlane.StartAsync(
                 store!,
@@ -163,10 +165,12 @@ public static partial class ServerHost
             builder.Services.AddSingleton<IDataPlane>(dataPlane);
             builder.Services.AddSingleton(new ServiceDnsZone(dnsZone.ToString(false)));
             builder.Services.AddSingleton(announcer);
+            builder.Services.AddSingleton(new AccessLogs.Status(accessLog));
             builder.Services.AddMultiVipObservability(token, control, dataPlane, options.Time);
             builder.Services.AddMultiVipAuthentication(token, authentication);
 
             app = builder.Build();
+            app.UseMultiVipRequestMetrics();
             var writeGate = new StateWriteGate();
             app.UseApiErrors();
             app.Use(writeGate.InvokeAsync);
@@ -189,6 +193,7 @@ public static partial class ServerHost
                 WriteGate = writeGate,
                 DrainTimeout = options.DrainTimeout,
                 Heartbeat = heartbeat,
+                AccessLog = accessLog,
             };
             ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout, predecessor?.Pid, () => server.HandedOverTo is not null);
             var takeoverLog = preLoggers.CreateLogger("MultiVip.Server.Hosting.Takeover");
@@ -268,6 +273,11 @@ public static partial class ServerHost
             if (store is not null)
             {
                 await store.DisposeAsync();
+            }
+
+            if (accessLog is not null)
+            {
+                await accessLog.DisposeAsync();
             }
 
             dataDir.Dispose();
@@ -550,6 +560,9 @@ public sealed class RunningServer : IAsyncDisposable, ITakeoverSource
     /// <summary>This node's record in the node registry and what it knows of the others.</summary>
     public NodeHeartbeat Heartbeat { get; init; } = null!;
 
+    /// <summary>The access log (--access-log), closed after the data plane stopped: its last connections are written.</summary>
+    internal MultiVip.DataPlane.Logging.AccessLogWriter? AccessLog { get; init; }
+
     /// <summary>
     /// SIGHUP: re-reads what can change without a restart (the log level, see
     /// <see cref="LogLevelSetting"/>) and logs one line saying what it is now; traffic and the API
@@ -580,6 +593,11 @@ public sealed class RunningServer : IAsyncDisposable, ITakeoverSource
 
         await Announced.DisposeAsync();
         await _dataPlane.DisposeAsync();
+        if (AccessLog is not null)
+        {
+            await AccessLog.DisposeAsync();
+        }
+
         await Announced.Announcer.DisposeAsync();
 
         // After the data plane stopped (its byte totals are final), before the store closes. A

@@ -123,6 +123,17 @@ public sealed record ServerOptions
     public TimeSpan NodeDownAfter { get; init; } = MultiVip.Control.Nodes.NodeStates.DefaultDownAfter;
 
     /// <summary>Use a token given here instead of the generated one (tests, automation).</summary>
+    /// <summary>The per-connection access log (--access-log PATH); null: off.</summary>
+    public string? AccessLog { get; init; }
+
+    /// <summary>Size in bytes at which the access log is rotated (--access-log-max-size).</summary>
+    public long AccessLogMaxBytes { get; init; } = DefaultAccessLogMaxBytes;
+
+    public const long DefaultAccessLogMaxBytes = MultiVip.DataPlane.Logging.AccessLogOptions.DefaultMaxBytes;
+
+    /// <summary>Rotated access log files kept (--access-log-files).</summary>
+    public int AccessLogFiles { get; init; } = MultiVip.DataPlane.Logging.AccessLogOptions.DefaultFiles;
+
     public string? Token { get; init; }
 
     /// <summary>

@@ -61,10 +61,16 @@ internal sealed class ServerMetrics : IDisposable
     private readonly MultiVip.Control.Nodes.NodeHeartbeat? _nodes;
     private readonly Gauge _poolSize;
     private readonly Gauge _poolInUse;
+    private readonly MultiVip.DataPlane.Logging.AccessLogWriter? _accessLog;
+    private readonly Counter? _accessLogLines;
+    private readonly Counter? _accessLogDropped;
+    private readonly Counter _apiRequests;
+    private readonly Histogram _apiRequestDuration;
 
-    public ServerMetrics(ControlPlane control, ITrafficSource dataPlane, IEnumerable<IUdpSessionSource> udp, IAddressAnnouncer announcer, MultiVip.Control.Nodes.NodeHeartbeat? nodes = null)
+    public ServerMetrics(ControlPlane control, ITrafficSource dataPlane, IEnumerable<IUdpSessionSource> udp, IAddressAnnouncer announcer, MultiVip.Control.Nodes.NodeHeartbeat? nodes = null, MultiVip.DataPlane.Logging.AccessLogWriter? accessLog = null)
     {
         _nodes = nodes;
+        _accessLog = accessLog;
         _announcer = announcer;
         _control = control;
         _dataPlane = dataPlane;
@@ -121,6 +127,28 @@ internal sealed class ServerMetrics : IDisposable
                 Buckets = Histogram.ExponentialBuckets(0.001, 2, 15),
             });
 
+        // Process and runtime: CPU seconds, resident and virtual memory, open descriptors
+        // (process_open_handles), threads, start time, GC collections and heap size.
+        DotNetStats.Register(Registry);
+        factory.CreateGauge("multivip_build_info", "Always 1; the labels say what runs: version, git commit, .NET runtime.", ["version", "commit", "runtime"])
+            .WithLabels(BuildInfo.Version, BuildInfo.Commit, BuildInfo.Runtime).Set(1);
+        _apiRequests = factory.CreateCounter("multivip_api_requests_total", "HTTP requests answered (API, dashboard, /metrics), by route template, method and status.", ["route", "method", "status"]);
+        _apiRequestDuration = factory.CreateHistogram(
+            "multivip_api_request_duration_seconds",
+            "Time to answer an HTTP request, by route template.",
+            new HistogramConfiguration
+            {
+                LabelNames = ["route"],
+                // 0.5 ms to ~16 s: reads take well under a millisecond, changes wait up to 500 ms for the data plane.
+                Buckets = Histogram.ExponentialBuckets(0.0005, 2, 16),
+            });
+
+        if (accessLog is not null)
+        {
+            _accessLogLines = factory.CreateCounter("multivip_access_log_lines_total", "Lines written to the access log (--access-log).");
+            _accessLogDropped = factory.CreateCounter("multivip_access_log_dropped_total", "Connections not written to the access log: its queue was full (the writer fell behind) or the write failed. Traffic is never slowed for the log.");
+        }
+
         Registry.AddBeforeCollectCallback(Collect);
         _control.OperationCompleted += OnOperationCompleted;
     }
@@ -128,6 +156,13 @@ internal sealed class ServerMetrics : IDisposable
     public CollectorRegistry Registry { get; }
 
     public void Dispose() => _control.OperationCompleted -= OnOperationCompleted;
+
+    /// <summary>One answered request (see <see cref="ApiRequestMetrics"/>): labels are templates and known methods only.</summary>
+    public void ObserveRequest(string route, string method, string status, double seconds)
+    {
+        _apiRequests.WithLabels(route, method, status).Inc();
+        _apiRequestDuration.WithLabels(route).Observe(seconds);
+    }
 
     private void OnOperationCompleted(Operation operation)
     {
@@ -166,6 +201,12 @@ internal sealed class ServerMetrics : IDisposable
                     _vipInfo.Get(service.Name, vip.Name, vip.Address ?? "", vip.IsDnsProgrammed ? "true" : "false", vip.ReservedIpName ?? "").Set(1);
                     CollectAddress(service, vip);
                 }
+            }
+
+            if (_accessLog is not null)
+            {
+                _accessLogLines!.IncTo(_accessLog.Written);
+                _accessLogDropped!.IncTo(_accessLog.Dropped);
             }
 
             var pool = _control.Options.Pool;

@@ -102,7 +102,7 @@ public sealed class ParsingTests
         string[] expected =
         [
             "service create", "service list", "service show", "service delete",
-            "vm add", "vm list", "vm show", "vm remove",
+            "vm add", "vm list", "vm show", "vm drain", "vm disable", "vm enable", "vm remove",
             "vip add", "vip remove", "vip list",
             "deployment show",
             "endpoint add", "endpoint set", "endpoint remove", "endpoint list",

@@ -94,7 +94,7 @@ public sealed class PowerShellFormatTests
                 "",
                 "Address         : 191.238.74.148"),
             text);
-        Assert.Contains(Lines("Name  IpAddress Endpoints Version", "----  --------- --------- -------", "myVM1 10.0.0.4          1       7"), text, StringComparison.Ordinal);
+        Assert.Contains(Lines("Name  IpAddress State   Endpoints Version", "----  --------- -----   --------- -------", "myVM1 10.0.0.4  Enabled         1       7"), text, StringComparison.Ordinal);
         Assert.Contains("myVM1 myEndpoint tcp           8181   81 Vip2          myLBSet   tcp:8181 15s/31s 100:permit:10.0.0.0/8", text, StringComparison.Ordinal);
         Assert.Contains("myLBSet   Vip2          tcp        81 tcp:8181 15s/31s none         myVM1/myEndpoint:8181", text, StringComparison.Ordinal);
         Assert.EndsWith(Lines("Health", "", "(none)", "", "Network", "", "(none)"), text);

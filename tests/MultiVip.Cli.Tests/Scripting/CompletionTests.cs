@@ -96,7 +96,7 @@ public sealed class CompletionTests : IAsyncLifetime
     {
         Assert.Contains("completion", await SuggestAsync(""));
         Assert.Contains("vm", await SuggestAsync("v"));
-        Assert.Equal(["add", "list", "remove", "show"], (await SuggestAsync("vm ")).Where(s => char.IsLetter(s[0])));
+        Assert.Equal(["add", "disable", "drain", "enable", "list", "remove", "show"], (await SuggestAsync("vm ")).Where(s => char.IsLetter(s[0])));
         Assert.Contains("--service", await SuggestAsync("vm show --s"));
         Assert.Equal(["tcp", "udp"], await SuggestAsync("endpoint add --protocol "));
         Assert.Equal(["json", "text"], await SuggestAsync("vm list -o "));
