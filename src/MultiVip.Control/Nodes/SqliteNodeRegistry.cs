@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.Data.Sqlite;
 
 namespace MultiVip.Control.Nodes;
@@ -29,7 +28,7 @@ public sealed class SqliteNodeRegistry(string connectionString) : INodeRegistry
         cmd.Parameters.AddWithValue("$started", node.StartedAt.UtcTicks);
         cmd.Parameters.AddWithValue("$heartbeat", node.LastHeartbeat.UtcTicks);
         cmd.Parameters.AddWithValue("$applied", node.AppliedGeneration);
-        cmd.Parameters.AddWithValue("$faults", JsonSerializer.Serialize(node.Faults, Json));
+        cmd.Parameters.AddWithValue("$faults", NodeRows.FaultsJson(node));
         cmd.Parameters.AddWithValue("$version", node.Version);
         cmd.Parameters.AddWithValue("$stopped", node.StoppedAt is { } stopped ? stopped.UtcTicks : DBNull.Value);
         await cmd.ExecuteNonQueryAsync(cancellationToken);
@@ -39,41 +38,16 @@ public sealed class SqliteNodeRegistry(string connectionString) : INodeRegistry
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var cmd = connection.CreateCommand();
-        cmd.CommandText = "SELECT name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at FROM nodes ORDER BY name";
+        cmd.CommandText = $"SELECT {NodeRows.Columns} FROM nodes ORDER BY name";
         var nodes = new List<NodeRecord>();
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            nodes.Add(new NodeRecord
-            {
-                Name = reader.GetString(0),
-                ApiAddress = reader.GetString(1),
-                StartedAt = new DateTimeOffset(reader.GetInt64(2), TimeSpan.Zero),
-                LastHeartbeat = new DateTimeOffset(reader.GetInt64(3), TimeSpan.Zero),
-                AppliedGeneration = reader.GetInt64(4),
-                Faults = ReadFaults(reader.GetString(5)),
-                Version = reader.GetString(6),
-                StoppedAt = reader.IsDBNull(7) ? null : new DateTimeOffset(reader.GetInt64(7), TimeSpan.Zero),
-            });
+            nodes.Add(NodeRows.Read(reader));
         }
 
         return nodes;
     }
-
-    /// <summary>A record another version wrote with faults this one cannot read still lists the node; only its faults are lost.</summary>
-    private static List<NodeFault> ReadFaults(string json)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<List<NodeFault>>(json, Json) ?? [];
-        }
-        catch (JsonException)
-        {
-            return [new NodeFault("", "", "this node's faults could not be read: " + json[..Math.Min(json.Length, 200)])];
-        }
-    }
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
