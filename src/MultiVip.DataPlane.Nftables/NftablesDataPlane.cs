@@ -34,6 +34,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
     private static readonly TimeSpan CounterCacheAge = TimeSpan.FromSeconds(1);
 
     private readonly IHostedDataPlane _userSpace;
+    private readonly List<Task> _flowDeletes = [];
     private readonly NftCommand _nft;
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggers;
@@ -98,6 +99,15 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         try
         {
             await ApplyKernelAsync([.. desired.Listeners.Where(IsKernel)], faults, cancellationToken).ConfigureAwait(false);
+            Task[] deleting;
+            lock (_gate)
+            {
+                deleting = [.. _flowDeletes];
+                _flowDeletes.Clear();
+            }
+
+            // DeleteUdpFlowsAsync logs its own failures and never throws.
+            await Task.WhenAll(deleting).ConfigureAwait(false);
         }
         finally
         {
@@ -451,7 +461,13 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         var gone = old.Backends.Select(b => b.Spec.Target).Where(t => !kept.Contains(t)).ToList();
         if (gone.Count > 0)
         {
-            _ = DeleteUdpFlowsAsync(old.Spec.Key, gone, CancellationToken.None);
+            // Awaited by ApplyAsync before it returns: the operation is Succeeded only once the stale
+            // flows are gone, so no datagram after it still reaches the removed backend.
+            var deleting = DeleteUdpFlowsAsync(old.Spec.Key, gone, CancellationToken.None);
+            lock (_gate)
+            {
+                _flowDeletes.Add(deleting);
+            }
         }
     }
 
@@ -459,7 +475,17 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
     {
         foreach (var target in backends)
         {
-            var error = await _nft.DeleteUdpFlowsAsync(new IPEndPoint(key.Address, key.Port), target, cancellationToken).ConfigureAwait(false);
+            string? error;
+            try
+            {
+                error = await _nft.DeleteUdpFlowsAsync(new IPEndPoint(key.Address, key.Port), target, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or IOException or InvalidOperationException or OperationCanceledException)
+            {
+                // conntrack missing or killed: the flows age out on their own; the apply goes on.
+                error = ex.Message;
+            }
+
             if (error is not null)
             {
                 Log.ConntrackFailed(_logger, key, target, error);

@@ -30,8 +30,11 @@ public sealed class StoredDocumentTests
             Name = "web", Protocol = "tcp", LocalPort = 8080, PublicPort = 8080, VirtualIpName = "Vip2", IdleTimeoutInMinutes = 9,
             Distribution = "sourceIP", Acl = [new AclRuleRequest { Order = 1, Action = "permit", RemoteSubnet = "10.0.0.0/8" }],
         }, Caller, default);
-        await control.CreateReservedIpAsync(new CreateReservedIpRequest { Name = "kept", Label = "spare" }, Caller, default);
+        var reserved = await control.CreateReservedIpAsync(new CreateReservedIpRequest { Name = "kept", Label = "spare" }, Caller, default);
         await control.WaitAsync(last, TimeSpan.FromSeconds(10), default);
+
+        // Every operation finished (Succeeded is what the tests below read back), the last one included.
+        await control.WaitAsync(reserved, TimeSpan.FromSeconds(10), default);
         return dir;
     }
 
