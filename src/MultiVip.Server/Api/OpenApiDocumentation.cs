@@ -31,6 +31,8 @@ internal static class OpenApiDocumentation
         ["Operations"] = "Every change is an operation: 202 with its Location, then InProgress, Succeeded or Failed.",
         ["Backup"] = "A consistent snapshot of the state store.",
         ["Usage"] = "What Azure would bill: VIP-hours of extra VIPs, reserved-IP hours, bytes per VIP.",
+        ["Network"] = "How VIP addresses reach the network: which this node holds or announces (--announce local, vrrp, bgp) and the failover history.",
+        ["Nodes"] = "The nodes sharing the state: API address, heartbeat, applied generation, state (Ready, Lagging, Down) and data-plane faults.",
     };
 
     /// <summary>Error statuses by what an operation does (docs/api.md#errors lists them all).</summary>
