@@ -103,8 +103,15 @@ public sealed class BgpFailoverTests(ITestOutputHelper output)
         foreach (var node in net.Nodes)
         {
             using var client = node.Client();
-            var view = (await client.GetDeploymentAsync("svc")).Value.Network.Single(n => n.Address == vip);
-            Assert.Equal("announced", view.State);
+
+            // The router may still hold a route the node is withdrawing for a moment (a probe that timed
+            // out on a loaded machine takes the last healthy backend out, then back): wait for the
+            // node's own view to say announced.
+            var view = await Eventually.MatchesAsync(
+                async () => (await client.GetDeploymentAsync("svc")).Value.Network.Single(n => n.Address == vip),
+                v => v.State == "announced",
+                TimeSpan.FromSeconds(30),
+                v => $"node {node.Address} says {v.State} for {vip}:\n{node.Output}");
             Assert.Equal(node.Address.ToString(), view.Node);
         }
 
