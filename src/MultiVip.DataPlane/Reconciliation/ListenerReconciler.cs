@@ -36,6 +36,20 @@ internal sealed partial class ListenerReconciler<TListener>
     /// <summary>The listeners running after the last apply; lock-free for readers.</summary>
     public TListener[] Published => Volatile.Read(ref _published);
 
+    /// <summary>The listening socket of every running listener, for a successor process to take over.</summary>
+    public IReadOnlyList<ListeningSocket> ListeningSockets(ListeningSocketKind kind)
+    {
+        var published = Published;
+        var result = new ListeningSocket[published.Length];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var key = published[i].Spec.Key;
+            result[i] = new ListeningSocket(kind, new System.Net.IPEndPoint(key.Address, key.Port), published[i].ListeningSocket);
+        }
+
+        return result;
+    }
+
     /// <summary>
     /// Applies <paramref name="desired"/> unless a newer generation is already applied (a stale
     /// snapshot must never undo a newer one); the faults are the listeners that could not start.
@@ -178,6 +192,9 @@ internal interface IListenerLifecycle<TListener>
 internal interface IRoutedListener
 {
     ListenerSpec Spec { get; }
+
+    /// <summary>The socket this listener accepts or receives on; handed to a successor on takeover.</summary>
+    System.Net.Sockets.Socket ListeningSocket { get; }
 
     IEnumerable<BackendHealth> GetHealth();
 }

@@ -134,18 +134,7 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
     }
 
     /// <summary>The listening socket of every running listener, for a successor process to take over.</summary>
-    public IReadOnlyList<ListeningSocket> ListeningSockets()
-    {
-        var published = _listeners.Published;
-        var result = new ListeningSocket[published.Length];
-        for (var i = 0; i < result.Length; i++)
-        {
-            var key = published[i].Key;
-            result[i] = new ListeningSocket(ListeningSocketKind.VipTcp, new System.Net.IPEndPoint(key.Address, key.Port), published[i].ListeningSocket);
-        }
-
-        return result;
-    }
+    public IReadOnlyList<ListeningSocket> ListeningSockets() => _listeners.ListeningSockets(ListeningSocketKind.VipTcp);
 
     /// <summary>Counters of every running listener and backend, for metrics and the dashboard (read, never reset).</summary>
     public IReadOnlyList<ListenerTraffic> GetTraffic()

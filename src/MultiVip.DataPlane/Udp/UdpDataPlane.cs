@@ -91,18 +91,7 @@ internal sealed partial class UdpDataPlane : IDataPlane, IUdpSessionSource, ILis
     }
 
     /// <summary>The datagram socket of every running listener, for a successor process to take over.</summary>
-    public IReadOnlyList<ListeningSocket> ListeningSockets()
-    {
-        var published = _listeners.Published;
-        var result = new ListeningSocket[published.Length];
-        for (var i = 0; i < result.Length; i++)
-        {
-            var key = published[i].Key;
-            result[i] = new ListeningSocket(ListeningSocketKind.VipUdp, new System.Net.IPEndPoint(key.Address, key.Port), published[i].ListeningSocket);
-        }
-
-        return result;
-    }
+    public IReadOnlyList<ListeningSocket> ListeningSockets() => _listeners.ListeningSockets(ListeningSocketKind.VipUdp);
 
     /// <summary>Live sessions and counters of every UDP listener, for /metrics.</summary>
     public IReadOnlyList<UdpSessionCount> GetUdpSessions()
