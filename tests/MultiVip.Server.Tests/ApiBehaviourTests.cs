@@ -168,6 +168,34 @@ public sealed class ApiBehaviourTests
     }
 
     [Fact]
+    public async Task An_oversized_body_on_a_route_that_never_reads_it_is_refused_and_the_next_request_works()
+    {
+        // A DELETE (or a 404, or a 401) answers without reading the body. Refused up front with
+        // Connection: close, the client never reuses a connection the server is about to cut.
+        await using var f = await WithServiceAsync(o => o with { MaxRequestBodyBytes = 4096 });
+        var big = "{\"name\":\"" + new string('x', 100_000) + "\"}";
+        foreach (var path in new[] { ApiRoutes.Service("nope"), ApiRoutes.Service("myService"), "/api/nothing-here" })
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                using (var request = new HttpRequestMessage(HttpMethod.Delete, path) { Content = new StringContent(big, Encoding.UTF8, "application/json") })
+                using (var response = await f.Http.SendAsync(request))
+                {
+                    Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+                    Assert.True(response.Headers.ConnectionClose);
+                    Assert.Equal("RequestTooLarge", JsonSerializer.Deserialize<ErrorBody>(await response.Content.ReadAsStringAsync(), ApiJson.Options)!.Code);
+                }
+
+                using var next = await f.Http.GetAsync(ApiRoutes.Deployment("myService"));
+                Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+            }
+        }
+
+        // Nothing was deleted by the refused requests.
+        Assert.Single((await f.GetAsync<List<JsonElement>>(ApiRoutes.Services)));
+    }
+
+    [Fact]
     public async Task State_survives_a_restart_with_the_same_addresses()
     {
         await using var f = await WithServiceAsync();

@@ -71,11 +71,34 @@ internal static partial class ErrorHandling
         return app;
     }
 
+    private static readonly ErrorBody TooLarge = new(nameof(ErrorCode.RequestTooLarge),
+        "The request body is larger than the server accepts (--max-request-body). API bodies are small JSON documents.");
+
+    /// <summary>
+    /// Refuses a declared body over the limit before any route runs, and closes the connection.
+    /// Without this, a route that answers without reading the body (a 404, a 401, a DELETE) sends
+    /// a keep-alive response, then Kestrel's drain of the unread body hits the limit and closes the
+    /// socket under the client, whose next request on that pooled connection fails ("the response
+    /// ended prematurely"). nginx's client_max_body_size checks Content-Length up front the same way.
+    /// A chunked body of unknown length is still cut by Kestrel when it is read.
+    /// </summary>
+    public static IApplicationBuilder UseRequestBodyLimit(this IApplicationBuilder app, long maxBytes) => app.Use(async (context, next) =>
+    {
+        if (context.Request.ContentLength > maxBytes)
+        {
+            context.Response.StatusCode = 413;
+            context.Response.Headers.Connection = "close";
+            await context.Response.WriteAsJsonAsync(TooLarge, ApiJson.Options);
+            return;
+        }
+
+        await next(context);
+    });
+
     private static (int Status, ErrorBody Body) Describe(Exception? exception, HttpContext context) => exception switch
     {
         MultiVipException e => (e.Code.HttpStatus(), ErrorBody.From(e)),
-        BadHttpRequestException { StatusCode: 413 } => (413, new ErrorBody(nameof(ErrorCode.RequestTooLarge),
-            "The request body is larger than the server accepts (--max-request-body). API bodies are small JSON documents.")),
+        BadHttpRequestException { StatusCode: 413 } => (413, TooLarge),
         BadHttpRequestException e => (e.StatusCode, new ErrorBody(nameof(ErrorCode.BadRequest), e.Message)),
         JsonException e => (400, new ErrorBody(nameof(ErrorCode.BadRequest), RequestBody.Describe(e))),
         // The control plane re-runs stale commits; one that still escapes is the server's trouble, not a conflict of the request.

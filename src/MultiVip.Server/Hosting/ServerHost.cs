@@ -173,6 +173,7 @@ public static partial class ServerHost
             app.UseMultiVipRequestMetrics();
             var writeGate = new StateWriteGate();
             app.UseApiErrors();
+            app.UseRequestBodyLimit(options.MaxRequestBodyBytes);
             app.Use(writeGate.InvokeAsync);
             app.UseMultiVipAuthentication(token);
             app.MapOpenApi();
