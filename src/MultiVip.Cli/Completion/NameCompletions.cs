@@ -16,8 +16,18 @@ namespace MultiVip.Cli.Completion;
 /// </summary>
 internal static class NameCompletions
 {
-    /// <summary>The shell waits while this runs: a server that does not answer by then completes nothing.</summary>
-    private static readonly TimeSpan ServerTimeout = TimeSpan.FromSeconds(3);
+    /// <summary>
+    /// The shell waits while this runs: a server that does not answer by then completes nothing.
+    /// MULTIVIP_COMPLETION_TIMEOUT (seconds) raises it for a server across a slow link.
+    /// </summary>
+    private static readonly TimeSpan DefaultServerTimeout = TimeSpan.FromSeconds(3);
+
+    public const string TimeoutVariable = "MULTIVIP_COMPLETION_TIMEOUT";
+
+    private static TimeSpan ServerTimeout(Func<string, string?> environment) =>
+        double.TryParse(environment(TimeoutVariable), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is > 0 and <= 600
+            ? TimeSpan.FromSeconds(seconds)
+            : DefaultServerTimeout;
 
     /// <summary>Verbs whose --name is a new name: offering the existing ones there would suggest a conflict.</summary>
     private static readonly HashSet<string> NewNameVerbs = new(StringComparer.Ordinal) { "create", "add", "new" };
@@ -109,8 +119,9 @@ internal static class NameCompletions
         try
         {
             var connection = ClientConnection.Resolve(Typed(parse, "--api"), Typed(parse, "--token"), Typed(parse, "--data-dir"), cli.Console.Environment);
-            using var client = new MultiVipClient(connection, cli.Console.ClientOptions with { RequestTimeout = ServerTimeout });
-            using var timeout = new CancellationTokenSource(ServerTimeout);
+            var wait = ServerTimeout(cli.Console.Environment);
+            using var client = new MultiVipClient(connection, cli.Console.ClientOptions with { RequestTimeout = wait });
+            using var timeout = new CancellationTokenSource(wait);
             var names = list(client, new Scope(Typed(parse, "--service"), Typed(parse, "--vm")), timeout.Token).GetAwaiter().GetResult();
             return [.. names.Order(StringComparer.OrdinalIgnoreCase).Select(n => new CompletionItem(n))];
         }

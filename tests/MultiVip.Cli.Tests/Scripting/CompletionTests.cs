@@ -19,6 +19,8 @@ public sealed class CompletionTests : IAsyncLifetime
     {
         ["MULTIVIP_API"] = _server.Api.ToString(),
         ["MULTIVIP_TOKEN"] = File.ReadAllText(Path.Combine(_dataDir, "token")).Trim(),
+        // A fresh CLI process on a loaded CI machine can take more than the default 3 s to ask.
+        ["MULTIVIP_COMPLETION_TIMEOUT"] = "60",
     };
 
     /// <summary>`multivip` as a user has it on PATH: a launcher of the built CLI next to the tests.</summary>
