@@ -250,6 +250,11 @@ public sealed partial class KernelPlaneTests
         net.TcpIn(vm2, sql2, 59998, "probe");
         await WaitForStateAsync(client, "ag1", "sql2", HealthState.Unhealthy, net);
         await WaitForStateAsync(client, "ag2", "sql1", HealthState.Unhealthy, net);
+        await WaitForStateAsync(client, "ag1", "sql1", HealthState.Healthy, net);
+        await WaitForStateAsync(client, "ag2", "sql2", HealthState.Healthy, net);
+        // As below: the maps are rewritten a moment after the probes report (refused until then).
+        await AnswersFromAsync(net, vips["ag1"], "sql1");
+        await AnswersFromAsync(net, vips["ag2"], "sql2");
         for (var i = 0; i < 6; i++)
         {
             var one = await net.AskTcpAsync(new IPEndPoint(vips["ag1"], 1433));
@@ -266,12 +271,21 @@ public sealed partial class KernelPlaneTests
         await WaitForStateAsync(client, "ag1", "sql2", HealthState.Healthy, net);
         // The probes report sql2 healthy a moment before the listener's map is rewritten; until then a
         // new connection may still be refused (no member in rotation), which is not yet the answer.
-        await Eventually.TrueAsync(
+        await AnswersFromAsync(net, vips["ag1"], "sql2");
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal("sql2", (await net.AskTcpAsync(new IPEndPoint(vips["ag1"], 1433))).Name);
+            Assert.Equal("sql2", (await net.AskTcpAsync(new IPEndPoint(vips["ag2"], 1433))).Name);
+        }
+    }
+
+    private static Task AnswersFromAsync(KernelNetwork net, IPAddress vip, string name) =>
+        Eventually.TrueAsync(
             async () =>
             {
                 try
                 {
-                    return (await net.AskTcpAsync(new IPEndPoint(vips["ag1"], 1433))).Name == "sql2";
+                    return (await net.AskTcpAsync(new IPEndPoint(vip, 1433))).Name == name;
                 }
                 catch (System.Net.Sockets.SocketException)
                 {
@@ -279,13 +293,7 @@ public sealed partial class KernelPlaneTests
                 }
             },
             Deadline,
-            () => "ag1's traffic never moved to sql2:\n" + net.Server!.Output);
-        for (var i = 0; i < 6; i++)
-        {
-            Assert.Equal("sql2", (await net.AskTcpAsync(new IPEndPoint(vips["ag1"], 1433))).Name);
-            Assert.Equal("sql2", (await net.AskTcpAsync(new IPEndPoint(vips["ag2"], 1433))).Name);
-        }
-    }
+            () => $"{vip}:1433 never answered from {name}:\n" + net.Server!.Output);
 
     private static Task WaitForStateAsync(MultiVip.Client.MultiVipClient client, string endpoint, string vm, HealthState state, KernelNetwork net) =>
         Eventually.TrueAsync(
