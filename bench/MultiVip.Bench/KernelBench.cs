@@ -64,7 +64,8 @@ internal static class KernelBench
 
         var processes = new List<ManagedProcess>();
         var relays = new List<NamespaceRelay>();
-        var namespaces = await NetworkNamespaces.CreateAsync();
+        // No clean-up of other runs' leftovers: the bench stops only what it started.
+        var namespaces = await NetworkNamespaces.CreateAsync(cleanLeftovers: false);
         // Ctrl+C: the processes are stopped first (ManagedProcess), then the namespaces deleted.
         var names = new List<string>();
         using var cleanup = ManagedProcess.OnInterrupt(() =>
