@@ -215,7 +215,7 @@ internal static class KernelBench
             await namespaces.DisposeAsync();
         }
 
-        var section = Section(results, targets.Select(t => t.Name).ToList(), rounds, duration, idleSoftirqPerSecond, load, smoke);
+        var section = Section(repo, results, targets.Select(t => t.Name).ToList(), rounds, duration, idleSoftirqPerSecond, load, smoke);
         var existing = File.Exists(output) ? await File.ReadAllTextAsync(output) : "";
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
         await File.WriteAllTextAsync(output, Report.WithKernelSection(existing, section), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
@@ -343,7 +343,7 @@ internal static class KernelBench
     }
 
     private static string Section(
-        Dictionary<(string Metric, string Target), List<double>> results, List<string> targets, int rounds, TimeSpan duration,
+        string repo, Dictionary<(string Metric, string Target), List<double>> results, List<string> targets, int rounds, TimeSpan duration,
         double idleSoftirqPerSecond, IReadOnlyList<double> load, bool smoke)
     {
         double Median(Metric metric, string target) =>
@@ -409,6 +409,16 @@ internal static class KernelBench
         Goal("nftables / direct, new connections/s", Median(Cps, "nftables plane") / Median(Cps, "direct"), 0.9);
         Goal("nftables / HAProxy, new connections/s", Median(Cps, "nftables plane") / Median(Cps, "HAProxy"), 2);
         md.AppendLine();
+
+        // The hand-written reading of these figures (why a goal is or is not met) is kept beside the
+        // harness and carried into every regenerated section, as bench/ANALYSIS.md is for bench/run.
+        var analysis = Path.Combine(repo, "bench", "KERNEL-ANALYSIS.md");
+        if (File.Exists(analysis))
+        {
+            md.Append(File.ReadAllText(analysis));
+            md.AppendLine();
+        }
+
         return md.ToString();
     }
 

@@ -240,7 +240,7 @@ internal static class Report
             }
         }
 
-        return document + (document.Length == 0 || document.EndsWith('\n') ? "" : "\n") + "\n" + block;
+        return document.Length == 0 ? block : document + (document.EndsWith('\n') ? "" : "\n") + "\n" + block;
     }
 
     /// <summary>The kernel plane's section of <paramref name="document"/> (between its markers), for a regenerated report to carry over; null when it has none.</summary>
