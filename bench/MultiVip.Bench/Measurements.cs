@@ -28,10 +28,17 @@ internal static partial class Measurements
     /// <summary>wrk's completed requests over the whole run (for CPU per request).</summary>
     public static double Completed(string wrkOutput) => double.Parse(CompletedRegex().Match(wrkOutput).Groups[1].Value, CultureInfo.InvariantCulture);
 
-    public static async Task<(double Rps, double P50, double P99)> WrkAsync(string address, int port, TimeSpan duration, bool close) =>
-        (await WrkRunAsync(address, port, duration, close)).Figures;
+    public static async Task<(double Rps, double P50, double P99)> WrkAsync(string address, int port, TimeSpan duration, bool close, string? netns = null) =>
+        (await WrkRunAsync(address, port, duration, close, netns)).Figures;
 
-    public static async Task<((double Rps, double P50, double P99) Figures, double Requests)> WrkRunAsync(string address, int port, TimeSpan duration, bool close)
+    /// <summary>
+    /// Runs a load tool on the load CPU; with <paramref name="netns"/> inside that network namespace
+    /// (`ip netns exec` execs the tool, so it is the same process, pinned the same way).
+    /// </summary>
+    private static Task<string> LoadAsync(string? netns, string command, params string[] args) =>
+        netns is null ? Tool.RunAsync(LoadCpu, command, args) : Tool.RunAsync(LoadCpu, "ip", ["netns", "exec", netns, command, .. args]);
+
+    public static async Task<((double Rps, double P50, double P99) Figures, double Requests)> WrkRunAsync(string address, int port, TimeSpan duration, bool close, string? netns = null)
     {
         var args = new List<string> { "-t1", "-c50", $"-d{(int)duration.TotalSeconds}s", "--latency", "--timeout", "5s" };
         if (close)
@@ -40,7 +47,7 @@ internal static partial class Measurements
         }
 
         args.Add($"http://{address}:{port}/");
-        var output = await Tool.RunAsync(LoadCpu, "wrk", [.. args]);
+        var output = await LoadAsync(netns, "wrk", [.. args]);
         var rps = double.Parse(RequestsRegex().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
         return ((rps, Percentile(output, "50%"), Percentile(output, "99%")), Completed(output));
     }
@@ -66,14 +73,14 @@ internal static partial class Measurements
     /// iperf3 once its server is free: the server takes one test at a time and, on a loaded machine,
     /// may still be closing the previous one when the next starts ("the server is busy").
     /// </summary>
-    private static async Task<string> IperfAsync(string[] args)
+    private static async Task<string> IperfAsync(string[] args, string? netns)
     {
         for (var attempt = 1; ; attempt++)
         {
             string output;
             try
             {
-                output = await Tool.RunAsync(LoadCpu, "iperf3", args);
+                output = await LoadAsync(netns, "iperf3", args);
             }
             catch (InvalidOperationException ex) when (attempt < 20 && ex.Message.Contains("busy", StringComparison.Ordinal))
             {
@@ -91,9 +98,9 @@ internal static partial class Measurements
         }
     }
 
-    public static async Task<double> IperfTcpAsync(string address, TimeSpan duration, int streams)
+    public static async Task<double> IperfTcpAsync(string address, TimeSpan duration, int streams, string? netns = null)
     {
-        var output = await IperfAsync(["-c", address, "-p", "5201", "-t", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-P", streams.ToString(CultureInfo.InvariantCulture), "-J"]);
+        var output = await IperfAsync(["-c", address, "-p", "5201", "-t", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-P", streams.ToString(CultureInfo.InvariantCulture), "-J"], netns);
         using var json = JsonDocument.Parse(output);
         if (json.RootElement.TryGetProperty("error", out var error))
         {
@@ -103,9 +110,9 @@ internal static partial class Measurements
         return json.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble() / 1e9;
     }
 
-    public static async Task<double> IperfUdpAsync(string address, TimeSpan duration)
+    public static async Task<double> IperfUdpAsync(string address, TimeSpan duration, string? netns = null)
     {
-        var output = await IperfAsync(["-c", address, "-p", "5201", "-u", "-b", "0", "-l", "64", "-t", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-J"]);
+        var output = await IperfAsync(["-c", address, "-p", "5201", "-u", "-b", "0", "-l", "64", "-t", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-J"], netns);
         using var json = JsonDocument.Parse(output);
         if (json.RootElement.TryGetProperty("error", out var error))
         {

@@ -15,6 +15,10 @@ internal sealed class ManagedProcess : IDisposable
     // its own processes instead of leaving them holding the benchmark's addresses.
     private static readonly HashSet<ManagedProcess> Running = [];
 
+    // What else an interrupted run must undo once its processes are gone (the kernel benchmark's
+    // network namespaces: a namespace with a process in it outlives `ip netns del`).
+    private static readonly List<Action> AfterStop = [];
+
     private readonly Process _process;
     private readonly System.Text.StringBuilder _log = new();
 
@@ -172,6 +176,39 @@ internal sealed class ManagedProcess : IDisposable
         {
             process.Dispose();
         }
+
+        List<Action> after;
+        lock (AfterStop)
+        {
+            after = [.. AfterStop];
+        }
+
+        foreach (var action in after)
+        {
+            action();
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> on SIGINT/SIGTERM/SIGHUP after every process is stopped; dispose to withdraw it.</summary>
+    public static IDisposable OnInterrupt(Action action)
+    {
+        lock (AfterStop)
+        {
+            AfterStop.Add(action);
+        }
+
+        return new Withdraw(() =>
+        {
+            lock (AfterStop)
+            {
+                AfterStop.Remove(action);
+            }
+        });
+    }
+
+    private sealed class Withdraw(Action withdraw) : IDisposable
+    {
+        public void Dispose() => withdraw();
     }
 
     public void Dispose()

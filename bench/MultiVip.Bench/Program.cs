@@ -11,6 +11,12 @@ if (args.Length > 0 && args[0] == "soak")
     return await Soak.RunAsync(args);
 }
 
+// bench/run --kernel: the kernel plane in network namespaces (KernelBench.cs).
+if (args.Contains("--kernel"))
+{
+    return await KernelBench.RunAsync(args);
+}
+
 // bench/run --checks: only the timing and memory bounds moved out of the test suite (Checks.cs).
 if (args.Contains("--checks"))
 {
@@ -149,6 +155,12 @@ finally
 }
 
 var report = Report.Write(results, lab.Targets.Where(t => !t.Extra).Select(t => t.Name).ToList(), lab.Targets.Where(t => t.Extra).Select(t => t.Name).ToList(), syscalls, scale, checks, new Report.Settings(rounds, duration, idle, smoke, quick));
+// The kernel plane's section comes from `bench/run --kernel` (namespaces, root): carried over as it is.
+if (File.Exists(output) && Report.KernelSection(await File.ReadAllTextAsync(output)) is { } kernel)
+{
+    report = Report.WithKernelSection(report, kernel);
+}
+
 Directory.CreateDirectory(Path.GetDirectoryName(output)!);
 await File.WriteAllTextAsync(output, report, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
 Console.WriteLine($"Wrote {output}");

@@ -72,6 +72,10 @@ public sealed class CmdletBehaviourTests
             . Invoke-Interactive '$vm | Add-AzureEndpoint WEB udp 81'
             '=== local port'
             . Invoke-Interactive '$vm | Add-AzureEndpoint other tcp 80'
+            '=== dsr ports'
+            . Invoke-Interactive '$vm | Add-AzureEndpoint -Name sql -Protocol tcp -LocalPort 1433 -PublicPort 1434 -DirectServerReturn $true'
+            '=== dsr ports set'
+            . Invoke-Interactive '$vm | Set-AzureEndpoint -Name web -DirectServerReturn $true -PublicPort 8080'
             '=== set missing'
             . Invoke-Interactive '$vm | Set-AzureEndpoint -Name nope -PublicPort 81'
             '=== remove missing'
@@ -95,6 +99,9 @@ public sealed class CmdletBehaviourTests
         Assert.StartsWith("Cannot validate argument on parameter 'Protocol'. The argument \"tpc\" does not belong to the set \"tcp,udp\"", Assert.Single(Output.Errors(result.Section("protocol"))), StringComparison.Ordinal);
         Assert.Equal([Messages.EndpointNameExists("WEB")], Output.Errors(result.Section("duplicate")));
         Assert.Equal([Messages.LocalPortInUse(80, "other")], Output.Errors(result.Section("local port")));
+        // Floating IP keeps the port: refused on the object, before Update-AzureVM sends anything.
+        Assert.Equal([Messages.DirectServerReturnPorts("sql", 1433, 1434)], Output.Errors(result.Section("dsr ports")));
+        Assert.Equal([Messages.DirectServerReturnPorts("web", 80, 8080)], Output.Errors(result.Section("dsr ports set")));
         Assert.Equal([Messages.EndpointNotFound("nope")], Output.Errors(result.Section("set missing")));
         Assert.Equal([Messages.EndpointNotFound("nope")], Output.Errors(result.Section("remove missing")));
         Assert.Equal([Messages.InvalidCidr("10.0.0.0/33")], Output.Errors(result.Section("acl subnet")));

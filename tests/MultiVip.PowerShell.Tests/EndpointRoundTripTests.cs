@@ -85,7 +85,8 @@ public sealed class EndpointRoundTripTests
     {
         Name = "rt-endpoint",
         Protocol = TransportProtocol.Udp,
-        LocalPort = 8443,
+        // Direct server return (below) needs the local port to be the public port.
+        LocalPort = 20443 + index,
         PublicPort = 20443 + index,
         VirtualIpName = "Vip2",
         LoadBalancedSetName = $"rt-{writer}",

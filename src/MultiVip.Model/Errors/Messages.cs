@@ -34,6 +34,10 @@ public static class Messages
     public static string EndpointNotFound(string name) => F(
         "An endpoint named '{0}' cannot be found in the configuration of this VM.", name);
 
+    public static string DirectServerReturnPorts(string endpoint, int localPort, int publicPort) => F(
+        "The endpoint '{0}' has EnableDirectServerReturn (floating IP): its local port {1} must equal the public port {2}, since the VM receives the packets still addressed to the VIP and port {2}. Set the local port to {2} (and have the service listen on it), or turn direct server return off.",
+        endpoint, localPort, publicPort);
+
     public static string PublicPortInUse(int port, string protocol, string vip, string vm, string endpoint) => F(
         "Public port {0}/{1} on virtual IP '{2}' is already used by endpoint '{4}' of VM '{3}'. Ensure that public ports are unique per virtual IP and protocol, or put both endpoints in the same load-balanced set.",
         port, protocol, vip, vm, endpoint);

@@ -24,6 +24,7 @@ public static class EndpointRules
         NameRules.ResourceName("endpoint", endpoint.Name, violations);
         Port(endpoint.LocalPort, violations);
         Port(endpoint.PublicPort, violations);
+        DirectServerReturnPorts(endpoint.Name, endpoint.DirectServerReturn, endpoint.LocalPort, endpoint.PublicPort, violations);
         NameRules.ResourceName("virtual IP", endpoint.VirtualIpName, violations);
         if (endpoint.LoadBalancedSetName is { } set)
         {
@@ -55,6 +56,21 @@ public static class EndpointRules
         if (port is < 1 or > 65535)
         {
             violations.BadRequest(Messages.PortRange);
+        }
+    }
+
+    /// <summary>
+    /// Azure's rule for floating IP: with direct server return the VM receives the packets still
+    /// addressed to VIP:public port, nothing translates the port, so the local port must be the
+    /// public port. One rule for the API, the CLI and PowerShell (which checks it before sending, as
+    /// it does the port rules). Rules run on changes, never on loading: a stored state from before
+    /// this rule still loads, and the kernel plane reports such an endpoint as the listener fault it is.
+    /// </summary>
+    public static void DirectServerReturnPorts(string endpoint, bool directServerReturn, int localPort, int publicPort, Violations violations)
+    {
+        if (directServerReturn && localPort != publicPort)
+        {
+            violations.BadRequest(Messages.DirectServerReturnPorts(endpoint, localPort, publicPort));
         }
     }
 

@@ -103,6 +103,15 @@ public abstract class VmEndpointCmdlet : EndpointSettingsCmdlet
     protected static void UniqueOnVm(PersistentVM vm, EndpointRequest endpoint, EndpointRequest? replaced, Violations violations) =>
         EndpointRules.UniqueOnVm([.. vm.Endpoints.Where(e => !ReferenceEquals(e, replaced)).Select(Key), Key(endpoint)], violations);
 
+    /// <summary>Floating IP keeps the port: checked on the object, before Update-AzureVM sends anything (a public port left out is the local one).</summary>
+    protected static void DirectServerReturnPorts(EndpointRequest endpoint, Violations violations)
+    {
+        if (endpoint.LocalPort is { } local)
+        {
+            EndpointRules.DirectServerReturnPorts(endpoint.Name ?? string.Empty, endpoint.DirectServerReturn == true, local, endpoint.PublicPort ?? local, violations);
+        }
+    }
+
     /// <summary>What the uniqueness rule looks at (name, protocol, local port) of an endpoint in the object.</summary>
     private static InputEndpoint Key(EndpointRequest e) => new()
     {
@@ -188,6 +197,8 @@ public sealed class AddAzureEndpointCmdlet : VmEndpointCmdlet
                 EndpointRules.Port(publicPort, v);
             }
 
+            DirectServerReturnPorts(endpoint, v);
+
             if (probe is not null)
             {
                 EndpointRules.Port(ProbePort, v);
@@ -236,6 +247,7 @@ public sealed class SetAzureEndpointCmdlet : VmEndpointCmdlet
             }
 
             UniqueOnVm(vm, updated with { Name = Name }, existing, v);
+            DirectServerReturnPorts(updated with { Name = Name }, v);
         }, Name);
 
         vm.Endpoints[vm.Endpoints.IndexOf(existing)] = updated;

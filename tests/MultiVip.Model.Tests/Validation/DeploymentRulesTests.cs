@@ -149,7 +149,8 @@ public class DeploymentRulesTests
         { "LoadBalancerDistribution", e => e with { Distribution = LoadBalancerDistribution.SourceIP } },
         { "IdleTimeoutInMinutes", e => e with { IdleTimeoutInMinutes = 10 } },
         { "the PROXY protocol setting", e => e with { ProxyProtocol = ProxyProtocolVersion.V2 } },
-        { "EnableDirectServerReturn", e => e with { DirectServerReturn = true } },
+        // Floating IP keeps the port (EndpointRules.DirectServerReturnPorts): the member's local port is its public port.
+        { "EnableDirectServerReturn", e => e with { DirectServerReturn = true, LocalPort = e.PublicPort } },
         { "the ACL", e => e with { Acl = [new AclRule { Order = 1, RemoteSubnet = "10.0.0.0/8" }] } },
     };
 

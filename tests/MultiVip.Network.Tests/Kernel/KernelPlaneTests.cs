@@ -153,10 +153,11 @@ public sealed partial class KernelPlaneTests
         Assert.Matches(new Regex($@"counter backend-{id}-in \{{\s+packets [1-9]"), dsrCounters); // client → VM through the node
         Assert.Matches(new Regex($@"counter backend-{id}-out \{{\s+packets 0 bytes 0"), dsrCounters); // VM → client never does
 
-        // Floating IP needs the local port to equal the public port.
+        // Floating IP needs the local port to equal the public port: a model rule, so the change is
+        // refused before anything is stored (EndpointRules.DirectServerReturnPorts).
         var wrong = await Assert.ThrowsAnyAsync<Exception>(() => client.AddEndpointAsync("svc", "vm1", new EndpointRequest { Name = "sql2", Protocol = "tcp", LocalPort = 1433, PublicPort = 1434, DirectServerReturn = true }));
         Assert.Contains("must equal the public port", wrong.Message, StringComparison.Ordinal);
-        await client.RemoveEndpointAsync("svc", "vm1", "sql2");
+        Assert.DoesNotContain(await client.ListEndpointsAsync("svc", "vm1"), e => e.Name == "sql2");
 
         // SIGTERM removes MultiVip's tables in one transaction; a restart renders them again from the stored state.
         net.Server!.Terminate();

@@ -29,9 +29,10 @@ public sealed class NetworkNamespaces : IAsyncDisposable
 
     /// <summary>
     /// Checks that namespaces can be made here (root, iproute2) with a message that says what is
-    /// missing, and removes leftovers of dead earlier runs once per test process.
+    /// missing, and removes leftovers of dead earlier runs once per test process (unless
+    /// <paramref name="cleanLeftovers"/> is false: the benchmark, which stops only what it started).
     /// </summary>
-    public static async Task<NetworkNamespaces> CreateAsync()
+    public static async Task<NetworkNamespaces> CreateAsync(bool cleanLeftovers = true)
     {
         if (Environment.UserName != "root" && !HasCapability(21 /* CAP_SYS_ADMIN */))
         {
@@ -44,7 +45,11 @@ public sealed class NetworkNamespaces : IAsyncDisposable
             throw new InvalidOperationException("Network namespace tests need iproute2's `ip` (apt-get install iproute2).");
         }
 
-        await CleanLeftoversAsync();
+        if (cleanLeftovers)
+        {
+            await CleanLeftoversAsync();
+        }
+
         return new NetworkNamespaces();
     }
 
