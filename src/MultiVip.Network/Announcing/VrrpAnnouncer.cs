@@ -18,11 +18,21 @@ namespace MultiVip.Network.Announcing;
 internal interface IPeerSource
 {
     IReadOnlyList<IPAddress> Peers();
+
+    /// <summary>Raised when <see cref="Peers"/> would answer differently (a node joined, left or went Down): the announcer rewrites and reloads at once.</summary>
+    event Action? Changed;
 }
 
 internal sealed class StaticPeers(IReadOnlyList<IPAddress> peers) : IPeerSource
 {
     public IReadOnlyList<IPAddress> Peers() => peers;
+
+    // The option's peers never change while the server runs.
+    public event Action? Changed
+    {
+        add { }
+        remove { }
+    }
 }
 
 /// <summary>Settings of the <c>vrrp</c> announcer (--vrrp-*).</summary>
@@ -44,6 +54,9 @@ internal sealed record VrrpOptions
     public TimeSpan AdvertInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     public IPeerSource Peers { get; init; } = new StaticPeers([]);
+
+    /// <summary>How ownership names this node (--node-name); null: its source address.</summary>
+    public string? NodeName { get; init; }
 
     public string Executable { get; init; } = "keepalived";
 
@@ -88,7 +101,7 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
         _source = source;
         _time = time;
         _logger = logger;
-        Node = source.ToString();
+        Node = options.NodeName ?? source.ToString();
         _ledger = new OwnershipLedger(Node, "vrrp", time);
     }
 
@@ -97,6 +110,8 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
     public bool ManagesAddresses => true;
 
     public string Node { get; }
+
+    public string? AnnounceAddress => _source.ToString();
 
     public string ConfigPath => Path.Combine(_directory, "keepalived.conf");
 
@@ -179,7 +194,7 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
         var fifo = new FileStream(FifoPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 1);
         _reader = Task.Factory.StartNew(() => ReadStates(fifo), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-        _peers = _options.Peers.Peers();
+        _peers = CurrentPeers();
         WriteConfig(new HashSet<IPAddress>());
         _daemon = new SupervisedDaemon(
             "keepalived",
@@ -192,7 +207,29 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
         await _daemon.StartAsync(cancellationToken);
         var peers = string.Join(", ", _peers);
         Log.Started(_logger, _options.Interface, _options.RouterId, _options.Priority, _source, peers, _options.Preempt ? "preempt" : "nopreempt");
+        _options.Peers.Changed += OnPeersChanged;
     }
+
+    /// <summary>
+    /// The unicast peers now: those of the source's family other than this node's own address (a
+    /// registry can list a node whose address family differs, or an old record of this node).
+    /// </summary>
+    private List<IPAddress> CurrentPeers() =>
+        [.. _options.Peers.Peers().Where(p => p.AddressFamily == _source.AddressFamily && !p.Equals(_source)).Distinct()];
+
+    private void OnPeersChanged() =>
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                // The same addresses: HoldAsync notices the new peers, rewrites and reloads.
+                await HoldAsync(Volatile.Read(ref _addresses), verify: false, CancellationToken.None);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Stopping: nothing to reload.
+            }
+        });
 
     public async Task HoldAsync(IReadOnlySet<IPAddress> addresses, bool verify, CancellationToken cancellationToken)
     {
@@ -204,10 +241,17 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
                 return;
             }
 
-            var peers = _options.Peers.Peers();
+            var peers = CurrentPeers();
             if (_addresses.SetEquals(addresses) && peers.SequenceEqual(_peers) && _written)
             {
                 return;
+            }
+
+            if (!peers.SequenceEqual(_peers))
+            {
+                var from = string.Join(", ", _peers);
+                var to = string.Join(", ", peers);
+                Log.PeersChanged(_logger, from, to, _options.RouterId);
             }
 
             foreach (var gone in _addresses.Where(a => !addresses.Contains(a)))
@@ -456,6 +500,7 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
 
     public async ValueTask DisposeAsync()
     {
+        _options.Peers.Changed -= OnPeersChanged;
         _released = true;
         if (_daemon is not null)
         {
@@ -495,6 +540,9 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
 
         [LoggerMessage(EventId = 5213, EventName = "VrrpReleased", Level = LogLevel.Information, Message = "VRRP: stopping; keepalived gave up the addresses of virtual router {RouterId} so a peer takes over")]
         public static partial void Released(ILogger logger, int routerId);
+
+        [LoggerMessage(EventId = 5240, EventName = "VrrpPeersChanged", Level = LogLevel.Information, Message = "VRRP: unicast peers of virtual router {RouterId} went from [{From}] to [{To}]; keepalived reloads")]
+        public static partial void PeersChanged(ILogger logger, string from, string to, int routerId);
     }
 }
 

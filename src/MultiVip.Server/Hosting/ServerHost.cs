@@ -134,7 +134,8 @@ public static partial class ServerHost
             }
 
             LogDescriptorPlan(descriptors, preLoggers);
-            announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(FailoverSetup.SettingsFor(options, dataDir.Path), time, preLoggers, cancellationToken);
+            var registryPeers = new NodePeers(nodeName, options.Time);
+            announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(FailoverSetup.SettingsFor(options with { NodeName = nodeName }, dataDir.Path, registryPeers), time, preLoggers, cancellationToken);
             dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time, freeBind: announcer.ManagesAddresses, inherited, accessLog);
             announced = MultiVip.Network.Announcing.AddressAnnouncers.Wrap(dataPlane, dataPlane, announcer, time, preLoggers);
             control = await ControlPlane.StartAsync(
@@ -158,7 +159,11 @@ public static partial class ServerHost
             }
 
             builder.Services.AddSingleton(control);
-            heartbeat = new NodeHeartbeat(control, store is PostgresStateStore sharedNodes ? sharedNodes.Nodes : new SqliteNodeRegistry(((SqliteStateStore)store!).ConnectionString), options.Time, preLoggers.CreateLogger<NodeHeartbeat>());
+            heartbeat = new NodeHeartbeat(control, store is PostgresStateStore sharedNodes ? sharedNodes.Nodes : new SqliteNodeRegistry(((SqliteStateStore)store!).ConnectionString), options.Time, preLoggers.CreateLogger<NodeHeartbeat>())
+            {
+                Announcer = announcer,
+            };
+            registryPeers.Attach(control.Nodes);
             builder.Services.AddSingleton(heartbeat);
             builder.Services.AddSingleton<IStateStore>(store!);
             builder.Services.AddSingleton(usage);
