@@ -53,7 +53,6 @@ internal static class FailoverSetup
                         RouterId = failover.BgpRouterId,
                         Bfd = failover.BgpBfd,
                         HoldTime = failover.BgpHoldTime,
-                        NodeName = options.NodeName,
                     },
                 };
             default:
