@@ -8,7 +8,7 @@ namespace MultiVip.Server.Hosting;
 /// <summary>Turns serve's --announce, --vip-interface, --vrrp-* and --bgp-* into the announcer's settings, refusing what does not fit.</summary>
 internal static class FailoverSetup
 {
-    /// <param name="registryPeers">The node registry's peers, used by --announce vrrp when no --vrrp-peer is given.</param>
+    /// <param name="registryPeers">The shared node registry's peers (PostgreSQL store only), used by --announce vrrp when no --vrrp-peer is given.</param>
     public static AnnouncerSettings SettingsFor(ServerOptions options, string dataDir, NodePeers? registryPeers = null)
     {
         var settings = new AnnouncerSettings { Mode = options.Announce, VipInterface = options.VipInterface, DataDir = dataDir };
@@ -53,6 +53,7 @@ internal static class FailoverSetup
                         RouterId = failover.BgpRouterId,
                         Bfd = failover.BgpBfd,
                         HoldTime = failover.BgpHoldTime,
+                        NodeName = options.NodeName,
                     },
                 };
             default:
@@ -69,6 +70,11 @@ internal static class FailoverSetup
 internal sealed class RegistryPeerSource(NodePeers peers) : IPeerSource
 {
     public IReadOnlyList<IPAddress> Peers() => peers.Peers();
+
+    // The first peer may join later: unicast from the start, so that join reloads without a transition.
+    public bool AlwaysUnicast => true;
+
+    public Task<string> Ready => peers.Ready;
 
     public event Action? Changed
     {

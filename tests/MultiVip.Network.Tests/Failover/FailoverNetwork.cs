@@ -55,7 +55,8 @@ internal sealed class FailoverNetwork : IAsyncDisposable
     public NamespaceProcess? RouterBird { get; private set; }
 
     /// <param name="prefix">The namespaces' role prefix (mvnet-PID-RANDOM-PREFIX-*).</param>
-    public static async Task<FailoverNetwork> CreateAsync(bool router = false, string prefix = "fo", int relayOctet = 112)
+    /// <param name="nodes">2, or 3 (node 3 at 198.18.0.3 and 192.0.2.3; no BGP route set up for it).</param>
+    public static async Task<FailoverNetwork> CreateAsync(bool router = false, string prefix = "fo", int relayOctet = 112, int nodes = 2)
     {
         var namespaces = await NetworkNamespaces.CreateAsync();
         var root = Path.Combine(Path.GetTempPath(), "multivip-failover", Guid.NewGuid().ToString("N"));
@@ -67,7 +68,13 @@ internal sealed class FailoverNetwork : IAsyncDisposable
             var n2 = await namespaces.AddAsync(prefix + "-n2");
             net.ClientNs = await namespaces.AddAsync(prefix + "-cl");
             net.Backends = await namespaces.AddAsync(prefix + "-be");
+            var n3 = nodes > 2 ? await namespaces.AddAsync(prefix + "-n3") : null;
             var members = new List<(NetworkNamespace, string)> { (n1, "eth0"), (n2, "eth0"), (net.ClientNs, "eth0"), (net.Backends, "eth0") };
+            if (n3 is not null)
+            {
+                members.Add((n3, "eth0"));
+            }
+
             if (router)
             {
                 net.Router = await namespaces.AddAsync(prefix + "-rt");
@@ -82,7 +89,13 @@ internal sealed class FailoverNetwork : IAsyncDisposable
             await net.ClientNs.AddAddressAsync("eth0", "198.18.0.9/24");
             await net.Backends.AddAddressAsync("eth0", "192.0.2.11/24");
             await net.Backends.AddAddressAsync("eth0", "192.0.2.12/24");
-            foreach (var ns in new[] { n1, n2 })
+            if (n3 is not null)
+            {
+                await n3.AddAddressAsync("eth0", "198.18.0.3/24");
+                await n3.AddAddressAsync("eth0", "192.0.2.3/24");
+            }
+
+            foreach (var ns in n3 is null ? new[] { n1, n2 } : [n1, n2, n3])
             {
                 // The sysctls docs/network.md asks for: answer ARP only on the interface asked.
                 ns.SetSysctl("net/ipv4/conf/all/arp_ignore", "1");
@@ -108,6 +121,11 @@ internal sealed class FailoverNetwork : IAsyncDisposable
             }
 
             net.Nodes = [new Node(net, n1, 1, IPAddress.Parse("198.18.0.1")), new Node(net, n2, 2, IPAddress.Parse("198.18.0.2"))];
+            if (n3 is not null)
+            {
+                net.Nodes = [.. net.Nodes, new Node(net, n3, 3, IPAddress.Parse("198.18.0.3"))];
+            }
+
             return net;
         }
         catch
