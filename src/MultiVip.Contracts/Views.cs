@@ -191,7 +191,16 @@ public sealed record NodeView
     public bool IsLocal { get; init; }
 
     public required IReadOnlyList<NodeFaultView> Faults { get; init; }
+
+    /// <summary>With --announce vrrp or bgp: the address it announces from (VRRP source address and the others' unicast peer; BGP router id).</summary>
+    public string? AnnounceAddress { get; init; }
+
+    /// <summary>The VIP addresses its announcer holds or announces, with its role: MASTER, BACKUP, FAULT (VRRP); announced, withdrawn (BGP).</summary>
+    public IReadOnlyList<NodeHoldView> Holds { get; init; } = [];
 }
+
+/// <summary>One VIP address in a node's announcer and the node's role for it.</summary>
+public sealed record NodeHoldView(string Address, string Role);
 
 /// <summary>A listener a node's data plane could not apply, with the data plane's reason.</summary>
 public sealed record NodeFaultView(string ServiceName, string Listener, string Message);

@@ -63,6 +63,13 @@ public interface INodeFailover
     /// <summary>How this node is named in views, metrics and the history (until the node registry names nodes).</summary>
     string Node { get; }
 
+    /// <summary>
+    /// The address this node announces from, as the other nodes reach it: VRRP's source address on
+    /// --vrrp-interface (what the others list as a unicast peer), BGP's router id. Written into the
+    /// node registry with each heartbeat.
+    /// </summary>
+    string? AnnounceAddress { get; }
+
     /// <summary>Gives up every address now, so another node takes over: the first step of a clean stop.</summary>
     Task ReleaseAsync(CancellationToken cancellationToken);
 

@@ -223,7 +223,7 @@ internal static class ResourceText
 
     /// <summary>`node list`: one row per node; faults as "listener: message" (the whole text is in -o json).</summary>
     public static string Nodes(IEnumerable<NodeView> nodes) => PowerShellFormat.Table(
-        [new("Name"), new("State"), new("ApiAddress"), new("LastHeartbeat"), new("Age", AlignRight: true), new("Applied", AlignRight: true), new("Version"), new("Faults")],
+        [new("Name"), new("State"), new("ApiAddress"), new("LastHeartbeat"), new("Age", AlignRight: true), new("Applied", AlignRight: true), new("Version"), new("AnnounceFrom"), new("Holds"), new("Faults")],
         nodes.Select(n => Row(
             n.IsLocal ? n.Name + " *" : n.Name,
             n.State,
@@ -232,6 +232,8 @@ internal static class ResourceText
             n.HeartbeatAgeSeconds.ToString("0.0", CultureInfo.InvariantCulture) + "s",
             Num(n.AppliedGeneration),
             n.Version,
+            n.AnnounceAddress ?? "",
+            string.Join(", ", n.Holds.Select(h => $"{h.Address} ({h.Role})")),
             string.Join("; ", n.Faults.Select(f => $"{f.Listener} ({f.ServiceName}): {f.Message}")))));
 
     /// <summary>"4.5", "0.0167": up to 4 decimals, at least 2.</summary>

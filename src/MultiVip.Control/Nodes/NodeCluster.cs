@@ -45,8 +45,14 @@ public sealed class NodeCluster
     }
 
     /// <summary>Takes the registry's records; this node's own is dropped, since its memory is newer than any record of it.</summary>
-    public void OthersRead(IEnumerable<NodeRecord> records) =>
+    public void OthersRead(IEnumerable<NodeRecord> records)
+    {
         _others = [.. records.Where(r => !string.Equals(r.Name, LocalName, StringComparison.OrdinalIgnoreCase))];
+        OthersUpdated?.Invoke();
+    }
+
+    /// <summary>Raised after every registry read (whether or not anything changed): the registry-backed VRRP peers recompute.</summary>
+    public event Action? OthersUpdated;
 
     /// <summary>Whether some other node is alive now (then operations wait for it too).</summary>
     public bool AnyOtherLive()

@@ -1,5 +1,6 @@
 using System.Reflection;
 using Microsoft.Extensions.Logging;
+using MultiVip.DataPlane.Contract;
 
 namespace MultiVip.Control.Nodes;
 
@@ -45,6 +46,9 @@ public sealed partial class NodeHeartbeat : IAsyncDisposable
 
     public TimeSpan PollInterval { get; init; } = DefaultPollInterval;
 
+    /// <summary>With --announce vrrp or bgp: where the record's announce address and held VIPs come from.</summary>
+    public IAddressAnnouncer? Announcer { get; init; }
+
     public DateTimeOffset StartedAt { get; }
 
     public string NodeName => _control.Nodes.LocalName;
@@ -75,6 +79,10 @@ public sealed partial class NodeHeartbeat : IAsyncDisposable
         Faults = _control.Nodes.LocalFaults,
         Version = Version,
         StoppedAt = _stoppedAt,
+        AnnounceAddress = (Announcer as INodeFailover)?.AnnounceAddress,
+        Holds = Announcer is INodeFailover
+            ? [.. Announcer.GetStatus().Where(s => s.State is not null).Select(s => new NodeHold(s.Address.ToString(), s.State!)).OrderBy(h => h.Address, StringComparer.Ordinal)]
+            : [],
     };
 
     /// <summary>Every node with its state now, from the last registry read (no I/O: for /metrics).</summary>

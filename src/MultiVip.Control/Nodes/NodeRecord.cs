@@ -29,7 +29,19 @@ public sealed record NodeRecord
 
     /// <summary>The MultiVip version the node runs (a mixed-version cluster during an upgrade shows here).</summary>
     public required string Version { get; init; }
+
+    /// <summary>
+    /// With --announce vrrp or bgp: the address the node announces from (VRRP's source address, the
+    /// other nodes' unicast peer; BGP's router id). Null otherwise, and in records older versions wrote.
+    /// </summary>
+    public string? AnnounceAddress { get; init; }
+
+    /// <summary>The VIP addresses its announcer holds or announces, each with its role (MASTER, BACKUP, FAULT; announced, withdrawn).</summary>
+    public IReadOnlyList<NodeHold> Holds { get; init; } = [];
 }
+
+/// <summary>One VIP address in a node's announcer and the node's role for it ("MASTER", "announced", …).</summary>
+public sealed record NodeHold(string Address, string Role);
 
 /// <summary>One listener a node's data plane could not apply: its service, the listener (tcp/address:port) and why.</summary>
 public sealed record NodeFault(string ServiceName, string Listener, string Message);

@@ -12,11 +12,11 @@ public sealed class PostgresNodeRegistry(NpgsqlDataSource data) : INodeRegistry
     public async Task HeartbeatAsync(NodeRecord node, CancellationToken cancellationToken)
     {
         await using var cmd = data.CreateCommand("""
-            INSERT INTO nodes(name_key, name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at)
-            VALUES(@key, @name, @api, @started, @heartbeat, @applied, @faults, @version, @stopped)
+            INSERT INTO nodes(name_key, name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at, announce_address, holds)
+            VALUES(@key, @name, @api, @started, @heartbeat, @applied, @faults, @version, @stopped, @announce, @holds)
             ON CONFLICT (name_key) DO UPDATE SET name = excluded.name, api_address = excluded.api_address, started_at = excluded.started_at,
                 heartbeat_at = excluded.heartbeat_at, applied_generation = excluded.applied_generation, faults = excluded.faults, version = excluded.version,
-                stopped_at = excluded.stopped_at
+                stopped_at = excluded.stopped_at, announce_address = excluded.announce_address, holds = excluded.holds
             """);
         cmd.Parameters.AddWithValue("key", node.Name.ToUpperInvariant());
         cmd.Parameters.AddWithValue("name", node.Name);
@@ -27,6 +27,8 @@ public sealed class PostgresNodeRegistry(NpgsqlDataSource data) : INodeRegistry
         cmd.Parameters.AddWithValue("faults", NodeRows.FaultsJson(node));
         cmd.Parameters.AddWithValue("version", node.Version);
         cmd.Parameters.Add(new NpgsqlParameter<long?>("stopped", node.StoppedAt?.UtcTicks));
+        cmd.Parameters.Add(new NpgsqlParameter<string?>("announce", node.AnnounceAddress));
+        cmd.Parameters.Add(new NpgsqlParameter<string?>("holds", NodeRows.HoldsJson(node)));
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
 

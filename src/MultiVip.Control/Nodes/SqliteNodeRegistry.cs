@@ -17,11 +17,11 @@ public sealed class SqliteNodeRegistry(string connectionString) : INodeRegistry
         await using var connection = await OpenAsync(cancellationToken);
         await using var cmd = connection.CreateCommand();
         cmd.CommandText = """
-            INSERT INTO nodes(name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at)
-            VALUES($name, $api, $started, $heartbeat, $applied, $faults, $version, $stopped)
+            INSERT INTO nodes(name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at, announce_address, holds)
+            VALUES($name, $api, $started, $heartbeat, $applied, $faults, $version, $stopped, $announce, $holds)
             ON CONFLICT(name) DO UPDATE SET name = excluded.name, api_address = excluded.api_address, started_at = excluded.started_at,
                 heartbeat_at = excluded.heartbeat_at, applied_generation = excluded.applied_generation, faults = excluded.faults, version = excluded.version,
-                stopped_at = excluded.stopped_at
+                stopped_at = excluded.stopped_at, announce_address = excluded.announce_address, holds = excluded.holds
             """;
         cmd.Parameters.AddWithValue("$name", node.Name);
         cmd.Parameters.AddWithValue("$api", node.ApiAddress);
@@ -31,6 +31,8 @@ public sealed class SqliteNodeRegistry(string connectionString) : INodeRegistry
         cmd.Parameters.AddWithValue("$faults", NodeRows.FaultsJson(node));
         cmd.Parameters.AddWithValue("$version", node.Version);
         cmd.Parameters.AddWithValue("$stopped", node.StoppedAt is { } stopped ? stopped.UtcTicks : DBNull.Value);
+        cmd.Parameters.AddWithValue("$announce", (object?)node.AnnounceAddress ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("$holds", (object?)NodeRows.HoldsJson(node) ?? DBNull.Value);
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
 

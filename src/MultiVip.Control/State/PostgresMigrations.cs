@@ -98,6 +98,12 @@ internal static class PostgresMigrations
                 version text NOT NULL,
                 stopped_at bigint);
             """),
+
+        // VIP failover: the address each node announces from (the others' VRRP unicast peer) and
+        // the VIPs it holds with its role, JSON. Null for rows older versions wrote.
+        (3, "node announcements", """
+            ALTER TABLE nodes ADD COLUMN announce_address text, ADD COLUMN holds text;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

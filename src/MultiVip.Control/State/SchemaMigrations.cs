@@ -95,6 +95,13 @@ internal static class SchemaMigrations
                 PRIMARY KEY (kind, name));
             CREATE INDEX tombstones_generation ON tombstones(generation);
             """),
+
+        // VIP failover (docs/network.md#several-nodes): the address each node announces from (the
+        // others' VRRP unicast peer) and the VIPs it holds with its role, JSON. Null for older rows.
+        (5, "node announcements", """
+            ALTER TABLE nodes ADD COLUMN announce_address TEXT;
+            ALTER TABLE nodes ADD COLUMN holds TEXT;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

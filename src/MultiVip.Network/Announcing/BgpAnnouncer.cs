@@ -60,6 +60,9 @@ internal sealed record BgpOptions
 
     public string? RouterId { get; init; }
 
+    /// <summary>How ownership names this node (--node-name); null: the router id, else the host name.</summary>
+    public string? NodeName { get; init; }
+
     public bool Bfd { get; init; }
 
     public int HoldTime { get; init; } = 90;
@@ -113,7 +116,7 @@ internal sealed partial class BgpAnnouncer : IAddressAnnouncer, INodeFailover
         _local = local;
         _time = time;
         _logger = logger;
-        Node = options.RouterId ?? Environment.MachineName;
+        Node = options.NodeName ?? options.RouterId ?? Environment.MachineName;
         _ledger = new OwnershipLedger(Node, "bgp", time);
     }
 
@@ -122,6 +125,8 @@ internal sealed partial class BgpAnnouncer : IAddressAnnouncer, INodeFailover
     public bool ManagesAddresses => true;
 
     public string Node { get; }
+
+    public string? AnnounceAddress => _options.RouterId;
 
     public string ConfigPath => Path.Combine(_directory, "bird.conf");
 

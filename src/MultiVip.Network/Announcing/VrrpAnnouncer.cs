@@ -11,18 +11,45 @@ using MultiVip.Network.Linux;
 namespace MultiVip.Network.Announcing;
 
 /// <summary>
-/// Where the other nodes of a VRRP group are. Today the repeatable --vrrp-peer option
-/// (<see cref="StaticPeers"/>); with the cluster store the node registry answers instead, and the
-/// announcer rewrites keepalived's configuration when the answer changes (it asks on every round).
+/// Where the other nodes of a VRRP group are: the repeatable --vrrp-peer option
+/// (<see cref="StaticPeers"/>), or on a shared store the node registry, in which case the
+/// announcer rewrites keepalived's configuration and reloads it when the answer changes.
 /// </summary>
 internal interface IPeerSource
 {
     IReadOnlyList<IPAddress> Peers();
+
+    /// <summary>Raised when <see cref="Peers"/> would answer differently (a node joined, or its address changed): the announcer rewrites and reloads at once.</summary>
+    event Action? Changed;
+
+    /// <summary>
+    /// True: adverts are unicast even while <see cref="Peers"/> is empty. keepalived takes a reload
+    /// that switches between multicast (no unicast_peer) and unicast for a new instance: a master
+    /// sends priority 0, drops the addresses and restarts as BACKUP (FAULT, then BACKUP on its FIFO),
+    /// so with nopreempt another node keeps the VIPs. A peer set that changes within unicast
+    /// reloads without any transition (docs/network.md#vrrp-peers-from-the-node-registry).
+    /// </summary>
+    bool AlwaysUnicast { get; }
+
+    /// <summary>Completes (with the reason, for the log) when keepalived may start: the peers are known, and know this node.</summary>
+    Task<string> Ready { get; }
 }
 
 internal sealed class StaticPeers(IReadOnlyList<IPAddress> peers) : IPeerSource
 {
     public IReadOnlyList<IPAddress> Peers() => peers;
+
+    // The option's peers never change while the server runs.
+    public event Action? Changed
+    {
+        add { }
+        remove { }
+    }
+
+    // None given: multicast, for good.
+    public bool AlwaysUnicast => false;
+
+    public Task<string> Ready { get; } = Task.FromResult("--vrrp-peer");
 }
 
 /// <summary>Settings of the <c>vrrp</c> announcer (--vrrp-*).</summary>
@@ -44,6 +71,9 @@ internal sealed record VrrpOptions
     public TimeSpan AdvertInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     public IPeerSource Peers { get; init; } = new StaticPeers([]);
+
+    /// <summary>How ownership names this node (--node-name); null: its source address.</summary>
+    public string? NodeName { get; init; }
 
     public string Executable { get; init; } = "keepalived";
 
@@ -78,6 +108,9 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
     private string _state = "STOPPED";
     private string? _lastError;
     private DateTimeOffset? _lastErrorAt;
+    private readonly CancellationTokenSource _launchStopping = new();
+    private Task? _launch;
+    private volatile bool _waitingForPeers;
     private bool _released;
     private bool _written;
 
@@ -88,7 +121,7 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
         _source = source;
         _time = time;
         _logger = logger;
-        Node = source.ToString();
+        Node = options.NodeName ?? source.ToString();
         _ledger = new OwnershipLedger(Node, "vrrp", time);
     }
 
@@ -97,6 +130,8 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
     public bool ManagesAddresses => true;
 
     public string Node { get; }
+
+    public string? AnnounceAddress => _source.ToString();
 
     public string ConfigPath => Path.Combine(_directory, "keepalived.conf");
 
@@ -179,7 +214,7 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
         var fifo = new FileStream(FifoPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 1);
         _reader = Task.Factory.StartNew(() => ReadStates(fifo), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-        _peers = _options.Peers.Peers();
+        _peers = CurrentPeers();
         WriteConfig(new HashSet<IPAddress>());
         _daemon = new SupervisedDaemon(
             "keepalived",
@@ -189,10 +224,86 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
             _time,
             _logger);
         _daemon.Exited += () => SetState("STOPPED", "keepalived exited");
-        await _daemon.StartAsync(cancellationToken);
+        _options.Peers.Changed += OnPeersChanged;
+        var ready = _options.Peers.Ready;
+        if (ready.IsCompleted)
+        {
+            await LaunchAsync(await ready, cancellationToken);
+            return;
+        }
+
+        // A node joining a shared registry: keepalived starts once the others advert to it (NodePeers.Ready).
+        _waitingForPeers = true;
+        Log.WaitingForPeers(_logger, _options.RouterId);
+        _launch = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    await LaunchAsync(await ready.WaitAsync(_launchStopping.Token), _launchStopping.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Stopped before keepalived ever started.
+                }
+                catch (Exception e) when (e is IOException or InvalidOperationException or TimeoutException)
+                {
+                    lock (_stateGate)
+                    {
+                        _lastError = $"keepalived could not start: {e.Message}";
+                        _lastErrorAt = _time.GetUtcNow();
+                    }
+                }
+            },
+            CancellationToken.None);
+    }
+
+    /// <summary>Starts keepalived with the peers and addresses known now.</summary>
+    private async Task LaunchAsync(string reason, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_released)
+            {
+                return;
+            }
+
+            _peers = CurrentPeers();
+            WriteConfig(_addresses);
+            await _daemon!.StartAsync(cancellationToken);
+            _waitingForPeers = false;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
         var peers = string.Join(", ", _peers);
         Log.Started(_logger, _options.Interface, _options.RouterId, _options.Priority, _source, peers, _options.Preempt ? "preempt" : "nopreempt");
+        Log.PeersReady(_logger, _options.RouterId, reason);
     }
+
+    /// <summary>
+    /// The unicast peers now: those of the source's family other than this node's own address (a
+    /// registry can list a node whose address family differs, or an old record of this node).
+    /// </summary>
+    private List<IPAddress> CurrentPeers() =>
+        [.. _options.Peers.Peers().Where(p => p.AddressFamily == _source.AddressFamily && !p.Equals(_source)).Distinct()];
+
+    private void OnPeersChanged() =>
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                // The same addresses: HoldAsync notices the new peers, rewrites and reloads.
+                await HoldAsync(Volatile.Read(ref _addresses), verify: false, CancellationToken.None);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Stopping: nothing to reload.
+            }
+        });
 
     public async Task HoldAsync(IReadOnlySet<IPAddress> addresses, bool verify, CancellationToken cancellationToken)
     {
@@ -204,10 +315,17 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
                 return;
             }
 
-            var peers = _options.Peers.Peers();
+            var peers = CurrentPeers();
             if (_addresses.SetEquals(addresses) && peers.SequenceEqual(_peers) && _written)
             {
                 return;
+            }
+
+            if (!peers.SequenceEqual(_peers))
+            {
+                var from = string.Join(", ", _peers);
+                var to = string.Join(", ", peers);
+                Log.PeersChanged(_logger, from, to, _options.RouterId);
             }
 
             foreach (var gone in _addresses.Where(a => !addresses.Contains(a)))
@@ -309,13 +427,22 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
             c.AppendLine("    nopreempt");
         }
 
-        if (peers.Count > 0)
+        if (peers.Count > 0 || options.Peers.AlwaysUnicast)
         {
             c.AppendLine(i, $"    unicast_src_ip {source}");
             c.AppendLine("    unicast_peer {");
             foreach (var peer in peers)
             {
                 c.AppendLine(i, $"        {peer}");
+            }
+
+            if (peers.Count == 0)
+            {
+                // No other node in the registry yet. An empty list would be multicast, and the
+                // reload that adds the first peer would then make keepalived take the instance for a
+                // new one (the master sends priority 0 and drops the VIPs). Loopback goes nowhere.
+                c.AppendLine("        # placeholder: no other node yet; keeps the instance unicast across reloads");
+                c.AppendLine(i, $"        {(source.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Loopback : IPAddress.IPv6Loopback)}");
             }
 
             c.AppendLine("    }");
@@ -410,7 +537,12 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
             errorAt = _lastErrorAt;
         }
 
-        if (state == "STOPPED" && !_released)
+        if (state == "STOPPED" && !_released && _waitingForPeers)
+        {
+            error ??= "keepalived starts once the other nodes have this node's address from the node registry";
+            errorAt ??= entry?.Since;
+        }
+        else if (state == "STOPPED" && !_released)
         {
             error ??= "keepalived is not running; MultiVip restarts it (see the keepalived.log in the data dir)";
             errorAt ??= entry?.Since;
@@ -456,6 +588,13 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
 
     public async ValueTask DisposeAsync()
     {
+        _options.Peers.Changed -= OnPeersChanged;
+        await _launchStopping.CancelAsync();
+        if (_launch is not null)
+        {
+            await _launch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
         _released = true;
         if (_daemon is not null)
         {
@@ -477,6 +616,7 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
         }
 
         _gate.Dispose();
+        _launchStopping.Dispose();
     }
 
     [DllImport("libc", SetLastError = true)]
@@ -495,6 +635,15 @@ internal sealed partial class VrrpAnnouncer : IAddressAnnouncer, INodeFailover
 
         [LoggerMessage(EventId = 5213, EventName = "VrrpReleased", Level = LogLevel.Information, Message = "VRRP: stopping; keepalived gave up the addresses of virtual router {RouterId} so a peer takes over")]
         public static partial void Released(ILogger logger, int routerId);
+
+        [LoggerMessage(EventId = 5800, EventName = "VrrpPeersChanged", Level = LogLevel.Information, Message = "VRRP: unicast peers of virtual router {RouterId} went from [{From}] to [{To}]; keepalived reloads")]
+        public static partial void PeersChanged(ILogger logger, string from, string to, int routerId);
+
+        [LoggerMessage(EventId = 5801, EventName = "VrrpWaitingForPeers", Level = LogLevel.Information, Message = "VRRP: keepalived for virtual router {RouterId} starts once the other nodes have this node's address from the node registry (else it would elect itself next to the master)")]
+        public static partial void WaitingForPeers(ILogger logger, int routerId);
+
+        [LoggerMessage(EventId = 5802, EventName = "VrrpPeersReady", Level = LogLevel.Information, Message = "VRRP: keepalived for virtual router {RouterId} started: {Reason}")]
+        public static partial void PeersReady(ILogger logger, int routerId, string reason);
     }
 }
 

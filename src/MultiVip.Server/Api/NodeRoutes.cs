@@ -32,5 +32,7 @@ internal static class NodeRoutes
             Version = n.Record.Version,
             IsLocal = n.IsLocal,
             Faults = [.. n.Record.Faults.Select(f => new NodeFaultView(f.ServiceName, f.Listener, f.Message))],
+            AnnounceAddress = n.Record.AnnounceAddress,
+            Holds = [.. n.Record.Holds.Select(h => new NodeHoldView(h.Address, h.Role))],
         })];
 }

@@ -32,7 +32,7 @@ internal static class OpenApiDocumentation
         ["Backup"] = "A consistent snapshot of the state store.",
         ["Usage"] = "What Azure would bill: VIP-hours of extra VIPs, reserved-IP hours, bytes per VIP.",
         ["Network"] = "How VIP addresses reach the network: which this node holds or announces (--announce local, vrrp, bgp) and the failover history.",
-        ["Nodes"] = "The nodes sharing the state: API address, heartbeat, applied generation, state (Ready, Lagging, Down) and data-plane faults.",
+        ["Nodes"] = "The nodes sharing the state: API address, heartbeat, applied generation, state (Ready, Lagging, Down), data-plane faults, and the VIPs each holds.",
     };
 
     /// <summary>Error statuses by what an operation does (docs/api.md#errors lists them all).</summary>

@@ -10,13 +10,15 @@ internal static class NodesSection
     {
         var h = new Html();
         h.Raw("<section class=\"card\" id=\"nodes\"><h2>Nodes <span class=\"muted small\">current generation ").Text(currentGeneration).Raw("</span></h2>");
-        h.Raw("<table id=\"nodes-table\"><thead><tr><th>Node</th><th>State</th><th>API address</th><th>Last heartbeat</th><th>Applied generation</th><th>Version</th><th>Faults</th></tr></thead><tbody>");
+        h.Raw("<table id=\"nodes-table\"><thead><tr><th>Node</th><th>State</th><th>API address</th><th>Announces from</th><th>Holds</th><th>Last heartbeat</th><th>Applied generation</th><th>Version</th><th>Faults</th></tr></thead><tbody>");
         foreach (var node in nodes)
         {
             var r = node.Record;
             h.Raw("<tr").Attr("data-node", r.Name).Raw("><td>").Text(r.Name).Raw(node.IsLocal ? " <span class=\"badge info\">this node</span>" : "")
                 .Raw("</td><td class=\"node-state\">").Raw(Badge(node.State))
                 .Raw("</td><td class=\"mono small\">").Text(r.ApiAddress)
+                .Raw("</td><td class=\"mono small node-announce\">").Text(r.AnnounceAddress ?? "")
+                .Raw("</td><td class=\"mono small node-holds\">").Text(NodeText.Holds(r.Holds))
                 .Raw("</td><td class=\"small\">").Text(Html.When(r.LastHeartbeat)).Raw(" (").Text(node.HeartbeatAgeSeconds.ToString("0.0", CultureInfo.InvariantCulture)).Raw(" s ago)")
                 .Raw("</td><td class=\"node-applied\">").Text(r.AppliedGeneration)
                 .Raw("</td><td class=\"small\">").Text(r.Version)
@@ -40,4 +42,10 @@ internal static class NodesSection
         NodeState.Lagging => "<span class=\"badge\">Lagging</span>",
         _ => "<span class=\"badge bad\">Down</span>",
     };
+}
+
+/// <summary>How a node's held VIPs read in the Nodes card: "198.51.100.10 (MASTER), 198.51.100.11 (MASTER)".</summary>
+internal static class NodeText
+{
+    public static string Holds(IEnumerable<NodeHold> holds) => string.Join(", ", holds.Select(h => $"{h.Address} ({h.Role})"));
 }

@@ -134,7 +134,9 @@ public static partial class ServerHost
             }
 
             LogDescriptorPlan(descriptors, preLoggers);
-            announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(FailoverSetup.SettingsFor(options, dataDir.Path), time, preLoggers, cancellationToken);
+            // Only a shared registry knows the other nodes; on SQLite no --vrrp-peer still means multicast.
+            var registryPeers = postgres is null ? null : new NodePeers(nodeName, options.Time);
+            announcer = await MultiVip.Network.Announcing.AddressAnnouncers.CreateAsync(FailoverSetup.SettingsFor(options with { NodeName = nodeName }, dataDir.Path, registryPeers), time, preLoggers, cancellationToken);
             dataPlane = DefaultDataPlane(options, descriptors, preLoggers, time, freeBind: announcer.ManagesAddresses, inherited, accessLog);
             announced = MultiVip.Network.Announcing.AddressAnnouncers.Wrap(dataPlane, dataPlane, announcer, time, preLoggers);
             control = await ControlPlane.StartAsync(
@@ -158,7 +160,11 @@ public static partial class ServerHost
             }
 
             builder.Services.AddSingleton(control);
-            heartbeat = new NodeHeartbeat(control, store is PostgresStateStore sharedNodes ? sharedNodes.Nodes : new SqliteNodeRegistry(((SqliteStateStore)store!).ConnectionString), options.Time, preLoggers.CreateLogger<NodeHeartbeat>());
+            heartbeat = new NodeHeartbeat(control, store is PostgresStateStore sharedNodes ? sharedNodes.Nodes : new SqliteNodeRegistry(((SqliteStateStore)store!).ConnectionString), options.Time, preLoggers.CreateLogger<NodeHeartbeat>())
+            {
+                Announcer = announcer,
+            };
+            registryPeers?.Attach(control.Nodes);
             builder.Services.AddSingleton(heartbeat);
             builder.Services.AddSingleton<IStateStore>(store!);
             builder.Services.AddSingleton(usage);
@@ -186,6 +192,7 @@ public static partial class ServerHost
             // The heartbeat's first write (a database round trip) comes before the endpoint file:
             // a client or a SIGHUP that sees the file finds the server started, not still starting.
             await heartbeat.StartAsync(api.ToString().TrimEnd('/'), cancellationToken);
+            registryPeers?.Announced();
             dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
             var server = new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage)
             {

@@ -38,6 +38,8 @@ public sealed class NodeListTests : IAsyncLifetime
             AppliedGeneration = 0,
             Faults = [new NodeFault("myService", "tcp/127.111.3.1:80", "Address already in use")],
             Version = "0.9.0",
+            AnnounceAddress = "127.111.0.2",
+            Holds = [new NodeHold("198.51.100.10", "MASTER")],
         }, default);
     }
 
@@ -53,9 +55,9 @@ public sealed class NodeListTests : IAsyncLifetime
         var run = await TestCli.RunAsync(["node", "list", "--data-dir", _dataDir]);
         Assert.True(run.ExitCode == 0, run.Error);
         var lines = run.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Assert.Matches(@"^Name\s+State\s+ApiAddress\s+LastHeartbeat\s+Age\s+Applied\s+Version\s+Faults$", lines[0]);
+        Assert.Matches(@"^Name\s+State\s+ApiAddress\s+LastHeartbeat\s+Age\s+Applied\s+Version\s+AnnounceFrom\s+Holds\s+Faults$", lines[0]);
         Assert.Matches($@"^lb-a \*\s+Ready\s+{_server.Api.ToString().TrimEnd('/')}\s+\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+\d+\.\ds\s+0\s+\S+$", lines[2]);
-        Assert.Matches(@"^lb-b\s+Down\s+http://127\.111\.0\.2:7400\s+.*\s+0\s+0\.9\.0\s+tcp/127\.111\.3\.1:80 \(myService\): Address already in use$", lines[3]);
+        Assert.Matches(@"^lb-b\s+Down\s+http://127\.111\.0\.2:7400\s+.*\s+0\s+0\.9\.0\s+127\.111\.0\.2\s+198\.51\.100\.10 \(MASTER\)\s+tcp/127\.111\.3\.1:80 \(myService\): Address already in use$", lines[3]);
         Assert.Equal(4, lines.Length);
     }
 
@@ -69,6 +71,10 @@ public sealed class NodeListTests : IAsyncLifetime
         Assert.Equal(["Ready", "Down"], nodes.Select(n => n.GetProperty("state").GetString()));
         Assert.True(nodes[0].GetProperty("isLocal").GetBoolean());
         Assert.Equal("http://127.111.0.2:7400", nodes[1].GetProperty("apiAddress").GetString());
+        Assert.Equal("127.111.0.2", nodes[1].GetProperty("announceAddress").GetString());
+        var hold = Assert.Single(nodes[1].GetProperty("holds").EnumerateArray());
+        Assert.Equal("198.51.100.10", hold.GetProperty("address").GetString());
+        Assert.Equal("MASTER", hold.GetProperty("role").GetString());
         var fault = Assert.Single(nodes[1].GetProperty("faults").EnumerateArray());
         Assert.Equal("Address already in use", fault.GetProperty("message").GetString());
         foreach (var field in new[] { "startedAt", "lastHeartbeat", "heartbeatAgeSeconds", "appliedGeneration", "currentGeneration", "version" })

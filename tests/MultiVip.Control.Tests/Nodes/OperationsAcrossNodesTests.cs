@@ -139,6 +139,27 @@ public sealed class OperationsAcrossNodesTests
         Assert.Equal(record.StartedAt, b.StartedAt);
     }
 
+    [Fact]
+    public async Task The_registry_keeps_the_announce_address_and_the_held_vips_and_a_record_without_them_reads_empty()
+    {
+        await using var node = await Node.StartAsync();
+        var record = Other("b", applied: 1, heartbeatAge: TimeSpan.Zero) with
+        {
+            AnnounceAddress = "198.18.0.2",
+            Holds = [new NodeHold("198.51.100.10", "MASTER"), new NodeHold("2001:db8::10", "BACKUP")],
+        };
+        await node.Registry.HeartbeatAsync(record, default);
+        var b = Assert.Single(await node.Registry.ListAsync(default), n => n.Name == "b");
+        Assert.Equal("198.18.0.2", b.AnnounceAddress);
+        Assert.Equal(record.Holds, b.Holds);
+
+        // The node restarts without a shared announcer: both columns go back to null.
+        await node.Registry.HeartbeatAsync(record with { AnnounceAddress = null, Holds = [] }, default);
+        b = Assert.Single(await node.Registry.ListAsync(default), n => n.Name == "b");
+        Assert.Null(b.AnnounceAddress);
+        Assert.Empty(b.Holds);
+    }
+
     private static NodeState State(Node node, string name) =>
         node.Heartbeat.Snapshot().Single(n => n.Record.Name == name).State;
 

@@ -31,8 +31,29 @@ public sealed class PostgresNodesTests(PostgresFixture fixture)
             await store.DisposeAsync();
         }
 
-        Assert.Equal("1|initial\n2|nodes", await fixture.Server.PsqlAsync(database, "SELECT version || '|' || name FROM schema_migrations ORDER BY version"));
+        Assert.Equal("1|initial\n2|nodes\n3|node announcements", await fixture.Server.PsqlAsync(database, "SELECT version || '|' || name FROM schema_migrations ORDER BY version"));
         Assert.Equal("0", await fixture.Server.PsqlAsync(database, "SELECT generation FROM cluster_state"));
+    }
+
+    [Fact]
+    public async Task The_registry_keeps_each_nodes_announce_address_and_held_vips()
+    {
+        var location = PostgresLocation.Parse(await fixture.CreateDatabaseAsync());
+        await using var store = await PostgresStateStore.OpenAsync(location, TimeProvider.System, NullLoggerFactory.Instance, default);
+        var now = TimeProvider.System.GetUtcNow();
+        var record = new MultiVip.Control.Nodes.NodeRecord
+        {
+            Name = "lb-a", ApiAddress = "http://10.0.0.11:7400", StartedAt = now, LastHeartbeat = now, Version = "test",
+            AnnounceAddress = "198.18.0.1", Holds = [new("198.51.100.10", "MASTER")],
+        };
+        await store.Nodes.HeartbeatAsync(record, default);
+        await store.Nodes.HeartbeatAsync(record with { Name = "lb-b", AnnounceAddress = null, Holds = [] }, default);
+
+        var listed = await store.Nodes.ListAsync(default);
+        Assert.Equal("198.18.0.1", listed.Single(n => n.Name == "lb-a").AnnounceAddress);
+        Assert.Equal(record.Holds, listed.Single(n => n.Name == "lb-a").Holds);
+        Assert.Null(listed.Single(n => n.Name == "lb-b").AnnounceAddress);
+        Assert.Empty(listed.Single(n => n.Name == "lb-b").Holds);
     }
 
     [Fact]

@@ -54,6 +54,40 @@ public sealed class FailoverConfigTests
         }
     }
 
+    [Fact]
+    public void Registry_peers_are_unicast_from_the_start_with_a_loopback_placeholder_while_no_other_node_is_known()
+    {
+        var registry = new VrrpOptions { Interface = "eth0", DataDir = "/tmp", Peers = new RegistryLikePeers() };
+        var alone = VrrpAnnouncer.RenderConfig(registry, IPAddress.Parse("198.18.0.1"), [], Addresses, "/tmp/x.fifo", "root root");
+        Assert.Contains("unicast_src_ip 198.18.0.1", alone, StringComparison.Ordinal);
+        Assert.Matches(@"unicast_peer \{\n\s+#[^\n]*\n\s+127\.0\.0\.1\n\s+\}", alone);
+        Assert.Contains("        ::1\n", VrrpAnnouncer.RenderConfig(registry, IPAddress.Parse("2001:db8::1"), [], Addresses, "/tmp/x.fifo", "root root"), StringComparison.Ordinal);
+
+        // A peer replaces the placeholder; the instance stays unicast (a reload then changes nothing on it).
+        var joined = VrrpAnnouncer.RenderConfig(registry, IPAddress.Parse("198.18.0.1"), [IPAddress.Parse("198.18.0.2")], Addresses, "/tmp/x.fifo", "root root");
+        Assert.Contains("        198.18.0.2\n", joined, StringComparison.Ordinal);
+        Assert.DoesNotContain("127.0.0.1", joined, StringComparison.Ordinal);
+
+        // --vrrp-peer given as none: multicast, as before.
+        var multicast = VrrpAnnouncer.RenderConfig(registry with { Peers = new StaticPeers([]) }, IPAddress.Parse("198.18.0.1"), [], Addresses, "/tmp/x.fifo", "root root");
+        Assert.DoesNotContain("unicast", multicast, StringComparison.Ordinal);
+    }
+
+    private sealed class RegistryLikePeers : IPeerSource
+    {
+        public IReadOnlyList<IPAddress> Peers() => [];
+
+        public event Action? Changed
+        {
+            add { }
+            remove { }
+        }
+
+        public bool AlwaysUnicast => true;
+
+        public Task<string> Ready => Task.FromResult("test");
+    }
+
     [Theory]
     [InlineData("192.0.2.1", "192.0.2.1", 65001)]
     [InlineData("192.0.2.1:65000", "192.0.2.1", 65000)]

@@ -86,7 +86,7 @@ public sealed class BgpFailoverTests(ITestOutputHelper output)
         {
             await node.StartAsync([
                 "--vip-pool", FailoverNetwork.BgpPool, "--announce", "bgp", "--bgp-asn", "65001", "--bgp-peer", "198.18.0.254:65000",
-                "--bgp-router-id", node.Address.ToString(), "--bgp-hold-time", holdTime.ToString(CultureInfo.InvariantCulture), .. bfd ? new[] { "--bgp-bfd" } : [],
+                "--node-name", $"bgp-n{node.Index}", "--bgp-router-id", node.Address.ToString(), "--bgp-hold-time", holdTime.ToString(CultureInfo.InvariantCulture), .. bfd ? new[] { "--bgp-bfd" } : [],
             ]);
             using var client = node.Client();
             await FailoverNetwork.ConfigureAsync(client);
@@ -112,7 +112,7 @@ public sealed class BgpFailoverTests(ITestOutputHelper output)
                 v => v.State == "announced",
                 TimeSpan.FromSeconds(30),
                 v => $"node {node.Address} says {v.State} for {vip}:\n{node.Output}");
-            Assert.Equal(node.Address.ToString(), view.Node);
+            Assert.Equal($"bgp-n{node.Index}", view.Node); // named by --node-name, not by its router id
         }
 
         return vip!;

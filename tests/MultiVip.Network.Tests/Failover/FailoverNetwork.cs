@@ -29,11 +29,15 @@ internal sealed class FailoverNetwork : IAsyncDisposable
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly string _root;
 
-    private FailoverNetwork(NetworkNamespaces namespaces, string root)
+    private FailoverNetwork(NetworkNamespaces namespaces, string root, int relayOctet)
     {
         _namespaces = namespaces;
         _root = root;
+        RelayOctet = relayOctet;
     }
+
+    /// <summary>The second octet of the API relays' loopback addresses (127.N.x.y): one per test class, so parallel runs never collide.</summary>
+    internal int RelayOctet { get; }
 
     public NetworkNamespace Switch { get; private set; } = null!;
 
@@ -50,22 +54,30 @@ internal sealed class FailoverNetwork : IAsyncDisposable
 
     public NamespaceProcess? RouterBird { get; private set; }
 
-    public static async Task<FailoverNetwork> CreateAsync(bool router = false)
+    /// <param name="prefix">The namespaces' role prefix (mvnet-PID-RANDOM-PREFIX-*).</param>
+    /// <param name="nodes">2, or 3 (node 3 at 198.18.0.3 and 192.0.2.3; no BGP route set up for it).</param>
+    public static async Task<FailoverNetwork> CreateAsync(bool router = false, string prefix = "fo", int relayOctet = 112, int nodes = 2)
     {
         var namespaces = await NetworkNamespaces.CreateAsync();
         var root = Path.Combine(Path.GetTempPath(), "multivip-failover", Guid.NewGuid().ToString("N"));
-        var net = new FailoverNetwork(namespaces, root);
+        var net = new FailoverNetwork(namespaces, root, relayOctet);
         try
         {
-            net.Switch = await namespaces.AddAsync("fo-sw");
-            var n1 = await namespaces.AddAsync("fo-n1");
-            var n2 = await namespaces.AddAsync("fo-n2");
-            net.ClientNs = await namespaces.AddAsync("fo-cl");
-            net.Backends = await namespaces.AddAsync("fo-be");
+            net.Switch = await namespaces.AddAsync(prefix + "-sw");
+            var n1 = await namespaces.AddAsync(prefix + "-n1");
+            var n2 = await namespaces.AddAsync(prefix + "-n2");
+            net.ClientNs = await namespaces.AddAsync(prefix + "-cl");
+            net.Backends = await namespaces.AddAsync(prefix + "-be");
+            var n3 = nodes > 2 ? await namespaces.AddAsync(prefix + "-n3") : null;
             var members = new List<(NetworkNamespace, string)> { (n1, "eth0"), (n2, "eth0"), (net.ClientNs, "eth0"), (net.Backends, "eth0") };
+            if (n3 is not null)
+            {
+                members.Add((n3, "eth0"));
+            }
+
             if (router)
             {
-                net.Router = await namespaces.AddAsync("fo-rt");
+                net.Router = await namespaces.AddAsync(prefix + "-rt");
                 members.Add((net.Router, "eth0"));
             }
 
@@ -77,7 +89,13 @@ internal sealed class FailoverNetwork : IAsyncDisposable
             await net.ClientNs.AddAddressAsync("eth0", "198.18.0.9/24");
             await net.Backends.AddAddressAsync("eth0", "192.0.2.11/24");
             await net.Backends.AddAddressAsync("eth0", "192.0.2.12/24");
-            foreach (var ns in new[] { n1, n2 })
+            if (n3 is not null)
+            {
+                await n3.AddAddressAsync("eth0", "198.18.0.3/24");
+                await n3.AddAddressAsync("eth0", "192.0.2.3/24");
+            }
+
+            foreach (var ns in n3 is null ? new[] { n1, n2 } : [n1, n2, n3])
             {
                 // The sysctls docs/network.md asks for: answer ARP only on the interface asked.
                 ns.SetSysctl("net/ipv4/conf/all/arp_ignore", "1");
@@ -86,7 +104,7 @@ internal sealed class FailoverNetwork : IAsyncDisposable
 
             if (router)
             {
-                net.RoutedClient = await namespaces.AddAsync("fo-rc");
+                net.RoutedClient = await namespaces.AddAsync(prefix + "-rc");
                 await namespaces.LinkAsync(net.Router!, "eth1", net.RoutedClient, "eth0");
                 await net.Router!.AddAddressAsync("eth0", "198.18.0.254/24");
                 await net.Router.AddAddressAsync("eth1", "198.51.100.1/24");
@@ -103,6 +121,11 @@ internal sealed class FailoverNetwork : IAsyncDisposable
             }
 
             net.Nodes = [new Node(net, n1, 1, IPAddress.Parse("198.18.0.1")), new Node(net, n2, 2, IPAddress.Parse("198.18.0.2"))];
+            if (n3 is not null)
+            {
+                net.Nodes = [.. net.Nodes, new Node(net, n3, 3, IPAddress.Parse("198.18.0.3"))];
+            }
+
             return net;
         }
         catch
@@ -298,7 +321,7 @@ internal sealed class FailoverNetwork : IAsyncDisposable
             var endpointFile = Path.Combine(DataDir, "endpoint");
             File.Delete(endpointFile);
             var cli = Path.Combine(AppContext.BaseDirectory, "multivip.dll");
-            var relayAddress = IPAddress.Parse($"127.112.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(1, 250)}");
+            var relayAddress = IPAddress.Parse($"127.{_net.RelayOctet}.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(1, 250)}");
             var server = Ns.Start("dotnet", [
                 cli, "serve", "--data-dir", DataDir, "--api", "http://127.0.0.1:0", "--dns", "off", "--allowed-host", relayAddress.ToString(),
                 "--drain-timeout", "5", .. extra,
