@@ -11,6 +11,17 @@ if (args.Length > 0 && args[0] == "soak")
     return await Soak.RunAsync(args);
 }
 
+// bench/run --checks --allocs: only the managed bytes the proxy allocates per connection, per engine.
+if (args.Contains("--allocs"))
+{
+    foreach (var result in await Checks.AllocationsAsync())
+    {
+        Console.WriteLine($"  {result.Name}: {result.Measured} ({result.Scenario})");
+    }
+
+    return 0;
+}
+
 // bench/run --checks: only the timing and memory bounds moved out of the test suite (Checks.cs).
 if (args.Contains("--checks"))
 {
