@@ -74,7 +74,7 @@ IReadOnlyList<CheckResult> checks = [];
 try
 {
     Console.WriteLine($"Starting backend and proxies (logs and configs in {run})...");
-    await lab.StartAsync(maxConnections: 19_000, extraRows: !args.Contains("--no-extra"));
+    await lab.StartAsync(maxConnections: 19_000, extraRows: !args.Contains("--no-extra"), compareBuild: Arg("--compare") is { } compare ? Path.GetFullPath(compare) : null);
     foreach (var target in lab.Targets)
     {
         // Warm-up: JIT, connection pools, page cache.
