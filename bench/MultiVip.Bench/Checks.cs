@@ -30,7 +30,7 @@ internal static class Checks
     public static async Task<IReadOnlyList<CheckResult>> RunAsync()
     {
         var results = new List<CheckResult>();
-        foreach (var check in new Func<Task<IEnumerable<CheckResult>>>[] { FloodAsync, StuckBackendAsync, SlowClientsAsync, BlackHoleAsync, AllBlackHolesAsync, UdpFloodAsync })
+        foreach (var check in new Func<Task<IEnumerable<CheckResult>>>[] { FloodAsync, StuckBackendAsync, SlowClientsAsync, BlackHoleAsync, AllBlackHolesAsync, UdpFloodAsync, AllocationsAsync })
         {
             foreach (var result in await check())
             {
@@ -229,6 +229,65 @@ internal static class Checks
             new("UDP flood heap", scenario, $"managed heap +{MiB(heap)}", "< 16 MiB", heap < 16L << 20, "UdpFloodTests"),
             new("UDP flood working set", scenario, $"working set +{MiB(workingSet)}", "< 96 MiB", workingSet < 96L << 20, "UdpFloodTests"),
         ];
+    }
+
+    /// <summary>
+    /// Managed bytes the proxy allocates per proxied connection, on each socket engine: the same
+    /// sequential client/backend round trips (connect, one line each way, both FINs) once directly and
+    /// once through a VIP; the difference over the count is the proxy's share (the client's and the
+    /// backend's own allocations cancel out). Counted with GC.GetTotalAllocatedBytes(precise), every thread.
+    /// </summary>
+    public static async Task<IEnumerable<CheckResult>> AllocationsAsync()
+    {
+        const int Count = 3000;
+        await using var backend = new LineBackend("vm1");
+        var results = new List<CheckResult>();
+        var perEngine = new List<(SocketEngine Engine, double Bytes)>();
+        foreach (var engine in new[] { SocketEngine.Epoll, SocketEngine.Dotnet })
+        {
+            await using var plane = Plane(new DataPlaneOptions { SocketEngine = engine });
+            var vip = await ListenAsync(plane, backend);
+            var direct = backend.Spec.Target;
+            await ClosedRoundTripsAsync(direct, 300);
+            await ClosedRoundTripsAsync(vip, 300);
+            var directBytes = await AllocatedDuringAsync(() => ClosedRoundTripsAsync(direct, Count));
+            var proxiedBytes = await AllocatedDuringAsync(() => ClosedRoundTripsAsync(vip, Count));
+            perEngine.Add((engine, (proxiedBytes - directBytes) / (double)Count));
+        }
+
+        var epoll = perEngine[0].Bytes;
+        results.Add(new("allocations per connection", $"{Count:N0} sequential connections (one line each way, both FINs), proxy's share",
+            string.Create(CultureInfo.InvariantCulture, $"epoll {epoll:F0} B, dotnet {perEngine[1].Bytes:F0} B"), "epoll < 4 KiB", epoll < 4096, "(bench only)"));
+        return results;
+    }
+
+    private static async Task<long> AllocatedDuringAsync(Func<Task> work)
+    {
+        await Task.Delay(200);
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        await work();
+        // The proxy closes its two sockets just after the client saw the backend's FIN.
+        await Task.Delay(200);
+        return GC.GetTotalAllocatedBytes(precise: true) - before;
+    }
+
+    private static async Task ClosedRoundTripsAsync(IPEndPoint target, int count)
+    {
+        var buffer = new byte[256];
+        var line = Encoding.ASCII.GetBytes("ping\n");
+        for (var i = 0; i < count; i++)
+        {
+            using var socket = await ConnectAsync(target);
+            await socket.SendAsync(line, SocketFlags.None);
+            while (await socket.ReceiveAsync(buffer, SocketFlags.None) is var read && read > 0 && buffer[read - 1] != (byte)'\n')
+            {
+            }
+
+            socket.Shutdown(SocketShutdown.Send);
+            while (await socket.ReceiveAsync(buffer, SocketFlags.None) > 0)
+            {
+            }
+        }
     }
 
     private static DataPlaneHost Plane(DataPlaneOptions options) => new(options, NullLoggerFactory.Instance, TimeProvider.System);

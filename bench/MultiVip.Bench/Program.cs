@@ -17,6 +17,17 @@ if (args.Contains("--kernel"))
     return await KernelBench.RunAsync(args);
 }
 
+// bench/run --checks --allocs: only the managed bytes the proxy allocates per connection, per engine.
+if (args.Contains("--allocs"))
+{
+    foreach (var result in await Checks.AllocationsAsync())
+    {
+        Console.WriteLine($"  {result.Name}: {result.Measured} ({result.Scenario})");
+    }
+
+    return 0;
+}
+
 // bench/run --checks: only the timing and memory bounds moved out of the test suite (Checks.cs).
 if (args.Contains("--checks"))
 {
@@ -69,7 +80,7 @@ IReadOnlyList<CheckResult> checks = [];
 try
 {
     Console.WriteLine($"Starting backend and proxies (logs and configs in {run})...");
-    await lab.StartAsync(maxConnections: 19_000, extraRows: !args.Contains("--no-extra"));
+    await lab.StartAsync(maxConnections: 19_000, extraRows: !args.Contains("--no-extra"), compareBuild: Arg("--compare") is { } compare ? Path.GetFullPath(compare) : null);
     foreach (var target in lab.Targets)
     {
         // Warm-up: JIT, connection pools, page cache.

@@ -21,6 +21,7 @@ internal sealed class Lab : IDisposable
     public const string Haproxy2Front = "127.0.0.205";
     public const string Nginx2Front = "127.0.0.206";
     public const string MultiVip2Vip = "127.0.0.207";
+    public const string MultiVipCompareVip = "127.0.0.208";
 
     /// <summary>
     /// The port every proxy listens on. Not 80: a packaged nginx (Debian starts one on install)
@@ -54,7 +55,7 @@ internal sealed class Lab : IDisposable
 
     public ManagedProcess? MultiVip { get; private set; }
 
-    public async Task StartAsync(int maxConnections, bool extraRows)
+    public async Task StartAsync(int maxConnections, bool extraRows, string? compareBuild = null)
     {
         Directory.CreateDirectory(Path.Combine(Run, "tmp"));
         Track(ManagedProcess.Start("backend", BackendCpu, "nginx", ["-c", Config("backend-nginx.conf", HaproxyFront, 1)]));
@@ -73,6 +74,14 @@ internal sealed class Lab : IDisposable
 
         MultiVip = Track(await StartMultiVipAsync(maxConnections, MultiVipVip, ProxyCpu, "epoll"));
         Targets.Add(new Target("MultiVip", MultiVipVip, await MultiVipUdpAsync(), MultiVip));
+        if (compareBuild is not null)
+        {
+            // --compare DIR: another build of multivip (e.g. the data plane before a change), on the same
+            // core and in the same rounds, so an A/B of CPU per connection sees the same neighbours.
+            var compare = Track(await StartMultiVipAsync(maxConnections, MultiVipCompareVip, ProxyCpu, "epoll", compareBuild));
+            Targets.Add(new Target("MultiVip (compared build)", MultiVipCompareVip, false, compare, Extra: true));
+        }
+
         if (!extraRows)
         {
             return;
@@ -95,12 +104,12 @@ internal sealed class Lab : IDisposable
 
     public ManagedProcess? MultiVipDotnet { get; private set; }
 
-    private async Task<ManagedProcess> StartMultiVipAsync(int maxConnections, string vip, string cpus, string engine)
+    private async Task<ManagedProcess> StartMultiVipAsync(int maxConnections, string vip, string cpus, string engine, string? build = null)
     {
         var dataDir = Path.Combine(Run, "multivip-" + vip);
         var process = ManagedProcess.Start("multivip-" + vip, cpus, "dotnet",
         [
-            Path.Combine(Repo, "artifacts", "multivip", "multivip.dll"), "serve",
+            Path.Combine(build ?? Path.Combine(Repo, "artifacts", "multivip"), "multivip.dll"), "serve",
             "--data-dir", dataDir, "--api", "http://127.0.0.1:0", "--dns", "off", "--vip-pool", $"{vip}-{vip}",
             "--max-connections-per-listener", maxConnections.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--socket-engine", engine,

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using MultiVip.DataPlane.Sockets.Epoll;
 
 namespace MultiVip.DataPlane.Tcp;
@@ -15,7 +16,9 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool) : IConnectionForwarde
 {
     private const byte TcpStateCloseWait = 8;
 
-    public async Task ForwardAsync(ForwardedConnection connection)
+    /// <summary>Both copy loops; their state machines come from the runtime's pool (each is awaited exactly once).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask ForwardAsync(ForwardedConnection connection)
     {
         var client = (EpollSocket)connection.Client;
         var backend = (EpollSocket)connection.BackendSocket;
@@ -23,10 +26,16 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool) : IConnectionForwarde
         var downstream = CopyAsync(connection, backend, client, fromClient: false);
         await upstream.ConfigureAwait(false);
         await downstream.ConfigureAwait(false);
-        connection.Close(finsExchanged: true);
+        if (connection.Close(finsExchanged: true))
+        {
+            // This thread closed both sockets after both loops ended: nothing else can touch them now.
+            client.Recycle();
+            backend.Recycle();
+        }
     }
 
-    private async Task CopyAsync(ForwardedConnection connection, EpollSocket source, EpollSocket destination, bool fromClient)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask CopyAsync(ForwardedConnection connection, EpollSocket source, EpollSocket destination, bool fromClient)
     {
         byte[]? buffer = null;
         // The client usually sent its first bytes before the backend connect finished; the backend has not answered yet.

@@ -13,9 +13,10 @@ internal sealed class ForwardedConnection
     private static long s_nextId;
 
     private readonly TimeProvider _timeProvider;
-    private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _completed;
     private long _lastActivity;
     private int _closed;
+    private int _done;
     private int _directionsEnded;
     private string? _termination;
 
@@ -52,8 +53,34 @@ internal sealed class ForwardedConnection
     /// <summary>Records why the connection is about to end, unless an earlier cause was recorded.</summary>
     public void EndedBy(string termination) => Interlocked.CompareExchange(ref _termination, termination, null);
 
-    /// <summary>Completes when both sockets are closed, whichever way.</summary>
-    public Task Completion => _completed.Task;
+    /// <summary>Completes when both sockets are closed, whichever way. Made only when asked for (a drain):
+    /// a connection that ends on its own never allocates it.</summary>
+    public Task Completion
+    {
+        get
+        {
+            var completed = Volatile.Read(ref _completed);
+            if (completed is null)
+            {
+                var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                completed = Interlocked.CompareExchange(ref _completed, created, null) ?? created;
+            }
+
+            // Closed before the source existed: the closer found none to complete.
+            if (Volatile.Read(ref _done) != 0)
+            {
+                completed.TrySetResult();
+            }
+
+            return completed.Task;
+        }
+    }
+
+    private void Complete()
+    {
+        Interlocked.Exchange(ref _done, 1);
+        Volatile.Read(ref _completed)?.TrySetResult();
+    }
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
@@ -70,11 +97,12 @@ internal sealed class ForwardedConnection
     /// When the copy loops already passed both FINs on (<paramref name="finsExchanged"/>), the sockets
     /// are only closed: two shutdown() calls per connection saved on the new-connection path.
     /// </summary>
-    public void Close(bool finsExchanged = false)
+    /// <returns>True when this call closed them (false: an earlier close or reset did).</returns>
+    public bool Close(bool finsExchanged = false)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
         {
-            return;
+            return false;
         }
 
         if (!finsExchanged)
@@ -85,7 +113,8 @@ internal sealed class ForwardedConnection
 
         Client.Close();
         BackendSocket.Close();
-        _completed.TrySetResult();
+        Complete();
+        return true;
     }
 
     /// <summary>One side reset, a write failed, or a drain ran out of time: RST both peers.</summary>
@@ -98,6 +127,6 @@ internal sealed class ForwardedConnection
 
         Client.Abort();
         BackendSocket.Abort();
-        _completed.TrySetResult();
+        Complete();
     }
 }

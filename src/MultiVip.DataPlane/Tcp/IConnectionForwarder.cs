@@ -7,5 +7,5 @@ namespace MultiVip.DataPlane.Tcp;
 /// </summary>
 internal interface IConnectionForwarder
 {
-    Task ForwardAsync(ForwardedConnection connection);
+    ValueTask ForwardAsync(ForwardedConnection connection);
 }

@@ -25,7 +25,7 @@ internal sealed class PooledBufferForwarder : IConnectionForwarder
     /// <param name="pool">The shared pool in production; tests pass a counting pool to see what idle connections hold.</param>
     public PooledBufferForwarder(ArrayPool<byte> pool) => _pool = pool;
 
-    public async Task ForwardAsync(ForwardedConnection connection)
+    public async ValueTask ForwardAsync(ForwardedConnection connection)
     {
         // Reads are tried without waiting (a would-block answer sends the loop back to its zero-byte
         // wait). A zero-byte receive can complete on a stale readiness event with nothing to read; an

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Health;
@@ -233,7 +234,8 @@ internal sealed partial class VipListener
     /// Step 4, connect: each candidate in turn, each attempt bounded by
     /// <see cref="DataPlaneOptions.BackendConnectTimeout"/>. (null, null) when every one failed.
     /// </summary>
-    private async Task<ConnectAttempt> ConnectWithRetriesAsync(RouteTable route, ArraySegment<int> candidates, IPEndPoint remote, ConnectionSocket client)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ConnectAttempt> ConnectWithRetriesAsync(RouteTable route, ArraySegment<int> candidates, IPEndPoint remote, ConnectionSocket client)
     {
         var timedOut = false;
         for (var attempt = 0; attempt < candidates.Count; attempt++)
@@ -269,7 +271,7 @@ internal sealed partial class VipListener
     private readonly record struct ConnectAttempt(BackendState? Backend, ConnectionSocket? Socket, int Attempts, bool TimedOut);
 
     /// <summary>Step 5, the PROXY protocol header, when the endpoint asks for one: before any client byte.</summary>
-    private async Task SendProxyHeaderAsync(ListenerSpec spec, ConnectionSocket backendSocket, IPEndPoint remote)
+    private async ValueTask SendProxyHeaderAsync(ListenerSpec spec, ConnectionSocket backendSocket, IPEndPoint remote)
     {
         if (spec.ProxyProtocol == ProxyProtocolVersion.None)
         {
@@ -284,7 +286,8 @@ internal sealed partial class VipListener
     /// Step 6, forward: the connection is registered with the listener and its backend (so drains and
     /// the idle sweep see it) for as long as bytes move.
     /// </summary>
-    private async Task ForwardAsync(ForwardedConnection connection, BackendState backend)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ForwardAsync(ForwardedConnection connection, BackendState backend)
     {
         _connections[connection.Id] = connection;
         backend.Attach(connection);

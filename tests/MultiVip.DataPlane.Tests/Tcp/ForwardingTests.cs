@@ -113,6 +113,72 @@ public abstract class ForwardingTests(SocketEngine engine)
     }
 
     [Fact]
+    public async Task Connections_after_many_closed_ones_still_pass_half_close_and_resets()
+    {
+        // The epoll engine reuses the socket objects of connections that ended normally (issue 17):
+        // every later connection must start clean (no FIN, error, deadline or wait left from the last
+        // user), whichever way the one before it ended.
+        await using var backend = new TestBackend("vm1", async (socket, _) =>
+        {
+            var command = await TestNet.ReadLineAsync(socket);
+            switch (command)
+            {
+                case "reset":
+                    socket.LingerState = new LingerOption(true, 0);
+                    socket.Close();
+                    return;
+                case "half":
+                    var buffer = new byte[64];
+                    while (await socket.ReceiveAsync(buffer, SocketFlags.None) > 0)
+                    {
+                    }
+
+                    await socket.SendAsync("after your FIN\n"u8.ToArray(), SocketFlags.None);
+                    socket.Shutdown(SocketShutdown.Send);
+                    return;
+                default:
+                    await socket.SendAsync(Encoding.ASCII.GetBytes($"ok {command}\n"), SocketFlags.None);
+                    while (await socket.ReceiveAsync(new byte[64], SocketFlags.None) > 0)
+                    {
+                    }
+
+                    socket.Shutdown(SocketShutdown.Send);
+                    return;
+            }
+        });
+        await using var plane = TestPlane.Create(engine);
+        var key = TestNet.NextKey();
+        await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
+
+        for (var round = 0; round < 20; round++)
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                using var closed = await TestNet.ConnectAsync(key);
+                await TestNet.SendAsync(closed, $"n{i}\n");
+                Assert.Equal($"ok n{i}", await TestNet.ReadLineAsync(closed));
+                closed.Shutdown(SocketShutdown.Send);
+                Assert.Equal("", await TestNet.ReadToEndAsync(closed));
+            }
+
+            using (var half = await TestNet.ConnectAsync(key))
+            {
+                await TestNet.SendAsync(half, "half\n");
+                half.Shutdown(SocketShutdown.Send);
+                Assert.Equal("after your FIN\n", await TestNet.ReadToEndAsync(half));
+            }
+
+            using (var reset = await TestNet.ConnectAsync(key))
+            {
+                await TestNet.SendAsync(reset, "reset\n");
+                await TestNet.AssertResetAsync(reset);
+            }
+        }
+
+        await Abuse.AbuseKit.WaitUntilAsync(() => plane.GetAdmittedCount(key) == 0, "every connection to be released");
+    }
+
+    [Fact]
     public async Task Acl_permits_and_denies_by_source_address()
     {
         await using var backend = new TestBackend("vm1");

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace MultiVip.DataPlane.Sockets.Epoll;
@@ -21,7 +22,24 @@ internal sealed unsafe class EpollLoop
 
     private static int s_generation;
 
+    /// <summary>Sockets kept for reuse per loop (taken and given back on the loop's own thread only).</summary>
+    private const int MaxPooledSockets = 256;
+
     private readonly int _epoll;
+
+    /// <summary>An eventfd in the epoll set: wakes the loop when another thread adds an earlier deadline.</summary>
+    private readonly int _wake;
+
+    private readonly Lock _deadlineGate = new();
+    private readonly List<EpollSocket> _expired = [];
+    private readonly Stack<EpollSocket> _pool = new();
+    private EpollSocket? _firstDeadline;
+
+    /// <summary>The earliest deadline in the list (Stopwatch ticks), or long.MaxValue; may be earlier than the
+    /// real earliest after a removal (the loop then wakes once for nothing and recomputes it).</summary>
+    private long _earliestDeadline = long.MaxValue;
+
+    private int _threadId;
 
     private EpollLoop(int index)
     {
@@ -32,11 +50,169 @@ internal sealed unsafe class EpollLoop
             throw LibC.LastError();
         }
 
+        _wake = LibC.eventfd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK);
+        if (_wake < 0)
+        {
+            throw LibC.LastError();
+        }
+
+        // Generation 0 is never handed out (Publish starts at 1): the loop tells this descriptor by its number.
+        Add(_wake, 0, LibC.EPOLLIN | LibC.EPOLLET);
         var thread = new Thread(Run) { IsBackground = true, Name = $"mv-epoll-{index}" };
         thread.UnsafeStart();
     }
 
     public int Index { get; }
+
+    /// <summary>True on this loop's own thread (where its events are dispatched).</summary>
+    public bool IsLoopThread => Environment.CurrentManagedThreadId == Volatile.Read(ref _threadId);
+
+    /// <summary>
+    /// A connect's deadline, checked by the loop itself after each epoll_wait (whose timeout is the
+    /// earliest deadline): no timer object per connect. <see cref="EpollSocket.CancelConnect"/> runs
+    /// when it passes; <see cref="RemoveDeadline"/> when the connect finished first.
+    /// </summary>
+    public void AddDeadline(EpollSocket socket, long deadline)
+    {
+        bool earlier;
+        lock (_deadlineGate)
+        {
+            socket.Deadline = deadline;
+            socket.DeadlinePrevious = null;
+            socket.DeadlineNext = _firstDeadline;
+            if (_firstDeadline is not null)
+            {
+                _firstDeadline.DeadlinePrevious = socket;
+            }
+
+            _firstDeadline = socket;
+            socket.InDeadlineList = true;
+            earlier = deadline < _earliestDeadline;
+            if (earlier)
+            {
+                _earliestDeadline = deadline;
+            }
+        }
+
+        // On the loop's thread the loop is between two epoll_waits and computes the next timeout itself.
+        if (earlier && !IsLoopThread)
+        {
+            WakeUp();
+        }
+    }
+
+    public void RemoveDeadline(EpollSocket socket)
+    {
+        lock (_deadlineGate)
+        {
+            Unlink(socket);
+        }
+    }
+
+    /// <summary>A pooled socket object for a new descriptor of this loop, or null (off the loop's thread, or none kept).</summary>
+    public EpollSocket? TakePooled() => IsLoopThread && _pool.TryPop(out var socket) ? socket : null;
+
+    /// <summary>Keeps a finished socket object for reuse; only on this loop's thread, where no event for it can be in dispatch.</summary>
+    public void ReturnPooled(EpollSocket socket)
+    {
+        if (IsLoopThread && _pool.Count < MaxPooledSockets)
+        {
+            _pool.Push(socket);
+        }
+    }
+
+    private void Unlink(EpollSocket socket)
+    {
+        if (!socket.InDeadlineList)
+        {
+            return;
+        }
+
+        if (socket.DeadlinePrevious is { } previous)
+        {
+            previous.DeadlineNext = socket.DeadlineNext;
+        }
+        else
+        {
+            _firstDeadline = socket.DeadlineNext;
+        }
+
+        if (socket.DeadlineNext is { } next)
+        {
+            next.DeadlinePrevious = socket.DeadlinePrevious;
+        }
+
+        socket.DeadlineNext = null;
+        socket.DeadlinePrevious = null;
+        socket.InDeadlineList = false;
+        if (_firstDeadline is null)
+        {
+            _earliestDeadline = long.MaxValue;
+        }
+    }
+
+    private unsafe void WakeUp()
+    {
+        var one = 1UL;
+        _ = LibC.write(_wake, &one, sizeof(ulong));
+    }
+
+    /// <summary>The epoll_wait timeout in milliseconds: -1 with no deadline, else until the earliest (rounded up).</summary>
+    private int NextTimeout()
+    {
+        var earliest = Volatile.Read(ref _earliestDeadline);
+        if (earliest == long.MaxValue)
+        {
+            return -1;
+        }
+
+        var remaining = earliest - Stopwatch.GetTimestamp();
+        if (remaining <= 0)
+        {
+            return 0;
+        }
+
+        var milliseconds = ((remaining * 1000) + Stopwatch.Frequency - 1) / Stopwatch.Frequency;
+        return (int)Math.Min(milliseconds, int.MaxValue);
+    }
+
+    private void ExpireDeadlines()
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (Volatile.Read(ref _earliestDeadline) > now)
+        {
+            return;
+        }
+
+        lock (_deadlineGate)
+        {
+            var earliest = long.MaxValue;
+            for (var socket = _firstDeadline; socket is not null;)
+            {
+                var next = socket.DeadlineNext;
+                if (socket.Deadline <= now)
+                {
+                    Unlink(socket);
+                    _expired.Add(socket);
+                }
+                else if (socket.Deadline < earliest)
+                {
+                    earliest = socket.Deadline;
+                }
+
+                socket = next;
+            }
+
+            _earliestDeadline = earliest;
+        }
+
+        foreach (var socket in _expired)
+        {
+            socket.CancelConnect();
+        }
+
+        _expired.Clear();
+    }
 
     /// <summary>Registers <paramref name="fd"/> edge-triggered with the given interest; returns the generation its events carry.</summary>
     public int Register(int fd, IEpollTarget target, uint interest)
@@ -115,9 +291,10 @@ internal sealed unsafe class EpollLoop
         var size = LibC.EpollEventSize;
         var dataOffset = LibC.EpollDataOffset;
         var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * size));
+        Volatile.Write(ref _threadId, Environment.CurrentManagedThreadId);
         while (true)
         {
-            var count = LibC.epoll_wait(_epoll, events, MaxEvents, -1);
+            var count = LibC.epoll_wait(_epoll, events, MaxEvents, NextTimeout());
             if (count < 0)
             {
                 // EINTR (a debugger, a signal): wait again. Nothing else can fail on a valid epoll fd.
@@ -132,6 +309,13 @@ internal sealed unsafe class EpollLoop
                 var data = *(ulong*)(entry + dataOffset);
                 var fd = (int)(uint)data;
                 var generation = (int)(data >> 32);
+                if (fd == _wake && generation == 0)
+                {
+                    var counter = 0UL;
+                    _ = LibC.read(_wake, &counter, sizeof(ulong));
+                    continue;
+                }
+
                 if (fd < table.Length || (table = Volatile.Read(ref s_targets)).Length > fd)
                 {
                     var target = Volatile.Read(ref table[fd]);
@@ -141,6 +325,8 @@ internal sealed unsafe class EpollLoop
                     }
                 }
             }
+
+            ExpireDeadlines();
         }
     }
 

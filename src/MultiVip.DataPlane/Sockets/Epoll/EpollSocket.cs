@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MultiVip.DataPlane.Tcp;
 
@@ -19,7 +20,7 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
 {
     private const uint Interest = LibC.EPOLLIN | LibC.EPOLLOUT | LibC.EPOLLRDHUP | LibC.EPOLLET;
 
-    private readonly Descriptor _handle;
+    private Descriptor _handle;
     private IPEndPoint? _remote;
     private int _errorSeen;
     private int _peerClosed;
@@ -34,6 +35,15 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
     }
 
     public EpollLoop Loop { get; }
+
+    /// <summary>The loop's deadline list (<see cref="EpollLoop.AddDeadline"/>): links and the connect's deadline, guarded by the loop.</summary>
+    internal EpollSocket? DeadlinePrevious;
+
+    internal EpollSocket? DeadlineNext;
+
+    internal long Deadline;
+
+    internal bool InDeadlineList;
 
     public Readiness Readable { get; } = new();
 
@@ -60,7 +70,7 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
     /// <summary>Takes ownership of a fresh non-blocking descriptor and registers it with <paramref name="loop"/>.</summary>
     public static EpollSocket Adopt(int fd, EpollLoop loop, IPEndPoint? remote)
     {
-        var socket = new EpollSocket(fd, loop, remote);
+        var socket = Create(fd, loop, remote);
         try
         {
             loop.Register(fd, socket, Interest);
@@ -121,6 +131,7 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
 
     /// <summary>Sends everything, waiting for the output edge while the socket buffer is full.
     /// Throws SocketException on an error, ObjectDisposedException when closed meanwhile.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SendAllAsync(ReadOnlyMemory<byte> data)
     {
         while (!data.IsEmpty)
@@ -194,7 +205,42 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
     /// <summary>Registers a socket whose connect() is under way (registered after connect: an unconnected socket reports a hang-up).</summary>
     public void RegisterAfterConnect() => Loop.Register((int)_handle.DangerousGetHandle(), this, Interest);
 
-    public static EpollSocket CreateUnregistered(int fd, EpollLoop loop) => new(fd, loop, null);
+    public static EpollSocket CreateUnregistered(int fd, EpollLoop loop) => Create(fd, loop, null);
+
+    /// <summary>A socket object for a new descriptor: one the loop kept (<see cref="Recycle"/>), made new again, or a fresh one.</summary>
+    private static EpollSocket Create(int fd, EpollLoop loop, IPEndPoint? remote)
+    {
+        if (loop.TakePooled() is not { } socket)
+        {
+            return new EpollSocket(fd, loop, remote);
+        }
+
+        socket._handle = new Descriptor(fd);
+        socket._remote = remote;
+        socket._errorSeen = 0;
+        socket._peerClosed = 0;
+        socket._connectState = 0;
+        socket.Readable.Renew();
+        socket.Writable.Renew();
+        Volatile.Write(ref socket._closed, 0);
+        return socket;
+    }
+
+    /// <summary>
+    /// Gives a closed socket object back to its loop for the next connection. Only for a socket this
+    /// thread closed itself, on its loop's thread, with both copy loops and the connect over: nothing
+    /// else holds a wait, a call or a deadline on it, and the loop dispatches no event while its own
+    /// thread runs here (an event of the old descriptor still in the batch carries the old generation
+    /// and is dropped). Anywhere else the object is left to the GC, as before.
+    /// </summary>
+    public void Recycle()
+    {
+        if (Volatile.Read(ref _closed) != 0 && !InDeadlineList && Loop.IsLoopThread && _handle.IsClosed)
+        {
+            _remote = null;
+            Loop.ReturnPooled(this);
+        }
+    }
 
     public override void Shutdown()
     {

@@ -1,6 +1,8 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MultiVip.DataPlane.Tcp;
 
@@ -27,6 +29,7 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool) : ISocketEngine
     public IClientAcceptor[] CreateAcceptors(Socket listening, CancellationToken stopping) =>
         new ListeningRegistration(listening, stopping).Acceptors;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ConnectionSocket> ConnectAsync(IPEndPoint target, ConnectionSocket client, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         var loop = client is EpollSocket accepted ? accepted.Loop : EpollLoop.Next();
@@ -68,14 +71,33 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool) : ISocketEngine
         }
     }
 
-    /// <summary>The output edge says the handshake finished; an error edge says it failed, and only then is SO_ERROR read.</summary>
+    /// <summary>The output edge says the handshake finished; an error edge says it failed, and only then is SO_ERROR read.
+    /// On the system clock the timeout is a deadline in the socket's loop (no timer object per connect);
+    /// on any other TimeProvider (tests that move time by hand) a timer of that provider.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask WaitConnectedAsync(EpollSocket socket, IPEndPoint target, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         bool ready;
-        using (timeProvider.CreateTimer(static s => ((EpollSocket)s!).CancelConnect(), socket, timeout, Timeout.InfiniteTimeSpan))
+        var onLoop = ReferenceEquals(timeProvider, TimeProvider.System);
+        if (onLoop)
+        {
+            socket.Loop.AddDeadline(socket, Stopwatch.GetTimestamp() + (long)Math.Ceiling(timeout.TotalSeconds * Stopwatch.Frequency));
+        }
+
+        using (onLoop ? null : timeProvider.CreateTimer(static s => ((EpollSocket)s!).CancelConnect(), socket, timeout, Timeout.InfiniteTimeSpan))
         using (cancellationToken.UnsafeRegister(static s => ((EpollSocket)s!).CancelConnect(), socket))
         {
-            ready = await socket.Writable.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                ready = await socket.Writable.WaitAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                if (onLoop)
+                {
+                    socket.Loop.RemoveDeadline(socket);
+                }
+            }
         }
 
         if (!socket.EndConnectWait() || !ready)
@@ -189,6 +211,7 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool) : ISocketEngine
     {
         private int _disposed;
 
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         public async ValueTask<ConnectionSocket> AcceptAsync()
         {
             while (true)
