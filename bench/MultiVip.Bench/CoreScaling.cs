@@ -77,10 +77,10 @@ internal static class CoreScaling
                 {
                     var result = await MeasureAsync(loops, vip, process, seconds);
                     results.Add(result);
-                    Console.WriteLine(CultureInfo.InvariantCulture,
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"  round {round} {loops} loop(s): {result.ConnectionsPerSecond:F0} conn/s, {result.CpuMicrosecondsPerConnection:F1} µs CPU per connection, " +
                         $"loop CPU shares {string.Join(" / ", result.LoopCpuShare.Select(s => s.ToString("P0", CultureInfo.InvariantCulture)))}, " +
-                        $"accepts per loop {string.Join(" / ", result.LoopAccepts.Select(a => a.ToString("N0", CultureInfo.InvariantCulture)))}");
+                        $"accepts per loop {string.Join(" / ", result.LoopAccepts.Select(a => a.ToString("N0", CultureInfo.InvariantCulture)))}"));
                 }
             }
 
@@ -164,8 +164,7 @@ internal static class CoreScaling
         var md = new StringBuilder();
         md.AppendLine("## Epoll loops: one against two (`bench/run --cores`)");
         md.AppendLine();
-        md.AppendLine(CultureInfo.InvariantCulture, $"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores shared with wrk, the backend and other work; {rounds} interleaved rounds of {seconds} s, medians. " +
-            "The same MultiVip unpinned, with `DOTNET_PROCESSOR_COUNT=1` (one epoll loop) and without (one per core); wrk `-t2 -c50`, `Connection: close`.");
+        md.AppendLine(FormattableString.Invariant($"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores shared with wrk, the backend and other work; {rounds} interleaved rounds of {seconds} s, medians. The same MultiVip unpinned, with `DOTNET_PROCESSOR_COUNT=1` (one epoll loop) and without (one per core); wrk `-t2 -c50`, `Connection: close`."));
         md.AppendLine();
         md.AppendLine("| loops | new connections/s | CPU per connection (µs) | connections per CPU-second | loop threads' CPU shares | successful accept4 per loop |");
         md.AppendLine("|---:|---:|---:|---:|---|---|");

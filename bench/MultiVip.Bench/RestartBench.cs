@@ -221,11 +221,7 @@ internal static partial class RestartBench
         var md = new StringBuilder();
         md.AppendLine("## Restart under load (`bench/run --restart`)");
         md.AppendLine();
-        md.AppendLine(CultureInfo.InvariantCulture, $"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores (shared; load average {LoadAverage()} at the end). " +
-            $"wrk (`-t{r.WrkThreads} -c{r.WrkConnections}`, `Connection: close`: one new connection per request) through one VIP to nginx, " +
-            $"MultiVip and wrk unpinned, while {takeovers} takeovers alternate a second `multivip serve` on the same data dir and SIGUSR2. " +
-            "Before each takeover a few long keep-alive connections open on the running server and go on sending a request every 100 ms " +
-            "until after it handed over; they must finish on the old server while it drains.");
+        md.AppendLine(FormattableString.Invariant($"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores (shared; load average {LoadAverage()} at the end). wrk (`-t{r.WrkThreads} -c{r.WrkConnections}`, `Connection: close`: one new connection per request) through one VIP to nginx, MultiVip and wrk unpinned, while {takeovers} takeovers alternate a second `multivip serve` on the same data dir and SIGUSR2. Before each takeover a few long keep-alive connections open on the running server and go on sending a request every 100 ms until after it handed over; they must finish on the old server while it drains."));
         md.AppendLine();
         md.AppendLine("| new connections | new connections/s | refused (connect errors) | reset or cut (read + write errors) | timeouts | non-2xx | long connections finished | requests on them |");
         md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
