@@ -227,7 +227,7 @@ internal static partial class RestartBench
         md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
         md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Connections:N0} | {r.ConnectionsPerSecond:N0} | {r.ConnectErrors} | {r.ReadErrors + r.WriteErrors} | {r.Timeouts} | {r.Non2xx} | {r.LongFinished} of {r.LongOpened} | {r.LongRequests:N0} |");
         md.AppendLine();
-        md.AppendLine("| takeover | how | old PID → new PID | new server serving after (s) | old server exited after (s) | old exit code (0 also for "gone" when it was a SIGUSR2 successor, not the harness's child) |");
+        md.AppendLine("| takeover | how | old PID → new PID | new server serving after (s) | old server exited after (s) | old exit code (0 also for gone when it was a SIGUSR2 successor, not the harness's child) |");
         md.AppendLine("|---:|---|---|---:|---:|---:|");
         foreach (var t in r.Takeovers)
         {
