@@ -45,6 +45,9 @@ internal sealed class ManagedProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The exit code, once <see cref="HasExited"/>.</summary>
+    public int ExitCode => _process.ExitCode;
+
     /// <summary>Starts <paramref name="command"/> pinned to <paramref name="cpus"/> with taskset.</summary>
     public static ManagedProcess Start(string name, string cpus, string command, IEnumerable<string> args, IDictionary<string, string>? env = null)
     {

@@ -28,6 +28,13 @@ if (args.Contains("--allocs"))
     return 0;
 }
 
+// bench/run --restart: takeovers under new-connection load (RestartBench.cs); --cores: one epoll loop against two (CoreScaling.cs).
+if (args.Contains("--restart") || args.Contains("--cores"))
+{
+    var root = Path.GetFullPath(Arg("--repo") ?? Directory.GetCurrentDirectory());
+    return args.Contains("--restart") ? await RestartBench.RunAsync(root, args) : await CoreScaling.RunAsync(root, args);
+}
+
 // bench/run --checks: only the timing and memory bounds moved out of the test suite (Checks.cs).
 if (args.Contains("--checks"))
 {
@@ -173,6 +180,14 @@ if (File.Exists(output) && Report.KernelSection(await File.ReadAllTextAsync(outp
 }
 
 Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+
+// The restart block (bench/run --restart) is a run of its own: a rewrite of the report keeps it.
+var restartBlock = File.Exists(output) ? RestartBench.Block(await File.ReadAllTextAsync(output)) : "";
+if (restartBlock.Length > 0)
+{
+    report = report.TrimEnd() + "\n\n" + restartBlock;
+}
+
 await File.WriteAllTextAsync(output, report, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
 Console.WriteLine($"Wrote {output}");
 return checks.All(c => c.Passed) ? 0 : 1;

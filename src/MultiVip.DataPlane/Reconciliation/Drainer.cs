@@ -14,18 +14,35 @@ internal static class Drainer
             return 0;
         }
 
+        if (timeout <= TimeSpan.Zero)
+        {
+            return await DrainAsync(connections, Task.CompletedTask).ConfigureAwait(false);
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var reset = await DrainAsync(connections, Task.Delay(timeout, timeProvider, stop.Token)).ConfigureAwait(false);
+        await stop.CancelAsync().ConfigureAwait(false);
+        return reset;
+    }
+
+    /// <summary>Waits for <paramref name="connections"/> until <paramref name="deadline"/> completes (or faults, when cancelled), then resets the rest.</summary>
+    /// <returns>How many connections had to be reset.</returns>
+    public static async Task<int> DrainAsync(IReadOnlyCollection<ForwardedConnection> connections, Task deadline)
+    {
+        if (connections.Count == 0)
+        {
+            return 0;
+        }
+
         var completions = new List<Task>(connections.Count);
         foreach (var connection in connections)
         {
             completions.Add(connection.Completion);
         }
 
-        if (timeout > TimeSpan.Zero)
+        if (!deadline.IsCompleted)
         {
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var deadline = Task.Delay(timeout, timeProvider, stop.Token);
             await Task.WhenAny(Task.WhenAll(completions), deadline).ConfigureAwait(false);
-            await stop.CancelAsync().ConfigureAwait(false);
         }
 
         var reset = 0;

@@ -26,6 +26,7 @@ internal sealed partial class VipListener
 
         // What the access log says of this connection; nothing is measured when it is off.
         var trace = _connectionLog is null ? null : new ConnectionTrace(_timeProvider);
+        var settingUp = true;
         try
         {
             remote = client.PrepareClient();
@@ -79,6 +80,7 @@ internal sealed partial class VipListener
                 trace.Connection = connection;
             }
 
+            settingUp = false;
             await ForwardAsync(connection, backend).ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -94,6 +96,11 @@ internal sealed partial class VipListener
         }
         finally
         {
+            if (settingUp)
+            {
+                SetupEnded();
+            }
+
             Release(admission);
             if (trace is not null && remote is not null)
             {
@@ -250,7 +257,7 @@ internal sealed partial class VipListener
             try
             {
                 var socket = await _engine.ConnectAsync(
-                    candidate.Spec.Target, client, _options.BackendConnectTimeout, _timeProvider, _stopping.Token).ConfigureAwait(false);
+                    candidate.Spec.Target, client, _options.BackendConnectTimeout, _timeProvider, _abandoned.Token).ConfigureAwait(false);
                 return new ConnectAttempt(candidate, socket, attempt + 1, TimedOut: false);
             }
             catch (Exception ex) when (ex is SocketException or TimeoutException)
@@ -291,11 +298,16 @@ internal sealed partial class VipListener
     {
         _connections[connection.Id] = connection;
         backend.Attach(connection);
+
+        // Full fence: the drain's snapshot, taken after the setup count below reaches 0, holds this connection.
         Interlocked.Increment(ref Counters.Forwarded);
+        SetupEnded();
         try
         {
-            // Stopped or retired while we were connecting: the drain already took its snapshot.
-            if (_stopping.IsCancellationRequested || backend.IsRetired)
+            // A stopping listener drains this connection like the others (the drain waited for its
+            // setup). Reset only when the drain already gave up, or its backend was retired while
+            // we were connecting (that drain took its snapshot).
+            if (_abandoned.IsCancellationRequested || backend.IsRetired)
             {
                 connection.Reset();
             }

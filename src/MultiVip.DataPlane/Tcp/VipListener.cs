@@ -37,6 +37,18 @@ internal sealed partial class VipListener : IRoutedListener
     private readonly LogThrottle<IPEndPoint> _overTotalLimitLog;
     private TimeSpan _sweepPeriod;
     private int _active;
+
+    /// <summary>Connections accepted and not yet forwarding (admission, ACL, backend connect): the
+    /// drain waits for them too, since the kernel completed their handshake and the client is waiting.</summary>
+    private int _settingUp;
+    private TaskCompletionSource? _setupSettled;
+
+    /// <summary>
+    /// Cancelled when the drain gives up (<see cref="ResetAll"/>), not when accepting stops: backend
+    /// connects of connections already accepted go on through a drain, and a connection whose setup
+    /// ends after the drain gave up is reset.
+    /// </summary>
+    private readonly CancellationTokenSource _abandoned = new();
     private Task _acceptLoop = Task.CompletedTask;
 
     public VipListener(
@@ -145,17 +157,53 @@ internal sealed partial class VipListener : IRoutedListener
         _routing.StopProbing();
     }
 
+    /// <summary>
+    /// After <see cref="StopAccepting"/>: every connection this listener accepted finishes, bounded by
+    /// <paramref name="timeout"/>, then what is left is reset. The accept loops end first and the
+    /// connections still being set up (connecting to a backend) are waited for before the snapshot,
+    /// so a connection accepted in the last instant before a stop or a takeover's hand-over is
+    /// drained like the others instead of reset.
+    /// </summary>
     public async Task<int> DrainAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var reset = await Drainer.DrainAsync(SnapshotConnections(), timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+
+        // Started now, synchronously: the deadline runs from the stop, whatever the waits below take.
+        var deadline = timeout > TimeSpan.Zero ? Task.Delay(timeout, _timeProvider, stop.Token) : Task.CompletedTask;
+        await Task.WhenAny(_acceptLoop, deadline).ConfigureAwait(false);
+        await Task.WhenAny(SetupsSettled(), deadline).ConfigureAwait(false);
+        var reset = await Drainer.DrainAsync(SnapshotConnections(), deadline).ConfigureAwait(false);
+        await stop.CancelAsync().ConfigureAwait(false);
         reset += ResetAll();
         await _idleSweep.DisposeAsync().ConfigureAwait(false);
         await _acceptLoop.ConfigureAwait(false);
         return reset;
     }
 
+    /// <summary>Completes when no accepted connection is still being set up: each is then in the snapshot, or gone.</summary>
+    private Task SetupsSettled()
+    {
+        var settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // Exchange (a full fence) before the read: a setup ending now either sees this source or is seen as done.
+        Interlocked.Exchange(ref _setupSettled, settled);
+        return Volatile.Read(ref _settingUp) == 0 || _abandoned.IsCancellationRequested ? Task.CompletedTask : settled.Task;
+    }
+
+    /// <summary>One accepted connection is forwarding now, or was refused or failed.</summary>
+    private void SetupEnded()
+    {
+        if (Interlocked.Decrement(ref _settingUp) == 0)
+        {
+            Volatile.Read(ref _setupSettled)?.TrySetResult();
+        }
+    }
+
     public int ResetAll()
     {
+        // Disposing means now: pending backend connects end, and nothing waits for setups any more.
+        _abandoned.Cancel();
+        Volatile.Read(ref _setupSettled)?.TrySetResult();
         var reset = 0;
         foreach (var connection in _connections.Values)
         {
@@ -283,6 +331,8 @@ internal sealed partial class VipListener : IRoutedListener
                 continue;
             }
 
+            // Counted before the loop looks at the stop again, so the drain (which awaits the loops) sees it.
+            Interlocked.Increment(ref _settingUp);
             _ = HandleConnectionAsync(client);
         }
     }

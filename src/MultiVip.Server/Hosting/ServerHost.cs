@@ -193,7 +193,6 @@ public static partial class ServerHost
             // a client or a SIGHUP that sees the file finds the server started, not still starting.
             await heartbeat.StartAsync(api.ToString().TrimEnd('/'), cancellationToken);
             registryPeers?.Announced();
-            dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
             var server = new RunningServer(app, control, dataPlane, store, dataDir, api, token, preLoggers, dns, usage)
             {
                 SettingsReload = reload,
@@ -203,8 +202,18 @@ public static partial class ServerHost
                 Heartbeat = heartbeat,
                 AccessLog = accessLog,
             };
-            ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout, predecessor?.Pid, () => server.HandedOverTo is not null);
             var takeoverLog = preLoggers.CreateLogger("MultiVip.Server.Hosting.Takeover");
+
+            // The offer exists before anything says this server serves (the endpoint file, READY=1):
+            // a `multivip serve` started the moment this one is up finds it instead of being refused.
+            // It answers only once the start below is complete (OpenTakeover).
+            if (options.Takeover)
+            {
+                server.OfferTakeover(takeoverLog);
+            }
+
+            dataDir.WriteEndpoint(api.ToString().TrimEnd('/'));
+            ServiceManagerNotifications.ServerReady(app.Lifetime, api, options.DrainTimeout, predecessor?.Pid, () => server.HandedOverTo is not null);
             if (predecessor is not null)
             {
                 // Only now, with every socket accepted on here, does the old server stop accepting.
@@ -231,11 +240,7 @@ public static partial class ServerHost
                 }
             });
 
-            if (options.Takeover)
-            {
-                server.OfferTakeover(takeoverLog);
-            }
-
+            server.OpenTakeover();
             return server;
         }
         catch
@@ -483,6 +488,9 @@ public sealed class RunningServer : IAsyncDisposable, ITakeoverSource
         // A stopping server (SIGTERM) no longer offers: a new server is refused until it is gone.
         _app.Lifetime.ApplicationStopping.Register(() => Volatile.Read(ref _offer)?.Dispose());
     }
+
+    /// <summary>The start is complete (endpoint written, the predecessor told to stop accepting): a waiting successor is served.</summary>
+    internal void OpenTakeover() => Volatile.Read(ref _offer)?.Open();
 
     async Task ITakeoverSource.ReleaseStateAsync()
     {

@@ -35,6 +35,13 @@ internal sealed partial class TakeoverOffer : IDisposable
     private readonly ITakeoverSource _source;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
+
+    /// <summary>
+    /// Set once this server serves (<see cref="Open"/>). The socket exists and queues a successor
+    /// from before the endpoint file and READY=1 (so a server started right after this one came up
+    /// finds the offer), but the hand-over waits until this server's start is complete.
+    /// </summary>
+    private readonly ManualResetEventSlim _open = new();
     private Socket? _listener;
     private bool _disposed;
 
@@ -45,7 +52,7 @@ internal sealed partial class TakeoverOffer : IDisposable
         _logger = logger;
     }
 
-    /// <summary>Offers takeover on <paramref name="dataDir"/>; null (logged) when this platform or the file system cannot.</summary>
+    /// <summary>Offers takeover on <paramref name="dataDir"/>; null (logged) when this platform or the file system cannot. A successor is answered after <see cref="Open"/>.</summary>
     public static TakeoverOffer? TryStart(string dataDir, ITakeoverSource source, ILogger logger)
     {
         if (!UnixRights.Supported)
@@ -95,11 +102,15 @@ internal sealed partial class TakeoverOffer : IDisposable
         return true;
     }
 
+    /// <summary>This server's start is complete: a successor waiting on the socket is answered now.</summary>
+    public void Open() => _open.Set();
+
     private void AcceptOne(Socket listener)
     {
         Socket peer;
         try
         {
+            _open.Wait();
             // Synchronous on purpose: the descriptors travel through raw sendmsg on a blocking socket.
             peer = listener.Accept();
         }
@@ -231,6 +242,9 @@ internal sealed partial class TakeoverOffer : IDisposable
             _disposed = true;
             listener = _listener;
         }
+
+        // The accept thread, if still waiting to open, goes on to find the socket disposed.
+        _open.Set();
 
         if (listener is not null)
         {
