@@ -2,6 +2,12 @@ using System.Globalization;
 using System.Text;
 using MultiVip.Bench;
 
+// bench/failover: failover between nodes in network namespaces (Failover.cs), its own signal handling.
+if (args.Length > 0 && args[0] == "failover")
+{
+    return await Failover.RunAsync(args);
+}
+
 // An interrupted run still stops the processes it started (by PID) before it exits.
 using var stopOnSignal = ManagedProcess.StopAllOnSignal();
 
@@ -180,6 +186,7 @@ if (File.Exists(output) && Report.KernelSection(await File.ReadAllTextAsync(outp
 }
 
 Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+report = Failover.CarryOver(report, output); // bench/failover's section is measured separately: keep it
 
 // The restart block (bench/run --restart) is a run of its own: a rewrite of the report keeps it.
 var restartBlock = File.Exists(output) ? RestartBench.Block(await File.ReadAllTextAsync(output)) : "";
