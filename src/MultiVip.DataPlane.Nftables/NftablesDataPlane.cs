@@ -165,7 +165,8 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
             return;
         }
 
-        var all = string.Concat(changes.Select(c => Transaction(c)));
+        var declared = new HashSet<string>(StringComparer.Ordinal);
+        var all = string.Concat(changes.Select(c => Transaction(c, declared)));
         try
         {
             await _nft.CommitAsync(all, cancellationToken).ConfigureAwait(false);
@@ -250,9 +251,10 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         }
     }
 
-    private string Transaction(Change change) =>
+    /// <summary>One change as nft text; <paramref name="declared"/> shares idle-timeout declarations within one transaction (null: each declares its own).</summary>
+    private string Transaction(Change change, ISet<string>? declared = null) =>
         (change.Old is { } old ? NftRuleset.Remove(old.Rendered, _render) : "")
-        + (change.Next is { } next ? NftRuleset.Add(next.Listener, _render) : "");
+        + (change.Next is { } next ? NftRuleset.Add(next.Listener, _render, declared) : "");
 
     /// <summary>A listener whose rules the kernel refused: a fault with nft's message, retried with the next snapshot.</summary>
     private void Fail(Change change, string message, List<ListenerFault> faults)
@@ -554,7 +556,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
                 LoadBalancedSetName = listener.Spec.LoadBalancedSetName,
                 Forwarded = backends.Sum(b => b.TotalConnections),
                 DeniedByAcl = Count(counters, $"listener-{listener.Id}-denied").Packets,
-                NoHealthyBackend = Count(counters, $"listener-{listener.Id}-nobackend").Packets,
+                NoHealthyBackend = Count(counters, NftRuleset.NoBackendCounter(listener)).Packets,
                 Backends = backends,
             });
         }
@@ -665,7 +667,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
 
         try
         {
-            var values = _nft.Counters();
+            var values = _nft.Counters(named: Entries().Any(e => e.Rendered.HasAcl || e.Rendered.Spec.DirectServerReturn));
             _counters = (now, values);
             return values;
         }
