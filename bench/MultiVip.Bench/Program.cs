@@ -11,6 +11,12 @@ if (args.Length > 0 && args[0] == "soak")
     return await Soak.RunAsync(args);
 }
 
+// bench/kernel-scale: the nftables plane's update cost at 10,000 listeners, run inside a namespace (KernelScale.cs).
+if (args.Contains("--kernel-scale"))
+{
+    return await KernelScale.RunAsync(args);
+}
+
 // bench/run --checks: only the timing and memory bounds moved out of the test suite (Checks.cs).
 if (args.Contains("--checks"))
 {

@@ -73,8 +73,8 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         _routeLoop = Task.Run(RouteLoopAsync);
     }
 
-    /// <summary>Raised after a route change (a probe verdict) was committed; tests await it instead of sleeping.</summary>
-    internal event Action<ListenerKey>? RouteCommitted;
+    /// <summary>Raised after a route change (a probe verdict) was committed, with how long the nft commit took (bench/kernel-scale).</summary>
+    internal event Action<ListenerKey, TimeSpan>? RouteCommitted;
 
     public IReadOnlySet<IPAddress> DrainingAddresses() => _userSpace.DrainingAddresses();
 
@@ -418,10 +418,13 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
             var text = NftRuleset.UpdateRoute(entry.Rendered, next, _render);
             try
             {
+                var started = _time.GetTimestamp();
                 if (text.Length > 0)
                 {
                     await _nft.CommitAsync(text, cancellationToken).ConfigureAwait(false);
                 }
+
+                var took = _time.GetElapsedTime(started);
 
                 Log.RouteCommitted(_logger, key, next.Route);
                 var left = entry.Rendered.Backends.Where(b => InTargets(entry.Rendered.Route, b.Id) && !(InTargets(next.Route, b.Id) && !next.Route.Reject)).ToList();
@@ -439,7 +442,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
                     await DeleteUdpFlowsAsync(key, left.Select(b => b.Spec.Target), cancellationToken).ConfigureAwait(false);
                 }
 
-                RouteCommitted?.Invoke(key);
+                RouteCommitted?.Invoke(key, took);
             }
             catch (NftException e)
             {

@@ -32,9 +32,9 @@ public sealed class KernelIpv6Tests
         await net.StartServerAsync("--vip-pool", Pool6);
         using var client = net.Client();
         await client.CreateServiceAsync(new CreateServiceRequest { Name = "svc" });
-        await client.AddVirtualIpAsync("svc", new AddVirtualIpRequest { Name = "v6", AddressFamily = "IPv6" });
         await client.AddVmAsync("svc", new AddVmRequest { Name = "vm1", Address = Vm1.ToString() });
         await client.AddVmAsync("svc", new AddVmRequest { Name = "vm2", Address = Vm2.ToString() });
+        await client.AddVirtualIpAsync("svc", new AddVirtualIpRequest { Name = "v6", AddressFamily = "IPv6" });
         var probe = new ProbeRequest { Protocol = "tcp", Port = 8080, IntervalInSeconds = 5, TimeoutInSeconds = 11 };
         foreach (var vm in new[] { "vm1", "vm2" })
         {
