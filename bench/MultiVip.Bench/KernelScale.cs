@@ -30,6 +30,7 @@ internal static class KernelScale
         var rotations = IntArg(args, "--rotations", 50);
         var setCount = Math.Max(rotations, Math.Min(100, listenerCount / 10));
         var output = Arg(args, "--out");
+        var docs = Arg(args, "--docs");
 
         // Probe targets: two listening sockets per set, on this namespace's loopback.
         var probes = new List<Socket[]>();
@@ -139,6 +140,12 @@ internal static class KernelScale
             Console.WriteLine($"Wrote {output}");
         }
 
+        if (docs is not null)
+        {
+            await WriteBlockAsync(docs, report.ToString());
+            Console.WriteLine($"Updated the kernel-scale block of {docs}");
+        }
+
         foreach (var pair in probes)
         {
             foreach (var socket in pair)
@@ -148,6 +155,33 @@ internal static class KernelScale
         }
 
         return 0;
+    }
+
+    private const string BlockBegin = "<!-- kernel-scale: begin (written by bench/kernel-scale; bench/run keeps it) -->";
+
+    private const string BlockEnd = "<!-- kernel-scale: end -->";
+
+    /// <summary>bench/run regenerates docs/benchmarks.md: the kernel-scale block of the file it replaces goes on at the end.</summary>
+    public static string KeepBlock(string path, string report)
+    {
+        var previous = File.Exists(path) ? File.ReadAllText(path) : "";
+        var begin = previous.IndexOf(BlockBegin, StringComparison.Ordinal);
+        var end = previous.IndexOf(BlockEnd, StringComparison.Ordinal);
+        return begin >= 0 && end > begin ? report.TrimEnd() + "\n\n" + previous[begin..(end + BlockEnd.Length)] + "\n" : report;
+    }
+
+    private static async Task WriteBlockAsync(string path, string table)
+    {
+        var text = File.Exists(path) ? await File.ReadAllTextAsync(path) : "";
+        var block = $"{BlockBegin}\n## Kernel plane: update cost at scale\n\n{table.TrimEnd()}\n\n"
+            + "Measured by `bench/kernel-scale` (in a namespace of its own; what each row is: docs/kernel-plane.md, \"Update cost at scale\").\n"
+            + BlockEnd;
+        var begin = text.IndexOf(BlockBegin, StringComparison.Ordinal);
+        var end = text.IndexOf(BlockEnd, StringComparison.Ordinal);
+        text = begin >= 0 && end > begin
+            ? text[..begin] + block + text[(end + BlockEnd.Length)..]
+            : text.TrimEnd() + "\n\n" + block + "\n";
+        await File.WriteAllTextAsync(path, text, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
     }
 
     private static ListenerSpec Single(int i) => new()
@@ -180,7 +214,22 @@ internal static class KernelScale
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
-        socket.Listen(64);
+        socket.Listen(512);
+
+        // Probes connect and close; accepting keeps the backlog from filling (a full one fails probes).
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    (await socket.AcceptAsync()).Dispose();
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+        });
         return socket;
     }
 

@@ -156,6 +156,7 @@ finally
 
 var report = Report.Write(results, lab.Targets.Where(t => !t.Extra).Select(t => t.Name).ToList(), lab.Targets.Where(t => t.Extra).Select(t => t.Name).ToList(), syscalls, scale, checks, new Report.Settings(rounds, duration, idle, smoke, quick));
 Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+report = KernelScale.KeepBlock(output, report); // bench/kernel-scale's block stays
 await File.WriteAllTextAsync(output, report, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
 Console.WriteLine($"Wrote {output}");
 return checks.All(c => c.Passed) ? 0 : 1;
