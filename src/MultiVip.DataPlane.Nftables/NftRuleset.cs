@@ -98,12 +98,12 @@ internal static class NftRuleset
     private const string Key6 = "ipv6_addr . inet_proto . inet_service";
 
     /// <summary>The whole table from nothing, replacing whatever a previous run left: one transaction, so never half-written.</summary>
-    public static string Replace(KernelRenderOptions options, IEnumerable<KernelListener> listeners)
+    public static string Replace(KernelRenderOptions options, IEnumerable<KernelListener> listeners, ISet<string>? declared = null)
     {
         var text = new StringBuilder();
         text.Append(DeleteAll());
         text.Append(Skeleton(options));
-        var declared = new HashSet<string>(StringComparer.Ordinal);
+        declared ??= new HashSet<string>(StringComparer.Ordinal);
         foreach (var listener in listeners)
         {
             text.Append(Add(listener, options, declared));
@@ -142,12 +142,6 @@ internal static class NftRuleset
             	set nobackend-ip6 {
             		type {{Key6}}
             		counter
-            	}
-            	map idle-ip {
-            		type {{Key4}} : verdict
-            	}
-            	map idle-ip6 {
-            		type {{Key6}} : verdict
             	}
             	map listeners-ip {
             		type {{Key4}} : verdict
@@ -200,8 +194,6 @@ internal static class NftRuleset
             		jump admit
             	}
             	chain nat-timeouts {
-            		ip daddr . meta l4proto . th dport vmap @idle-ip
-            		ip6 daddr . meta l4proto . th dport vmap @idle-ip6
             	}
             	chain nat-dispatch {
             		ip daddr . meta l4proto . th dport vmap @listeners-ip
@@ -252,7 +244,7 @@ internal static class NftRuleset
 
     /// <summary>
     /// Every object of one listener, and its dispatch elements last (so traffic meets it complete).
-    /// <paramref name="declared"/>: the shared idle-timeout objects this transaction already declares (null: declare this listener's).
+    /// <paramref name="declared"/>: the shared idle-timeout policies the table has or this transaction already declares; this listener's is added to it.
     /// </summary>
     public static string Add(KernelListener listener, KernelRenderOptions options, ISet<string>? declared = null)
     {
@@ -283,7 +275,7 @@ internal static class NftRuleset
                 t.Append(TimeoutObject(listener, timeout));
             }
 
-            t.Append($"add element {Table} idle-{family} {{ {key} : goto {timeout} }}\n");
+            t.Append($"add element {Table} {timeout} {{ {key} }}\n");
         }
 
         if (listener.HasAcl)
@@ -369,7 +361,7 @@ internal static class NftRuleset
 
         if (options.ConntrackTimeouts)
         {
-            t.Append($"delete element {Table} idle-{family} {{ {key} }}\n");
+            t.Append($"delete element {Table} {TimeoutName(listener)} {{ {key} }}\n");
         }
 
         t.Append($"delete element {Table} nobackend-{family} {{ {key} }}\n");
@@ -637,15 +629,22 @@ internal static class NftRuleset
     private static string IdleSeconds(KernelListener listener) =>
         Math.Max(1, (long)listener.Spec.IdleTimeout.TotalSeconds).ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>The policy and the chain that applies it, declared idempotently (add, flush, add) so any transaction may (re)declare it.</summary>
+    /// <summary>
+    /// The policy, the set of listeners that have it and the rule that applies it, declared once per table
+    /// (the data plane remembers what it committed). A set without verdicts on purpose: a jump or goto
+    /// element makes the kernel validate the whole table at commit (every verdict-map element), which a
+    /// plain listener's change must not cost.
+    /// </summary>
     private static string TimeoutObject(KernelListener listener, string name)
     {
         var seconds = IdleSeconds(listener);
         var policy = listener.Spec.Key.Protocol == TransportProtocol.Tcp
             ? $"established : {seconds}"
             : $"unreplied : {seconds}, replied : {seconds}";
-        return $"add ct timeout {Table} {name} {{ protocol {Protocol(listener.Spec.Key.Protocol)}; l3proto {Family(listener)}; policy = {{ {policy} }}; }}\n"
-            + $"add chain {Table} {name}\nflush chain {Table} {name}\nadd rule {Table} {name} ct timeout set \"{name}\"\n";
+        var family = Family(listener);
+        return $"add ct timeout {Table} {name} {{ protocol {Protocol(listener.Spec.Key.Protocol)}; l3proto {family}; policy = {{ {policy} }}; }}\n"
+            + $"add set {Table} {name} {{ type {(listener.IsIpv6 ? Key6 : Key4)}; }}\n"
+            + $"add rule {Table} nat-timeouts {family} daddr . meta l4proto . th dport @{name} ct timeout set \"{name}\"\n";
     }
 
     private static string SlotElements(string verb, string table, int listenerId, int[] slots, IEnumerable<int> which)

@@ -47,6 +47,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
     private readonly Task _routeLoop;
     private readonly Dictionary<(string, string), (long In, long Out)> _retiredBytes = new(VipComparer.Instance);
     private KernelRenderOptions _render;
+    private HashSet<string> _timeouts = new(StringComparer.Ordinal);
     private bool _tableReady;
     private int _nextListenerId;
     private int _nextBackendId;
@@ -165,11 +166,12 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
             return;
         }
 
-        var declared = new HashSet<string>(StringComparer.Ordinal);
+        var declared = new HashSet<string>(_timeouts, StringComparer.Ordinal);
         var all = string.Concat(changes.Select(c => Transaction(c, declared)));
         try
         {
             await _nft.CommitAsync(all, cancellationToken).ConfigureAwait(false);
+            _timeouts = declared;
             foreach (var change in changes)
             {
                 Finish(change);
@@ -192,7 +194,9 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         {
             try
             {
-                await _nft.CommitAsync(Transaction(change), cancellationToken).ConfigureAwait(false);
+                var declaredOne = new HashSet<string>(_timeouts, StringComparer.Ordinal);
+                await _nft.CommitAsync(Transaction(change, declaredOne), cancellationToken).ConfigureAwait(false);
+                _timeouts = declaredOne;
                 Finish(change);
             }
             catch (NftException e)
@@ -239,7 +243,9 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
 
     private async Task CommitReplaceAsync(List<Prepared> listeners, CancellationToken cancellationToken)
     {
-        await _nft.CommitAsync(NftRuleset.Replace(_render, listeners.Select(p => p.Listener)), cancellationToken).ConfigureAwait(false);
+        var declared = new HashSet<string>(StringComparer.Ordinal);
+        await _nft.CommitAsync(NftRuleset.Replace(_render, listeners.Select(p => p.Listener), declared), cancellationToken).ConfigureAwait(false);
+        _timeouts = declared;
         Log.TableRendered(_logger, listeners.Count);
     }
 
@@ -251,8 +257,8 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         }
     }
 
-    /// <summary>One change as nft text; <paramref name="declared"/> shares idle-timeout declarations within one transaction (null: each declares its own).</summary>
-    private string Transaction(Change change, ISet<string>? declared = null) =>
+    /// <summary>One change as nft text; <paramref name="declared"/>: the idle-timeout policies committed or declared earlier in this transaction (kept only if it commits).</summary>
+    private string Transaction(Change change, ISet<string> declared) =>
         (change.Old is { } old ? NftRuleset.Remove(old.Rendered, _render) : "")
         + (change.Next is { } next ? NftRuleset.Add(next.Listener, _render, declared) : "");
 

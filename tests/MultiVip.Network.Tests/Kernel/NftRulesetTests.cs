@@ -66,17 +66,17 @@ public sealed class NftRulesetTests
     [Fact]
     public void A_single_endpoint_with_an_acl_renders_as_golden_text()
     {
-        // Elements only, besides the ACL's own chain: no chain or named object per backend.
+        // Elements only, besides the ACL's own chain: no chain or named object per backend, no verdict element
+        // but the ACL's dispatch (a goto element makes the kernel validate the whole table at commit).
         const string Golden = """
             add element inet multivip conns { 0x4d000003 }
             add element inet multivip bytes-in { 0x4d000003 }
             add element inet multivip bytes-out { 0x4d000003 }
             add element inet multivip nobackend-ip { 198.51.100.10 . tcp . 80 }
             add ct timeout inet multivip idle-tcp-ip-240 { protocol tcp; l3proto ip; policy = { established : 240 }; }
-            add chain inet multivip idle-tcp-ip-240
-            flush chain inet multivip idle-tcp-ip-240
-            add rule inet multivip idle-tcp-ip-240 ct timeout set "idle-tcp-ip-240"
-            add element inet multivip idle-ip { 198.51.100.10 . tcp . 80 : goto idle-tcp-ip-240 }
+            add set inet multivip idle-tcp-ip-240 { type ipv4_addr . inet_proto . inet_service; }
+            add rule inet multivip nat-timeouts ip daddr . meta l4proto . th dport @idle-tcp-ip-240 ct timeout set "idle-tcp-ip-240"
+            add element inet multivip idle-tcp-ip-240 { 198.51.100.10 . tcp . 80 }
             add counter inet multivip listener-7-denied
             add chain inet multivip acl-7
             add rule inet multivip acl-7 ip saddr 198.18.0.7/32 return
