@@ -250,6 +250,10 @@ public sealed partial class KernelPlaneTests
         net.TcpIn(vm2, sql2, 59998, "probe");
         await WaitForStateAsync(client, "ag1", "sql2", HealthState.Unhealthy, net);
         await WaitForStateAsync(client, "ag2", "sql1", HealthState.Unhealthy, net);
+        // And each primary in rotation: under load its first good probe can come after the other's verdict
+        // (until then the listener has no member and refuses new connections).
+        await WaitForStateAsync(client, "ag1", "sql1", HealthState.Healthy, net);
+        await WaitForStateAsync(client, "ag2", "sql2", HealthState.Healthy, net);
         for (var i = 0; i < 6; i++)
         {
             var one = await net.AskTcpAsync(new IPEndPoint(vips["ag1"], 1433));
