@@ -41,6 +41,12 @@ if (args.Contains("--restart") || args.Contains("--cores"))
     return args.Contains("--restart") ? await RestartBench.RunAsync(root, args) : await CoreScaling.RunAsync(root, args);
 }
 
+// bench/kernel-scale: the nftables plane's update cost at 10,000 listeners, run inside a namespace (KernelScale.cs).
+if (args.Contains("--kernel-scale"))
+{
+    return await KernelScale.RunAsync(args);
+}
+
 // bench/run --checks: only the timing and memory bounds moved out of the test suite (Checks.cs).
 if (args.Contains("--checks"))
 {
@@ -195,6 +201,7 @@ if (restartBlock.Length > 0)
     report = report.TrimEnd() + "\n\n" + restartBlock;
 }
 
+report = KernelScale.KeepBlock(output, report); // bench/kernel-scale's block stays
 await File.WriteAllTextAsync(output, report, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
 Console.WriteLine($"Wrote {output}");
 return checks.All(c => c.Passed) ? 0 : 1;

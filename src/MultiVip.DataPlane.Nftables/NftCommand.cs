@@ -26,14 +26,84 @@ internal sealed class NftCommand(string nft = "nft", string conntrack = "conntra
     }
 
     /// <summary>
-    /// Packets and bytes of every named counter of MultiVip's tables, by name. Synchronous on purpose,
-    /// with blocking pipe reads: it is called from synchronous read-backs (scrape, dashboard, usage), and
-    /// blocking on an async read there can deadlock when the caller runs on the thread that would complete it.
+    /// Packets and bytes of MultiVip's counters, by name: the counters of the counting sets' elements
+    /// (<c>backend-B-conns</c>, <c>-in</c>, <c>-out</c> by conntrack mark, <see cref="NftRuleset.NoBackendCounter(string)"/>
+    /// by listener key), and, when <paramref name="named"/> (ACL or DSR listeners exist), the named counter
+    /// objects. Each <c>list set</c> fills nft's cache with that set only; <c>list counters</c> fills all of it,
+    /// so it runs only when there are named counters to read. Synchronous on purpose, with blocking pipe
+    /// reads: it is called from synchronous read-backs (scrape, dashboard, usage), and blocking on an async
+    /// read there can deadlock when the caller runs on the thread that would complete it.
     /// </summary>
-    public IReadOnlyDictionary<string, (long Packets, long Bytes)> Counters()
+    public IReadOnlyDictionary<string, (long Packets, long Bytes)> Counters(bool named)
+    {
+        var counters = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
+        if (named)
+        {
+            using var json = JsonDocument.Parse(Run("-j", "list", "counters"));
+            foreach (var item in json.RootElement.GetProperty("nftables").EnumerateArray())
+            {
+                if (item.TryGetProperty("counter", out var counter) && counter.GetProperty("table").GetString() == NftRuleset.TableName)
+                {
+                    counters[counter.GetProperty("name").GetString()!] = (counter.GetProperty("packets").GetInt64(), counter.GetProperty("bytes").GetInt64());
+                }
+            }
+        }
+
+        foreach (var set in NftRuleset.CountingSets)
+        {
+            using var json = JsonDocument.Parse(Run("-j", "list", "set", "inet", NftRuleset.TableName, set));
+            foreach (var item in json.RootElement.GetProperty("nftables").EnumerateArray())
+            {
+                if (!item.TryGetProperty("set", out var definition) || !definition.TryGetProperty("elem", out var elements))
+                {
+                    continue;
+                }
+
+                foreach (var element in elements.EnumerateArray())
+                {
+                    if (!element.TryGetProperty("elem", out var elem) || !elem.TryGetProperty("counter", out var counter))
+                    {
+                        continue;
+                    }
+
+                    var name = CounterName(set, elem.GetProperty("val"));
+                    if (name is not null)
+                    {
+                        counters[name] = (counter.GetProperty("packets").GetInt64(), counter.GetProperty("bytes").GetInt64());
+                    }
+                }
+            }
+        }
+
+        return counters;
+    }
+
+    /// <summary>A counting set's element as the counter name the data plane reads: a mark → its backend, a key → its listener.</summary>
+    private static string? CounterName(string set, JsonElement value)
+    {
+        if (set.StartsWith("nobackend", StringComparison.Ordinal))
+        {
+            if (!value.TryGetProperty("concat", out var concat) || concat.GetArrayLength() != 3)
+            {
+                return null;
+            }
+
+            var address = System.Net.IPAddress.Parse(concat[0].GetString()!);
+            var port = concat[2].ValueKind == JsonValueKind.Number ? concat[2].GetInt32() : int.Parse(concat[2].GetString()!, CultureInfo.InvariantCulture);
+            return NftRuleset.NoBackendCounter($"{address} . {concat[1].GetString()} . {port.ToString(CultureInfo.InvariantCulture)}");
+        }
+
+        var mark = value.ValueKind == JsonValueKind.Number
+            ? value.GetUInt32()
+            : uint.Parse(value.GetString()!.Replace("0x", "", StringComparison.Ordinal), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        var suffix = set switch { "conns" => "conns", "bytes-in" => "in", _ => "out" };
+        return $"backend-{(mark & NftRuleset.MaxBackendId).ToString(CultureInfo.InvariantCulture)}-{suffix}";
+    }
+
+    private string Run(params string[] arguments)
     {
         var start = new ProcessStartInfo(nft) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { "-j", "list", "counters" })
+        foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
         }
@@ -44,22 +114,7 @@ internal sealed class NftCommand(string nft = "nft", string conntrack = "conntra
         process.BeginErrorReadLine();
         var output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new NftException(Summarize(error.ToString(), process.ExitCode));
-        }
-
-        var counters = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
-        using var json = JsonDocument.Parse(output);
-        foreach (var item in json.RootElement.GetProperty("nftables").EnumerateArray())
-        {
-            if (item.TryGetProperty("counter", out var counter) && counter.GetProperty("table").GetString() == NftRuleset.TableName)
-            {
-                counters[counter.GetProperty("name").GetString()!] = (counter.GetProperty("packets").GetInt64(), counter.GetProperty("bytes").GetInt64());
-            }
-        }
-
-        return counters;
+        return process.ExitCode == 0 ? output : throw new NftException(Summarize(error.ToString(), process.ExitCode));
     }
 
     /// <summary>The table as nft prints it (tests, and the fault of a failed start).</summary>

@@ -37,21 +37,34 @@ internal sealed record KernelListener(int Id, ListenerSpec Spec, IReadOnlyList<K
 
     /// <summary>A set (or more than one backend) gets a slot map; a single endpoint is one goto.</summary>
     public bool HasSlotMap => Spec.LoadBalancedSetName is not null || Backends.Count > 1;
+
+    /// <summary>An ACL needs rules of its own (a chain); a listener without one is only elements.</summary>
+    public bool HasAcl => Spec.Acl.Any();
 }
 
 /// <summary>What the rendering depends on besides the listeners: the SNAT mode and conntrack timeout support.</summary>
 internal sealed record KernelRenderOptions(bool Masquerade, bool ConntrackTimeouts);
 
 /// <summary>
-/// Renders the table <c>inet multivip</c> as <c>nft -f</c> text, pure (no I/O, golden-tested), after
-/// kube-proxy's nftables mode: base chains dispatch through verdict maps keyed by
-/// <c>daddr . l4proto . dport</c> (one lookup however many listeners), each listener has its own
-/// chains, slot map and counters, so a change touches only that listener's objects.
+/// Renders the tables <c>inet multivip</c> (and <c>ip</c>/<c>ip6 multivip</c> for DSR) as <c>nft -f</c>
+/// text, pure (no I/O, golden-tested), after kube-proxy's nftables mode: base chains dispatch through
+/// maps keyed by <c>daddr . l4proto . dport</c> (one lookup however many listeners).
+/// <para>
+/// The layout keeps the number of chains, sets and named objects independent of the number of plain
+/// listeners, because that number is what every change costs: before evaluating an <c>add element</c> or
+/// <c>add rule</c>, nft (1.0.6) dumps every chain, set and object of the ruleset into its cache, so a
+/// table with a few chains per listener made one change cost O(table) (1.3 s CPU at 10,000 listeners).
+/// A single endpoint without ACL is therefore only elements: its backend (<c>direct-ip</c>: address .
+/// port), its conntrack mark (<c>marks-ip</c>), its idle timeout (<c>idle-ip</c> → a chain shared by all
+/// listeners with that timeout) and its counters as counters of set elements (<c>conns</c>,
+/// <c>bytes-in</c>, <c>bytes-out</c> by mark, <c>nobackend-ip</c> by key). Only what needs rules of its own
+/// has chains: an ACL (<c>acl-L</c>), a load-balanced set (<c>lb-L</c>, its Maglev map <c>slots-L</c>
+/// slot → <c>be-B</c>), and DSR listeners (their own tables, as before).
+/// </para>
 /// <list type="bullet">
-/// <item><c>filter-prerouting</c>/<c>filter-output</c> (before DNAT): <c>acl-L</c> (Azure's ACL order) then <c>admit-L</c> (rejects new connections while no member is in rotation).</item>
+/// <item><c>filter-prerouting</c>/<c>filter-output</c> (before DNAT): <c>acl-L</c> (Azure's ACL order; a permit returns) then <c>admit</c> (rejects new connections to a listener in <c>rejecting-ip</c>: no member in rotation).</item>
 /// <item><c>dsr-prerouting</c> (tables <c>ip multivip</c>, <c>ip6 multivip</c>: nft's dup exists only there): DSR listeners' ACL, admission and member; the chosen VM gets the packet unchanged (dup to it as next hop, original dropped).</item>
-/// <item><c>nat-prerouting</c>/<c>nat-output</c>: <c>lb-L</c> sets the idle timeout and picks the backend: <c>jhash … mod 5003 seed … vmap @slots-L</c>
-/// (the user-space plane's Maglev table, slot → <c>be-B</c>), and <c>be-B</c> marks and DNATs.</item>
+/// <item><c>nat-prerouting</c>/<c>nat-output</c>: the idle timeout, then a set's <c>lb-L</c> (<c>jhash … mod 5003 seed … vmap @slots-L</c>: the user-space plane's Maglev table) or a single endpoint's mark and DNAT straight from the maps.</item>
 /// <item><c>nat-postrouting</c>: masquerade of marked connections (unless <c>--kernel-snat never</c>); <c>count-forward</c>: bytes per backend and direction by conntrack mark.</item>
 /// </list>
 /// </summary>
@@ -67,6 +80,9 @@ internal static class NftRuleset
     /// </summary>
     public static readonly string[] Tables = [Table, "ip multivip", "ip6 multivip"];
 
+    /// <summary>The sets whose elements carry counters (read back by <see cref="NftCommand.Counters"/>).</summary>
+    public static readonly string[] CountingSets = ["conns", "bytes-in", "bytes-out", "nobackend-ip", "nobackend-ip6"];
+
     private static string TableOf(KernelListener listener) =>
         !listener.Spec.DirectServerReturn ? Table : listener.IsIpv6 ? "ip6 multivip" : "ip multivip";
 
@@ -77,15 +93,20 @@ internal static class NftRuleset
 
     public const int MaxBackendId = 0x00ffffff;
 
+    private const string Key4 = "ipv4_addr . inet_proto . inet_service";
+
+    private const string Key6 = "ipv6_addr . inet_proto . inet_service";
+
     /// <summary>The whole table from nothing, replacing whatever a previous run left: one transaction, so never half-written.</summary>
-    public static string Replace(KernelRenderOptions options, IEnumerable<KernelListener> listeners)
+    public static string Replace(KernelRenderOptions options, IEnumerable<KernelListener> listeners, ISet<string>? declared = null)
     {
         var text = new StringBuilder();
         text.Append(DeleteAll());
         text.Append(Skeleton(options));
+        declared ??= new HashSet<string>(StringComparer.Ordinal);
         foreach (var listener in listeners)
         {
-            text.Append(Add(listener, options));
+            text.Append(Add(listener, options, declared));
         }
 
         return text.ToString();
@@ -94,7 +115,7 @@ internal static class NftRuleset
     /// <summary>Deletes MultiVip's tables whether they exist or not (declaring a table first makes the delete unconditional).</summary>
     public static string DeleteAll() => string.Concat(Tables.Select(t => $"table {t}\ndelete table {t}\n"));
 
-    /// <summary>The base chains and dispatch maps, empty of listeners.</summary>
+    /// <summary>The base chains, dispatch maps and counting sets, empty of listeners.</summary>
     public static string Skeleton(KernelRenderOptions options)
     {
         var masquerade = options.Masquerade
@@ -103,42 +124,91 @@ internal static class NftRuleset
         return $$"""
             table {{Table}} {
             	map filters-ip {
-            		type ipv4_addr . inet_proto . inet_service : verdict
+            		type {{Key4}} : verdict
             	}
             	map filters-ip6 {
-            		type ipv6_addr . inet_proto . inet_service : verdict
+            		type {{Key6}} : verdict
+            	}
+            	set rejecting-ip {
+            		type {{Key4}}
+            	}
+            	set rejecting-ip6 {
+            		type {{Key6}}
+            	}
+            	set nobackend-ip {
+            		type {{Key4}}
+            		counter
+            	}
+            	set nobackend-ip6 {
+            		type {{Key6}}
+            		counter
             	}
             	map listeners-ip {
-            		type ipv4_addr . inet_proto . inet_service : verdict
+            		type {{Key4}} : verdict
             	}
             	map listeners-ip6 {
-            		type ipv6_addr . inet_proto . inet_service : verdict
+            		type {{Key6}} : verdict
             	}
-            	map backends {
-            		type mark : verdict
+            	map direct-ip {
+            		type {{Key4}} : ipv4_addr . inet_service
+            	}
+            	map direct-ip6 {
+            		type {{Key6}} : ipv6_addr . inet_service
+            	}
+            	map marks-ip {
+            		type {{Key4}} : mark
+            	}
+            	map marks-ip6 {
+            		type {{Key6}} : mark
+            	}
+            	set conns {
+            		type mark
+            		counter
+            	}
+            	set bytes-in {
+            		type mark
+            		counter
+            	}
+            	set bytes-out {
+            		type mark
+            		counter
             	}
             	chain filter-dispatch {
             		ip daddr . meta l4proto . th dport vmap @filters-ip
             		ip6 daddr . meta l4proto . th dport vmap @filters-ip6
             	}
+            	chain admit {
+            		meta l4proto tcp ct state new ip daddr . meta l4proto . th dport @rejecting-ip ip daddr . meta l4proto . th dport @nobackend-ip reject with tcp reset
+            		meta l4proto udp ct state new ip daddr . meta l4proto . th dport @rejecting-ip ip daddr . meta l4proto . th dport @nobackend-ip reject
+            		meta l4proto tcp ct state new ip6 daddr . meta l4proto . th dport @rejecting-ip6 ip6 daddr . meta l4proto . th dport @nobackend-ip6 reject with tcp reset
+            		meta l4proto udp ct state new ip6 daddr . meta l4proto . th dport @rejecting-ip6 ip6 daddr . meta l4proto . th dport @nobackend-ip6 reject
+            	}
             	chain filter-prerouting {
             		type filter hook prerouting priority dstnat - 10; policy accept;
             		jump filter-dispatch
+            		jump admit
             	}
             	chain filter-output {
             		type filter hook output priority -110; policy accept;
             		jump filter-dispatch
+            		jump admit
+            	}
+            	chain nat-timeouts {
             	}
             	chain nat-dispatch {
             		ip daddr . meta l4proto . th dport vmap @listeners-ip
             		ip6 daddr . meta l4proto . th dport vmap @listeners-ip6
+            		meta l4proto { tcp, udp } ct mark set ip daddr . meta l4proto . th dport map @marks-ip ct mark @conns dnat ip to ip daddr . meta l4proto . th dport map @direct-ip
+            		meta l4proto { tcp, udp } ct mark set ip6 daddr . meta l4proto . th dport map @marks-ip6 ct mark @conns dnat ip6 to ip6 daddr . meta l4proto . th dport map @direct-ip6
             	}
             	chain nat-prerouting {
             		type nat hook prerouting priority dstnat; policy accept;
+            		jump nat-timeouts
             		jump nat-dispatch
             	}
             	chain nat-output {
             		type nat hook output priority -100; policy accept;
+            		jump nat-timeouts
             		jump nat-dispatch
             	}
             	chain nat-postrouting {
@@ -146,7 +216,8 @@ internal static class NftRuleset
             {{masquerade}}	}
             	chain count-forward {
             		type filter hook forward priority filter; policy accept;
-            		ct mark & {{Hex(MarkMask)}} == {{Hex(MarkPrefix)}} ct mark vmap @backends
+            		ct direction original ct mark @bytes-in
+            		ct direction reply ct mark @bytes-out
             	}
             }
             table ip multivip {
@@ -171,159 +242,196 @@ internal static class NftRuleset
             """;
     }
 
-    /// <summary>Every object of one listener, and its dispatch elements last (so traffic meets it complete).</summary>
-    public static string Add(KernelListener listener, KernelRenderOptions options)
+    /// <summary>
+    /// Every object of one listener, and its dispatch elements last (so traffic meets it complete).
+    /// <paramref name="declared"/>: the shared idle-timeout policies the table has or this transaction already declares; this listener's is added to it.
+    /// </summary>
+    public static string Add(KernelListener listener, KernelRenderOptions options, ISet<string>? declared = null)
     {
+        if (listener.Spec.DirectServerReturn)
+        {
+            return AddDsr(listener);
+        }
+
         var l = listener.Id;
-        var table = TableOf(listener);
+        var key = DispatchKey(listener.Spec.Key);
+        var family = Family(listener);
         var t = new StringBuilder();
-        t.Append($"add counter {table} listener-{l}-denied\n");
-        t.Append($"add counter {table} listener-{l}-nobackend\n");
-        foreach (var b in listener.Backends)
+        if (listener.Backends.Count > 0)
         {
-            t.Append($"add counter {table} backend-{b.Id}-conns\n");
-            t.Append($"add counter {table} backend-{b.Id}-in\n");
-            t.Append($"add counter {table} backend-{b.Id}-out\n");
-        }
-
-        var timeouts = options.ConntrackTimeouts && !listener.Spec.DirectServerReturn;
-        if (timeouts)
-        {
-            t.Append(TimeoutObject(listener));
-        }
-
-        t.Append($"add chain {table} admit-{l}\n");
-        t.Append(AdmitRules(listener));
-        t.Append($"add chain {table} acl-{l}\n");
-        t.Append(AclRules(listener));
-        foreach (var b in listener.Backends)
-        {
-            t.Append($"add chain {table} be-{b.Id}\n");
-            t.Append($"add rule {table} be-{b.Id} {BackendRule(listener, b)}\n");
-            if (!listener.Spec.DirectServerReturn)
+            var marks = string.Join(", ", listener.Backends.Select(b => Hex(b.Mark)));
+            foreach (var set in new[] { "conns", "bytes-in", "bytes-out" })
             {
-                t.Append($"add chain {table} count-{b.Id}\n");
-                t.Append($"add rule {table} count-{b.Id} ct direction original counter name \"backend-{b.Id}-in\" return\n");
-                t.Append($"add rule {table} count-{b.Id} counter name \"backend-{b.Id}-out\"\n");
+                t.Append($"add element {Table} {set} {{ {marks} }}\n");
             }
+        }
+
+        t.Append($"add element {Table} nobackend-{family} {{ {key} }}\n");
+        if (options.ConntrackTimeouts)
+        {
+            var timeout = TimeoutName(listener);
+            if (declared is null || declared.Add(timeout))
+            {
+                t.Append(TimeoutObject(listener, timeout));
+            }
+
+            t.Append($"add element {Table} {timeout} {{ {key} }}\n");
+        }
+
+        if (listener.HasAcl)
+        {
+            t.Append($"add counter {Table} listener-{l}-denied\n");
+            t.Append($"add chain {Table} acl-{l}\n");
+            t.Append(AclRules(listener, "return"));
         }
 
         if (listener.HasSlotMap)
         {
-            t.Append($"add map {table} slots-{l} {{ typeof numgen inc mod {MaglevTable.DefaultSize} : verdict; }}\n");
+            foreach (var b in listener.Backends)
+            {
+                t.Append($"add chain {Table} be-{b.Id}\n");
+                t.Append($"add rule {Table} be-{b.Id} {BackendRule(listener, b)}\n");
+            }
+
+            t.Append($"add map {Table} slots-{l} {{ typeof numgen inc mod {MaglevTable.DefaultSize} : verdict; }}\n");
             if (listener.Route.Slots is { } slots)
             {
-                t.Append(SlotElements("add", table, l, slots, Enumerable.Range(0, slots.Length)));
+                t.Append(SlotElements("add", Table, l, slots, Enumerable.Range(0, slots.Length)));
             }
+
+            t.Append($"add chain {Table} lb-{l}\n");
+            t.Append($"add rule {Table} lb-{l} {DispatchRule(listener)}\n");
         }
 
-        t.Append($"add chain {table} lb-{l}\n");
-        t.Append($"add rule {table} lb-{l} {DispatchRule(listener, timeouts)}\n");
-        if (!listener.Spec.DirectServerReturn && listener.Backends.Count > 0)
+        if (listener.Route.Reject)
         {
-            t.Append($"add element {table} backends {{ {string.Join(", ", listener.Backends.Select(b => $"{Hex(b.Mark)} : goto count-{b.Id}"))} }}\n");
+            t.Append($"add element {Table} rejecting-{family} {{ {key} }}\n");
         }
 
-        var key = DispatchKey(listener.Spec.Key);
-        var family = listener.IsIpv6 ? "ip6" : "ip";
-        if (listener.Spec.DirectServerReturn)
+        if (listener.HasAcl)
         {
-            // ACL and admission first (jump: a permit comes back here), then the member.
-            t.Append($"add chain {table} dsr-{l}\n");
-            t.Append($"add rule {table} dsr-{l} jump acl-{l}\n");
-            t.Append($"add rule {table} dsr-{l} goto lb-{l}\n");
-            t.Append($"add element {table} dsr {{ {key} : goto dsr-{l} }}\n");
+            t.Append($"add element {Table} filters-{family} {{ {key} : goto acl-{l} }}\n");
         }
-        else
+
+        if (listener.HasSlotMap)
         {
-            t.Append($"add element {table} filters-{family} {{ {key} : goto acl-{l} }}\n");
-            t.Append($"add element {table} listeners-{family} {{ {key} : goto lb-{l} }}\n");
+            t.Append($"add element {Table} listeners-{family} {{ {key} : goto lb-{l} }}\n");
         }
+        else if (listener.Backends.Count == 1)
+        {
+            var backend = listener.Backends[0];
+            t.Append($"add element {Table} marks-{family} {{ {key} : {Hex(backend.Mark)} }}\n");
+            t.Append($"add element {Table} direct-{family} {{ {key} : {backend.Spec.Target.Address} . {backend.Spec.Target.Port.ToString(CultureInfo.InvariantCulture)} }}\n");
+        }
+
         return t.ToString();
     }
 
     /// <summary>Every object of one listener, dispatch elements first (so no packet meets it half-removed), rules flushed before their chains go.</summary>
     public static string Remove(KernelListener listener, KernelRenderOptions options)
     {
-        var l = listener.Id;
-        var table = TableOf(listener);
-        var t = new StringBuilder();
-        var key = DispatchKey(listener.Spec.Key);
-        var family = listener.IsIpv6 ? "ip6" : "ip";
         if (listener.Spec.DirectServerReturn)
         {
-            t.Append($"delete element {table} dsr {{ {key} }}\n");
-        }
-        else
-        {
-            t.Append($"delete element {table} listeners-{family} {{ {key} }}\n");
-            t.Append($"delete element {table} filters-{family} {{ {key} }}\n");
-        }
-        if (!listener.Spec.DirectServerReturn && listener.Backends.Count > 0)
-        {
-            t.Append($"delete element {table} backends {{ {string.Join(", ", listener.Backends.Select(b => Hex(b.Mark)))} }}\n");
+            return RemoveDsr(listener);
         }
 
-        var chains = new List<string> { $"lb-{l}", $"acl-{l}", $"admit-{l}" };
-        if (listener.Spec.DirectServerReturn)
+        var l = listener.Id;
+        var key = DispatchKey(listener.Spec.Key);
+        var family = Family(listener);
+        var t = new StringBuilder();
+        if (listener.HasSlotMap)
         {
-            chains.Insert(0, $"dsr-{l}");
+            t.Append($"delete element {Table} listeners-{family} {{ {key} }}\n");
         }
-        foreach (var b in listener.Backends)
+        else if (listener.Backends.Count == 1)
         {
-            chains.Add($"be-{b.Id}");
-            if (!listener.Spec.DirectServerReturn)
+            t.Append($"delete element {Table} direct-{family} {{ {key} }}\n");
+            t.Append($"delete element {Table} marks-{family} {{ {key} }}\n");
+        }
+
+        if (listener.HasAcl)
+        {
+            t.Append($"delete element {Table} filters-{family} {{ {key} }}\n");
+        }
+
+        if (listener.Route.Reject)
+        {
+            t.Append($"delete element {Table} rejecting-{family} {{ {key} }}\n");
+        }
+
+        if (options.ConntrackTimeouts)
+        {
+            t.Append($"delete element {Table} {TimeoutName(listener)} {{ {key} }}\n");
+        }
+
+        t.Append($"delete element {Table} nobackend-{family} {{ {key} }}\n");
+        if (listener.Backends.Count > 0)
+        {
+            var marks = string.Join(", ", listener.Backends.Select(b => Hex(b.Mark)));
+            foreach (var set in new[] { "conns", "bytes-in", "bytes-out" })
             {
-                chains.Add($"count-{b.Id}");
+                t.Append($"delete element {Table} {set} {{ {marks} }}\n");
             }
+        }
+
+        var chains = new List<string>();
+        if (listener.HasSlotMap)
+        {
+            chains.Add($"lb-{l}");
+            chains.AddRange(listener.Backends.Select(b => $"be-{b.Id}"));
+        }
+
+        if (listener.HasAcl)
+        {
+            chains.Add($"acl-{l}");
         }
 
         foreach (var chain in chains)
         {
-            t.Append($"flush chain {table} {chain}\n");
+            t.Append($"flush chain {Table} {chain}\n");
         }
 
         if (listener.HasSlotMap)
         {
-            t.Append($"delete map {table} slots-{l}\n");
+            t.Append($"delete map {Table} slots-{l}\n");
         }
 
         foreach (var chain in chains)
         {
-            t.Append($"delete chain {table} {chain}\n");
+            t.Append($"delete chain {Table} {chain}\n");
         }
 
-        if (options.ConntrackTimeouts && !listener.Spec.DirectServerReturn)
+        if (listener.HasAcl)
         {
-            t.Append($"delete ct timeout {table} idle-{l}\n");
+            t.Append($"delete counter {Table} listener-{l}-denied\n");
         }
 
-        t.Append($"delete counter {table} listener-{l}-denied\n");
-        t.Append($"delete counter {table} listener-{l}-nobackend\n");
-        foreach (var b in listener.Backends)
-        {
-            t.Append($"delete counter {table} backend-{b.Id}-conns\n");
-            t.Append($"delete counter {table} backend-{b.Id}-in\n");
-            t.Append($"delete counter {table} backend-{b.Id}-out\n");
-        }
-
+        // The shared idle-timeout chains and objects stay: others may use them, and an unused one costs nothing.
         return t.ToString();
     }
 
     /// <summary>
     /// A health change of one listener: only the slots whose backend changed are rewritten, the
-    /// dispatch rule only when it switches between one backend and the map, the admit chain only when
+    /// dispatch rule only when it switches between one backend and the map, admission only when
     /// the listener gains or loses its last member. Nothing of other listeners is named.
     /// </summary>
     public static string UpdateRoute(KernelListener before, KernelListener after, KernelRenderOptions options)
     {
         var l = after.Id;
         var table = TableOf(after);
+        var dsr = after.Spec.DirectServerReturn;
         var t = new StringBuilder();
         if (before.Route.Reject != after.Route.Reject)
         {
-            t.Append($"flush chain {table} admit-{l}\n");
-            t.Append(AdmitRules(after));
+            if (dsr)
+            {
+                t.Append($"flush chain {table} admit-{l}\n");
+                t.Append(DsrAdmitRules(after));
+            }
+            else
+            {
+                t.Append($"{(after.Route.Reject ? "add" : "delete")} element {Table} rejecting-{Family(after)} {{ {DispatchKey(after.Spec.Key)} }}\n");
+            }
         }
 
         if (after.Route.Slots is { } slots && after.HasSlotMap && !ReferenceEquals(slots, before.Route.Slots))
@@ -341,10 +449,98 @@ internal static class NftRuleset
             }
         }
 
-        if (before.Route.Direct != after.Route.Direct)
+        if (before.Route.Direct != after.Route.Direct && (after.HasSlotMap || dsr))
         {
             t.Append($"flush chain {table} lb-{l}\n");
-            t.Append($"add rule {table} lb-{l} {DispatchRule(after, options.ConntrackTimeouts && !after.Spec.DirectServerReturn)}\n");
+            t.Append($"add rule {table} lb-{l} {DispatchRule(after)}\n");
+        }
+
+        return t.ToString();
+    }
+
+    /// <summary>The name under which a listener's refused new connections are counted (see <see cref="NftCommand.Counters"/>).</summary>
+    public static string NoBackendCounter(KernelListener listener) =>
+        listener.Spec.DirectServerReturn ? $"listener-{listener.Id}-nobackend" : NoBackendCounter(DispatchKey(listener.Spec.Key));
+
+    public static string NoBackendCounter(string dispatchKey) => $"nobackend {dispatchKey}";
+
+    private static string Family(KernelListener listener) => listener.IsIpv6 ? "ip6" : "ip";
+
+    /// <summary>A DSR listener: chains and named counters of its own in <c>ip</c>/<c>ip6 multivip</c> (few, and dup needs a rule per VM).</summary>
+    private static string AddDsr(KernelListener listener)
+    {
+        var l = listener.Id;
+        var table = TableOf(listener);
+        var t = new StringBuilder();
+        t.Append($"add counter {table} listener-{l}-denied\n");
+        t.Append($"add counter {table} listener-{l}-nobackend\n");
+        foreach (var b in listener.Backends)
+        {
+            t.Append($"add counter {table} backend-{b.Id}-conns\n");
+            t.Append($"add counter {table} backend-{b.Id}-in\n");
+            t.Append($"add counter {table} backend-{b.Id}-out\n");
+        }
+
+        t.Append($"add chain {table} admit-{l}\n");
+        t.Append(DsrAdmitRules(listener));
+        t.Append($"add chain {table} acl-{l}\n");
+        t.Append(AclRules(listener, $"goto admit-{l}"));
+        foreach (var b in listener.Backends)
+        {
+            t.Append($"add chain {table} be-{b.Id}\n");
+            t.Append($"add rule {table} be-{b.Id} {BackendRule(listener, b)}\n");
+        }
+
+        if (listener.HasSlotMap)
+        {
+            t.Append($"add map {table} slots-{l} {{ typeof numgen inc mod {MaglevTable.DefaultSize} : verdict; }}\n");
+            if (listener.Route.Slots is { } slots)
+            {
+                t.Append(SlotElements("add", table, l, slots, Enumerable.Range(0, slots.Length)));
+            }
+        }
+
+        t.Append($"add chain {table} lb-{l}\n");
+        t.Append($"add rule {table} lb-{l} {DispatchRule(listener)}\n");
+
+        // ACL and admission first (jump: a permit comes back here), then the member.
+        t.Append($"add chain {table} dsr-{l}\n");
+        t.Append($"add rule {table} dsr-{l} jump acl-{l}\n");
+        t.Append($"add rule {table} dsr-{l} goto lb-{l}\n");
+        t.Append($"add element {table} dsr {{ {DispatchKey(listener.Spec.Key)} : goto dsr-{l} }}\n");
+        return t.ToString();
+    }
+
+    private static string RemoveDsr(KernelListener listener)
+    {
+        var l = listener.Id;
+        var table = TableOf(listener);
+        var t = new StringBuilder();
+        t.Append($"delete element {table} dsr {{ {DispatchKey(listener.Spec.Key)} }}\n");
+        var chains = new List<string> { $"dsr-{l}", $"lb-{l}", $"acl-{l}", $"admit-{l}" };
+        chains.AddRange(listener.Backends.Select(b => $"be-{b.Id}"));
+        foreach (var chain in chains)
+        {
+            t.Append($"flush chain {table} {chain}\n");
+        }
+
+        if (listener.HasSlotMap)
+        {
+            t.Append($"delete map {table} slots-{l}\n");
+        }
+
+        foreach (var chain in chains)
+        {
+            t.Append($"delete chain {table} {chain}\n");
+        }
+
+        t.Append($"delete counter {table} listener-{l}-denied\n");
+        t.Append($"delete counter {table} listener-{l}-nobackend\n");
+        foreach (var b in listener.Backends)
+        {
+            t.Append($"delete counter {table} backend-{b.Id}-conns\n");
+            t.Append($"delete counter {table} backend-{b.Id}-in\n");
+            t.Append($"delete counter {table} backend-{b.Id}-out\n");
         }
 
         return t.ToString();
@@ -367,16 +563,8 @@ internal static class NftRuleset
         return $"jhash {fields} mod {MaglevTable.DefaultSize} seed {Hex(KernelFlowHash.Seed)}";
     }
 
-    private static string DispatchRule(KernelListener listener, bool timeouts)
-    {
-        var prefix = timeouts ? $"ct timeout set \"idle-{listener.Id}\" " : "";
-        if (listener.Route.Direct is { } direct)
-        {
-            return $"{prefix}goto be-{direct}";
-        }
-
-        return $"{prefix}{HashExpression(listener.Spec)} vmap @slots-{listener.Id}";
-    }
+    private static string DispatchRule(KernelListener listener) =>
+        listener.Route.Direct is { } direct ? $"goto be-{direct}" : $"{HashExpression(listener.Spec)} vmap @slots-{listener.Id}";
 
     private static string BackendRule(KernelListener listener, KernelBackend backend)
     {
@@ -391,10 +579,10 @@ internal static class NftRuleset
         }
 
         var address = listener.IsIpv6 ? $"[{target.Address}]" : target.Address.ToString();
-        return $"meta l4proto {protocol} ct mark set {Hex(backend.Mark)} counter name \"backend-{backend.Id}-conns\" dnat {ip} to {address}:{target.Port.ToString(CultureInfo.InvariantCulture)}";
+        return $"meta l4proto {protocol} ct mark set {Hex(backend.Mark)} ct mark @conns dnat {ip} to {address}:{target.Port.ToString(CultureInfo.InvariantCulture)}";
     }
 
-    private static string AdmitRules(KernelListener listener)
+    private static string DsrAdmitRules(KernelListener listener)
     {
         if (!listener.Route.Reject)
         {
@@ -406,7 +594,8 @@ internal static class NftRuleset
         return $"add rule {TableOf(listener)} admit-{l} ct state new counter name \"listener-{l}-nobackend\" {reject}\n";
     }
 
-    private static string AclRules(KernelListener listener)
+    /// <summary>The listener's ACL in Azure's order; <paramref name="permit"/> is where an admitted packet goes on.</summary>
+    private static string AclRules(KernelListener listener, string permit)
     {
         var l = listener.Id;
         var ip = listener.IsIpv6 ? "ip6" : "ip";
@@ -421,7 +610,7 @@ internal static class NftRuleset
                 continue; // a client matches only rules of its own family, and this VIP has one family
             }
 
-            var verdict = rule.Action == AclAction.Permit ? $"goto admit-{l}" : $"counter name \"listener-{l}-denied\" drop";
+            var verdict = rule.Action == AclAction.Permit ? permit : $"counter name \"listener-{l}-denied\" drop";
             t.Append($"add rule {TableOf(listener)} acl-{l} {ip} saddr {subnet} {verdict}\n");
         }
 
@@ -429,17 +618,33 @@ internal static class NftRuleset
         var allowList = rules.Any(r => r.Action == AclAction.Permit);
         t.Append(allowList
             ? $"add rule {TableOf(listener)} acl-{l} counter name \"listener-{l}-denied\" drop\n"
-            : $"add rule {TableOf(listener)} acl-{l} goto admit-{l}\n");
+            : $"add rule {TableOf(listener)} acl-{l} {permit}\n");
         return t.ToString();
     }
 
-    private static string TimeoutObject(KernelListener listener)
+    /// <summary>One idle-timeout policy per protocol, family and length, shared by every listener with it: "idle-tcp-ip-240".</summary>
+    private static string TimeoutName(KernelListener listener) =>
+        $"idle-{Protocol(listener.Spec.Key.Protocol)}-{Family(listener)}-{IdleSeconds(listener)}";
+
+    private static string IdleSeconds(KernelListener listener) =>
+        Math.Max(1, (long)listener.Spec.IdleTimeout.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The policy, the set of listeners that have it and the rule that applies it, declared once per table
+    /// (the data plane remembers what it committed). A set without verdicts on purpose: a jump or goto
+    /// element makes the kernel validate the whole table at commit (every verdict-map element), which a
+    /// plain listener's change must not cost.
+    /// </summary>
+    private static string TimeoutObject(KernelListener listener, string name)
     {
-        var seconds = Math.Max(1, (long)listener.Spec.IdleTimeout.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+        var seconds = IdleSeconds(listener);
         var policy = listener.Spec.Key.Protocol == TransportProtocol.Tcp
             ? $"established : {seconds}"
             : $"unreplied : {seconds}, replied : {seconds}";
-        return $"add ct timeout {TableOf(listener)} idle-{listener.Id} {{ protocol {Protocol(listener.Spec.Key.Protocol)}; l3proto {(listener.IsIpv6 ? "ip6" : "ip")}; policy = {{ {policy} }}; }}\n";
+        var family = Family(listener);
+        return $"add ct timeout {Table} {name} {{ protocol {Protocol(listener.Spec.Key.Protocol)}; l3proto {family}; policy = {{ {policy} }}; }}\n"
+            + $"add set {Table} {name} {{ type {(listener.IsIpv6 ? Key6 : Key4)}; }}\n"
+            + $"add rule {Table} nat-timeouts {family} daddr . meta l4proto . th dport @{name} ct timeout set \"{name}\"\n";
     }
 
     private static string SlotElements(string verb, string table, int listenerId, int[] slots, IEnumerable<int> which)

@@ -47,6 +47,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
     private readonly Task _routeLoop;
     private readonly Dictionary<(string, string), (long In, long Out)> _retiredBytes = new(VipComparer.Instance);
     private KernelRenderOptions _render;
+    private HashSet<string> _timeouts = new(StringComparer.Ordinal);
     private bool _tableReady;
     private int _nextListenerId;
     private int _nextBackendId;
@@ -73,8 +74,8 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         _routeLoop = Task.Run(RouteLoopAsync);
     }
 
-    /// <summary>Raised after a route change (a probe verdict) was committed; tests await it instead of sleeping.</summary>
-    internal event Action<ListenerKey>? RouteCommitted;
+    /// <summary>Raised after a route change (a probe verdict) was committed, with how long the nft commit took (bench/kernel-scale).</summary>
+    internal event Action<ListenerKey, TimeSpan>? RouteCommitted;
 
     public IReadOnlySet<IPAddress> DrainingAddresses() => _userSpace.DrainingAddresses();
 
@@ -165,10 +166,12 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
             return;
         }
 
-        var all = string.Concat(changes.Select(c => Transaction(c)));
+        var declared = new HashSet<string>(_timeouts, StringComparer.Ordinal);
+        var all = string.Concat(changes.Select(c => Transaction(c, declared)));
         try
         {
             await _nft.CommitAsync(all, cancellationToken).ConfigureAwait(false);
+            _timeouts = declared;
             foreach (var change in changes)
             {
                 Finish(change);
@@ -191,7 +194,9 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         {
             try
             {
-                await _nft.CommitAsync(Transaction(change), cancellationToken).ConfigureAwait(false);
+                var declaredOne = new HashSet<string>(_timeouts, StringComparer.Ordinal);
+                await _nft.CommitAsync(Transaction(change, declaredOne), cancellationToken).ConfigureAwait(false);
+                _timeouts = declaredOne;
                 Finish(change);
             }
             catch (NftException e)
@@ -238,7 +243,9 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
 
     private async Task CommitReplaceAsync(List<Prepared> listeners, CancellationToken cancellationToken)
     {
-        await _nft.CommitAsync(NftRuleset.Replace(_render, listeners.Select(p => p.Listener)), cancellationToken).ConfigureAwait(false);
+        var declared = new HashSet<string>(StringComparer.Ordinal);
+        await _nft.CommitAsync(NftRuleset.Replace(_render, listeners.Select(p => p.Listener), declared), cancellationToken).ConfigureAwait(false);
+        _timeouts = declared;
         Log.TableRendered(_logger, listeners.Count);
     }
 
@@ -250,9 +257,10 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         }
     }
 
-    private string Transaction(Change change) =>
+    /// <summary>One change as nft text; <paramref name="declared"/>: the idle-timeout policies committed or declared earlier in this transaction (kept only if it commits).</summary>
+    private string Transaction(Change change, ISet<string> declared) =>
         (change.Old is { } old ? NftRuleset.Remove(old.Rendered, _render) : "")
-        + (change.Next is { } next ? NftRuleset.Add(next.Listener, _render) : "");
+        + (change.Next is { } next ? NftRuleset.Add(next.Listener, _render, declared) : "");
 
     /// <summary>A listener whose rules the kernel refused: a fault with nft's message, retried with the next snapshot.</summary>
     private void Fail(Change change, string message, List<ListenerFault> faults)
@@ -416,10 +424,13 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
             var text = NftRuleset.UpdateRoute(entry.Rendered, next, _render);
             try
             {
+                var started = _time.GetTimestamp();
                 if (text.Length > 0)
                 {
                     await _nft.CommitAsync(text, cancellationToken).ConfigureAwait(false);
                 }
+
+                var took = _time.GetElapsedTime(started);
 
                 Log.RouteCommitted(_logger, key, next.Route);
                 var left = entry.Rendered.Backends.Where(b => InTargets(entry.Rendered.Route, b.Id) && !(InTargets(next.Route, b.Id) && !next.Route.Reject)).ToList();
@@ -437,7 +448,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
                     await DeleteUdpFlowsAsync(key, left.Select(b => b.Spec.Target), cancellationToken).ConfigureAwait(false);
                 }
 
-                RouteCommitted?.Invoke(key);
+                RouteCommitted?.Invoke(key, took);
             }
             catch (NftException e)
             {
@@ -554,7 +565,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
                 LoadBalancedSetName = listener.Spec.LoadBalancedSetName,
                 Forwarded = backends.Sum(b => b.TotalConnections),
                 DeniedByAcl = Count(counters, $"listener-{listener.Id}-denied").Packets,
-                NoHealthyBackend = Count(counters, $"listener-{listener.Id}-nobackend").Packets,
+                NoHealthyBackend = Count(counters, NftRuleset.NoBackendCounter(listener)).Packets,
                 Backends = backends,
             });
         }
@@ -665,7 +676,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
 
         try
         {
-            var values = _nft.Counters();
+            var values = _nft.Counters(named: Entries().Any(e => e.Rendered.HasAcl || e.Rendered.Spec.DirectServerReturn));
             _counters = (now, values);
             return values;
         }

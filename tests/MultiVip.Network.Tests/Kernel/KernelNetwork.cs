@@ -200,7 +200,7 @@ internal sealed class KernelNetwork : IAsyncDisposable
         await socket.SendToAsync("hello"u8.ToArray(), SocketFlags.None, vip);
         var buffer = new byte[512];
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
-        var received = await socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), timeout.Token);
+        var received = await socket.ReceiveFromAsync(buffer, SocketFlags.None, WhoAmIBackend.AnyOf(socket.AddressFamily), timeout.Token);
         var (name, local, remote) = WhoAmIBackend.Parse(Encoding.ASCII.GetString(buffer, 0, received.ReceivedBytes));
         return (name, local, remote, (IPEndPoint)received.RemoteEndPoint);
     }
@@ -257,7 +257,7 @@ internal sealed class WhoAmIBackend : IAsyncDisposable
             }
             else
             {
-                socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.PacketInformation, true);
+                socket.SetSocketOption(endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? SocketOptionLevel.IPv6 : SocketOptionLevel.IP, SocketOptionName.PacketInformation, true);
             }
         }
         catch
@@ -268,6 +268,8 @@ internal sealed class WhoAmIBackend : IAsyncDisposable
 
         return new WhoAmIBackend(socket, name);
     }
+
+    public static IPEndPoint AnyOf(AddressFamily family) => new(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
 
     public static (string Name, IPEndPoint Local, IPEndPoint Remote) Parse(string line)
     {
@@ -316,7 +318,7 @@ internal sealed class WhoAmIBackend : IAsyncDisposable
         {
             try
             {
-                var received = await _socket.ReceiveMessageFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), _stop.Token);
+                var received = await _socket.ReceiveMessageFromAsync(buffer, SocketFlags.None, AnyOf(_socket.AddressFamily), _stop.Token);
                 var local = new IPEndPoint(received.PacketInformation.Address, ((IPEndPoint)_socket.LocalEndPoint!).Port);
                 await _socket.SendToAsync(Encoding.ASCII.GetBytes($"{_name} {local} {received.RemoteEndPoint}"), SocketFlags.None, received.RemoteEndPoint, _stop.Token);
             }

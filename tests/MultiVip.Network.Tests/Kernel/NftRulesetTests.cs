@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.RegularExpressions;
 using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Nftables;
 using MultiVip.DataPlane.Routing;
@@ -65,28 +66,25 @@ public sealed class NftRulesetTests
     [Fact]
     public void A_single_endpoint_with_an_acl_renders_as_golden_text()
     {
+        // Elements only, besides the ACL's own chain: no chain or named object per backend, no verdict element
+        // but the ACL's dispatch (a goto element makes the kernel validate the whole table at commit).
         const string Golden = """
+            add element inet multivip conns { 0x4d000003 }
+            add element inet multivip bytes-in { 0x4d000003 }
+            add element inet multivip bytes-out { 0x4d000003 }
+            add element inet multivip nobackend-ip { 198.51.100.10 . tcp . 80 }
+            add ct timeout inet multivip idle-tcp-ip-240 { protocol tcp; l3proto ip; policy = { established : 240 }; }
+            add set inet multivip idle-tcp-ip-240 { type ipv4_addr . inet_proto . inet_service; }
+            add rule inet multivip nat-timeouts ip daddr . meta l4proto . th dport @idle-tcp-ip-240 ct timeout set "idle-tcp-ip-240"
+            add element inet multivip idle-tcp-ip-240 { 198.51.100.10 . tcp . 80 }
             add counter inet multivip listener-7-denied
-            add counter inet multivip listener-7-nobackend
-            add counter inet multivip backend-3-conns
-            add counter inet multivip backend-3-in
-            add counter inet multivip backend-3-out
-            add ct timeout inet multivip idle-7 { protocol tcp; l3proto ip; policy = { established : 240 }; }
-            add chain inet multivip admit-7
             add chain inet multivip acl-7
-            add rule inet multivip acl-7 ip saddr 198.18.0.7/32 goto admit-7
+            add rule inet multivip acl-7 ip saddr 198.18.0.7/32 return
             add rule inet multivip acl-7 ip saddr 198.18.0.0/24 counter name "listener-7-denied" drop
             add rule inet multivip acl-7 counter name "listener-7-denied" drop
-            add chain inet multivip be-3
-            add rule inet multivip be-3 meta l4proto tcp ct mark set 0x4d000003 counter name "backend-3-conns" dnat ip to 192.0.2.11:8080
-            add chain inet multivip count-3
-            add rule inet multivip count-3 ct direction original counter name "backend-3-in" return
-            add rule inet multivip count-3 counter name "backend-3-out"
-            add chain inet multivip lb-7
-            add rule inet multivip lb-7 ct timeout set "idle-7" goto be-3
-            add element inet multivip backends { 0x4d000003 : goto count-3 }
             add element inet multivip filters-ip { 198.51.100.10 . tcp . 80 : goto acl-7 }
-            add element inet multivip listeners-ip { 198.51.100.10 . tcp . 80 : goto lb-7 }
+            add element inet multivip marks-ip { 198.51.100.10 . tcp . 80 : 0x4d000003 }
+            add element inet multivip direct-ip { 198.51.100.10 . tcp . 80 : 192.0.2.11 . 8080 }
 
             """;
         Assert.Equal(Golden.ReplaceLineEndings("\n"), NftRuleset.Add(Single(), Options));
@@ -97,8 +95,8 @@ public sealed class NftRulesetTests
     {
         var before = Enumerable.Range(0, MaglevTable.DefaultSize).Select(s => s % 2 == 0 ? 4 : 5).ToArray();
         var add = NftRuleset.Add(Set(before), Options);
-        Assert.Contains("add rule inet multivip lb-8 ct timeout set \"idle-8\" jhash ip saddr . ip daddr . meta l4proto mod 5003 seed 0x4d564950 vmap @slots-8\n", add, StringComparison.Ordinal);
-        Assert.Contains("add ct timeout inet multivip idle-8 { protocol udp; l3proto ip; policy = { unreplied : 240, replied : 240 }; }", add, StringComparison.Ordinal);
+        Assert.Contains("add rule inet multivip lb-8 jhash ip saddr . ip daddr . meta l4proto mod 5003 seed 0x4d564950 vmap @slots-8\n", add, StringComparison.Ordinal);
+        Assert.Contains("add ct timeout inet multivip idle-udp-ip-240 { protocol udp; l3proto ip; policy = { unreplied : 240, replied : 240 }; }", add, StringComparison.Ordinal);
         Assert.Contains("0 : goto be-4, 1 : goto be-5, 2 : goto be-4", add, StringComparison.Ordinal);
 
         // Slot 1 moves to backend 4: one delete, one add, nothing else.
@@ -110,12 +108,12 @@ public sealed class NftRulesetTests
 
         // Down to one member: the dispatch goes straight to it, the map stays as it is.
         Assert.Equal(
-            "flush chain inet multivip lb-8\nadd rule inet multivip lb-8 ct timeout set \"idle-8\" goto be-4\n",
+            "flush chain inet multivip lb-8\nadd rule inet multivip lb-8 goto be-4\n",
             NftRuleset.UpdateRoute(Set(before), Set(before, direct: 4), Options));
 
-        // No member: only the admit chain changes, and rejects new flows.
+        // No member: only the listener's key joins the rejecting set (new flows are refused).
         Assert.Equal(
-            "flush chain inet multivip admit-8\nadd rule inet multivip admit-8 ct state new counter name \"listener-8-nobackend\" reject\n",
+            "add element inet multivip rejecting-ip { 198.51.100.11 . udp . 53 }\n",
             NftRuleset.UpdateRoute(Set(before, direct: 4), Set(before, direct: 4, reject: true), Options));
     }
 
@@ -176,8 +174,9 @@ public sealed class NftRulesetTests
         var text = NftRuleset.Replace(Options, [Single(), Set(slots), Dsr()]);
         (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: text)).ThrowIfFailed();
         var listed = (await ns.ExecAsync("nft", "list", "table", "inet", "multivip")).ThrowIfFailed();
-        Assert.Contains("198.51.100.10 . tcp . 80 : goto lb-7", listed, StringComparison.Ordinal);
-        Assert.Contains("ip saddr 198.18.0.7 goto admit-7", listed, StringComparison.Ordinal);
+        Assert.Contains("198.51.100.10 . tcp . 80 : 192.0.2.11 . 8080", listed, StringComparison.Ordinal);
+        Assert.Contains("198.51.100.10 . tcp . 80 : goto acl-7", listed, StringComparison.Ordinal);
+        Assert.Contains("ip saddr 198.18.0.7 return", listed, StringComparison.Ordinal);
         Assert.Contains("ct mark 0x4d000000/8 ct status dnat masquerade", listed, StringComparison.Ordinal);
 
         var ip = (await ns.ExecAsync("nft", "list", "table", "ip", "multivip")).ThrowIfFailed();
@@ -188,8 +187,52 @@ public sealed class NftRulesetTests
         // Removing one listener leaves the other whole; replacing the table again starts from scratch.
         (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: NftRuleset.Remove(Single(), Options))).ThrowIfFailed();
         listed = (await ns.ExecAsync("nft", "list", "table", "inet", "multivip")).ThrowIfFailed();
-        Assert.DoesNotContain("lb-7", listed, StringComparison.Ordinal);
+        Assert.DoesNotContain("acl-7", listed, StringComparison.Ordinal);
+        Assert.DoesNotContain("198.51.100.10", listed, StringComparison.Ordinal);
         Assert.Contains("198.51.100.11 . udp . 53 : goto lb-8", listed, StringComparison.Ordinal);
         (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: text)).ThrowIfFailed();
+    }
+
+    /// <summary>
+    /// What makes a change cheap: nft fills its cache with every chain, set and object before it
+    /// evaluates an element or rule, so plain listeners must add none. 200 single endpoints (and one
+    /// removed, one changed) leave the chains, sets and named objects the empty table has.
+    /// </summary>
+    [Fact]
+    public async Task Single_endpoints_add_elements_only_no_chain_set_or_object()
+    {
+        await using var namespaces = await NetworkNamespaces.CreateAsync();
+        var ns = await namespaces.AddAsync("nf-flat");
+        (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: NftRuleset.Replace(Options, [Flat(1)]))).ThrowIfFailed();
+        var empty = await ShapeAsync(ns);
+        var listeners = Enumerable.Range(2, 200).Select(Flat).ToList();
+        (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: NftRuleset.Replace(Options, [Flat(1), .. listeners]))).ThrowIfFailed();
+        Assert.Equal(empty, await ShapeAsync(ns));
+        var changed = listeners[0] with { Id = 500, Backends = [new KernelBackend(900, listeners[0].Backends[0].Spec)], Route = new KernelRoute(900, null, Reject: true) };
+        (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput:
+            NftRuleset.Remove(listeners[1], Options) + NftRuleset.Remove(listeners[0], Options) + NftRuleset.Add(changed, Options))).ThrowIfFailed();
+        Assert.Equal(empty, await ShapeAsync(ns));
+        var listed = (await ns.ExecAsync("nft", "list", "table", "inet", "multivip")).ThrowIfFailed();
+        Assert.Contains("elements = { 198.51.100.2 . tcp . 80 }", listed, StringComparison.Ordinal); // rejecting-ip
+        Assert.DoesNotContain("198.51.100.3 ", listed, StringComparison.Ordinal);
+    }
+
+    private static KernelListener Flat(int n)
+    {
+        var address = new IPAddress([198, 51, (byte)(100 + (n / 250)), (byte)(n % 250)]);
+        var backend = new BackendSpec("vm1", "web", new IPEndPoint(IPAddress.Parse("192.0.2.11"), 8000 + n));
+        return new KernelListener(
+            n,
+            new ListenerSpec { Key = new ListenerKey(address, TransportProtocol.Tcp, 80), ServiceName = "svc", VirtualIpName = "Vip1", Backends = [backend], IdleTimeout = TimeSpan.FromMinutes(4) },
+            [new KernelBackend(n, backend)],
+            new KernelRoute(n, null, Reject: false));
+    }
+
+    /// <summary>How many chains, sets and named objects MultiVip's tables hold.</summary>
+    private static async Task<string> ShapeAsync(NetworkNamespace ns)
+    {
+        var ruleset = (await ns.ExecAsync("nft", "-t", "list", "ruleset")).ThrowIfFailed();
+        var count = (string pattern) => Regex.Count(ruleset, pattern, RegexOptions.Multiline);
+        return $"chains {count(@"^\s+chain ")}, sets {count(@"^\s+(set|map) ")}, counters {count(@"^\s+counter [\w-]+ \{")}, timeouts {count(@"^\s+ct timeout ")}";
     }
 }

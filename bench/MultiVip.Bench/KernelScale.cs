@@ -1,0 +1,305 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using MultiVip.DataPlane;
+using MultiVip.DataPlane.Contract;
+using MultiVip.DataPlane.Nftables;
+using MultiVip.Model.Services;
+
+namespace MultiVip.Bench;
+
+/// <summary>
+/// bench/kernel-scale: the nftables plane's update cost at scale. Inside a network namespace of its
+/// own (the script makes it; every rule and probe stays there) the real <see cref="NftablesDataPlane"/>
+/// renders N listeners (default 10,000: 100 load-balanced sets of two probed members, the rest single
+/// endpoints), then applies single-endpoint changes through ApplyAsync (an endpoint added to a
+/// listener, removed again, a listener removed, added back) and lets 2 × M set members leave and
+/// rejoin rotation through their real TCP probes (M probe ports closed, then opened again). Reports
+/// p50/p99/max per kind and overall and the initial commit. No bound is asserted: figures only.
+/// </summary>
+internal static class KernelScale
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var listenerCount = IntArg(args, "--listeners", 10_000);
+        var changeCount = IntArg(args, "--changes", 160);
+        var rotations = IntArg(args, "--rotations", 50);
+        var setCount = Math.Max(rotations, Math.Min(100, listenerCount / 10));
+        var output = Arg(args, "--out");
+        var docs = Arg(args, "--docs");
+
+        // Probe targets: two listening sockets per set, on this namespace's loopback.
+        var probes = new List<Socket[]>();
+        for (var i = 0; i < setCount; i++)
+        {
+            probes.Add([Listen(), Listen()]);
+        }
+
+        var specs = new List<ListenerSpec>(listenerCount);
+        for (var i = 0; i < listenerCount; i++)
+        {
+            specs.Add(i < setCount ? SetListener(i, probes[i]) : Single(i));
+        }
+
+        await using var plane = new NftablesDataPlane(
+            new NftablesOptions(),
+            new DataPlaneHost(new DataPlaneOptions(), NullLoggerFactory.Instance, TimeProvider.System),
+            NullLoggerFactory.Instance,
+            TimeProvider.System);
+        var generation = 1L;
+        var started = Stopwatch.GetTimestamp();
+        var first = await plane.ApplyAsync(new DesiredState(generation, [.. specs]), CancellationToken.None);
+        var initial = Stopwatch.GetElapsedTime(started);
+        Check(first);
+        Console.WriteLine($"kernel-scale: {listenerCount} listeners ({setCount} sets of 2, {listenerCount - setCount} single endpoints) committed in {initial.TotalSeconds:F2} s");
+
+        // Wait until every probed member is in rotation, so only the toggles below move routes.
+        await WaitAsync(() => plane.GetHealth().Count(h => h.LastProbeAt is not null && h.State == HealthState.Healthy) >= 2 * setCount, "the set members never all came into rotation");
+
+        var applied = new Dictionary<string, List<double>> { ["endpoint added"] = [], ["endpoint removed"] = [], ["listener removed"] = [], ["listener added"] = [] };
+        for (var k = 0; k < changeCount; k++)
+        {
+            var index = setCount + (k / 4 % (listenerCount - setCount));
+            var (kind, spec) = (k % 4) switch
+            {
+                0 => ("endpoint added", Single(index) with { Backends = [.. Single(index).Backends, new BackendSpec("vm2", "web", new IPEndPoint(IPAddress.Parse("192.0.2.200"), 8080))] }),
+                1 => ("endpoint removed", Single(index)),
+                2 => ("listener removed", (ListenerSpec?)null),
+                _ => ("listener added", Single(index)),
+            };
+            if (spec is null)
+            {
+                specs[index] = null!;
+            }
+            else
+            {
+                specs[index] = spec;
+            }
+
+            generation++;
+            started = Stopwatch.GetTimestamp();
+            var result = await plane.ApplyAsync(new DesiredState(generation, [.. specs.Where(s => s is not null)]), CancellationToken.None);
+            applied[kind].Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            Check(result);
+        }
+
+        // Members leaving and rejoining rotation through their probes: each is one route commit.
+        var routed = new ConcurrentQueue<double>();
+        plane.RouteCommitted += (_, took) => routed.Enqueue(took.TotalMilliseconds);
+        var leaving = new List<double>();
+        var rejoining = new List<double>();
+        var ports = new List<int>();
+        for (var i = 0; i < rotations; i++)
+        {
+            ports.Add(((IPEndPoint)probes[i][1].LocalEndPoint!).Port);
+            probes[i][1].Dispose();
+        }
+
+        await WaitAsync(() => routed.Count >= rotations, "members never left rotation");
+        while (routed.TryDequeue(out var ms))
+        {
+            leaving.Add(ms);
+        }
+
+        for (var i = 0; i < rotations; i++)
+        {
+            probes[i][1] = Listen(ports[i]);
+        }
+
+        await WaitAsync(() => routed.Count >= rotations, "members never rejoined rotation");
+        while (routed.TryDequeue(out var ms))
+        {
+            rejoining.Add(ms);
+        }
+
+        var all = applied.Values.SelectMany(v => v).Concat(leaving).Concat(rejoining).ToList();
+        var report = new StringBuilder();
+        report.AppendLine(CultureInfo.InvariantCulture, $"nftables plane, {listenerCount} listeners ({setCount} load-balanced sets of 2 probed members, {listenerCount - setCount} single endpoints), nft {NftVersion()}, kernel {Environment.OSVersion.Version}, {Environment.ProcessorCount} cores, load average {LoadAverage()}:");
+        report.AppendLine();
+        report.AppendLine("| change | count | p50 ms | p99 ms | max ms |");
+        report.AppendLine("|---|---:|---:|---:|---:|");
+        report.AppendLine(CultureInfo.InvariantCulture, $"| initial commit of all listeners | 1 | {initial.TotalMilliseconds:F0} | | |");
+        foreach (var (kind, values) in applied)
+        {
+            report.AppendLine(Row($"{kind} (ApplyAsync)", values));
+        }
+
+        report.AppendLine(Row("member left rotation (probe; route commit)", leaving));
+        report.AppendLine(Row("member rejoined rotation (probe; route commit)", rejoining));
+        report.AppendLine(Row("**all single-endpoint changes**", all));
+        Console.WriteLine();
+        Console.Write(report);
+        if (output is not null)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+            await File.WriteAllTextAsync(output, report.ToString(), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+            Console.WriteLine($"Wrote {output}");
+        }
+
+        if (docs is not null)
+        {
+            await WriteBlockAsync(docs, report.ToString());
+            Console.WriteLine($"Updated the kernel-scale block of {docs}");
+        }
+
+        foreach (var pair in probes)
+        {
+            foreach (var socket in pair)
+            {
+                socket.Dispose();
+            }
+        }
+
+        return 0;
+    }
+
+    private const string BlockBegin = "<!-- kernel-scale: begin (written by bench/kernel-scale; bench/run keeps it) -->";
+
+    private const string BlockEnd = "<!-- kernel-scale: end -->";
+
+    /// <summary>bench/run regenerates docs/benchmarks.md: the kernel-scale block of the file it replaces goes on at the end.</summary>
+    public static string KeepBlock(string path, string report)
+    {
+        var previous = File.Exists(path) ? File.ReadAllText(path) : "";
+        var begin = previous.IndexOf(BlockBegin, StringComparison.Ordinal);
+        var end = previous.IndexOf(BlockEnd, StringComparison.Ordinal);
+        return begin >= 0 && end > begin ? report.TrimEnd() + "\n\n" + previous[begin..(end + BlockEnd.Length)] + "\n" : report;
+    }
+
+    private static async Task WriteBlockAsync(string path, string table)
+    {
+        var text = File.Exists(path) ? await File.ReadAllTextAsync(path) : "";
+        var block = $"{BlockBegin}\n## Kernel plane: update cost at scale\n\n{table.TrimEnd()}\n\n"
+            + "Measured by `bench/kernel-scale` (in a namespace of its own; what each row is: docs/kernel-plane.md, \"Update cost at scale\").\n"
+            + BlockEnd;
+        var begin = text.IndexOf(BlockBegin, StringComparison.Ordinal);
+        var end = text.IndexOf(BlockEnd, StringComparison.Ordinal);
+        text = begin >= 0 && end > begin
+            ? text[..begin] + block + text[(end + BlockEnd.Length)..]
+            : text.TrimEnd() + "\n\n" + block + "\n";
+        await File.WriteAllTextAsync(path, text, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+    }
+
+    private static ListenerSpec Single(int i) => new()
+    {
+        Key = new ListenerKey(Vip(i), TransportProtocol.Tcp, 80),
+        ServiceName = "svc" + i.ToString(CultureInfo.InvariantCulture),
+        VirtualIpName = "Vip1",
+        Backends = [new BackendSpec("vm1", "web", new IPEndPoint(IPAddress.Parse("192.0.2.11"), 8080))],
+    };
+
+    private static ListenerSpec SetListener(int i, Socket[] probes) => new()
+    {
+        Key = new ListenerKey(Vip(i), TransportProtocol.Tcp, 80),
+        ServiceName = "svc" + i.ToString(CultureInfo.InvariantCulture),
+        VirtualIpName = "Vip1",
+        LoadBalancedSetName = "web",
+        Probe = new LoadBalancerProbe { Protocol = ProbeProtocol.Tcp, Port = 8080, IntervalInSeconds = LoadBalancerProbe.MinimumIntervalInSeconds, TimeoutInSeconds = LoadBalancerProbe.MinimumTimeoutInSeconds },
+        Backends =
+        [
+            new BackendSpec("vm1", "web", new IPEndPoint(IPAddress.Parse("192.0.2.11"), 8080)) { ProbeTarget = (IPEndPoint)probes[0].LocalEndPoint! },
+            new BackendSpec("vm2", "web", new IPEndPoint(IPAddress.Parse("192.0.2.12"), 8080)) { ProbeTarget = (IPEndPoint)probes[1].LocalEndPoint! },
+        ],
+    };
+
+    /// <summary>198.18.0.0/15 (benchmarking range), one VIP per listener.</summary>
+    private static IPAddress Vip(int i) => new([198, (byte)(18 + (i >> 16)), (byte)(i >> 8), (byte)i]);
+
+    private static Socket Listen(int port = 0)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+        socket.Listen(512);
+
+        // Probes connect and close; accepting keeps the backlog from filling (a full one fails probes).
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    (await socket.AcceptAsync()).Dispose();
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+        });
+        return socket;
+    }
+
+    private static void Check(ApplyResult result)
+    {
+        if (result.Faults.Count > 0)
+        {
+            throw new InvalidOperationException($"kernel-scale: {result.Faults.Count} faults, first: {result.Faults[0].Message}");
+        }
+    }
+
+    private static async Task WaitAsync(Func<bool> condition, string failure)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * 180);
+        while (!condition())
+        {
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new TimeoutException("kernel-scale: " + failure);
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    private static string Row(string label, List<double> values)
+    {
+        if (values.Count == 0)
+        {
+            return $"| {label} | 0 | | | |";
+        }
+
+        var sorted = values.Order().ToArray();
+        var at = (double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+        return string.Create(CultureInfo.InvariantCulture, $"| {label} | {sorted.Length} | {at(0.5):F1} | {at(0.99):F1} | {sorted[^1]:F1} |");
+    }
+
+    private static string NftVersion()
+    {
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo("nft", "--version") { RedirectStandardOutput = true })!;
+            var text = process.StandardOutput.ReadToEnd().Trim();
+            process.WaitForExit();
+            return text.Split(' ').ElementAtOrDefault(1) ?? text;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "?";
+        }
+    }
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        }
+        catch (IOException)
+        {
+            return "?";
+        }
+    }
+
+    private static int IntArg(string[] args, string name, int fallback) =>
+        Arg(args, name) is { } value ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+
+    private static string? Arg(string[] args, string name)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+    }
+}
