@@ -15,8 +15,24 @@ public sealed class ChromiumFixture : IAsyncLifetime
 
     public IBrowser Browser { get; private set; } = null!;
 
+    /// <summary>
+    /// Every wait in these tests is for an event (a navigation, a selector); the bound only decides how
+    /// long a real failure takes to report. Playwright's 30 s ran out on a CI machine at load 60.
+    /// </summary>
+    public static readonly float WaitBoundMs = 120_000;
+
+    /// <summary>A browser context whose waits use <see cref="WaitBoundMs"/>.</summary>
+    public async Task<IBrowserContext> NewContextAsync(BrowserNewContextOptions? options = null)
+    {
+        var context = await Browser.NewContextAsync(options);
+        context.SetDefaultTimeout(WaitBoundMs);
+        context.SetDefaultNavigationTimeout(WaitBoundMs);
+        return context;
+    }
+
     public async Task InitializeAsync()
     {
+        Assertions.SetDefaultExpectTimeout(WaitBoundMs);
         Assert.True(File.Exists(ExecutablePath), $"Chromium not found at {ExecutablePath}: run ./test.sh as root (it apt-installs chromium) or `apt-get install chromium`.");
         Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
         _playwright = await Playwright.CreateAsync();

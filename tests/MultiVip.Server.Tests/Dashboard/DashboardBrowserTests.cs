@@ -25,7 +25,7 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium, ITestOutputH
 
     private async Task<IPage> SignedInPageAsync(ServerFixture f)
     {
-        var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1366, Height = 900 } });
+        var context = await chromium.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1366, Height = 900 } });
         var page = await context.NewPageAsync();
         await page.GotoAsync(f.Server.Api.ToString());
         await page.FillAsync("#token", f.Server.Token);
@@ -38,7 +38,7 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium, ITestOutputH
     public async Task Sign_in_refuses_a_wrong_token_and_lets_the_right_one_in()
     {
         await using var f = await SeedAsync(VmAddresses().Vm1, VmAddresses().Vm2);
-        var context = await chromium.Browser.NewContextAsync();
+        var context = await chromium.NewContextAsync();
         var page = await context.NewPageAsync();
 
         // Not signed in: every dashboard page leads to the sign-in form.
@@ -141,7 +141,7 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium, ITestOutputH
         var page = await SignedInPageAsync(f);
         await page.GotoAsync(f.Server.Api + "ui/services/myService");
         var member2 = page.Locator("tr[data-backend='myVM2/myLBEndpoint']");
-        await Assertions.Expect(member2).ToHaveAttributeAsync("data-state", "Healthy", new() { Timeout = 10_000 });
+        await Assertions.Expect(member2).ToHaveAttributeAsync("data-state", "Healthy");
 
         // Traffic shows up in the live table.
         var vip2 = (await f.GetAsync<List<Model.Services.VirtualIp>>(ApiRoutes.VirtualIps("myService"))).Single(v => v.Name == "Vip2").Address!;
@@ -153,7 +153,7 @@ public sealed class DashboardBrowserTests(ChromiumFixture chromium, ITestOutputH
         await lb2.DisposeAsync();
 
         // The page refreshes itself (no reload): the member goes red within two probe intervals.
-        await Assertions.Expect(member2).ToHaveAttributeAsync("data-state", "Unhealthy", new() { Timeout = 25_000 });
+        await Assertions.Expect(member2).ToHaveAttributeAsync("data-state", "Unhealthy");
         await Assertions.Expect(member2.Locator(".badge.bad")).ToHaveTextAsync("Unhealthy");
         await Assertions.Expect(page.Locator("tr[data-backend='myVM1/myLBEndpoint']")).ToHaveAttributeAsync("data-state", "Healthy");
 

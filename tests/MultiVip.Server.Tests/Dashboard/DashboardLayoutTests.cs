@@ -28,7 +28,7 @@ public sealed class DashboardLayoutTests(ChromiumFixture chromium) : IClassFixtu
         await f.SendAsync(HttpMethod.Post, ApiRoutes.ReservedIps, new CreateReservedIpRequest { Name = "usedReservedIP" });
         await f.SendAsync(HttpMethod.Put, ApiRoutes.ReservedIpAssociation("usedReservedIP"), new AssociateReservedIpRequest { ServiceName = "myService", VirtualIpName = "Vip2" });
 
-        var signIn = await (await chromium.Browser.NewContextAsync(new() { ViewportSize = new() { Width = width, Height = 900 } })).NewPageAsync();
+        var signIn = await (await chromium.NewContextAsync(new() { ViewportSize = new() { Width = width, Height = 900 } })).NewPageAsync();
         await signIn.GotoAsync(f.Server.Api + "signin");
         await DashboardSession.AssertFitsAsync(signIn, $"sign-in at {width} px");
         await signIn.Context.CloseAsync();
@@ -40,7 +40,7 @@ public sealed class DashboardLayoutTests(ChromiumFixture chromium) : IClassFixtu
             if (path.Contains("services", StringComparison.Ordinal))
             {
                 // The charts draw after their first fetch: check the page with them in it.
-                await Assertions.Expect(page.Locator("#chart-vip-bytes canvas")).ToHaveCountAsync(1, new() { Timeout = 15_000 });
+                await Assertions.Expect(page.Locator("#chart-vip-bytes canvas")).ToHaveCountAsync(1);
             }
 
             await DashboardSession.AssertFitsAsync(page, $"{what} at {width} px");

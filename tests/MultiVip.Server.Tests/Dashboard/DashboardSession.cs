@@ -49,7 +49,7 @@ internal static class DashboardSession
 
     public static async Task<IPage> SignedInPageAsync(ChromiumFixture chromium, ServerFixture f, int width = Laptop)
     {
-        var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = 900 } });
+        var context = await chromium.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = 900 } });
         var page = await context.NewPageAsync();
         await page.GotoAsync(f.Server.Api.ToString());
         await page.FillAsync("#token", f.Server.Token);

@@ -108,7 +108,7 @@ public sealed class DashboardTrafficTests(ChromiumFixture chromium, ITestOutputH
             await Assertions.Expect(page.Locator(chart + " canvas")).ToHaveCountAsync(1);
         }
 
-        await Assertions.Expect(page.Locator("#chart-vip-bytes")).Not.ToHaveAttributeAsync("data-max", "0", new() { Timeout = 15_000 });
+        await Assertions.Expect(page.Locator("#chart-vip-bytes")).Not.ToHaveAttributeAsync("data-max", "0");
 
         // The chart library is the vendored one, served by the server itself: nothing from elsewhere.
         lock (requested)
@@ -140,7 +140,7 @@ public sealed class DashboardTrafficTests(ChromiumFixture chromium, ITestOutputH
 
         var path = ChromiumFixture.ArtifactPath("dashboard-charts.png");
         await page.GotoAsync(f.Server.Api + "ui/services/myService");
-        await Assertions.Expect(page.Locator("#chart-vip-connections")).Not.ToHaveAttributeAsync("data-max", "0", new() { Timeout = 15_000 });
+        await Assertions.Expect(page.Locator("#chart-vip-connections")).Not.ToHaveAttributeAsync("data-max", "0");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
         output.WriteLine($"Dashboard charts screenshot: {path}");
         await page.Context.CloseAsync();
@@ -160,9 +160,9 @@ public sealed class DashboardTrafficTests(ChromiumFixture chromium, ITestOutputH
         // Server-rendered times (operations, probes, usage, VIP held since) and the ones the
         // browser adds (live refresh, charts status, chart legend) all have the one format.
         await page.GotoAsync(f.Server.Api + "ui/services/myService");
-        await Assertions.Expect(page.Locator("#live-status")).ToContainTextAsync("updated", new() { Timeout = 10_000 });
-        await Assertions.Expect(page.Locator("tr[data-backend='myVM1/myLBEndpoint'] time")).ToHaveCountAsync(1, new() { Timeout = 15_000 });
-        await Assertions.Expect(page.Locator("#charts-status")).ToContainTextAsync("updated", new() { Timeout = 15_000 });
+        await Assertions.Expect(page.Locator("#live-status")).ToContainTextAsync("updated");
+        await Assertions.Expect(page.Locator("tr[data-backend='myVM1/myLBEndpoint'] time")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator("#charts-status")).ToContainTextAsync("updated");
         foreach (var path in new[] { "ui/services/myService", "", "ui/reserved-ips" })
         {
             if (path != "ui/services/myService")

@@ -27,7 +27,7 @@ public sealed class NodesDashboardTests(ChromiumFixture chromium) : IClassFixtur
             Version = "0.9.0",
         }, default);
 
-        var context = await chromium.Browser.NewContextAsync();
+        var context = await chromium.NewContextAsync();
         var page = await context.NewPageAsync();
         await page.GotoAsync(f.Server.Api.ToString());
         await page.FillAsync("#token", f.Server.Token);
