@@ -11,8 +11,13 @@ namespace MultiVip.Control.State;
 /// (<see cref="WriteAsync"/>); this class reads them and writes what is not part of a change, on
 /// connections of its own (SQLite's busy timeout queues them behind the state writer).
 /// </summary>
-public sealed class SqliteUsageStore(string connectionString) : IUsageStore
+public sealed class SqliteUsageStore(SqliteConnections connections) : IUsageStore
 {
+    public SqliteUsageStore(string connectionString)
+        : this(new SqliteConnections(connectionString))
+    {
+    }
+
     private const string VipMeter = "vip";
     private const string ReservedMeter = "reserved";
 
@@ -151,23 +156,8 @@ public sealed class SqliteUsageStore(string connectionString) : IUsageStore
 
     // BeginTransaction is not deferred (BEGIN IMMEDIATE): the write lock is taken up front, so two
     // writers wait for each other instead of failing to upgrade a read lock.
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(connectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken);
-            await using var pragma = connection.CreateCommand();
-            pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;";
-            await pragma.ExecuteNonQueryAsync(cancellationToken);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) =>
+        connections.OpenAsync("PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;", cancellationToken);
 
     private static async Task<IReadOnlyList<RecordedInterval>> ReadIntervalsAsync(SqliteCommand cmd, CancellationToken cancellationToken)
     {
