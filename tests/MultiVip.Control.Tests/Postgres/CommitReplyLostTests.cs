@@ -24,16 +24,7 @@ public sealed class CommitReplyLostTests(PostgresFixture fixture)
     public async Task A_commit_whose_reply_is_lost_is_read_back_as_made_and_its_operation_succeeds()
     {
         await using var node = await Node.StartAsync(fixture);
-        var once = 0;
-        node.Store.CommitHook = async (point, backend) =>
-        {
-            if (point == PostgresStateStore.CommitPoint.AfterCommit && Interlocked.Exchange(ref once, 1) == 0)
-            {
-                // COMMIT was made; the connection dies before the node hears of it.
-                await node.TerminateAsync(backend);
-                throw new NpgsqlException("Exception while reading from stream (the test lost the COMMIT reply)", new IOException("reply lost"));
-            }
-        };
+        node.LoseTheFirstCommitReply();
 
         var created = await node.Control.CreateServiceAsync(new CreateServiceRequest { Name = "web" }, Caller, default);
 
@@ -70,15 +61,7 @@ public sealed class CommitReplyLostTests(PostgresFixture fixture)
         node.Store.ReadBackHook = () => Volatile.Read(ref unreachable) == 1
             ? Task.FromException(new NpgsqlException("Failed to connect (the test keeps the database away)", new IOException("refused")))
             : Task.CompletedTask;
-        var once = 0;
-        node.Store.CommitHook = async (point, backend) =>
-        {
-            if (point == PostgresStateStore.CommitPoint.AfterCommit && Interlocked.Exchange(ref once, 1) == 0)
-            {
-                await node.TerminateAsync(backend);
-                throw new NpgsqlException("Exception while reading from stream (the test lost the COMMIT reply)", new IOException("reply lost"));
-            }
-        };
+        node.LoseTheFirstCommitReply();
 
         var refused = await Assert.ThrowsAsync<MultiVipException>(() => node.Control.CreateServiceAsync(new CreateServiceRequest { Name = "web" }, Caller, default));
         Assert.Equal(ErrorCode.ServiceUnavailable, refused.Code);
@@ -121,6 +104,20 @@ public sealed class CommitReplyLostTests(PostgresFixture fixture)
             var dataPlane = new RecordingDataPlane();
             var control = await ControlPlane.StartAsync(store, new ControlPlaneOptions { Pool = AddressPool.Parse(["127.126.1.0/24"]) }, dataPlane, TimeProvider.System, NullLoggerFactory.Instance, default);
             return new Node(connectionString, store, dataPlane, control);
+        }
+
+        /// <summary>The first COMMIT is made, then its connection dies before the node hears of it.</summary>
+        public void LoseTheFirstCommitReply()
+        {
+            var once = 0;
+            Store.CommitHook = async (point, backend) =>
+            {
+                if (point == PostgresStateStore.CommitPoint.AfterCommit && Interlocked.Exchange(ref once, 1) == 0)
+                {
+                    await TerminateAsync(backend);
+                    throw new NpgsqlException("Exception while reading from stream (the test lost the COMMIT reply)", new IOException("reply lost"));
+                }
+            };
         }
 
         /// <summary>Ends the backend from another connection and waits until it has exited.</summary>
