@@ -238,6 +238,16 @@ public sealed partial class ControlPlane : IAsyncDisposable
                 Reject(rejected);
                 return;
             }
+            catch (CommitInDoubtException doubt)
+            {
+                // The callers hear that it may have been made; the operations are settled once the
+                // store can tell (CatchUpAsync), so none stays InProgress with no one tracking it.
+                Log.CommitFailed(_logger, accepted.Count, doubt);
+                _inDoubt.Add((doubt, [.. accepted.Select((a, i) => a with { Operation = a.Operation with { Generation = doubt.Receipt.First + i } })]));
+                Fail(accepted, new MultiVipException(ErrorCode.ServiceUnavailable, doubt.Message, doubt));
+                Reject(rejected);
+                return;
+            }
             catch (Exception ex)
             {
                 Log.CommitFailed(_logger, accepted.Count, ex);
@@ -336,6 +346,7 @@ public sealed partial class ControlPlane : IAsyncDisposable
     /// </summary>
     private async Task<Exception?> CatchUpAsync()
     {
+        await SettleInDoubtAsync();
         var world = _world;
         try
         {
@@ -363,6 +374,59 @@ public sealed partial class ControlPlane : IAsyncDisposable
             return ex;
         }
     }
+
+    /// <summary>
+    /// Asks the store about commits whose outcome it could not tell: a made one's operations are
+    /// tracked from now on (the catch-up that follows reads the change, the data planes apply it and
+    /// the operations complete as any other); a commit that was not made leaves nothing to settle.
+    /// The caller holds <see cref="_worldGate"/>.
+    /// </summary>
+    private async Task SettleInDoubtAsync()
+    {
+        for (var i = _inDoubt.Count - 1; i >= 0; i--)
+        {
+            var (doubt, accepted) = _inDoubt[i];
+            bool? made;
+            try
+            {
+                made = await doubt.ResolveAsync(CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                made = null;
+            }
+
+            if (made is null)
+            {
+                continue;
+            }
+
+            _inDoubt.RemoveAt(i);
+            if (made is true)
+            {
+                foreach (var a in accepted)
+                {
+                    _tracker.Register(a.Operation, a.Services);
+                }
+
+                // A catch-up while the outcome was unknown may have read the change already and
+                // the data plane applied it: then no later apply would complete these.
+                try
+                {
+                    await CompleteFromNodesAsync(CancellationToken.None);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // Still pending: the next apply or node record completes them.
+                }
+            }
+
+            Log.InDoubtSettled(_logger, accepted.Count, doubt.Receipt.First, doubt.Receipt.Last, made is true ? "made" : "not made");
+        }
+    }
+
+    // Commits whose outcome the store could not tell yet, with their operations (under _worldGate).
+    private readonly List<(CommitInDoubtException Doubt, List<Accepted> Accepted)> _inDoubt = [];
 
     // Set while catch-up reads fail (under _worldGate); cleared by the next one that works.
     private bool _catchUpFailing;
@@ -456,6 +520,9 @@ public sealed partial class ControlPlane : IAsyncDisposable
 
         [LoggerMessage(EventId = 5000, EventName = "CaughtUp", Level = LogLevel.Debug, Message = "Caught up with the state store from generation {From} to {To}: {Upserted} aggregate(s) written and {Deleted} deleted by other writers")]
         public static partial void CaughtUp(ILogger logger, long from, long to, int upserted, int deleted);
+
+        [LoggerMessage(EventId = 5921, EventName = "CommitInDoubtSettled", Level = LogLevel.Warning, Message = "A commit of {Count} change(s) (generations {First}-{Last}) whose reply was lost with the database connection was {Outcome}; its operations are settled accordingly")]
+        public static partial void InDoubtSettled(ILogger logger, int count, long first, long last, string outcome);
 
         [LoggerMessage(EventId = 5001, EventName = "CatchUpFailed", Level = LogLevel.Warning, Message = "Reading what other writers committed after generation {Generation} failed ({Reason}); the state stays as it is and is read again every second until it works")]
         public static partial void CatchUpFailed(ILogger logger, long generation, string reason);

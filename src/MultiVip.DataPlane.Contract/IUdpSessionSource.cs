@@ -41,4 +41,13 @@ public sealed record UdpSessionCount(ListenerKey Key, string ServiceName, string
 
     /// <summary>Datagrams that could not be sent to the backend (refused, or the session was just closed).</summary>
     public long SendFailures { get; init; }
+
+    /// <summary>Datagrams of a new client dropped because the data plane's session total (--max-udp-sessions) was full and no session could be evicted.</summary>
+    public long SessionsRefused { get; init; }
+
+    /// <summary>Payload bytes forwarded from clients to backends.</summary>
+    public long BytesIn { get; init; }
+
+    /// <summary>Payload bytes of backend replies sent back to clients.</summary>
+    public long BytesOut { get; init; }
 }

@@ -57,6 +57,9 @@ public sealed record ListenerTraffic
     /// </summary>
     public long DrainReset { get; init; }
 
+    /// <summary>accept(2) calls on the listening socket that failed (out of descriptors, mostly; the listener backs off and goes on).</summary>
+    public long AcceptFailures { get; init; }
+
     public required IReadOnlyList<BackendTraffic> Backends { get; init; }
 }
 

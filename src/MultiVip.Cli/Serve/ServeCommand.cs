@@ -123,12 +123,16 @@ internal static class ServeCommand
         };
         var accessLogMaxSize = IntOption("--access-log-max-size", "Bytes at which the access log is rotated (PATH to PATH.1, and so on).", (int)ServerOptions.DefaultAccessLogMaxBytes, 1024, "bytes");
         var accessLogFiles = IntOption("--access-log-files", "Rotated access log files kept besides the current one; the oldest is deleted.", defaults.AccessLogFiles, 1);
+        var tokenFile = new Option<string?>("--token-file")
+        {
+            Description = "Read the API token from this file (one line, at least 16 characters) instead of the data dir's generated one; give every node sharing a --store the same file and one token works with all of them. It is also written to the data dir's token file for local clients.",
+        };
         var demo = new Option<bool>("--demo") { Description = "Create the seed's myService with built-in demo backends on 127.0.0.11 and 127.0.0.12, and print commands that send traffic through three VIPs." };
 
         var serve = new Command("serve", "Run the MultiVip server (REST API and dashboard on --api, DNS, data plane) with its state in --data-dir, until Ctrl+C or SIGTERM.")
         {
             pools, vipInterface, store, dataPlane, kernelSnat, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, socketEngine, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
-            authFailureLimit, sessionLifetime, allowedHosts, noTakeover, nodeName, nodeDownAfter, accessLog, accessLogMaxSize, accessLogFiles,
+            authFailureLimit, sessionLifetime, allowedHosts, noTakeover, nodeName, nodeDownAfter, accessLog, accessLogMaxSize, accessLogFiles, tokenFile,
         };
         foreach (var option in failover.All)
         {
@@ -143,8 +147,15 @@ internal static class ServeCommand
                 return cli.Fail($"{LogLevelNames.EnvironmentVariable}='{level}' is not a log level: use one of {LogLevelNames.Accepted}.", ExitCodes.UsageError);
             }
 
+            string? token = null;
+            if (parse.GetValue(tokenFile) is { } tokenPath && ReadTokenFile(tokenPath, out token) is { } tokenProblem)
+            {
+                return cli.Fail(tokenProblem, ExitCodes.UsageError);
+            }
+
             var options = new ServerOptions
             {
+                Token = token,
                 DataDir = DemoDataDirectory.Choose(parse.GetValue(cli.Global.DataDir), parse.GetValue(demo), defaults.DataDir),
                 Api = parse.GetValue(cli.Global.Api) ?? defaults.Api,
                 VipPools = parse.GetValue(pools) is { Length: > 0 } given ? given : defaults.VipPools,
@@ -201,6 +212,33 @@ internal static class ServeCommand
 
         // --config FILE and MULTIVIP_<NAME> for every option above (and any added later); --print-config.
         return ServeConfiguration.Attach(cli, serve);
+    }
+
+    /// <summary>
+    /// The token of --token-file, or why it cannot be used (then nothing starts): one line of at
+    /// least 16 characters, as the data dir's own token file holds.
+    /// </summary>
+    internal static string? ReadTokenFile(string path, out string? token)
+    {
+        token = null;
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return $"--token-file {path} cannot be read ({ex.Message.TrimEnd('.')}): give a file the server's user can read, holding the API token on one line.";
+        }
+
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (lines.Length != 1 || lines[0].Length < 16 || lines[0].Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        {
+            return $"--token-file {path} must hold the API token on one line: at least 16 characters, no spaces (for example `openssl rand -base64 32 > {path}`).";
+        }
+
+        token = lines[0];
+        return null;
     }
 
     private static async Task<int> RunAsync(CliContext cli, ServerOptions options, bool demo, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using MultiVip.Control.State;
 
 namespace MultiVip.Control.Nodes;
 
@@ -10,8 +11,13 @@ namespace MultiVip.Control.Nodes;
 /// rewritten every second and means nothing after a crash, so it is written without the fsync
 /// the state needs (synchronous=NORMAL in WAL mode).
 /// </summary>
-public sealed class SqliteNodeRegistry(string connectionString) : INodeRegistry
+public sealed class SqliteNodeRegistry(SqliteConnections connections) : INodeRegistry
 {
+    public SqliteNodeRegistry(string connectionString)
+        : this(new SqliteConnections(connectionString))
+    {
+    }
+
     public async Task HeartbeatAsync(NodeRecord node, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
@@ -51,21 +57,6 @@ public sealed class SqliteNodeRegistry(string connectionString) : INodeRegistry
         return nodes;
     }
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(connectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken);
-            await using var pragma = connection.CreateCommand();
-            pragma.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
-            await pragma.ExecuteNonQueryAsync(cancellationToken);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) =>
+        connections.OpenAsync("PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;", cancellationToken);
 }

@@ -109,3 +109,17 @@ public sealed record StoredChanges(
 
 /// <summary>Another writer changed an aggregate between our read and our commit.</summary>
 public sealed class StateConflictException(string message) : Exception(message);
+
+/// <summary>
+/// The connection to the database broke while COMMIT was on its way, and the store could not find
+/// out since whether the transaction committed. The change may be stored; <see cref="ResolveAsync"/>
+/// asks again (true: it was made, with <see cref="Receipt"/>'s generations; false: it was not; null:
+/// still unknown), so the writer can settle its operations once the database answers.
+/// </summary>
+public sealed class CommitInDoubtException(string message, CommitReceipt receipt, Func<CancellationToken, Task<bool?>> resolve, Exception inner)
+    : Exception(message, inner)
+{
+    public CommitReceipt Receipt { get; } = receipt;
+
+    public Func<CancellationToken, Task<bool?>> ResolveAsync { get; } = resolve;
+}

@@ -152,6 +152,27 @@ public sealed partial class PostgresStateStore : IStateStore, ITransferableStore
 
     public Task WaitForChangesAsync(CancellationToken cancellationToken) => _notified.WaitAsync(cancellationToken);
 
+    /// <summary>
+    /// How long a commit whose COMMIT reply was lost keeps trying to read back whether it committed
+    /// before it gives up and reports the outcome as in doubt (<see cref="CommitInDoubtException"/>).
+    /// </summary>
+    internal TimeSpan ResolveWithin { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Test hook: runs at <see cref="CommitPoint"/>s with the committing connection's backend pid.</summary>
+    internal Func<CommitPoint, int, Task>? CommitHook { get; set; }
+
+    /// <summary>Test hook: runs before each read-back of an ambiguous commit (may throw as an unreachable database would).</summary>
+    internal Func<Task>? ReadBackHook { get; set; }
+
+    internal enum CommitPoint
+    {
+        /// <summary>Everything is written, COMMIT is about to be sent.</summary>
+        BeforeCommit,
+
+        /// <summary>COMMIT was answered; a hook that throws here is a reply lost after the commit.</summary>
+        AfterCommit,
+    }
+
     public async Task<CommitReceipt> CommitAsync(IReadOnlyList<StateChange> changes, CancellationToken cancellationToken)
     {
         var outcome = new CommitOutcome();
@@ -205,9 +226,113 @@ public sealed partial class PostgresStateStore : IStateStore, ITransferableStore
             }
         }
 
+        var backend = connection.ProcessID;
+        if (CommitHook is { } before)
+        {
+            await before(CommitPoint.BeforeCommit, backend);
+        }
+
         outcome.Committing = true;
-        await tx.CommitAsync(cancellationToken);
+        try
+        {
+            await tx.CommitAsync(cancellationToken);
+            if (CommitHook is { } after)
+            {
+                await after(CommitPoint.AfterCommit, backend);
+            }
+        }
+        catch (Exception ex) when (IsUnreachable(ex))
+        {
+            // The connection broke while COMMIT was on its way: the transaction may or may not have
+            // committed. Answering 503 now would leave a committed operation InProgress forever (no
+            // node tracks it) and invite the caller to make the change twice; so find out first.
+            var operationId = changes[0].Operation.OperationId;
+            switch (await CommittedAsync(operationId, backend, cancellationToken))
+            {
+                case true:
+                    Log.CommitReadBack(_logger, operationId, first, last, "made");
+                    return new CommitReceipt(first, last);
+                case false:
+                    // Certainly not made: a plain failure before the commit, which GuardAsync may
+                    // retry on a fresh connection and otherwise words as "the change was not made".
+                    Log.CommitReadBack(_logger, operationId, first, last, "not made");
+                    outcome.Committing = false;
+                    throw;
+                default:
+                    throw new CommitInDoubtException(
+                        Messages.StateDatabaseCommitInDoubt(_location.Endpoint, Detail(ex)),
+                        new CommitReceipt(first, last),
+                        ct => CommittedOnceAsync(operationId, backend, ct),
+                        ex);
+            }
+        }
+
         return new CommitReceipt(first, last);
+    }
+
+    /// <summary>
+    /// Whether the commit whose operation is <paramref name="operationId"/> and whose connection's
+    /// backend was <paramref name="backend"/> was made: true, false, or null when the database could
+    /// not tell within <see cref="ResolveWithin"/>.
+    /// </summary>
+    private async Task<bool?> CommittedAsync(Guid operationId, int backend, CancellationToken cancellationToken)
+    {
+        var deadline = _time.GetUtcNow() + ResolveWithin;
+        while (true)
+        {
+            if (await CommittedOnceAsync(operationId, backend, cancellationToken) is { } known)
+            {
+                return known;
+            }
+
+            if (_time.GetUtcNow() >= deadline)
+            {
+                return null;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(200), _time, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// One look, on a fresh connection: the old backend is ended (it may still be running our
+    /// COMMIT, or be waiting on a socket the network cut) and, once it is gone, the operation's row
+    /// is there exactly when the commit was made: the row is written in the commit's transaction,
+    /// and a transaction that ended before this look is visible to the look's later snapshot.
+    /// Null while the database cannot be asked or the backend has not exited yet.
+    /// </summary>
+    private async Task<bool?> CommittedOnceAsync(Guid operationId, int backend, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (ReadBackHook is { } hook)
+            {
+                await hook();
+            }
+
+            _data.Clear();
+            await using var connection = await _data.OpenConnectionAsync(cancellationToken);
+
+            // The order matters: first make sure the backend is gone (a COMMIT in progress finishes or
+            // not before it exits; pg_terminate_backend is allowed on our own role's sessions), then
+            // look for the row in a new statement, whose snapshot sees whatever that backend committed.
+            await using (var alive = new NpgsqlCommand("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = @pid AND pid <> pg_backend_pid()", connection))
+            {
+                alive.Parameters.AddWithValue("pid", backend);
+                if (await alive.ExecuteScalarAsync(cancellationToken) is not null)
+                {
+                    return null;
+                }
+            }
+
+            await using var look = new NpgsqlCommand("SELECT EXISTS(SELECT 1 FROM operations WHERE id = @id)", connection);
+            look.Parameters.AddWithValue("id", operationId);
+            return (bool)(await look.ExecuteScalarAsync(cancellationToken))!;
+        }
+        catch (Exception ex) when (IsUnreachable(ex))
+        {
+            return null;
+        }
     }
 
     private static void AddChange(NpgsqlBatch batch, List<(NpgsqlBatchCommand, string)> guarded, StateChange change, long generation)
@@ -604,6 +729,9 @@ public sealed partial class PostgresStateStore : IStateStore, ITransferableStore
 
         [LoggerMessage(EventId = 5011, EventName = "StateDatabaseReachable", Level = LogLevel.Information, Message = "The state database at {Endpoint} answers again (unreachable since {Since:u})")]
         public static partial void Reachable(ILogger logger, string endpoint, DateTimeOffset since);
+
+        [LoggerMessage(EventId = 5920, EventName = "CommitReadBack", Level = LogLevel.Warning, Message = "The connection to the state database broke while committing operation {OperationId} (generations {First}-{Last}); read back from the database: the change was {Outcome}")]
+        public static partial void CommitReadBack(ILogger logger, Guid operationId, long first, long last, string outcome);
 
         [LoggerMessage(EventId = 5012, EventName = "ChangeListenerFailed", Level = LogLevel.Warning, Message = "Listening for changes on the state database at {Endpoint} failed ({Detail}); trying again every second (the periodic catch-up goes on meanwhile)")]
         public static partial void ListenFailed(ILogger logger, string endpoint, string detail);

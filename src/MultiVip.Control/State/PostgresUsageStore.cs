@@ -12,9 +12,6 @@ namespace MultiVip.Control.State;
 /// </summary>
 public sealed class PostgresUsageStore(NpgsqlDataSource data) : IUsageStore
 {
-    private const string VipMeter = "vip";
-    private const string ReservedMeter = "reserved";
-
     /// <summary>Adds the statements for <paramref name="transitions"/> to a commit's batch: ends close the subject's open interval, starts open one.</summary>
     internal static void AddWrites(NpgsqlBatch batch, IReadOnlyList<UsageTransition> transitions)
     {
@@ -31,7 +28,7 @@ public sealed class PostgresUsageStore(NpgsqlDataSource data) : IUsageStore
                 """);
             close.Parameters.AddWithValue("at", at);
             close.Parameters.Add(Text("op", operation));
-            close.Parameters.AddWithValue("meter", Meter(holding.Meter));
+            close.Parameters.AddWithValue("meter", UsageRows.Meter(holding.Meter));
             close.Parameters.AddWithValue("name", holding.Name);
             close.Parameters.Add(Text("service", holding.ServiceName));
             batch.BatchCommands.Add(close);
@@ -44,7 +41,7 @@ public sealed class PostgresUsageStore(NpgsqlDataSource data) : IUsageStore
                 INSERT INTO usage_intervals(meter, name, service, vip, address, started_at, started_by)
                 VALUES(@meter, @name, @service, @vip, @address, @at, @op)
                 """);
-            open.Parameters.AddWithValue("meter", Meter(holding.Meter));
+            open.Parameters.AddWithValue("meter", UsageRows.Meter(holding.Meter));
             open.Parameters.AddWithValue("name", holding.Name);
             open.Parameters.Add(Text("service", holding.ServiceName));
             open.Parameters.Add(Text("vip", holding.VirtualIpName));
@@ -57,21 +54,21 @@ public sealed class PostgresUsageStore(NpgsqlDataSource data) : IUsageStore
 
     public async Task<IReadOnlyList<RecordedInterval>> ReadIntervalsAsync(string? serviceName, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
-        await using var cmd = data.CreateCommand("""
-            SELECT meter, name, service, vip, address, started_at, ended_at FROM usage_intervals
+        await using var cmd = data.CreateCommand($"""
+            SELECT {UsageRows.IntervalColumns} FROM usage_intervals
             WHERE started_at < @to AND (ended_at IS NULL OR ended_at > @from) AND (@service IS NULL OR upper(service) = upper(@service))
             ORDER BY started_at, id
             """);
         cmd.Parameters.AddWithValue("from", from.UtcTicks);
         cmd.Parameters.AddWithValue("to", to.UtcTicks);
         cmd.Parameters.Add(Text("service", serviceName));
-        return await ReadIntervalsAsync(cmd, cancellationToken);
+        return await UsageRows.ReadIntervalsAsync(cmd, cancellationToken);
     }
 
     public async Task<IReadOnlyList<RecordedInterval>> ReadOpenAsync(CancellationToken cancellationToken)
     {
-        await using var cmd = data.CreateCommand("SELECT meter, name, service, vip, address, started_at, ended_at FROM usage_intervals WHERE ended_at IS NULL ORDER BY id");
-        return await ReadIntervalsAsync(cmd, cancellationToken);
+        await using var cmd = data.CreateCommand($"SELECT {UsageRows.IntervalColumns} FROM usage_intervals WHERE ended_at IS NULL ORDER BY id");
+        return await UsageRows.ReadIntervalsAsync(cmd, cancellationToken);
     }
 
     public async Task<IReadOnlyList<TrafficSample>> ReadTrafficAsync(string? serviceName, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
@@ -84,14 +81,7 @@ public sealed class PostgresUsageStore(NpgsqlDataSource data) : IUsageStore
         cmd.Parameters.AddWithValue("from", from.UtcTicks);
         cmd.Parameters.AddWithValue("to", to.UtcTicks);
         cmd.Parameters.Add(Text("service", serviceName));
-        var samples = new List<TrafficSample>();
-        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            samples.Add(new TrafficSample(reader.GetString(0), reader.GetString(1), from, reader.GetInt64(2), reader.GetInt64(3)));
-        }
-
-        return samples;
+        return await UsageRows.ReadTrafficAsync(cmd, from, cancellationToken);
     }
 
     public async Task RecordAsync(IReadOnlyList<UsageTransition> transitions, CancellationToken cancellationToken)
@@ -137,30 +127,6 @@ public sealed class PostgresUsageStore(NpgsqlDataSource data) : IUsageStore
         await tx.CommitAsync(cancellationToken);
     }
 
-    private static async Task<IReadOnlyList<RecordedInterval>> ReadIntervalsAsync(NpgsqlCommand cmd, CancellationToken cancellationToken)
-    {
-        var intervals = new List<RecordedInterval>();
-        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var meter = reader.GetString(0) == ReservedMeter ? UsageMeter.ReservedIp : UsageMeter.VirtualIp;
-            var holding = new UsageHolding(
-                meter,
-                reader.IsDBNull(2) ? null : reader.GetString(2),
-                reader.GetString(1),
-                reader.GetString(4),
-                reader.IsDBNull(3) ? null : reader.GetString(3));
-            intervals.Add(new RecordedInterval(
-                holding,
-                new DateTimeOffset(reader.GetInt64(5), TimeSpan.Zero),
-                reader.IsDBNull(6) ? null : new DateTimeOffset(reader.GetInt64(6), TimeSpan.Zero)));
-        }
-
-        return intervals;
-    }
-
     private static NpgsqlParameter Text(string name, string? value) =>
         new(name, NpgsqlDbType.Text) { Value = (object?)value ?? DBNull.Value };
-
-    private static string Meter(UsageMeter meter) => meter == UsageMeter.ReservedIp ? ReservedMeter : VipMeter;
 }

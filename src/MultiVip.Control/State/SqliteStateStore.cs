@@ -27,9 +27,13 @@ public sealed partial class SqliteStateStore : IStateStore, ITransferableStore
     {
         _connectionString = connectionString;
         _writer = writer;
+        Readers = new SqliteConnections(connectionString);
     }
 
     public string ConnectionString => _connectionString;
+
+    /// <summary>The bounded connections every reader of this database shares (operations, usage, node registry).</summary>
+    public SqliteConnections Readers { get; }
 
     public static async Task<SqliteStateStore> OpenAsync(string dataDir, CancellationToken cancellationToken)
     {
@@ -387,12 +391,8 @@ public sealed partial class SqliteStateStore : IStateStore, ITransferableStore
         }
     }
 
-    private async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken);
-        return connection;
-    }
+    private Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken) =>
+        Readers.OpenAsync(null, cancellationToken);
 
     private async Task<string?> GetMetaAsync(string key, CancellationToken cancellationToken)
     {

@@ -11,10 +11,12 @@ namespace MultiVip.Control.State;
 /// (<see cref="WriteAsync"/>); this class reads them and writes what is not part of a change, on
 /// connections of its own (SQLite's busy timeout queues them behind the state writer).
 /// </summary>
-public sealed class SqliteUsageStore(string connectionString) : IUsageStore
+public sealed class SqliteUsageStore(SqliteConnections connections) : IUsageStore
 {
-    private const string VipMeter = "vip";
-    private const string ReservedMeter = "reserved";
+    public SqliteUsageStore(string connectionString)
+        : this(new SqliteConnections(connectionString))
+    {
+    }
 
     /// <summary>Writes transitions in the caller's transaction: ends close the subject's open interval, starts open one.</summary>
     internal static async Task WriteAsync(SqliteTransaction tx, IReadOnlyList<UsageTransition> transitions, CancellationToken cancellationToken)
@@ -35,7 +37,7 @@ public sealed class SqliteUsageStore(string connectionString) : IUsageStore
                     """;
                 close.Parameters.AddWithValue("$at", at);
                 close.Parameters.AddWithValue("$op", operation);
-                close.Parameters.AddWithValue("$meter", Meter(holding.Meter));
+                close.Parameters.AddWithValue("$meter", UsageRows.Meter(holding.Meter));
                 close.Parameters.AddWithValue("$name", holding.Name);
                 close.Parameters.AddWithValue("$service", (object?)holding.ServiceName ?? DBNull.Value);
                 await close.ExecuteNonQueryAsync(cancellationToken);
@@ -52,7 +54,7 @@ public sealed class SqliteUsageStore(string connectionString) : IUsageStore
                 INSERT INTO usage_intervals(meter, name, service, vip, address, started_at, started_by)
                 VALUES($meter, $name, $service, $vip, $address, $at, $op)
                 """;
-            open.Parameters.AddWithValue("$meter", Meter(holding.Meter));
+            open.Parameters.AddWithValue("$meter", UsageRows.Meter(holding.Meter));
             open.Parameters.AddWithValue("$name", holding.Name);
             open.Parameters.AddWithValue("$service", (object?)holding.ServiceName ?? DBNull.Value);
             open.Parameters.AddWithValue("$vip", (object?)holding.VirtualIpName ?? DBNull.Value);
@@ -67,23 +69,23 @@ public sealed class SqliteUsageStore(string connectionString) : IUsageStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var cmd = connection.CreateCommand();
-        cmd.CommandText = """
-            SELECT meter, name, service, vip, address, started_at, ended_at FROM usage_intervals
+        cmd.CommandText = $"""
+            SELECT {UsageRows.IntervalColumns} FROM usage_intervals
             WHERE started_at < $to AND (ended_at IS NULL OR ended_at > $from) AND ($service IS NULL OR service = $service)
             ORDER BY started_at, id
             """;
         cmd.Parameters.AddWithValue("$from", from.UtcTicks);
         cmd.Parameters.AddWithValue("$to", to.UtcTicks);
         cmd.Parameters.AddWithValue("$service", (object?)serviceName ?? DBNull.Value);
-        return await ReadIntervalsAsync(cmd, cancellationToken);
+        return await UsageRows.ReadIntervalsAsync(cmd, cancellationToken);
     }
 
     public async Task<IReadOnlyList<RecordedInterval>> ReadOpenAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var cmd = connection.CreateCommand();
-        cmd.CommandText = "SELECT meter, name, service, vip, address, started_at, ended_at FROM usage_intervals WHERE ended_at IS NULL ORDER BY id";
-        return await ReadIntervalsAsync(cmd, cancellationToken);
+        cmd.CommandText = $"SELECT {UsageRows.IntervalColumns} FROM usage_intervals WHERE ended_at IS NULL ORDER BY id";
+        return await UsageRows.ReadIntervalsAsync(cmd, cancellationToken);
     }
 
     public async Task<IReadOnlyList<TrafficSample>> ReadTrafficAsync(string? serviceName, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
@@ -98,14 +100,7 @@ public sealed class SqliteUsageStore(string connectionString) : IUsageStore
         cmd.Parameters.AddWithValue("$from", from.UtcTicks);
         cmd.Parameters.AddWithValue("$to", to.UtcTicks);
         cmd.Parameters.AddWithValue("$service", (object?)serviceName ?? DBNull.Value);
-        var samples = new List<TrafficSample>();
-        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            samples.Add(new TrafficSample(reader.GetString(0), reader.GetString(1), from, reader.GetInt64(2), reader.GetInt64(3)));
-        }
-
-        return samples;
+        return await UsageRows.ReadTrafficAsync(cmd, from, cancellationToken);
     }
 
     public async Task RecordAsync(IReadOnlyList<UsageTransition> transitions, CancellationToken cancellationToken)
@@ -151,45 +146,6 @@ public sealed class SqliteUsageStore(string connectionString) : IUsageStore
 
     // BeginTransaction is not deferred (BEGIN IMMEDIATE): the write lock is taken up front, so two
     // writers wait for each other instead of failing to upgrade a read lock.
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(connectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken);
-            await using var pragma = connection.CreateCommand();
-            pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;";
-            await pragma.ExecuteNonQueryAsync(cancellationToken);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
-    }
-
-    private static async Task<IReadOnlyList<RecordedInterval>> ReadIntervalsAsync(SqliteCommand cmd, CancellationToken cancellationToken)
-    {
-        var intervals = new List<RecordedInterval>();
-        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var meter = reader.GetString(0) == ReservedMeter ? UsageMeter.ReservedIp : UsageMeter.VirtualIp;
-            var holding = new UsageHolding(
-                meter,
-                reader.IsDBNull(2) ? null : reader.GetString(2),
-                reader.GetString(1),
-                reader.GetString(4),
-                reader.IsDBNull(3) ? null : reader.GetString(3));
-            intervals.Add(new RecordedInterval(
-                holding,
-                new DateTimeOffset(reader.GetInt64(5), TimeSpan.Zero),
-                reader.IsDBNull(6) ? null : new DateTimeOffset(reader.GetInt64(6), TimeSpan.Zero)));
-        }
-
-        return intervals;
-    }
-
-    private static string Meter(UsageMeter meter) => meter == UsageMeter.ReservedIp ? ReservedMeter : VipMeter;
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) =>
+        connections.OpenAsync("PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;", cancellationToken);
 }

@@ -249,6 +249,7 @@ internal sealed partial class VipListener : IRoutedListener
             NoHealthyBackend = Interlocked.Read(ref counters.NoHealthyBackend),
             IdleClosed = Interlocked.Read(ref counters.IdleClosed),
             DrainReset = Interlocked.Read(ref counters.DrainReset),
+            AcceptFailures = Interlocked.Read(ref counters.AcceptFailures),
             Backends = result,
         };
     }

@@ -41,6 +41,9 @@ internal sealed partial class UdpDataPlane : IDataPlane, IUdpSessionSource, ILis
     /// <summary>Sessions held against <see cref="DataPlaneOptions.MaxUdpSessions"/> by all listeners, for tests.</summary>
     internal int TotalSessions => _sessionSlots.Used;
 
+    /// <summary>The session total itself, for tests that hold it full.</summary>
+    internal SharedLimit SessionSlots => _sessionSlots;
+
     public async Task<ApplyResult> ApplyAsync(DesiredState desired, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(desired);

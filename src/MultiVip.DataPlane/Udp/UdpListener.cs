@@ -165,6 +165,9 @@ internal sealed partial class UdpListener : IRoutedListener
             DeniedByAcl = Interlocked.Read(ref c.DeniedByAcl),
             NoHealthyBackend = Interlocked.Read(ref c.NoHealthyBackend),
             SendFailures = Interlocked.Read(ref c.SendFailures),
+            SessionsRefused = Interlocked.Read(ref c.SessionsRefused),
+            BytesIn = Interlocked.Read(ref c.BytesIn),
+            BytesOut = Interlocked.Read(ref c.BytesOut),
         };
     }
 

@@ -213,6 +213,11 @@ public static class Messages
         "Check that PostgreSQL is running and reachable from this node, then retry the request.",
         endpoint, since.UtcDateTime, detail);
 
+    public static string StateDatabaseCommitInDoubt(string endpoint, string detail) => F(
+        "The change may have been made: the connection to the state database at {0} broke while it was being committed ({1}) and the database has not answered since. " +
+        "Look (GET) before making it again; once the database answers, this node settles the operation by itself (Succeeded when it was made).",
+        endpoint, detail);
+
     public static string StateDatabaseUnreachableAtStart(string endpoint, string detail) => F(
         "Not starting: the state database at {0} is unreachable ({1}). Start PostgreSQL or make it reachable from this node, or fix --store.",
         endpoint, detail);

@@ -148,7 +148,7 @@ public static partial class ServerHost
                 cancellationToken);
             var current = control;
             usage = new UsageRecorder(
-                new UsageLedger(store is PostgresStateStore shared ? shared.Usage : new SqliteUsageStore(((SqliteStateStore)store!).ConnectionString), () => current.Current, options.Time),
+                new UsageLedger(store is PostgresStateStore shared ? shared.Usage : new SqliteUsageStore(((SqliteStateStore)store!).Readers), () => current.Current, options.Time),
                 dataPlane,
                 options.Time,
                 preLoggers.CreateLogger<UsageRecorder>());
@@ -160,7 +160,7 @@ public static partial class ServerHost
             }
 
             builder.Services.AddSingleton(control);
-            heartbeat = new NodeHeartbeat(control, store is PostgresStateStore sharedNodes ? sharedNodes.Nodes : new SqliteNodeRegistry(((SqliteStateStore)store!).ConnectionString), options.Time, preLoggers.CreateLogger<NodeHeartbeat>())
+            heartbeat = new NodeHeartbeat(control, store is PostgresStateStore sharedNodes ? sharedNodes.Nodes : new SqliteNodeRegistry(((SqliteStateStore)store!).Readers), options.Time, preLoggers.CreateLogger<NodeHeartbeat>())
             {
                 Announcer = announcer,
             };

@@ -29,6 +29,7 @@ internal sealed class ServerMetrics : IDisposable
     private readonly Family<Counter.Child> _listenerFailures;
     private readonly Family<Counter.Child> _listenerRejected;
     private readonly Family<Counter.Child> _listenerClosed;
+    private readonly Family<Counter.Child> _listenerAcceptFailures;
     private readonly Family<Gauge.Child> _backendActive;
     private readonly Family<Counter.Child> _backendTotal;
     private readonly Family<Counter.Child> _backendBytesIn;
@@ -46,6 +47,8 @@ internal sealed class ServerMetrics : IDisposable
     private readonly Family<Counter.Child> _udpDatagramsDropped;
     private readonly Family<Counter.Child> _udpSessionsCreated;
     private readonly Family<Counter.Child> _udpSessionsClosed;
+    private readonly Family<Counter.Child> _udpBytesIn;
+    private readonly Family<Counter.Child> _udpBytesOut;
     private readonly Family<Gauge.Child> _vipInfo;
     private readonly Family<Gauge.Child> _addressHeld;
     private readonly Family<Gauge.Child> _addressHeldSince;
@@ -84,6 +87,7 @@ internal sealed class ServerMetrics : IDisposable
         _listenerFailures = new(factory.CreateCounter("multivip_listener_connect_failures_total", "Backend connect attempts that failed.", ListenerLabels));
         _listenerRejected = new(factory.CreateCounter("multivip_listener_connections_rejected_total", "Client connections reset without reaching a backend, by reason.", [.. ListenerLabels, "reason"]));
         _listenerClosed = new(factory.CreateCounter("multivip_listener_connections_closed_total", "Connections MultiVip ended itself, by reason: idle_timeout (closed), drain_timeout (a removed backend's connection still open after the drain timeout: reset).", [.. ListenerLabels, "reason"]));
+        _listenerAcceptFailures = new(factory.CreateCounter("multivip_listener_accept_failures_total", "accept() calls on the listening socket that failed (mostly out of descriptors; the listener backs off and goes on).", ListenerLabels));
         _backendActive = new(factory.CreateGauge("multivip_backend_connections_active", "Connections a backend (VM endpoint) carries now.", BackendLabels));
         _backendTotal = new(factory.CreateCounter("multivip_backend_connections_total", "Connections forwarded to a backend.", BackendLabels));
         _backendBytesIn = new(factory.CreateCounter("multivip_backend_bytes_in_total", "Bytes read from clients and sent to the backend.", BackendLabels));
@@ -98,9 +102,11 @@ internal sealed class ServerMetrics : IDisposable
         _udpSessions = new(factory.CreateGauge("multivip_udp_sessions_active", "Live UDP sessions of a listener.", UdpLabels));
         _udpDatagramsIn = new(factory.CreateCounter("multivip_udp_datagrams_in_total", "Datagrams a UDP listener received from clients (dropped ones included).", UdpLabels));
         _udpDatagramsOut = new(factory.CreateCounter("multivip_udp_datagrams_out_total", "Backend replies a UDP listener sent back to clients.", UdpLabels));
-        _udpDatagramsDropped = new(factory.CreateCounter("multivip_udp_datagrams_dropped_total", "Client datagrams not forwarded, by reason: acl, no_healthy_backend, send_failed.", [.. UdpLabels, "reason"]));
+        _udpDatagramsDropped = new(factory.CreateCounter("multivip_udp_datagrams_dropped_total", "Client datagrams not forwarded, by reason: acl, no_healthy_backend, send_failed, session_limit (a new client while --max-udp-sessions are held and none could be evicted).", [.. UdpLabels, "reason"]));
         _udpSessionsCreated = new(factory.CreateCounter("multivip_udp_sessions_created_total", "UDP sessions (client address and port to a backend) created.", UdpLabels));
         _udpSessionsClosed = new(factory.CreateCounter("multivip_udp_sessions_closed_total", "UDP sessions closed, by reason: idle_timeout, evicted (table at --max-udp-sessions-per-listener), moved (backend left rotation).", [.. UdpLabels, "reason"]));
+        _udpBytesIn = new(factory.CreateCounter("multivip_udp_bytes_in_total", "Payload bytes a UDP listener forwarded from clients to backends.", UdpLabels));
+        _udpBytesOut = new(factory.CreateCounter("multivip_udp_bytes_out_total", "Payload bytes of backend replies a UDP listener sent back to clients.", UdpLabels));
         _vipInfo = new(factory.CreateGauge("multivip_virtual_ip_info", "One series per virtual IP; value 1. Address is empty until an endpoint uses the VIP.", ["service", "vip", "address", "dns_programmed", "reserved_ip"]));
         string[] addressLabels = ["service", "vip", "address", "family", "announcer"];
         _addressHeld = new(factory.CreateGauge("multivip_vip_address_held", "1 while this node holds the VIP's address on the network (--vip-interface, or the host's own address without it), 0 otherwise.", addressLabels));
@@ -280,6 +286,7 @@ internal sealed class ServerMetrics : IDisposable
         _listenerRejected.SetCounter([.. labels, "connect_exhausted"], listener.ConnectExhausted);
         _listenerClosed.SetCounter([.. labels, "idle_timeout"], listener.IdleClosed);
         _listenerClosed.SetCounter([.. labels, "drain_timeout"], listener.DrainReset);
+        _listenerAcceptFailures.SetCounter(labels, listener.AcceptFailures);
 
         foreach (var backend in listener.Backends)
         {
@@ -317,6 +324,9 @@ internal sealed class ServerMetrics : IDisposable
         _udpDatagramsDropped.SetCounter([.. labels, "acl"], udp.DeniedByAcl);
         _udpDatagramsDropped.SetCounter([.. labels, "no_healthy_backend"], udp.NoHealthyBackend);
         _udpDatagramsDropped.SetCounter([.. labels, "send_failed"], udp.SendFailures);
+        _udpDatagramsDropped.SetCounter([.. labels, "session_limit"], udp.SessionsRefused);
+        _udpBytesIn.SetCounter(labels, udp.BytesIn);
+        _udpBytesOut.SetCounter(labels, udp.BytesOut);
         _udpSessionsCreated.SetCounter(labels, udp.SessionsCreated);
         _udpSessionsClosed.SetCounter([.. labels, "idle_timeout"], udp.SessionsExpired);
         _udpSessionsClosed.SetCounter([.. labels, "evicted"], udp.SessionsEvicted);
@@ -325,10 +335,10 @@ internal sealed class ServerMetrics : IDisposable
 
     private IEnumerable<IFamily> Families() =>
     [
-        _listenerActive, _listenerForwarded, _listenerRetries, _listenerFailures, _listenerRejected, _listenerClosed,
+        _listenerActive, _listenerForwarded, _listenerRetries, _listenerFailures, _listenerRejected, _listenerClosed, _listenerAcceptFailures,
         _backendActive, _backendTotal, _backendBytesIn, _backendBytesOut, _backendFailures, _backendRetries,
         _backendHealth, _backendInRotation, _probes, _probeFailures, _probeLatency, _vipInfo,
-        _udpSessions, _udpDatagramsIn, _udpDatagramsOut, _udpDatagramsDropped, _udpSessionsCreated, _udpSessionsClosed,
+        _udpSessions, _udpDatagramsIn, _udpDatagramsOut, _udpDatagramsDropped, _udpSessionsCreated, _udpSessionsClosed, _udpBytesIn, _udpBytesOut,
         _addressHeld, _addressHeldSince, _addressLastError, _ownershipChanges, _owner,
         _nodeUp, _nodeState, _nodeApplied, _nodeHeartbeatAge, _nodeFaults,
     ];
