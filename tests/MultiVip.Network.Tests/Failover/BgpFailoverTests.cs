@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using MultiVip.TestSupport.Network;
+using MultiVip.TestSupport.Postgres;
 using Xunit.Abstractions;
 
 namespace MultiVip.Network.Tests.Failover;
@@ -13,7 +14,9 @@ namespace MultiVip.Network.Tests.Failover;
 /// both nodes announce the VIP, the router spreads flows over them, the same client 5-tuple reaches
 /// the same backend through either node, and when a node disappears its route goes — after the hold
 /// time (3 s here), or within a second with BFD — while connections through the other node carry on.
-/// A VIP whose backends are all unhealthy is withdrawn by every node.
+/// A VIP whose backends are all unhealthy is withdrawn by every node. The first test runs both nodes
+/// on one PostgreSQL (the cluster as operators run it: configured once, through either node); the
+/// others give each node its own data dir and the same configuration through both APIs.
 /// </summary>
 public sealed class BgpFailoverTests(ITestOutputHelper output)
 {
@@ -22,9 +25,11 @@ public sealed class BgpFailoverTests(ITestOutputHelper output)
     [Fact]
     public async Task A_lost_node_is_withdrawn_after_the_hold_time_and_flows_through_the_other_node_carry_on()
     {
+        await using var pg = await PostgresServer.StartAsync();
+        var store = pg.SocketConnectionString(await pg.CreateDatabaseAsync());
         await using var net = await FailoverNetwork.CreateAsync(router: true);
         var backends = new[] { net.Backend(FailoverNetwork.Vm1, 8080, "vm1"), net.Backend(FailoverNetwork.Vm2, 8080, "vm2") };
-        var vip = await StartAsync(net, bfd: false);
+        var vip = await StartAsync(net, bfd: false, store: store);
 
         // The same client 5-tuple reaches the same backend through either node: one Maglev table, one hash.
         await SameBackendThroughEachNodeAsync(net, vip);
@@ -78,19 +83,46 @@ public sealed class BgpFailoverTests(ITestOutputHelper output)
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"withdrawn only after {clock.Elapsed.TotalSeconds:0} s");
     }
 
-    private async Task<string> StartAsync(FailoverNetwork net, bool bfd, int holdTime = HoldTime)
+    private async Task<string> StartAsync(FailoverNetwork net, bool bfd, int holdTime = HoldTime, string? store = null)
     {
         await net.StartRouterAsync(holdTime, bfd);
         string? vip = null;
         foreach (var node in net.Nodes)
         {
+            if (store is not null && node != net.Nodes[0])
+            {
+                // One state, one API token: node 1's, given to the others before their first start.
+                Directory.CreateDirectory(node.DataDir);
+                File.Copy(Path.Combine(net.Nodes[0].DataDir, "token"), Path.Combine(node.DataDir, "token"), overwrite: true);
+            }
+
             await node.StartAsync([
+                .. store is null ? Array.Empty<string>() : ["--store", store],
                 "--vip-pool", FailoverNetwork.BgpPool, "--announce", "bgp", "--bgp-asn", "65001", "--bgp-peer", "198.18.0.254:65000",
                 "--node-name", $"bgp-n{node.Index}", "--bgp-router-id", node.Address.ToString(), "--bgp-hold-time", holdTime.ToString(CultureInfo.InvariantCulture), .. bfd ? new[] { "--bgp-bfd" } : [],
             ]);
             using var client = node.Client();
-            await FailoverNetwork.ConfigureAsync(client);
-            var address = (await client.ListVirtualIpsAsync("svc")).Single(v => v.Name == "Vip1").Address!;
+            if (store is null || node == net.Nodes[0])
+            {
+                await FailoverNetwork.ConfigureAsync(client);
+            }
+
+            // On one state the other node serves what node 1 configured, once its feed has caught up.
+            var address = (await Eventually.MatchesAsync(
+                async () =>
+                {
+                    try
+                    {
+                        return (await client.ListVirtualIpsAsync("svc")).SingleOrDefault(v => v.Name == "Vip1");
+                    }
+                    catch (MultiVip.Client.MultiVipApiException)
+                    {
+                        return null; // the service is not there yet
+                    }
+                },
+                v => v?.Address is not null,
+                TimeSpan.FromSeconds(30),
+                _ => $"node {node.Index} does not serve Vip1:\n{node.Output}"))!.Address!;
             Assert.True(vip is null || vip == address, "both nodes must give the VIP the same address");
             vip = address;
         }
