@@ -31,14 +31,7 @@ internal static class CoreScaling
         var processes = new List<ManagedProcess>();
         try
         {
-            var config = File.ReadAllText(Path.Combine(repo, "bench", "configs", "backend-nginx.conf"))
-                .Replace("{{RUN}}", run, StringComparison.Ordinal)
-                .Replace("{{BACKEND}}", Backend, StringComparison.Ordinal)
-                .Replace("{{BACKEND_PORT}}", "8080", StringComparison.Ordinal);
-            var configPath = Path.Combine(run, "backend-nginx.conf");
-            File.WriteAllText(configPath, config);
-            processes.Add(ManagedProcess.Start("backend", Lab.BothCpus, "nginx", ["-c", configPath]));
-            await Lab.WaitTcpAsync(Backend, 8080);
+            processes.Add(await Lab.StartBothCpuBackendAsync(repo, run, Backend));
 
             var targets = new List<(int Loops, string Vip, ManagedProcess Process)>();
             foreach (var (loops, vip) in new[] { (1, "127.125.2.1"), (2, "127.125.2.2") })

@@ -75,14 +75,7 @@ internal static partial class RestartBench
         try
         {
             Console.WriteLine($"Restart under load: {takeovers} takeovers in {seconds} s of wrk (Connection: close, {wrkConnections} connections), {longPerTakeover} long connections per takeover; logs in {run}");
-            var config = File.ReadAllText(Path.Combine(repo, "bench", "configs", "backend-nginx.conf"))
-                .Replace("{{RUN}}", run, StringComparison.Ordinal)
-                .Replace("{{BACKEND}}", Backend, StringComparison.Ordinal)
-                .Replace("{{BACKEND_PORT}}", "8080", StringComparison.Ordinal);
-            var configPath = Path.Combine(run, "backend-nginx.conf");
-            File.WriteAllText(configPath, config);
-            processes.Add(ManagedProcess.Start("backend", Lab.BothCpus, "nginx", ["-c", configPath]));
-            await Lab.WaitTcpAsync(Backend, 8080);
+            processes.Add(await Lab.StartBothCpuBackendAsync(repo, run, Backend));
 
             var first = ManagedProcess.Start("multivip-0", Lab.BothCpus, "dotnet", serve);
             processes.Add(first);

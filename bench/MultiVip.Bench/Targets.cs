@@ -172,6 +172,20 @@ internal sealed class Lab : IDisposable
         return process;
     }
 
+    /// <summary>The one-worker nginx backend (bench/configs/backend-nginx.conf) on <paramref name="address"/>:8080, on both cores, answering.</summary>
+    public static async Task<ManagedProcess> StartBothCpuBackendAsync(string repo, string run, string address)
+    {
+        var config = File.ReadAllText(Path.Combine(repo, "bench", "configs", "backend-nginx.conf"))
+            .Replace("{{RUN}}", run, StringComparison.Ordinal)
+            .Replace("{{BACKEND}}", address, StringComparison.Ordinal)
+            .Replace("{{BACKEND_PORT}}", "8080", StringComparison.Ordinal);
+        var configPath = Path.Combine(run, "backend-nginx.conf");
+        File.WriteAllText(configPath, config);
+        var process = ManagedProcess.Start("backend", BothCpus, "nginx", ["-c", configPath]);
+        await WaitTcpAsync(address, 8080);
+        return process;
+    }
+
     public static async Task WaitTcpAsync(string address, int port)
     {
         for (var i = 0; ; i++)

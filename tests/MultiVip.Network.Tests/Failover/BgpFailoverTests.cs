@@ -208,7 +208,7 @@ public sealed class BgpFailoverTests(ITestOutputHelper output)
             established.Add((socket, reader, ((IPEndPoint)socket.LocalEndPoint!).Port));
         }
 
-        var onSurvivor = await PortsOnNodeAsync(survivor);
+        var onSurvivor = await survivor.ClientPortsOnPort80Async();
         var throughSurvivor = established.Where(c => onSurvivor.Contains(c.Port)).ToList();
         Assert.True(throughSurvivor.Count > 0, $"ECMP put none of {established.Count} connections on node 2");
         output.WriteLine($"{established.Count} established connections, {throughSurvivor.Count} through node 2");
@@ -235,22 +235,5 @@ public sealed class BgpFailoverTests(ITestOutputHelper output)
         }
 
         return outage;
-    }
-
-    /// <summary>Client ports of the connections the node's listener on port 80 carries (`ss` in its namespace).</summary>
-    private static async Task<HashSet<int>> PortsOnNodeAsync(FailoverNetwork.Node node)
-    {
-        var ss = await node.Ns.ExecAsync("ss", "-Htn", "state", "established", "( sport = :80 )");
-        var ports = new HashSet<int>();
-        foreach (var line in ss.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var peer = line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1];
-            if (int.TryParse(peer[(peer.LastIndexOf(':') + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port))
-            {
-                ports.Add(port);
-            }
-        }
-
-        return ports;
     }
 }

@@ -159,7 +159,7 @@ public sealed class BgpSurvivorAndWithdrawalTests(ITestOutputHelper output)
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             await reader.ReadLineAsync(timeout.Token);
             var port = ((IPEndPoint)socket.LocalEndPoint!).Port;
-            if ((await PortsOnNodeAsync(node)).Contains(port))
+            if ((await node.ClientPortsOnPort80Async()).Contains(port))
             {
                 return (socket, reader);
             }
@@ -169,22 +169,6 @@ public sealed class BgpSurvivorAndWithdrawalTests(ITestOutputHelper output)
         }
 
         throw new InvalidOperationException($"ECMP put none of 32 connections on node {node.Index}");
-    }
-
-    private static async Task<HashSet<int>> PortsOnNodeAsync(FailoverNetwork.Node node)
-    {
-        var ss = await node.Ns.ExecAsync("ss", "-Htn", "state", "established", "( sport = :80 )");
-        var ports = new HashSet<int>();
-        foreach (var line in ss.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var peer = line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1];
-            if (int.TryParse(peer[(peer.LastIndexOf(':') + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port))
-            {
-                ports.Add(port);
-            }
-        }
-
-        return ports;
     }
 
     private static async Task<bool> ConnectsAsync(NetworkNamespace ns, IPEndPoint endPoint) => await HelloOrNullAsync(ns, endPoint) is not null;

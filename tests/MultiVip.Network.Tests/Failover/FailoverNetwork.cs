@@ -310,6 +310,23 @@ internal sealed class FailoverNetwork : IAsyncDisposable
 
         public string DataDir { get; }
 
+        /// <summary>Client ports of the connections this node's listener on port 80 carries (`ss` in its namespace).</summary>
+        public async Task<HashSet<int>> ClientPortsOnPort80Async()
+        {
+            var ss = await Ns.ExecAsync("ss", "-Htn", "state", "established", "( sport = :80 )");
+            var ports = new HashSet<int>();
+            foreach (var line in ss.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var peer = line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1];
+                if (int.TryParse(peer[(peer.LastIndexOf(':') + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port))
+                {
+                    ports.Add(port);
+                }
+            }
+
+            return ports;
+        }
+
         public NamespaceProcess? Server { get; private set; }
 
         public string Output => Server?.Output ?? "";
