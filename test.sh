@@ -21,18 +21,38 @@ fi
 # npm (with nodejs): the build vendors the dashboard's chart library (uPlot) with `npm ci`; checked
 # as a command, since a Node.js from elsewhere brings its own npm.
 # postgresql: the PostgreSQL state store's tests start a throwaway PostgreSQL 15 cluster (tests/MultiVip.TestSupport/Postgres).
+# nftables, conntrack: the kernel data plane's namespace tests (tests/MultiVip.Network.Tests/Kernel).
+# keepalived, bird2: the failover tests run them inside their own network namespaces only.
 need=()
-for pkg in ${MULTIVIP_TEST_APT-chromium systemd iproute2 zsh fish postgresql}; do
+for pkg in ${MULTIVIP_TEST_APT-chromium systemd iproute2 zsh fish postgresql nftables conntrack keepalived bird2}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
+  # Debian starts a packaged daemon as soon as apt installs it (bird2 would run BIRD in the host's
+  # root namespace, postgresql a cluster on :5432). The tests start their own instances in namespaces
+  # or temporary directories, so installs here start nothing: a policy-rc.d that refuses every start
+  # (exit 101, the documented convention) for the time of the install, unless one is there already.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ] && [ -w /usr/sbin ]; then
+    printf '#!/bin/sh\n# written by MultiVip test.sh for the time of an apt-get install\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+  fi
   # A partly upgraded image can refuse a plain install (held-back dependencies); -f repairs it first.
-  (export DEBIAN_FRONTEND=noninteractive
-   apt-get update -qq \
-     && { apt-get install -y -qq "${need[@]}" \
-          || { apt-get install -y -qq -f && apt-get install -y -qq "${need[@]}"; }; }) >/dev/null 2>&1 \
-    || echo "test.sh: could not install ${need[*]}" >&2
+  # One package that cannot be installed (npm beside a Node.js from elsewhere, say) must not keep
+  # the others out: after a refused batch, each is tried alone and the ones refused are named.
+  export DEBIAN_FRONTEND=noninteractive
+  if apt-get update -qq >/dev/null 2>&1; then
+    if ! apt-get install -y -qq "${need[@]}" >/dev/null 2>&1; then
+      apt-get install -y -qq -f >/dev/null 2>&1
+      for pkg in "${need[@]}"; do
+        apt-get install -y -qq "$pkg" >/dev/null 2>&1 || echo "test.sh: could not install $pkg" >&2
+      done
+    fi
+  else
+    echo "test.sh: apt-get update failed; could not install ${need[*]}" >&2
+  fi
+  [ $own_policy -eq 1 ] && rm -f "$policy"
 fi
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
