@@ -58,13 +58,14 @@ internal sealed record KernelRenderOptions(bool Masquerade, bool ConntrackTimeou
 /// port), its conntrack mark (<c>marks-ip</c>), its idle timeout (<c>idle-ip</c> → a chain shared by all
 /// listeners with that timeout) and its counters as counters of set elements (<c>conns</c>,
 /// <c>bytes-in</c>, <c>bytes-out</c> by mark, <c>nobackend-ip</c> by key). Only what needs rules of its own
-/// has chains: an ACL (<c>acl-L</c>), a load-balanced set (<c>lb-L</c>, its Maglev map <c>slots-L</c>
-/// slot → <c>be-B</c>), and DSR listeners (their own tables, as before).
+/// has chains: an ACL (<c>acl-L</c>), a load-balanced set (<c>lb-L</c>, one rule, its Maglev map <c>slots-L</c>
+/// slot → the backend's mark as data and <c>targets-ip</c> mark → address . port: no verdict element, so no
+/// table-wide validation at commit), and DSR listeners (their own tables, slot → <c>goto be-B</c>, as before).
 /// </para>
 /// <list type="bullet">
 /// <item><c>filter-prerouting</c>/<c>filter-output</c> (before DNAT): <c>acl-L</c> (Azure's ACL order; a permit returns) then <c>admit</c> (rejects new connections to a listener in <c>rejecting-ip</c>: no member in rotation).</item>
 /// <item><c>dsr-prerouting</c> (tables <c>ip multivip</c>, <c>ip6 multivip</c>: nft's dup exists only there): DSR listeners' ACL, admission and member; the chosen VM gets the packet unchanged (dup to it as next hop, original dropped).</item>
-/// <item><c>nat-prerouting</c>/<c>nat-output</c>: the idle timeout, then a set's <c>lb-L</c> (<c>jhash … mod 5003 seed … vmap @slots-L</c>: the user-space plane's Maglev table) or a single endpoint's mark and DNAT straight from the maps.</item>
+/// <item><c>nat-prerouting</c>/<c>nat-output</c>: the idle timeout, then a set's <c>lb-L</c> (<c>ct mark set jhash … mod 5003 seed … map @slots-L … dnat ip to ct mark map @targets-ip</c>: the user-space plane's Maglev table) or a single endpoint's mark and DNAT straight from the maps.</item>
 /// <item><c>nat-postrouting</c>: masquerade of marked connections (unless <c>--kernel-snat never</c>); <c>count-forward</c>: bytes per backend and direction by conntrack mark.</item>
 /// </list>
 /// </summary>

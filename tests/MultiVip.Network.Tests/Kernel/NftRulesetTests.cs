@@ -200,7 +200,11 @@ public sealed class NftRulesetTests
         Assert.DoesNotContain("acl-7", listed, StringComparison.Ordinal);
         Assert.DoesNotContain("198.51.100.10", listed, StringComparison.Ordinal);
         Assert.Contains("198.51.100.11 . udp . 53 : goto lb-8", listed, StringComparison.Ordinal);
-        Assert.Contains("0 : 0x4d000005, 1 : 0x4d000005, 2 : 0x4d000005, 3 : 0x4d000004", listed, StringComparison.Ordinal);
+        foreach (var (slot, mark) in new[] { (0, "0x4d000004"), (1, "0x4d000005"), (2, "0x4d000005"), (3, "0x4d000004") })
+        {
+            Assert.Matches($@"(?<!\d){slot} : {mark}\b", listed);
+        }
+
         Assert.Contains("0x4d000004 : 192.0.2.11 . 53, 0x4d000005 : 192.0.2.12 . 53", listed, StringComparison.Ordinal);
 
         // Removing the set takes its map, chain and targets with it.
