@@ -32,6 +32,9 @@ internal static class KernelScale
         var output = Arg(args, "--out");
         var docs = Arg(args, "--docs");
 
+        // --nft-process: one nft -f - process per commit (the fallback) instead of libnftables in this process.
+        var inProcess = !args.Contains("--nft-process");
+
         // Probe targets: two listening sockets per set, on this namespace's loopback.
         var probes = new List<Socket[]>();
         for (var i = 0; i < setCount; i++)
@@ -46,7 +49,7 @@ internal static class KernelScale
         }
 
         await using var plane = new NftablesDataPlane(
-            new NftablesOptions(),
+            new NftablesOptions { InProcess = inProcess },
             new DataPlaneHost(new DataPlaneOptions(), NullLoggerFactory.Instance, TimeProvider.System),
             NullLoggerFactory.Instance,
             TimeProvider.System);
@@ -60,6 +63,7 @@ internal static class KernelScale
         // Wait until every probed member is in rotation, so only the toggles below move routes.
         await WaitAsync(() => plane.GetHealth().Count(h => h.LastProbeAt is not null && h.State == HealthState.Healthy) >= 2 * setCount, "the set members never all came into rotation");
 
+        var cpuBefore = CpuMilliseconds();
         var applied = new Dictionary<string, List<double>> { ["endpoint added"] = [], ["endpoint removed"] = [], ["listener removed"] = [], ["listener added"] = [] };
         for (var k = 0; k < changeCount; k++)
         {
@@ -86,6 +90,8 @@ internal static class KernelScale
             applied[kind].Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             Check(result);
         }
+
+        var cpuPerChange = (CpuMilliseconds() - cpuBefore) / Math.Max(1, changeCount);
 
         // Members leaving and rejoining rotation through their probes: each is one route commit.
         var routed = new ConcurrentQueue<double>();
@@ -118,7 +124,7 @@ internal static class KernelScale
 
         var all = applied.Values.SelectMany(v => v).Concat(leaving).Concat(rejoining).ToList();
         var report = new StringBuilder();
-        report.AppendLine(CultureInfo.InvariantCulture, $"nftables plane, {listenerCount} listeners ({setCount} load-balanced sets of 2 probed members, {listenerCount - setCount} single endpoints), nft {NftVersion()}, kernel {Environment.OSVersion.Version}, {Environment.ProcessorCount} cores, load average {LoadAverage()}:");
+        report.AppendLine(CultureInfo.InvariantCulture, $"nftables plane, {listenerCount} listeners ({setCount} load-balanced sets of 2 probed members, {listenerCount - setCount} single endpoints), nft {NftVersion()}, kernel {Environment.OSVersion.Version}, {Environment.ProcessorCount} cores, load average {LoadAverage()}, commits {(inProcess ? "through libnftables in process" : "one nft -f - process each")}:");
         report.AppendLine();
         report.AppendLine("| change | count | p50 ms | p99 ms | max ms |");
         report.AppendLine("|---|---:|---:|---:|---:|");
@@ -131,6 +137,8 @@ internal static class KernelScale
         report.AppendLine(Row("member left rotation (probe; route commit)", leaving));
         report.AppendLine(Row("member rejoined rotation (probe; route commit)", rejoining));
         report.AppendLine(Row("**all single-endpoint changes**", all));
+        report.AppendLine();
+        report.AppendLine(CultureInfo.InvariantCulture, $"CPU per ApplyAsync change (this process and its nft/conntrack children, user + system, /proc/self/stat): {cpuPerChange:F1} ms");
         Console.WriteLine();
         Console.Write(report);
         if (output is not null)
@@ -155,6 +163,17 @@ internal static class KernelScale
         }
 
         return 0;
+    }
+
+    /// <summary>User + system CPU of this process and its waited-for children (nft, conntrack), from /proc/self/stat, in ms.</summary>
+    private static double CpuMilliseconds()
+    {
+        var stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+
+        // After the command name: state is field 3, so utime..cstime (14-17) are at 11..14 here.
+        var ticks = fields[11..15].Sum(f => long.Parse(f, CultureInfo.InvariantCulture));
+        return ticks * 1000.0 / 100; // USER_HZ is 100 on Linux
     }
 
     private const string BlockBegin = "<!-- kernel-scale: begin (written by bench/kernel-scale; bench/run keeps it) -->";

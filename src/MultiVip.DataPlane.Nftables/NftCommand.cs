@@ -9,21 +9,32 @@ namespace MultiVip.DataPlane.Nftables;
 internal sealed class NftException(string message) : Exception(message);
 
 /// <summary>
-/// The nft and conntrack executables: each ruleset change is one <c>nft -f -</c> transaction (the
-/// kernel applies all of it or none), counters are read with <c>nft -j list counters</c>. Processes
-/// rather than libnftables through P/Invoke: the binary is what an operator debugs with, and its
-/// messages go into faults verbatim.
+/// nftables and conntrack: each ruleset change is one transaction (the kernel applies all of it or none),
+/// committed through libnftables in this process (<see cref="LibNftables"/>) when <paramref name="inProcess"/>,
+/// <paramref name="nft"/> is the default and the library loads, else through <c>nft -f -</c> (one process per
+/// commit: the fallback, and what tests point at a stand-in). Either way a refused commit throws
+/// <see cref="NftException"/> with nft's own message. Counters are read with <c>nft -j list …</c>, UDP flows
+/// deleted with the conntrack executable.
 /// </summary>
-internal sealed class NftCommand(string nft = "nft", string conntrack = "conntrack")
+internal sealed class NftCommand(string nft = "nft", string conntrack = "conntrack", bool inProcess = true) : IDisposable
 {
+    private readonly LibNftables? _library = inProcess && nft == NftablesOptions.DefaultNft ? LibNftables.TryCreate() : null;
+
+    /// <summary>Whether commits run in this process (libnftables) rather than through an nft process.</summary>
+    public bool InProcess => _library is not null;
+
     public async Task CommitAsync(string transaction, CancellationToken cancellationToken)
     {
-        var (code, _, error) = await RunAsync(nft, ["-f", "-"], transaction, cancellationToken).ConfigureAwait(false);
+        var (code, _, error) = _library is { } library
+            ? library.Run(transaction)
+            : await RunAsync(nft, ["-f", "-"], transaction, cancellationToken).ConfigureAwait(false);
         if (code != 0)
         {
             throw new NftException(Summarize(error, code));
         }
     }
+
+    public void Dispose() => _library?.Dispose();
 
     /// <summary>
     /// Packets and bytes of MultiVip's counters, by name: the counters of the counting sets' elements

@@ -58,13 +58,14 @@ internal sealed record KernelRenderOptions(bool Masquerade, bool ConntrackTimeou
 /// port), its conntrack mark (<c>marks-ip</c>), its idle timeout (<c>idle-ip</c> → a chain shared by all
 /// listeners with that timeout) and its counters as counters of set elements (<c>conns</c>,
 /// <c>bytes-in</c>, <c>bytes-out</c> by mark, <c>nobackend-ip</c> by key). Only what needs rules of its own
-/// has chains: an ACL (<c>acl-L</c>), a load-balanced set (<c>lb-L</c>, its Maglev map <c>slots-L</c>
-/// slot → <c>be-B</c>), and DSR listeners (their own tables, as before).
+/// has chains: an ACL (<c>acl-L</c>), a load-balanced set (<c>lb-L</c>, one rule, its Maglev map <c>slots-L</c>
+/// slot → the backend's mark as data and <c>targets-ip</c> mark → address . port: no verdict element, so no
+/// table-wide validation at commit), and DSR listeners (their own tables, slot → <c>goto be-B</c>, as before).
 /// </para>
 /// <list type="bullet">
 /// <item><c>filter-prerouting</c>/<c>filter-output</c> (before DNAT): <c>acl-L</c> (Azure's ACL order; a permit returns) then <c>admit</c> (rejects new connections to a listener in <c>rejecting-ip</c>: no member in rotation).</item>
 /// <item><c>dsr-prerouting</c> (tables <c>ip multivip</c>, <c>ip6 multivip</c>: nft's dup exists only there): DSR listeners' ACL, admission and member; the chosen VM gets the packet unchanged (dup to it as next hop, original dropped).</item>
-/// <item><c>nat-prerouting</c>/<c>nat-output</c>: the idle timeout, then a set's <c>lb-L</c> (<c>jhash … mod 5003 seed … vmap @slots-L</c>: the user-space plane's Maglev table) or a single endpoint's mark and DNAT straight from the maps.</item>
+/// <item><c>nat-prerouting</c>/<c>nat-output</c>: the idle timeout, then a set's <c>lb-L</c> (<c>ct mark set jhash … mod 5003 seed … map @slots-L … dnat ip to ct mark map @targets-ip</c>: the user-space plane's Maglev table) or a single endpoint's mark and DNAT straight from the maps.</item>
 /// <item><c>nat-postrouting</c>: masquerade of marked connections (unless <c>--kernel-snat never</c>); <c>count-forward</c>: bytes per backend and direction by conntrack mark.</item>
 /// </list>
 /// </summary>
@@ -160,6 +161,12 @@ internal static class NftRuleset
             	}
             	map marks-ip6 {
             		type {{Key6}} : mark
+            	}
+            	map targets-ip {
+            		type mark : ipv4_addr . inet_service
+            	}
+            	map targets-ip6 {
+            		type mark : ipv6_addr . inet_service
             	}
             	set conns {
             		type mark
@@ -287,16 +294,18 @@ internal static class NftRuleset
 
         if (listener.HasSlotMap)
         {
-            foreach (var b in listener.Backends)
+            // Data, not verdicts: slot → the backend's mark, mark → its address . port (targets-ip). No chain
+            // per backend and no jump/goto element, so a set's change never makes the kernel walk the
+            // table's verdict maps at commit (5,003 elements per set did).
+            if (listener.Backends.Count > 0)
             {
-                t.Append($"add chain {Table} be-{b.Id}\n");
-                t.Append($"add rule {Table} be-{b.Id} {BackendRule(listener, b)}\n");
+                t.Append($"add element {Table} targets-{family} {{ {string.Join(", ", listener.Backends.Select(b => $"{Hex(b.Mark)} : {Target(b)}"))} }}\n");
             }
 
-            t.Append($"add map {Table} slots-{l} {{ typeof numgen inc mod {MaglevTable.DefaultSize} : verdict; }}\n");
+            t.Append(SlotMap(Table, listener));
             if (listener.Route.Slots is { } slots)
             {
-                t.Append(SlotElements("add", Table, l, slots, Enumerable.Range(0, slots.Length)));
+                t.Append(SlotElements("add", Table, listener, slots, Enumerable.Range(0, slots.Length)));
             }
 
             t.Append($"add chain {Table} lb-{l}\n");
@@ -321,7 +330,7 @@ internal static class NftRuleset
         {
             var backend = listener.Backends[0];
             t.Append($"add element {Table} marks-{family} {{ {key} : {Hex(backend.Mark)} }}\n");
-            t.Append($"add element {Table} direct-{family} {{ {key} : {backend.Spec.Target.Address} . {backend.Spec.Target.Port.ToString(CultureInfo.InvariantCulture)} }}\n");
+            t.Append($"add element {Table} direct-{family} {{ {key} : {Target(backend)} }}\n");
         }
 
         return t.ToString();
@@ -372,13 +381,17 @@ internal static class NftRuleset
             {
                 t.Append($"delete element {Table} {set} {{ {marks} }}\n");
             }
+
+            if (listener.HasSlotMap)
+            {
+                t.Append($"delete element {Table} targets-{family} {{ {marks} }}\n");
+            }
         }
 
         var chains = new List<string>();
         if (listener.HasSlotMap)
         {
             chains.Add($"lb-{l}");
-            chains.AddRange(listener.Backends.Select(b => $"be-{b.Id}"));
         }
 
         if (listener.HasAcl)
@@ -445,7 +458,7 @@ internal static class NftRuleset
 
             if (changed.Count > 0)
             {
-                t.Append(SlotElements("add", table, l, slots, changed));
+                t.Append(SlotElements("add", table, after, slots, changed));
             }
         }
 
@@ -493,10 +506,10 @@ internal static class NftRuleset
 
         if (listener.HasSlotMap)
         {
-            t.Append($"add map {table} slots-{l} {{ typeof numgen inc mod {MaglevTable.DefaultSize} : verdict; }}\n");
+            t.Append(SlotMap(table, listener));
             if (listener.Route.Slots is { } slots)
             {
-                t.Append(SlotElements("add", table, l, slots, Enumerable.Range(0, slots.Length)));
+                t.Append(SlotElements("add", table, listener, slots, Enumerable.Range(0, slots.Length)));
             }
         }
 
@@ -563,8 +576,34 @@ internal static class NftRuleset
         return $"jhash {fields} mod {MaglevTable.DefaultSize} seed {Hex(KernelFlowHash.Seed)}";
     }
 
-    private static string DispatchRule(KernelListener listener) =>
-        listener.Route.Direct is { } direct ? $"goto be-{direct}" : $"{HashExpression(listener.Spec)} vmap @slots-{listener.Id}";
+    /// <summary>
+    /// The rule of <c>lb-L</c>. A NAT listener marks, counts and DNATs in this one rule: to its one member
+    /// left, or through the slot map (slot → mark) and <c>targets-ip</c> (mark → address . port; the
+    /// <c>ct mark</c> read is the one just set). A DSR listener goes to the member's chain (dup needs a rule per VM).
+    /// </summary>
+    private static string DispatchRule(KernelListener listener)
+    {
+        if (listener.Spec.DirectServerReturn)
+        {
+            return listener.Route.Direct is { } direct ? $"goto be-{direct}" : $"{HashExpression(listener.Spec)} vmap @slots-{listener.Id}";
+        }
+
+        if (listener.Route.Direct is { } only)
+        {
+            return BackendRule(listener, listener.Backends.First(b => b.Id == only));
+        }
+
+        return $"meta l4proto {Protocol(listener.Spec.Key.Protocol)} ct mark set {HashExpression(listener.Spec)} map @slots-{listener.Id} ct mark @conns "
+            + $"dnat {Family(listener)} to ct mark map @targets-{Family(listener)}";
+    }
+
+    /// <summary>A NAT listener's slot map holds marks (data); a DSR listener's holds gotos to its members' dup chains.</summary>
+    private static string SlotMap(string table, KernelListener listener) =>
+        $"add map {table} slots-{listener.Id} {{ typeof numgen inc mod {MaglevTable.DefaultSize} : {(listener.Spec.DirectServerReturn ? "verdict" : "ct mark")}; }}\n";
+
+    /// <summary>"192.0.2.11 . 8080": a backend as the value of <c>direct-ip</c> and <c>targets-ip</c>.</summary>
+    private static string Target(KernelBackend backend) =>
+        $"{backend.Spec.Target.Address} . {backend.Spec.Target.Port.ToString(CultureInfo.InvariantCulture)}";
 
     private static string BackendRule(KernelListener listener, KernelBackend backend)
     {
@@ -647,10 +686,11 @@ internal static class NftRuleset
             + $"add rule {Table} nat-timeouts {family} daddr . meta l4proto . th dport @{name} ct timeout set \"{name}\"\n";
     }
 
-    private static string SlotElements(string verb, string table, int listenerId, int[] slots, IEnumerable<int> which)
+    private static string SlotElements(string verb, string table, KernelListener listener, int[] slots, IEnumerable<int> which)
     {
+        var dsr = listener.Spec.DirectServerReturn;
         var t = new StringBuilder();
-        t.Append($"{verb} element {table} slots-{listenerId} {{ ");
+        t.Append($"{verb} element {table} slots-{listener.Id} {{ ");
         var first = true;
         foreach (var s in which)
         {
@@ -660,7 +700,15 @@ internal static class NftRuleset
             }
 
             first = false;
-            t.Append(s.ToString(CultureInfo.InvariantCulture)).Append(" : goto be-").Append(slots[s].ToString(CultureInfo.InvariantCulture));
+            t.Append(s.ToString(CultureInfo.InvariantCulture)).Append(" : ");
+            if (dsr)
+            {
+                t.Append("goto be-").Append(slots[s].ToString(CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                t.Append("0x").Append((MarkPrefix | (uint)slots[s]).ToString("x8", CultureInfo.InvariantCulture));
+            }
         }
 
         t.Append(" }\n");

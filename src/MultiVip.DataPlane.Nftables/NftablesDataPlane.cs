@@ -14,8 +14,17 @@ public sealed record NftablesOptions
     /// <summary>Masquerade forwarded connections to the node's address (default); false keeps clients' addresses (backends route via the node).</summary>
     public bool Masquerade { get; init; } = true;
 
-    /// <summary>The nft executable (tests may point it elsewhere).</summary>
-    public string Nft { get; init; } = "nft";
+    /// <summary>The nft executable found on PATH: with it (and <see cref="InProcess"/>) commits go through libnftables instead.</summary>
+    public const string DefaultNft = "nft";
+
+    /// <summary>The nft executable (tests may point it elsewhere; any other value than <see cref="DefaultNft"/> commits through that executable).</summary>
+    public string Nft { get; init; } = DefaultNft;
+
+    /// <summary>
+    /// Commit through libnftables.so.1 in this process (default) rather than one <c>nft -f -</c> process per
+    /// change; without the library the plane falls back to the executable on its own (bench/kernel-scale --nft-process measures both).
+    /// </summary>
+    public bool InProcess { get; init; } = true;
 
     public string Conntrack { get; init; } = "conntrack";
 }
@@ -66,12 +75,20 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         }
 
         _userSpace = userSpace;
-        _nft = new NftCommand(options.Nft, options.Conntrack);
+        _nft = new NftCommand(options.Nft, options.Conntrack, options.InProcess);
         _time = timeProvider;
         _loggers = loggerFactory;
         _logger = loggerFactory.CreateLogger<NftablesDataPlane>();
         _render = new KernelRenderOptions(options.Masquerade, ConntrackTimeouts: true);
         _routeLoop = Task.Run(RouteLoopAsync);
+        if (_nft.InProcess)
+        {
+            Log.CommitsInProcess(_logger);
+        }
+        else
+        {
+            Log.CommitsThroughExecutable(_logger, options.Nft);
+        }
     }
 
     /// <summary>Raised after a route change (a probe verdict) was committed, with how long the nft commit took (bench/kernel-scale).</summary>
@@ -616,6 +633,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         await _userSpace.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
         _commit.Dispose();
+        _nft.Dispose();
     }
 
     private async Task StopKernelAsync()
@@ -761,5 +779,13 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         [LoggerMessage(EventId = 5307, EventName = "NftUdpFlowsDeleted", Level = LogLevel.Debug,
             Message = "nftables: UDP flows of {Key} to {Backend} deleted")]
         public static partial void UdpFlowsDeleted(ILogger logger, ListenerKey key, IPEndPoint backend);
+
+        [LoggerMessage(EventId = 6100, EventName = "NftCommitsInProcess", Level = LogLevel.Information,
+            Message = "nftables: changes are committed through libnftables.so.1 in this process")]
+        public static partial void CommitsInProcess(ILogger logger);
+
+        [LoggerMessage(EventId = 6101, EventName = "NftCommitsThroughExecutable", Level = LogLevel.Information,
+            Message = "nftables: changes are committed through the executable {Nft} (nft -f -, one process per commit)")]
+        public static partial void CommitsThroughExecutable(ILogger logger, string nft);
     }
 }

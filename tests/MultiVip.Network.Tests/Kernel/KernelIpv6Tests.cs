@@ -46,7 +46,7 @@ public sealed class KernelIpv6Tests
         Assert.Equal(AddressFamily.InterNetworkV6, vip.AddressFamily);
         var table = await net.NftAsync("list", "table", "inet", "multivip");
         Assert.Contains($"{vip} . tcp . 80 : goto lb-", table, StringComparison.Ordinal);
-        Assert.Contains("jhash ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport mod 5003", table, StringComparison.Ordinal);
+        Assert.Contains("jhash ip6 saddr . ip6 daddr . meta l4proto . tcp sport . tcp dport mod 5003", table, StringComparison.Ordinal);
 
         // TCP: both members answer (flows spread by the 5-tuple), through the node's IPv6 address (masquerade).
         var web = new IPEndPoint(vip, 80);

@@ -95,20 +95,30 @@ public sealed class NftRulesetTests
     {
         var before = Enumerable.Range(0, MaglevTable.DefaultSize).Select(s => s % 2 == 0 ? 4 : 5).ToArray();
         var add = NftRuleset.Add(Set(before), Options);
-        Assert.Contains("add rule inet multivip lb-8 jhash ip saddr . ip daddr . meta l4proto mod 5003 seed 0x4d564950 vmap @slots-8\n", add, StringComparison.Ordinal);
+        Assert.Contains(
+            "add rule inet multivip lb-8 meta l4proto udp ct mark set jhash ip saddr . ip daddr . meta l4proto mod 5003 seed 0x4d564950 map @slots-8 ct mark @conns dnat ip to ct mark map @targets-ip\n",
+            add,
+            StringComparison.Ordinal);
+        Assert.Contains("add element inet multivip targets-ip { 0x4d000004 : 192.0.2.11 . 53, 0x4d000005 : 192.0.2.12 . 53 }\n", add, StringComparison.Ordinal);
+        Assert.Contains("add map inet multivip slots-8 { typeof numgen inc mod 5003 : ct mark; }\n", add, StringComparison.Ordinal);
+
+        // Data, not verdicts: no chain per backend, no goto but the listener's own dispatch element (a
+        // jump/goto makes the kernel validate every verdict-map element of the table at commit).
+        Assert.DoesNotMatch(@"\bbe-\d", add);
+        Assert.Single(Regex.Matches(add, "goto|jump"));
         Assert.Contains("add ct timeout inet multivip idle-udp-ip-240 { protocol udp; l3proto ip; policy = { unreplied : 240, replied : 240 }; }", add, StringComparison.Ordinal);
-        Assert.Contains("0 : goto be-4, 1 : goto be-5, 2 : goto be-4", add, StringComparison.Ordinal);
+        Assert.Contains("0 : 0x4d000004, 1 : 0x4d000005, 2 : 0x4d000004", add, StringComparison.Ordinal);
 
         // Slot 1 moves to backend 4: one delete, one add, nothing else.
         var after = (int[])before.Clone();
         after[1] = 4;
         Assert.Equal(
-            "delete element inet multivip slots-8 { 1 }\nadd element inet multivip slots-8 { 1 : goto be-4 }\n",
+            "delete element inet multivip slots-8 { 1 }\nadd element inet multivip slots-8 { 1 : 0x4d000004 }\n",
             NftRuleset.UpdateRoute(Set(before), Set(after), Options));
 
         // Down to one member: the dispatch goes straight to it, the map stays as it is.
         Assert.Equal(
-            "flush chain inet multivip lb-8\nadd rule inet multivip lb-8 goto be-4\n",
+            "flush chain inet multivip lb-8\nadd rule inet multivip lb-8 meta l4proto udp ct mark set 0x4d000004 ct mark @conns dnat ip to 192.0.2.11:53\n",
             NftRuleset.UpdateRoute(Set(before), Set(before, direct: 4), Options));
 
         // No member: only the listener's key joins the rejecting set (new flows are refused).
@@ -190,6 +200,18 @@ public sealed class NftRulesetTests
         Assert.DoesNotContain("acl-7", listed, StringComparison.Ordinal);
         Assert.DoesNotContain("198.51.100.10", listed, StringComparison.Ordinal);
         Assert.Contains("198.51.100.11 . udp . 53 : goto lb-8", listed, StringComparison.Ordinal);
+        foreach (var (slot, mark) in new[] { (0, "0x4d000004"), (1, "0x4d000005"), (2, "0x4d000005"), (3, "0x4d000004") })
+        {
+            Assert.Matches($@"(?<!\d){slot} : {mark}\b", listed);
+        }
+
+        Assert.Contains("0x4d000004 : 192.0.2.11 . 53, 0x4d000005 : 192.0.2.12 . 53", listed, StringComparison.Ordinal);
+
+        // Removing the set takes its map, chain and targets with it.
+        (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: NftRuleset.Remove(Set(slots), Options))).ThrowIfFailed();
+        listed = (await ns.ExecAsync("nft", "list", "table", "inet", "multivip")).ThrowIfFailed();
+        Assert.DoesNotContain("slots-8", listed, StringComparison.Ordinal);
+        Assert.DoesNotContain("192.0.2.12", listed, StringComparison.Ordinal);
         (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: text)).ThrowIfFailed();
     }
 
