@@ -18,6 +18,13 @@ internal sealed class CliProcess : IDisposable
         _process = process;
     }
 
+    /// <summary>
+    /// How long a test waits for a process event (a line, an exit): an event that never comes fails
+    /// after it, one that comes ends the wait at once. Generous because a fresh server on a loaded CI
+    /// machine (load 80) took more than 60 s to print its start-up lines.
+    /// </summary>
+    public static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
+
     public static string Dll => Path.Combine(AppContext.BaseDirectory, "multivip.dll");
 
     public int Pid => _process.Id;
@@ -71,7 +78,7 @@ internal sealed class CliProcess : IDisposable
     public static async Task<(int ExitCode, string Output)> RunAsync(string workingDirectory, params string[] args)
     {
         using var process = Start(workingDirectory, null, args);
-        var exit = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        var exit = await process.WaitForExitAsync(Bound);
         return (exit, process.Output);
     }
 

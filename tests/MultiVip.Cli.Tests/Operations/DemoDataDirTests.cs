@@ -36,7 +36,7 @@ public sealed partial class DemoDataDirTests : IDisposable
         // The walk-through, as the README has it, in ./.multivip.
         using (var walkthrough = CliProcess.Start(_cwd, null, ["serve", .. common]))
         {
-            await walkthrough.WaitForLineAsync("Stop with Ctrl+C or SIGTERM", TimeSpan.FromSeconds(60));
+            await walkthrough.WaitForLineAsync("Stop with Ctrl+C or SIGTERM", CliProcess.Bound);
             foreach (var command in new[]
             {
                 "service create --name myService",
@@ -51,7 +51,7 @@ public sealed partial class DemoDataDirTests : IDisposable
             }
 
             walkthrough.Terminate();
-            Assert.Equal(0, await walkthrough.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal(0, await walkthrough.WaitForExitAsync(CliProcess.Bound));
         }
 
         Assert.Equal("1 cloud service, 0 reserved IPs", DemoDataDirectory.Describe(walkthroughDir));
@@ -60,7 +60,7 @@ public sealed partial class DemoDataDirTests : IDisposable
         for (var round = 1; round <= 2; round++)
         {
             using var demo = CliProcess.Start(_cwd, null, ["serve", "--demo", .. common]);
-            await demo.WaitForLineAsync("lbset set --service myService", TimeSpan.FromSeconds(60));
+            await demo.WaitForLineAsync("lbset set --service myService", CliProcess.Bound);
             var urls = CurlUrl().Matches(demo.Output).Select(m => m.Groups["url"].Value).ToList();
             using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
             {
@@ -85,7 +85,7 @@ public sealed partial class DemoDataDirTests : IDisposable
             }
 
             demo.Terminate();
-            Assert.Equal(0, await demo.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal(0, await demo.WaitForExitAsync(CliProcess.Bound));
         }
 
         // The walk-through's state is untouched.

@@ -14,15 +14,15 @@ public sealed class SystemdNotifyTests
 
         // The first message the manager gets is READY=1, and by then the API answers: its
         // address (port 0 picked a free one) is in the message and in the endpoint file.
-        var api = await manager.WaitForApiAsync(server, TimeSpan.FromSeconds(60));
+        var api = await manager.WaitForApiAsync(server, CliProcess.Bound);
         Assert.Equal(api, (await File.ReadAllTextAsync(Path.Combine(manager.DataDir, "endpoint"))).Trim());
         await manager.AssertServesAsync(api);
 
         // SIGTERM: STOPPING=1 at once, with the time the drain may take (3 s + 15 s margin).
         server.Terminate();
-        var stopping = await manager.ReceiveAsync(server, TimeSpan.FromSeconds(30));
+        var stopping = await manager.ReceiveAsync(server, CliProcess.Bound);
         Assert.StartsWith("STOPPING=1\n", stopping);
         Assert.Contains("EXTEND_TIMEOUT_USEC=18000000", stopping);
-        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(0, await server.WaitForExitAsync(CliProcess.Bound));
     }
 }

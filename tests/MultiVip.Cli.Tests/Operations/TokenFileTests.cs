@@ -31,8 +31,8 @@ public sealed class TokenFileTests
 
         a.Terminate();
         b.Terminate();
-        Assert.Equal(0, await a.WaitForExitAsync(TimeSpan.FromSeconds(30)));
-        Assert.Equal(0, await b.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(0, await a.WaitForExitAsync(CliProcess.Bound));
+        Assert.Equal(0, await b.WaitForExitAsync(CliProcess.Bound));
     }
 
     [Theory]

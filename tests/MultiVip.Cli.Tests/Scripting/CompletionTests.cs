@@ -266,7 +266,10 @@ public sealed class CompletionTests : IAsyncLifetime
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        // A bound for a shell that never ends, not a speed check: pwsh's start, its module import and
+        // the completions ran past 3 minutes on a machine at load 80.
+        var bound = TimeSpan.FromMinutes(8);
+        using var timeout = new CancellationTokenSource(bound);
         try
         {
             await process.WaitForExitAsync(timeout.Token);
@@ -274,7 +277,7 @@ public sealed class CompletionTests : IAsyncLifetime
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw;
+            throw new TimeoutException($"{file} did not finish within {bound.TotalMinutes:0} minutes.\nstdout so far:\n{await stdout}");
         }
 
         Assert.True(process.ExitCode == 0, $"{file} exited {process.ExitCode}\nstdout:\n{await stdout}\nstderr:\n{await stderr}");

@@ -84,6 +84,7 @@ public sealed class DashboardFormTests(ChromiumFixture chromium) : IClassFixture
     {
         var (vm1, vm2) = DashboardSession.VmAddresses();
         await using var f = await DashboardSession.SeedAsync(vm1, vm2);
+        await f.SendAsync(HttpMethod.Post, ApiRoutes.VirtualIps("myService"), new AddVirtualIpRequest { Name = "Vip2" });
         await f.SendAsync(HttpMethod.Post, ApiRoutes.Endpoints("myService", "myVM1"), new EndpointRequest { Name = "web", Protocol = "tcp", LocalPort = 8080, PublicPort = 80 });
         var page = await DashboardSession.SignedInPageAsync(chromium, f);
         await page.GotoAsync(f.Server.Api + "ui/services/myService");
@@ -104,6 +105,9 @@ public sealed class DashboardFormTests(ChromiumFixture chromium) : IClassFixture
 
         await edit.Locator("summary").ClickAsync();
         await edit.Locator("[name=publicPort]").FillAsync("8081");
+        await edit.Locator("[name=localPort]").FillAsync("8081");
+        await edit.Locator("[name=vip]").SelectOptionAsync("Vip2");
+        await edit.Locator("[name=directServerReturn]").CheckAsync();
         await edit.Locator("[name=lbSet]").FillAsync("webSet");
         await edit.Locator("[name=probe]").SelectOptionAsync("http");
         await edit.Locator("[name=probePort]").FillAsync("8080");
@@ -119,7 +123,7 @@ public sealed class DashboardFormTests(ChromiumFixture chromium) : IClassFixture
         Assert.Contains("Succeeded", await page.InnerTextAsync("#banner"));
 
         var e = await f.GetAsync<InputEndpoint>(ApiRoutes.Endpoint("myService", "myVM1", "web"));
-        Assert.Equal(8081, e.PublicPort);
+        Assert.Equal((8081, 8081, "Vip2", true), (e.PublicPort, e.LocalPort, e.VirtualIpName, e.DirectServerReturn));
         Assert.Equal("webSet", e.LoadBalancedSetName);
         Assert.Equal(new LoadBalancerProbe { Protocol = ProbeProtocol.Http, Port = 8080, Path = "/health", IntervalInSeconds = 7, TimeoutInSeconds = 15 }, e.Probe);
         Assert.Equal(LoadBalancerDistribution.SourceIP, e.Distribution);
@@ -137,6 +141,18 @@ public sealed class DashboardFormTests(ChromiumFixture chromium) : IClassFixture
         var after = await f.GetAsync<InputEndpoint>(ApiRoutes.Endpoint("myService", "myVM1", "web"));
         Assert.Equal(e, after with { Acl = e.Acl });
         Assert.Equal(e.Acl, after.Acl);
+
+        // The protocol too (UDP takes no probe and no PROXY header), and back out of the set and off DSR.
+        await edit.Locator("summary").ClickAsync();
+        await edit.Locator("[name=protocol]").SelectOptionAsync("udp");
+        await edit.Locator("[name=probe]").SelectOptionAsync("");
+        await edit.Locator("[name=proxyProtocol]").SelectOptionAsync("none");
+        await edit.Locator("[name=lbSet]").FillAsync("");
+        await edit.Locator("[name=directServerReturn]").UncheckAsync();
+        await edit.Locator("button[type=submit]").ClickAsync();
+        Assert.Contains("Succeeded", await page.InnerTextAsync("#banner"));
+        var udp = await f.GetAsync<InputEndpoint>(ApiRoutes.Endpoint("myService", "myVM1", "web"));
+        Assert.Equal((TransportProtocol.Udp, (LoadBalancerProbe?)null, ProxyProtocolVersion.None, (string?)null, false), (udp.Protocol, udp.Probe, udp.ProxyProtocol, udp.LoadBalancedSetName, udp.DirectServerReturn));
         await page.Context.CloseAsync();
     }
 
