@@ -216,9 +216,7 @@ internal static class KernelBench
         }
 
         var section = Section(repo, results, targets.Select(t => t.Name).ToList(), rounds, duration, idleSoftirqPerSecond, load, smoke);
-        var existing = File.Exists(output) ? await File.ReadAllTextAsync(output) : "";
-        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
-        await File.WriteAllTextAsync(output, Report.WithKernelSection(existing, section), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+        await GeneratedBlocks.WriteAsync(output, GeneratedBlocks.Kernel, section);
         Console.WriteLine($"Wrote {output}");
         return 0;
 

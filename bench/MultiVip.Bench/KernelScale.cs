@@ -124,7 +124,7 @@ internal static class KernelScale
 
         var all = applied.Values.SelectMany(v => v).Concat(leaving).Concat(rejoining).ToList();
         var report = new StringBuilder();
-        report.AppendLine(CultureInfo.InvariantCulture, $"nftables plane, {listenerCount} listeners ({setCount} load-balanced sets of 2 probed members, {listenerCount - setCount} single endpoints), nft {NftVersion()}, kernel {Environment.OSVersion.Version}, {Environment.ProcessorCount} cores, load average {LoadAverage()}, commits {(inProcess ? "through libnftables in process" : "one nft -f - process each")}:");
+        report.AppendLine(CultureInfo.InvariantCulture, $"nftables plane, {listenerCount} listeners ({setCount} load-balanced sets of 2 probed members, {listenerCount - setCount} single endpoints), nft {NftVersion()}, kernel {Environment.OSVersion.Version}, {Environment.ProcessorCount} cores, load average {Report.LoadAverage()}, commits {(inProcess ? "through libnftables in process" : "one nft -f - process each")}:");
         report.AppendLine();
         report.AppendLine("| change | count | p50 ms | p99 ms | max ms |");
         report.AppendLine("|---|---:|---:|---:|---:|");
@@ -176,32 +176,9 @@ internal static class KernelScale
         return ticks * 1000.0 / 100; // USER_HZ is 100 on Linux
     }
 
-    private const string BlockBegin = "<!-- kernel-scale: begin (written by bench/kernel-scale; bench/run keeps it) -->";
-
-    private const string BlockEnd = "<!-- kernel-scale: end -->";
-
-    /// <summary>bench/run regenerates docs/benchmarks.md: the kernel-scale block of the file it replaces goes on at the end.</summary>
-    public static string KeepBlock(string path, string report)
-    {
-        var previous = File.Exists(path) ? File.ReadAllText(path) : "";
-        var begin = previous.IndexOf(BlockBegin, StringComparison.Ordinal);
-        var end = previous.IndexOf(BlockEnd, StringComparison.Ordinal);
-        return begin >= 0 && end > begin ? report.TrimEnd() + "\n\n" + previous[begin..(end + BlockEnd.Length)] + "\n" : report;
-    }
-
-    private static async Task WriteBlockAsync(string path, string table)
-    {
-        var text = File.Exists(path) ? await File.ReadAllTextAsync(path) : "";
-        var block = $"{BlockBegin}\n## Kernel plane: update cost at scale\n\n{table.TrimEnd()}\n\n"
-            + "Measured by `bench/kernel-scale` (in a namespace of its own; what each row is: docs/kernel-plane.md, \"Update cost at scale\").\n"
-            + BlockEnd;
-        var begin = text.IndexOf(BlockBegin, StringComparison.Ordinal);
-        var end = text.IndexOf(BlockEnd, StringComparison.Ordinal);
-        text = begin >= 0 && end > begin
-            ? text[..begin] + block + text[(end + BlockEnd.Length)..]
-            : text.TrimEnd() + "\n\n" + block + "\n";
-        await File.WriteAllTextAsync(path, text, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-    }
+    private static Task WriteBlockAsync(string path, string table) =>
+        GeneratedBlocks.WriteAsync(path, GeneratedBlocks.KernelScale, $"## Kernel plane: update cost at scale\n\n{table.TrimEnd()}\n\n"
+            + "Measured by `bench/kernel-scale` (in a namespace of its own; what each row is: docs/kernel-plane.md, \"Update cost at scale\").\n");
 
     private static ListenerSpec Single(int i) => new()
     {
@@ -296,18 +273,6 @@ internal static class KernelScale
             return text.Split(' ').ElementAtOrDefault(1) ?? text;
         }
         catch (System.ComponentModel.Win32Exception)
-        {
-            return "?";
-        }
-    }
-
-    private static string LoadAverage()
-    {
-        try
-        {
-            return File.ReadAllText("/proc/loadavg").Split(' ')[0];
-        }
-        catch (IOException)
         {
             return "?";
         }

@@ -104,7 +104,10 @@ internal sealed class ManagedProcess : IDisposable
     /// microseconds: /proc/PID/stat fields 14 and 15, in clock ticks (USER_HZ, 100 on Linux).
     /// Unlike a rate, CPU per request barely moves when other work on a shared machine takes cores away.
     /// </summary>
-    public double TreeCpuMicroseconds() => Tree(Pid).Sum(CpuTicks) * 10_000.0;
+    public double TreeCpuMicroseconds() => TreeCpuMicroseconds(Pid);
+
+    /// <summary>The same for any process by its PID (one the harness did not start through this class, such as a node in a namespace).</summary>
+    public static double TreeCpuMicroseconds(int pid) => Tree(pid).Sum(CpuTicks) * 10_000.0;
 
     private static long CpuTicks(int pid)
     {

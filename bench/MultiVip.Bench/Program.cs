@@ -41,6 +41,12 @@ if (args.Contains("--restart") || args.Contains("--cores"))
     return args.Contains("--restart") ? await RestartBench.RunAsync(root, args) : await CoreScaling.RunAsync(root, args);
 }
 
+// bench/run --cluster: three nodes in namespaces on one PostgreSQL (ClusterBench.cs).
+if (args.Contains("--cluster"))
+{
+    return await ClusterBench.RunAsync(Path.GetFullPath(Arg("--repo") ?? Directory.GetCurrentDirectory()), args);
+}
+
 // bench/kernel-scale: the nftables plane's update cost at 10,000 listeners, run inside a namespace (KernelScale.cs).
 if (args.Contains("--kernel-scale"))
 {
@@ -185,23 +191,9 @@ finally
 }
 
 var report = Report.Write(results, lab.Targets.Where(t => !t.Extra).Select(t => t.Name).ToList(), lab.Targets.Where(t => t.Extra).Select(t => t.Name).ToList(), syscalls, scale, checks, new Report.Settings(rounds, duration, idle, smoke, quick));
-// The kernel plane's section comes from `bench/run --kernel` (namespaces, root): carried over as it is.
-if (File.Exists(output) && Report.KernelSection(await File.ReadAllTextAsync(output)) is { } kernel)
-{
-    report = Report.WithKernelSection(report, kernel);
-}
-
+// The kernel, failover, restart, kernel-scale and cluster blocks are measured by runs of their own: kept as they are.
+report = GeneratedBlocks.KeepFrom(output, report);
 Directory.CreateDirectory(Path.GetDirectoryName(output)!);
-report = Failover.CarryOver(report, output); // bench/failover's section is measured separately: keep it
-
-// The restart block (bench/run --restart) is a run of its own: a rewrite of the report keeps it.
-var restartBlock = File.Exists(output) ? RestartBench.Block(await File.ReadAllTextAsync(output)) : "";
-if (restartBlock.Length > 0)
-{
-    report = report.TrimEnd() + "\n\n" + restartBlock;
-}
-
-report = KernelScale.KeepBlock(output, report); // bench/kernel-scale's block stays
 await File.WriteAllTextAsync(output, report, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
 Console.WriteLine($"Wrote {output}");
 return checks.All(c => c.Passed) ? 0 : 1;

@@ -48,10 +48,6 @@ internal static partial class RestartBench
     private const string Vip = "127.125.1.1";
     private const int FrontPort = 18000;
 
-    /// <summary>The generated block's markers in docs/benchmarks.md (kept by a full run's rewrite).</summary>
-    public const string BlockStart = "<!-- bench/run --restart: generated, do not edit by hand -->";
-    public const string BlockEnd = "<!-- /bench/run --restart -->";
-
     public static async Task<int> RunAsync(string repo, string[] args)
     {
         var takeovers = int.Parse(Arg(args, "--takeovers") ?? "6", CultureInfo.InvariantCulture);
@@ -160,7 +156,7 @@ internal static partial class RestartBench
             if (!args.Contains("--no-docs"))
             {
                 var docs = Path.Combine(repo, "docs", "benchmarks.md");
-                await File.WriteAllTextAsync(docs, WithBlock(File.Exists(docs) ? await File.ReadAllTextAsync(docs) : "", markdown), new UTF8Encoding(false));
+                await GeneratedBlocks.WriteAsync(docs, GeneratedBlocks.Restart, markdown);
                 Console.WriteLine($"Wrote {artifact} and the restart block of {docs}");
             }
 
@@ -182,21 +178,6 @@ internal static partial class RestartBench
         }
     }
 
-    /// <summary>The block (between <see cref="BlockStart"/> and <see cref="BlockEnd"/>) of an existing report, or "".</summary>
-    public static string Block(string report)
-    {
-        var start = report.IndexOf(BlockStart, StringComparison.Ordinal);
-        var end = report.IndexOf(BlockEnd, StringComparison.Ordinal);
-        return start >= 0 && end > start ? report[start..(end + BlockEnd.Length)] + "\n" : "";
-    }
-
-    private static string WithBlock(string report, string markdown)
-    {
-        var block = $"{BlockStart}\n{markdown.TrimEnd()}\n{BlockEnd}\n";
-        var old = Block(report);
-        return old.Length > 0 ? report.Replace(old, block, StringComparison.Ordinal) : report.TrimEnd() + "\n\n" + block;
-    }
-
     private static RestartResult Parse(string wrk, double seconds, LongConnections longs, IReadOnlyList<TakeoverRun> runs, int threads, int connections)
     {
         var requests = double.Parse(Regex.Match(wrk, @"(\d+) requests in").Groups[1].Value, CultureInfo.InvariantCulture);
@@ -214,7 +195,7 @@ internal static partial class RestartBench
         var md = new StringBuilder();
         md.AppendLine("## Restart under load (`bench/run --restart`)");
         md.AppendLine();
-        md.AppendLine(FormattableString.Invariant($"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores (shared; load average {LoadAverage()} at the end). wrk (`-t{r.WrkThreads} -c{r.WrkConnections}`, `Connection: close`: one new connection per request) through one VIP to nginx, MultiVip and wrk unpinned, while {takeovers} takeovers alternate a second `multivip serve` on the same data dir and SIGUSR2. Before each takeover a few long keep-alive connections open on the running server and go on sending a request every 100 ms until after it handed over; they must finish on the old server while it drains."));
+        md.AppendLine(FormattableString.Invariant($"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores (shared; load average {Report.LoadAverage()} at the end). wrk (`-t{r.WrkThreads} -c{r.WrkConnections}`, `Connection: close`: one new connection per request) through one VIP to nginx, MultiVip and wrk unpinned, while {takeovers} takeovers alternate a second `multivip serve` on the same data dir and SIGUSR2. Before each takeover a few long keep-alive connections open on the running server and go on sending a request every 100 ms until after it handed over; they must finish on the old server while it drains."));
         md.AppendLine();
         md.AppendLine("| new connections | new connections/s | refused (connect errors) | reset or cut (read + write errors) | timeouts | non-2xx | long connections finished | requests on them |");
         md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -234,18 +215,6 @@ internal static partial class RestartBench
         }
 
         return md.ToString();
-    }
-
-    private static string LoadAverage()
-    {
-        try
-        {
-            return File.ReadAllText("/proc/loadavg").Split(' ')[0];
-        }
-        catch (IOException)
-        {
-            return "?";
-        }
     }
 
     private static void Signal(string signal, int pid)

@@ -16,6 +16,8 @@ public sealed class PostgresNodesTests
 {
     private const int BackendPort = 8080;
 
+    private static readonly string Cli = Path.Combine(AppContext.BaseDirectory, "multivip.dll");
+
     [Fact]
     public async Task Three_nodes_carry_each_others_changes_take_300_at_once_lose_nothing_to_kill_9_and_survive_a_database_restart()
     {
@@ -23,21 +25,18 @@ public sealed class PostgresNodesTests
         var store = pg.SocketConnectionString(await pg.CreateDatabaseAsync());
         await using var namespaces = await NetworkNamespaces.CreateAsync();
         var root = Directory.CreateTempSubdirectory("multivip-pg-nodes-").FullName;
-        var nodes = new List<Node>();
+        var nodes = new List<PostgresNode>();
+        var backends = new List<NamespaceEchoBackend>();
         try
         {
+            // One API token for all nodes (--token-file).
+            var token = Path.Combine(root, "token");
+            PostgresNode.WriteToken(token);
             foreach (var (name, i) in new[] { "a", "b", "c" }.Select((n, i) => (n, i)))
             {
                 var ns = await namespaces.AddAsync("pg-" + name);
-                var backend = NamespaceEchoBackend.Start(ns, new IPEndPoint(IPAddress.Parse("127.0.0.2"), BackendPort), "backend-" + name);
-                var node = new Node(name, ns, backend, Path.Combine(root, name), IPAddress.Parse($"127.110.90.{i + 1}"), store);
-                if (nodes.Count > 0)
-                {
-                    // One API token for all: the first node's, copied before the others' first start.
-                    Directory.CreateDirectory(node.DataDir);
-                    File.Copy(Path.Combine(nodes[0].DataDir, "token"), Path.Combine(node.DataDir, "token"));
-                }
-
+                backends.Add(NamespaceEchoBackend.Start(ns, new IPEndPoint(IPAddress.Parse("127.0.0.2"), BackendPort), "backend-" + name));
+                var node = new PostgresNode(name, ns, Cli, Path.Combine(root, name), IPAddress.Parse($"127.110.90.{i + 1}"), store, "127.110.80.0/24", token);
                 await node.StartAsync();
                 nodes.Add(node);
             }
@@ -144,6 +143,11 @@ public sealed class PostgresNodesTests
                 await node.DisposeAsync();
             }
 
+            foreach (var backend in backends)
+            {
+                await backend.DisposeAsync();
+            }
+
             Directory.Delete(root, recursive: true);
         }
     }
@@ -156,13 +160,13 @@ public sealed class PostgresNodesTests
         }
     }
 
-    private static async Task<IReadOnlyList<MultiVip.Model.Services.VirtualIp>> Service(Node node, string name)
+    private static async Task<IReadOnlyList<MultiVip.Model.Services.VirtualIp>> Service(PostgresNode node, string name)
     {
         using var client = node.Client();
         return await client.ListVirtualIpsAsync(name);
     }
 
-    private static async Task AllSeeAsync(List<Node> nodes, int services)
+    private static async Task AllSeeAsync(List<PostgresNode> nodes, int services)
     {
         foreach (var node in nodes)
         {
@@ -177,7 +181,7 @@ public sealed class PostgresNodesTests
         }
     }
 
-    private static async Task<string?> TryHelloAsync(Node node, string vip)
+    private static async Task<string?> TryHelloAsync(PostgresNode node, string vip)
     {
         try
         {
@@ -186,73 +190,6 @@ public sealed class PostgresNodesTests
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or OperationCanceledException)
         {
             return null;
-        }
-    }
-
-    private sealed class Node(string name, NetworkNamespace ns, NamespaceEchoBackend backend, string dataDir, IPAddress relayAddress, string store) : IAsyncDisposable
-    {
-        private NamespaceRelay? _relay;
-
-        public string Name { get; } = name;
-
-        public NetworkNamespace Ns { get; } = ns;
-
-        public string DataDir { get; } = dataDir;
-
-        public NamespaceProcess? Process { get; private set; }
-
-        public async Task StartAsync()
-        {
-            Directory.CreateDirectory(DataDir);
-            var endpointFile = Path.Combine(DataDir, "endpoint");
-            File.Delete(endpointFile);
-            var cli = Path.Combine(AppContext.BaseDirectory, "multivip.dll");
-            Process = Ns.Start("dotnet", [
-                cli, "serve", "--store", store, "--node-name", Name, "--data-dir", DataDir, "--api", "http://127.0.0.1:0", "--dns", "off",
-                "--allowed-host", relayAddress.ToString(), "--vip-pool", "127.110.80.0/24", "--drain-timeout", "1",
-            ]);
-            var process = Process;
-            await Eventually.TrueAsync(
-                () => process.HasExited
-                    ? throw new InvalidOperationException($"multivip serve exited with {process.ExitCode}:\n{process.Output}")
-                    : Task.FromResult(File.Exists(endpointFile)),
-                TimeSpan.FromSeconds(90),
-                () => $"node {Name} did not start:\n{process.Output}");
-            var api = new Uri((await File.ReadAllTextAsync(endpointFile)).Trim());
-            if (_relay is not null)
-            {
-                await _relay.DisposeAsync();
-            }
-
-            _relay = NamespaceRelay.Start(Ns, new IPEndPoint(IPAddress.Loopback, api.Port), relayAddress);
-        }
-
-        public MultiVipClient Client()
-        {
-            var token = File.ReadAllText(Path.Combine(DataDir, "token")).Trim();
-            return new MultiVipClient(
-                new ClientConnection(new Uri($"http://{_relay!.LocalEndPoint}"), token),
-                new MultiVipClientOptions { OperationTimeout = TimeSpan.FromSeconds(30) });
-        }
-
-        /// <summary>kill -9: no draining, no clean close of its database connections.</summary>
-        public async Task KillAsync()
-        {
-            // Process.Kill is SIGKILL on Linux.
-            using var process = System.Diagnostics.Process.GetProcessById(Process!.Pid);
-            process.Kill();
-            await process.WaitForExitAsync();
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (_relay is not null)
-            {
-                await _relay.DisposeAsync();
-            }
-
-            Process?.Dispose();
-            await backend.DisposeAsync();
         }
     }
 }

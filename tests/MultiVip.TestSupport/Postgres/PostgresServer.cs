@@ -9,8 +9,8 @@ namespace MultiVip.TestSupport.Postgres;
 /// A throwaway PostgreSQL 15 cluster (Debian's /usr/lib/postgresql/15/bin) for tests: initdb in a
 /// fresh temporary directory owned by the <c>postgres</c> user (initdb refuses root), the server
 /// run as that user through setpriv — which execs, so the PID we hold is the postmaster's own and
-/// stopping it stops exactly what we started. It listens on 127.110.0.1 (this suite's loopback
-/// share) on a free port, and on a Unix socket in <see cref="SocketDirectory"/>, which crosses
+/// stopping it stops exactly what we started. It listens on 127.110.0.1 (the test suite's loopback
+/// share; the benchmark passes its own address and port) on a free port, and on a Unix socket in <see cref="SocketDirectory"/>, which crosses
 /// network namespaces. fsync is off: the tests stop it cleanly (fast shutdown) and never measure
 /// PostgreSQL's own durability. A server that cannot start is an exception, never a skipped test.
 /// </summary>
@@ -18,7 +18,7 @@ public sealed class PostgresServer : IAsyncDisposable
 {
     public const string User = "multivip";
     public const string Password = "pg-test-secret";
-    public const string ListenAddress = "127.110.0.1";
+    public const string DefaultListenAddress = "127.110.0.1";
     private const string Bin = "/usr/lib/postgresql/15/bin";
     private const int SigInt = 2;
     private const int SigKill = 9;
@@ -28,11 +28,15 @@ public sealed class PostgresServer : IAsyncDisposable
     private Process? _postmaster;
     private int _databases;
 
-    private PostgresServer(string root, int port)
+    private PostgresServer(string root, string listenAddress, int port)
     {
         _root = root;
+        ListenAddress = listenAddress;
         Port = port;
     }
+
+    /// <summary>The loopback address its TCP listener binds.</summary>
+    public string ListenAddress { get; }
 
     public int Port { get; }
 
@@ -44,8 +48,11 @@ public sealed class PostgresServer : IAsyncDisposable
     /// <summary>The postmaster's PID while it runs.</summary>
     public int? ProcessId => _postmaster is { HasExited: false } p ? p.Id : null;
 
-    /// <summary>Creates and starts a cluster; throws with initdb's or the server's output when it cannot.</summary>
-    public static async Task<PostgresServer> StartAsync()
+    /// <summary>
+    /// Creates and starts a cluster on <paramref name="listenAddress"/> and <paramref name="port"/> (a
+    /// free one when null); throws with initdb's or the server's output when it cannot.
+    /// </summary>
+    public static async Task<PostgresServer> StartAsync(string listenAddress = DefaultListenAddress, int? port = null)
     {
         if (!File.Exists(Path.Combine(Bin, "postgres")))
         {
@@ -53,7 +60,7 @@ public sealed class PostgresServer : IAsyncDisposable
         }
 
         var root = Directory.CreateTempSubdirectory("multivip-pg-").FullName;
-        var server = new PostgresServer(root, FreePort());
+        var server = new PostgresServer(root, listenAddress, port ?? FreePort(listenAddress));
         try
         {
             Directory.CreateDirectory(server.SocketDirectory);
@@ -217,10 +224,10 @@ public sealed class PostgresServer : IAsyncDisposable
     private static string[] AsPostgres(string program, params string[] args) =>
         ["--reuid=postgres", "--regid=postgres", "--init-groups", "--", program, .. args];
 
-    private static int FreePort()
+    private static int FreePort(string listenAddress)
     {
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Parse(ListenAddress), 0));
+        probe.Bind(new IPEndPoint(IPAddress.Parse(listenAddress), 0));
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
