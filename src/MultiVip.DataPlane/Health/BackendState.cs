@@ -1,19 +1,17 @@
-using System.Collections.Concurrent;
 using MultiVip.DataPlane.Contract;
-using MultiVip.DataPlane.Tcp;
 using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane.Health;
 
 /// <summary>
-/// Runtime state of one backend of one listener: probe verdict, connection counters and the
-/// connections it carries (so a removed backend can be drained). Kept across reconfigurations
+/// Runtime state of one backend of one listener: probe verdict and connection counters. The
+/// connections it carries are the listener's (each knows its backend), so a new connection is
+/// entered in one table, not two. Kept across reconfigurations
 /// while the backend's spec is unchanged, so a config change does not reset health or counters.
 /// </summary>
 internal sealed class BackendState
 {
     private readonly Lock _gate = new();
-    private readonly ConcurrentDictionary<long, ForwardedConnection> _connections = new();
     private int _state;
     private int _consecutiveFailures;
     private int _consecutiveSuccesses;
@@ -56,8 +54,6 @@ internal sealed class BackendState
 
     public long TotalConnections => Interlocked.Read(ref _total);
 
-    public ICollection<ForwardedConnection> Connections => _connections.Values;
-
     /// <summary>Removed from its listener; connections that race past the drain snapshot are reset.</summary>
     public bool IsRetired => Volatile.Read(ref _retired) != 0;
 
@@ -65,9 +61,9 @@ internal sealed class BackendState
 
     public static string MemberName(BackendSpec spec) => $"{spec.VmName}/{spec.EndpointName}/{spec.Target}";
 
-    public void Attach(ForwardedConnection connection)
+    /// <summary>A connection to this backend started forwarding (its listener holds it; see <see cref="Tcp.VipListener"/>).</summary>
+    public void Attach()
     {
-        _connections[connection.Id] = connection;
         Interlocked.Increment(ref _active);
         Interlocked.Increment(ref _total);
     }
@@ -81,13 +77,8 @@ internal sealed class BackendState
 
     public void DetachSession() => Interlocked.Decrement(ref _active);
 
-    public void Detach(ForwardedConnection connection)
-    {
-        if (_connections.TryRemove(connection.Id, out _))
-        {
-            Interlocked.Decrement(ref _active);
-        }
-    }
+    /// <summary>The end of a connection <see cref="Attach"/> counted (called exactly once per Attach).</summary>
+    public void Detach() => Interlocked.Decrement(ref _active);
 
     /// <summary>
     /// Applies one probe result. Leaves rotation after <paramref name="threshold"/> consecutive

@@ -31,6 +31,11 @@ internal static class ListenerBinder
             // Lets a VIP that moved (or a restarted host) rebind while old connections sit in TIME_WAIT;
             // on Linux it never lets two sockets listen on the same address and port.
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+
+            // Before listen(): every connection accepted from it inherits TCP_NODELAY (Linux copies the
+            // listener's setting into the accepted socket), so the epoll engine makes no setsockopt per
+            // client (EpollSocketEngine.ListeningRegistration).
+            socket.NoDelay = true;
             socket.Bind(new IPEndPoint(key.Address, key.Port));
             socket.Listen(Backlog);
             error = null;

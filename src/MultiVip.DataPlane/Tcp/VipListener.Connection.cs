@@ -296,8 +296,9 @@ internal sealed partial class VipListener
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ForwardAsync(ForwardedConnection connection, BackendState backend)
     {
+        // One table per connection: the listener's. A removed backend's drain picks its own out of it.
         _connections[connection.Id] = connection;
-        backend.Attach(connection);
+        backend.Attach();
 
         // Full fence: the drain's snapshot, taken after the setup count below reaches 0, holds this connection.
         Interlocked.Increment(ref Counters.Forwarded);
@@ -317,7 +318,7 @@ internal sealed partial class VipListener
         finally
         {
             _connections.TryRemove(connection.Id, out _);
-            backend.Detach(connection);
+            backend.Detach();
         }
     }
 

@@ -257,10 +257,16 @@ internal sealed partial class VipListener : IRoutedListener
     /// <summary>Drains connections of backends removed by <see cref="Update"/>, then resets what is left.</summary>
     public async Task DrainBackendsAsync(IReadOnlyList<BackendState> removed, CancellationToken cancellationToken)
     {
+        // Retired before this snapshot (RouteController.Update): a connection that enters the table
+        // after it sees IsRetired in ForwardAsync and resets itself, so none slips past the drain.
+        var retired = removed.ToHashSet();
         var connections = new List<ForwardedConnection>();
-        foreach (var backend in removed)
+        foreach (var connection in _connections.Values)
         {
-            connections.AddRange(backend.Connections);
+            if (retired.Contains(connection.Backend))
+            {
+                connections.Add(connection);
+            }
         }
 
         var reset = await Drainer.DrainAsync(connections, _options.DrainTimeout, _timeProvider, cancellationToken).ConfigureAwait(false);

@@ -27,6 +27,9 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
     private int _closed;
     private int _connectState;
 
+    /// <summary>An accepted client that did not inherit TCP_NODELAY from its listener (<see cref="PrepareClient"/> sets it).</summary>
+    private bool _needsNoDelay;
+
     private EpollSocket(int fd, EpollLoop loop, IPEndPoint? remote)
     {
         _handle = new Descriptor(fd);
@@ -68,9 +71,10 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
     internal SafeHandle Handle => _handle;
 
     /// <summary>Takes ownership of a fresh non-blocking descriptor and registers it with <paramref name="loop"/>.</summary>
-    public static EpollSocket Adopt(int fd, EpollLoop loop, IPEndPoint? remote)
+    public static EpollSocket Adopt(int fd, EpollLoop loop, IPEndPoint? remote, bool needsNoDelay)
     {
         var socket = Create(fd, loop, remote);
+        socket._needsNoDelay = needsNoDelay;
         try
         {
             loop.Register(fd, socket, Interest);
@@ -157,10 +161,15 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
 
     public override ValueTask SendAsync(ReadOnlyMemory<byte> data) => SendAllAsync(data);
 
-    public unsafe override IPEndPoint PrepareClient()
+    /// <summary>The client's address. Nagle is normally off already: inherited from the listening socket, one
+    /// setsockopt fewer per connection (EpollSocketEngine.ListeningRegistration says when it is not).</summary>
+    public override IPEndPoint PrepareClient()
     {
-        var on = 1;
-        _ = LibC.setsockopt(_handle, LibC.IPPROTO_TCP, LibC.TCP_NODELAY, &on, sizeof(int));
+        if (_needsNoDelay)
+        {
+            SetNoDelay();
+        }
+
         return _remote!;
     }
 
@@ -220,6 +229,7 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
         socket._errorSeen = 0;
         socket._peerClosed = 0;
         socket._connectState = 0;
+        socket._needsNoDelay = false;
         socket.Readable.Renew();
         socket.Writable.Renew();
         Volatile.Write(ref socket._closed, 0);

@@ -131,6 +131,18 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool) : ISocketEngine
         public ListeningRegistration(Socket listening, CancellationToken stopping)
         {
             listening.Blocking = false;
+
+            // Accepted sockets inherit TCP_NODELAY from the listener when it was on before their
+            // handshake finished: ListenerBinder sets it before listen(), so a client needs no
+            // setsockopt of its own. A socket without it (taken over from a build that did not set
+            // it) gets it now, and its clients keep their own setsockopt: the ones already queued
+            // completed their handshake without it.
+            ClientsInheritNoDelay = listening.NoDelay;
+            if (!ClientsInheritNoDelay)
+            {
+                listening.NoDelay = true;
+            }
+
             _handle = listening.SafeHandle;
             var added = false;
             _handle.DangerousAddRef(ref added);
@@ -155,6 +167,9 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool) : ISocketEngine
         }
 
         public IClientAcceptor[] Acceptors { get; }
+
+        /// <summary>Whether every connection accepted from this socket already has TCP_NODELAY (see the constructor).</summary>
+        public bool ClientsInheritNoDelay { get; }
 
         public int Generation { get; set; }
 
@@ -219,7 +234,7 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool) : ISocketEngine
                 var fd = TryAccept(out var remote, out var error);
                 if (fd >= 0)
                 {
-                    return EpollSocket.Adopt(fd, loop, remote);
+                    return EpollSocket.Adopt(fd, loop, remote, needsNoDelay: !listener.ClientsInheritNoDelay);
                 }
 
                 if (error != LibC.EAGAIN)
