@@ -131,6 +131,11 @@ public static partial class ServerHost
             if (postgres is not null)
             {
                 store = await PostgresStateStore.OpenAsync(postgres, options.Time, preLoggers, cancellationToken);
+                if (predecessor is null)
+                {
+                    // A takeover's predecessor is this node itself, beating under its name until it hands over.
+                    await NodeNameGuard.EnsureFreeAsync(((PostgresStateStore)store).Nodes, nodeName, options.NodeDownAfter, NodeHeartbeat.DefaultInterval, options.Time, cancellationToken);
+                }
             }
 
             LogDescriptorPlan(descriptors, preLoggers);
