@@ -41,6 +41,12 @@ if (args.Contains("--restart") || args.Contains("--cores"))
     return args.Contains("--restart") ? await RestartBench.RunAsync(root, args) : await CoreScaling.RunAsync(root, args);
 }
 
+// bench/run --bulk: splice on against off, bulk only (BulkBench.cs).
+if (args.Contains("--bulk"))
+{
+    return await BulkBench.RunAsync(Path.GetFullPath(Arg("--repo") ?? Directory.GetCurrentDirectory()), args);
+}
+
 // bench/kernel-scale: the nftables plane's update cost at 10,000 listeners, run inside a namespace (KernelScale.cs).
 if (args.Contains("--kernel-scale"))
 {
