@@ -47,6 +47,12 @@ if (args.Contains("--cluster"))
     return await ClusterBench.RunAsync(Path.GetFullPath(Arg("--repo") ?? Directory.GetCurrentDirectory()), args);
 }
 
+// bench/run --bulk: splice on against off, bulk only (BulkBench.cs).
+if (args.Contains("--bulk"))
+{
+    return await BulkBench.RunAsync(Path.GetFullPath(Arg("--repo") ?? Directory.GetCurrentDirectory()), args);
+}
+
 // bench/kernel-scale: the nftables plane's update cost at 10,000 listeners, run inside a namespace (KernelScale.cs).
 if (args.Contains("--kernel-scale"))
 {

@@ -79,6 +79,35 @@ public sealed record DataPlaneOptions
     /// </summary>
     public SocketEngine SocketEngine { get; init; } = Sockets.Epoll.LibC.IsSupported ? SocketEngine.Epoll : SocketEngine.Dotnet;
 
+    /// <summary>
+    /// Whether the epoll engine moves a bulk direction with splice(2) through a pipe instead of recv and
+    /// send through a buffer (docs/data-plane.md#splice). Default <see cref="SpliceMode.Auto"/>: a direction
+    /// that has filled the copy buffer <see cref="SpliceAfterFullReads"/> times switches, short
+    /// request/response traffic never does. <see cref="SpliceMode.Never"/> always copies (to rule splice
+    /// out when diagnosing). The dotnet engine always copies.
+    /// </summary>
+    public SpliceMode Splice { get; init; } = SpliceMode.Auto;
+
+    /// <summary>
+    /// Directions spliced at once in the whole data plane; beyond it a bulk direction keeps copying.
+    /// Default 4096. Each holds a pipe (two file descriptors); the server sizes it from the descriptor
+    /// limit (at most an eighth of the data plane's descriptors go to pipes), so raising it past what the
+    /// limit holds only lowers it again at start.
+    /// </summary>
+    public int MaxSplicedDirections { get; init; } = DefaultMaxSplicedDirections;
+
+    public const int DefaultMaxSplicedDirections = 4096;
+
+    /// <summary>Empty pipes each epoll loop (one per core) keeps for the next spliced direction; two descriptors each, reserved by the server's budget.</summary>
+    public const int IdlePipesPerCore = 4;
+
+    /// <summary>
+    /// Full-buffer reads (64 KiB each) after which a direction counts as bulk and switches to splice:
+    /// 4 is 256 KiB, more than a typical HTTP response, so keep-alive and new-connection traffic never
+    /// pays for the pipe. 0 splices from the first byte (the behaviour tests run every path that way).
+    /// </summary>
+    internal int SpliceAfterFullReads { get; init; } = 4;
+
     internal void Validate()
     {
         if (SocketEngine == SocketEngine.Epoll && !Sockets.Epoll.LibC.IsSupported)
@@ -88,7 +117,6 @@ public sealed record DataPlaneOptions
                 nameof(SocketEngine));
         }
 
-
         ArgumentOutOfRangeException.ThrowIfLessThan(DrainTimeout, TimeSpan.Zero, nameof(DrainTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxConnectionsPerListener, 0, nameof(MaxConnectionsPerListener));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(BackendConnectTimeout, TimeSpan.Zero, nameof(BackendConnectTimeout));
@@ -96,6 +124,8 @@ public sealed record DataPlaneOptions
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxUdpSessionsPerListener, 0, nameof(MaxUdpSessionsPerListener));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxConnections, 0, nameof(MaxConnections));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxUdpSessions, 0, nameof(MaxUdpSessions));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MaxSplicedDirections, 0, nameof(MaxSplicedDirections));
+        ArgumentOutOfRangeException.ThrowIfLessThan(SpliceAfterFullReads, 0, nameof(SpliceAfterFullReads));
     }
 }
 
@@ -107,4 +137,14 @@ public enum SocketEngine
 
     /// <summary>The runtime's System.Net.Sockets (any platform).</summary>
     Dotnet,
+}
+
+/// <summary>Whether bulk directions of the epoll engine are spliced (<see cref="DataPlaneOptions.Splice"/>).</summary>
+public enum SpliceMode
+{
+    /// <summary>A direction that turns out to be bulk switches to splice(2) through a pipe.</summary>
+    Auto,
+
+    /// <summary>Every direction copies through a pooled buffer (recv and send).</summary>
+    Never,
 }

@@ -60,6 +60,12 @@ internal static class ServeCommand
             Description = "What drives the TCP data plane's sockets: epoll (the data plane's own non-blocking sockets on one edge-triggered loop per core, Linux; the default there) or dotnet (System.Net.Sockets).",
             DefaultValueFactory = _ => defaults.SocketEngine,
         };
+        var splice = new Option<MultiVip.DataPlane.SpliceMode>("--splice")
+        {
+            Description = "With --socket-engine epoll: auto (the default) moves a direction that turns out to be bulk with splice(2) through a pipe, without copying it through user space; never always copies through a buffer.",
+            DefaultValueFactory = _ => defaults.Splice,
+        };
+        var maxSplicedDirections = OptionalIntOption("--max-spliced-directions", "Directions spliced at once (each holds a pipe, two descriptors); beyond it a bulk direction copies. Default: sized from the open-file limit, at most 4096.", 1);
         var dns = new Option<string>("--dns")
         {
             Description = $"Address (ip:port) of the embedded authoritative DNS server, UDP and TCP; 'off' disables it. Default {ServerOptions.DefaultDns}.",
@@ -131,7 +137,7 @@ internal static class ServeCommand
 
         var serve = new Command("serve", "Run the MultiVip server (REST API and dashboard on --api, DNS, data plane) with its state in --data-dir, until Ctrl+C or SIGTERM.")
         {
-            pools, vipInterface, store, dataPlane, kernelSnat, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, socketEngine, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
+            pools, vipInterface, store, dataPlane, kernelSnat, drain, maxConnections, maxUdpSessions, maxTotalConnections, maxTotalUdpSessions, maxApiConnections, connectTimeout, connectAttempts, socketEngine, splice, maxSplicedDirections, dns, dnsZone, maxVips, maxEndpoints, maxVms, maxAcl, maxBody, tlsCert, tlsKey, insecure, logFormat, logLevel, demo,
             authFailureLimit, sessionLifetime, allowedHosts, noTakeover, nodeName, nodeDownAfter, accessLog, accessLogMaxSize, accessLogFiles, tokenFile,
         };
         foreach (var option in failover.All)
@@ -174,6 +180,8 @@ internal static class ServeCommand
                 ConnectTimeout = TimeSpan.FromMilliseconds(parse.GetValue(connectTimeout)),
                 ConnectAttempts = parse.GetValue(connectAttempts),
                 SocketEngine = parse.GetValue(socketEngine),
+                Splice = parse.GetValue(splice),
+                MaxSplicedDirections = parse.GetValue(maxSplicedDirections),
                 Dns = parse.GetValue(dns),
                 DnsZone = parse.GetValue(dnsZone) ?? ServerOptions.DefaultDnsZone,
                 MaxRequestBodyBytes = parse.GetValue(maxBody),

@@ -11,8 +11,11 @@ namespace MultiVip.DataPlane.Tcp;
 /// for the loop's input edge (no system call, no buffer held); a read that did not fill the buffer
 /// emptied the socket, so the loop waits for the next edge instead of asking again. A message thus
 /// costs one recv and one send per direction, like an event-loop proxy.
+/// A direction that turns out to be bulk (<see cref="SplicePipes.AfterFullReads"/> full buffers)
+/// switches to splice(2) through a pipe when <paramref name="splice"/> allows it (docs/data-plane.md#splice):
+/// the same two calls per chunk, but the bytes never cross into user space.
 /// </summary>
-internal sealed class EpollForwarder(ArrayPool<byte> pool) : IConnectionForwarder
+internal sealed class EpollForwarder(ArrayPool<byte> pool, SplicePipes? splice = null) : IConnectionForwarder
 {
     private const byte TcpStateCloseWait = 8;
 
@@ -38,13 +41,31 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool) : IConnectionForwarde
     private async ValueTask CopyAsync(ForwardedConnection connection, EpollSocket source, EpollSocket destination, bool fromClient)
     {
         byte[]? buffer = null;
+        SplicePipe? pipe = null;
         // The client usually sent its first bytes before the backend connect finished; the backend has not answered yet.
         var mayHaveMore = fromClient;
         var sending = false;
+        // Full-buffer reads until this direction counts as bulk; int.MinValue: never (splice off, or handed back).
+        var untilSplice = splice?.AfterFullReads ?? int.MinValue;
         try
         {
             while (true)
             {
+                if (untilSplice == 0 && pipe is null)
+                {
+                    pipe = splice!.TryTake(source.Loop);
+                    if (pipe is null)
+                    {
+                        // At the cap: copy on, and ask again after as many full reads more.
+                        untilSplice = splice.AfterFullReads + 1;
+                    }
+                    else if (buffer is not null)
+                    {
+                        pool.Return(buffer);
+                        buffer = null;
+                    }
+                }
+
                 if (!mayHaveMore)
                 {
                     if (buffer is not null)
@@ -59,8 +80,28 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool) : IConnectionForwarde
                     }
                 }
 
-                buffer ??= pool.Rent(PooledBufferForwarder.BufferSize);
-                var read = source.Receive(buffer);
+                int read;
+                if (pipe is null)
+                {
+                    buffer ??= pool.Rent(PooledBufferForwarder.BufferSize);
+                    read = source.Receive(buffer);
+                }
+                else
+                {
+                    read = source.SpliceTo(pipe, splice!.PipeSize);
+                    if (read == 0)
+                    {
+                        // splice answers 0 for the peer's FIN, and also when the next segment cannot be
+                        // spliced (urgent data). recv tells the two apart: the direction hands its empty
+                        // pipe back and copies from here on, so the FIN takes exactly the copy path's route.
+                        splice.Give(pipe, source.Loop);
+                        pipe = null;
+                        untilSplice = int.MinValue;
+                        mayHaveMore = true;
+                        continue;
+                    }
+                }
+
                 if (read == -LibC.EAGAIN)
                 {
                     mayHaveMore = false;
@@ -104,21 +145,38 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool) : IConnectionForwarde
                 }
 
                 sending = true;
-                var sent = destination.Send(buffer.AsSpan(0, read));
-                if (sent != read)
+                if (pipe is null)
                 {
-                    if (sent < 0 && sent != -LibC.EAGAIN)
+                    var sent = destination.Send(buffer.AsSpan(0, read));
+                    if (sent != read)
                     {
-                        throw LibC.Error(-sent);
+                        if (sent < 0 && sent != -LibC.EAGAIN)
+                        {
+                            throw LibC.Error(-sent);
+                        }
+
+                        await destination.SendAllAsync(buffer.AsMemory(Math.Max(sent, 0), read - Math.Max(sent, 0))).ConfigureAwait(false);
                     }
 
-                    await destination.SendAllAsync(buffer.AsMemory(Math.Max(sent, 0), read - Math.Max(sent, 0))).ConfigureAwait(false);
+                    // A short read drained the socket, unless the peer's FIN was already queued behind it.
+                    var full = read == buffer!.Length;
+                    mayHaveMore = full || source.PeerClosed;
+                    if (full && untilSplice > 0)
+                    {
+                        untilSplice--;
+                    }
+                }
+                else
+                {
+                    pipe.Held = read;
+                    await SpliceOutAsync(pipe, destination).ConfigureAwait(false);
+
+                    // A pipe holds whole socket buffers' fragments, at most one per page: a short splice
+                    // does not prove the socket empty, so a spliced direction reads on until EAGAIN.
+                    mayHaveMore = true;
                 }
 
                 sending = false;
-
-                // A short read drained the socket, unless the peer's FIN was already queued behind it.
-                mayHaveMore = read == buffer.Length || source.PeerClosed;
             }
         }
         catch (SocketException)
@@ -137,6 +195,37 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool) : IConnectionForwarde
             if (buffer is not null)
             {
                 pool.Return(buffer);
+            }
+
+            if (pipe is not null)
+            {
+                splice!.Give(pipe, source.Loop);
+            }
+        }
+    }
+
+    /// <summary>Empties the pipe into <paramref name="destination"/>, waiting for its output edge while its send
+    /// buffer is full: the bytes wait in the pipe and the source is not read meanwhile (backpressure).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask SpliceOutAsync(SplicePipe pipe, EpollSocket destination)
+    {
+        while (pipe.Held > 0)
+        {
+            var moved = destination.SpliceFrom(pipe);
+            if (moved > 0)
+            {
+                pipe.Held -= moved;
+                continue;
+            }
+
+            if (moved != -LibC.EAGAIN)
+            {
+                throw LibC.Error(moved == 0 ? LibC.EPIPE : -moved);
+            }
+
+            if (!await destination.Writable.WaitAsync().ConfigureAwait(false))
+            {
+                throw new ObjectDisposedException(nameof(EpollSocket));
             }
         }
     }

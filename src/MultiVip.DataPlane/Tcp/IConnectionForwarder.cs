@@ -2,7 +2,7 @@ namespace MultiVip.DataPlane.Tcp;
 
 /// <summary>
 /// Moves bytes between the two sockets of a connection until both directions end, propagating
-/// FIN and RST. The seam for a zero-copy splice(2) implementation later: the listener only needs
+/// FIN and RST. The epoll engine's forwarder also splices bulk directions behind it: the listener only needs
 /// this contract, not how the bytes move.
 /// </summary>
 internal interface IConnectionForwarder

@@ -37,9 +37,9 @@ internal interface IClientAcceptor : IDisposable
 
 internal static class SocketEngines
 {
-    public static ISocketEngine Create(SocketEngine kind, ArrayPool<byte> pool) => kind switch
+    public static ISocketEngine Create(SocketEngine kind, ArrayPool<byte> pool, SplicePipes? splice = null) => kind switch
     {
-        SocketEngine.Epoll => new EpollSocketEngine(pool),
+        SocketEngine.Epoll => new EpollSocketEngine(pool, splice),
         _ => new DotnetSocketEngine(new PooledBufferForwarder(pool)),
     };
 }

@@ -3,6 +3,7 @@ using MultiVip.DataPlane.Contract;
 using MultiVip.DataPlane.Health;
 using MultiVip.DataPlane.Reconciliation;
 using MultiVip.DataPlane.Sockets;
+using MultiVip.DataPlane.Sockets.Epoll;
 using MultiVip.Model.Services;
 
 namespace MultiVip.DataPlane.Tcp;
@@ -47,13 +48,17 @@ internal sealed partial class TcpDataPlane : IDataPlane, ITrafficSource, IListen
         ArgumentNullException.ThrowIfNull(timeProvider);
         options.Validate();
         _options = options;
+        Splice = options.SocketEngine == SocketEngine.Epoll ? SplicePipes.For(options) : null;
         _timeProvider = timeProvider;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<TcpDataPlane>();
-        _engine = SocketEngines.Create(options.SocketEngine, pool ?? System.Buffers.ArrayPool<byte>.Shared);
+        _engine = SocketEngines.Create(options.SocketEngine, pool ?? System.Buffers.ArrayPool<byte>.Shared, Splice);
         _connectionSlots = new SharedLimit(options.MaxConnections);
         _listeners = new ListenerReconciler<VipListener>(TransportProtocol.Tcp, this, loggerFactory);
     }
+
+    /// <summary>The epoll engine's spliced directions (null: the plane never splices). Lets tests see a direction switch.</summary>
+    internal SplicePipes? Splice { get; }
 
     /// <summary>Every finished probe attempt. Lets tests await health instead of sleeping.</summary>
     internal event Action<ProbeObservation>? ProbeCompleted;

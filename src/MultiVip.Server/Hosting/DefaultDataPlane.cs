@@ -23,6 +23,8 @@ public static partial class ServerHost
         new(nameof(DataPlaneOptions.MaxConnections), "--max-connections", (s, d) => s.MaxConnections is { } n ? d with { MaxConnections = n } : d),
         new(nameof(DataPlaneOptions.SocketEngine), "--socket-engine", (s, d) => d with { SocketEngine = s.SocketEngine }),
         new(nameof(DataPlaneOptions.MaxUdpSessions), "--max-udp-sessions", (s, d) => s.MaxUdpSessions is { } n ? d with { MaxUdpSessions = n } : d),
+        new(nameof(DataPlaneOptions.Splice), "--splice", (s, d) => d with { Splice = s.Splice }),
+        new(nameof(DataPlaneOptions.MaxSplicedDirections), "--max-spliced-directions", (s, d) => s.MaxSplicedDirections is { } n ? d with { MaxSplicedDirections = n } : d),
         // An interface to put the VIP addresses on means they may not be there yet when listeners bind.
         new(nameof(DataPlaneOptions.FreeBind), "--vip-interface", (s, d) => d with { FreeBind = FailoverSetup.ManagesAddresses(s) }),
     ];
@@ -46,6 +48,9 @@ public static partial class ServerHost
                 MaxConnections = descriptors.Connections,
                 MaxUdpSessionsPerListener = descriptors.UdpSessionsPerListener,
                 MaxUdpSessions = descriptors.UdpSessions,
+                // No room for a single pipe (a tiny descriptor limit): every direction copies.
+                Splice = descriptors.SplicedDirections == 0 ? SpliceMode.Never : options.Splice,
+                MaxSplicedDirections = Math.Max(1, descriptors.SplicedDirections),
                 FreeBind = freeBind,
             },
             loggers,

@@ -25,6 +25,15 @@ internal sealed record DescriptorBudgetRequest
 
     /// <summary>UDP sessions of all listeners together; null: as many as the budget holds.</summary>
     public int? MaxUdpSessions { get; init; }
+
+    /// <summary>Whether bulk directions may be spliced (epoll engine, splice not off): each holds a pipe.</summary>
+    public bool Splice { get; init; }
+
+    /// <summary>Spliced directions asked for; null: the data plane's default, lowered silently when the budget is small.</summary>
+    public int? MaxSplicedDirections { get; init; }
+
+    /// <summary>Empty pipes the event loops keep for reuse (per core), held whatever the traffic.</summary>
+    public int IdlePipes { get; init; }
 }
 
 /// <summary>A cap the budget could not hold: what was asked and what it became.</summary>
@@ -64,6 +73,12 @@ internal sealed record DescriptorPlan
 
     public required int UdpSessionsPerListener { get; init; }
 
+    /// <summary>Pipes of spliced directions (two descriptors each) and the idle ones the loops keep: taken out of the data plane's share first.</summary>
+    public required long PipeReserve { get; init; }
+
+    /// <summary>Directions spliced at once; 0: splicing is off (not asked, or no room for a pipe).</summary>
+    public required int SplicedDirections { get; init; }
+
     /// <summary>The limit that would hold every cap as asked.</summary>
     public required long RequiredLimit { get; init; }
 
@@ -84,7 +99,7 @@ internal sealed record DescriptorPlan
     /// <summary>The start-up line that says what the server runs with.</summary>
     public string Summary => string.Create(CultureInfo.InvariantCulture,
         $"File descriptors: limit {Limit}, {InUse} open at start, {ControlPlaneReserve - InUse} held for the runtime, database, DNS, listening sockets and the API; "
-        + $"caps: {ApiConnections} API connections, {Connections} TCP connections in total ({ConnectionsPerListener} per listener), {UdpSessions} UDP sessions in total ({UdpSessionsPerListener} per listener)");
+        + $"caps: {ApiConnections} API connections, {Connections} TCP connections in total ({ConnectionsPerListener} per listener), {UdpSessions} UDP sessions in total ({UdpSessionsPerListener} per listener), {SplicedDirections} spliced directions");
 }
 
 /// <summary>
@@ -120,6 +135,9 @@ internal static class DescriptorBudget
     /// <summary>Below this many descriptors after the fixed reserves the server refuses to start: it could carry next to nothing.</summary>
     public const int MinimumUsable = 32;
 
+    /// <summary>Pipes of spliced directions never take more than this share of the data plane's descriptors.</summary>
+    public const int PipeShareDivisor = 8;
+
     /// <summary>Listening sockets and probes grow with the configuration: at least 32, 1/128 of the limit on big hosts.</summary>
     public static int ListenerReserveFor(long limit) => (int)Math.Clamp(limit / 128, 32, 65_536);
 
@@ -147,6 +165,15 @@ internal static class DescriptorBudget
         }
 
         var dataPlane = free - api - ApiSlack;
+
+        // Pipes first, capped at an eighth: a spliced direction falls back to copying at its cap, whereas
+        // a connection or session over its cap is refused, so pipes are the cheaper thing to go short of.
+        var (spliced, pipeReserve) = PlanPipes(request, dataPlane);
+        dataPlane -= pipeReserve;
+        if (request.Splice && request.MaxSplicedDirections is int askedSpliced && spliced < askedSpliced)
+        {
+            lowered.Add(new LoweredCap("spliced directions", askedSpliced, spliced));
+        }
         long tcpDemand = request.MaxConnections ?? request.MaxConnectionsPerListener;
         long udpDemand = request.MaxUdpSessions ?? request.MaxUdpSessionsPerListener;
         var need = (2 * tcpDemand) + udpDemand;
@@ -210,7 +237,9 @@ internal static class DescriptorBudget
             ConnectionsPerListener = connectionsPerListener,
             UdpSessions = sessions,
             UdpSessionsPerListener = sessionsPerListener,
-            RequiredLimit = RequiredLimit(fixedPart - listenerReserve, request.MaxApiConnections + ApiSlack, need),
+            PipeReserve = pipeReserve,
+            SplicedDirections = spliced,
+            RequiredLimit = RequiredLimit(fixedPart - listenerReserve, request.MaxApiConnections + ApiSlack, need + PipesAsked(request)),
             Lowered = lowered,
         };
     }
@@ -229,6 +258,25 @@ internal static class DescriptorBudget
 
         return limit;
     }
+
+    /// <summary>Spliced directions and the descriptors their pipes (and the loops' idle ones) take from <paramref name="dataPlane"/>.</summary>
+    private static (int Spliced, long Reserve) PlanPipes(DescriptorBudgetRequest request, long dataPlane)
+    {
+        if (!request.Splice)
+        {
+            return (0, 0);
+        }
+
+        var idle = 2L * request.IdlePipes;
+        var room = ((dataPlane / PipeShareDivisor) - idle) / 2;
+        var spliced = (int)Math.Clamp(room, 0, request.MaxSplicedDirections ?? MultiVip.DataPlane.DataPlaneOptions.DefaultMaxSplicedDirections);
+        return spliced == 0 ? (0, 0) : (spliced, (2L * spliced) + idle);
+    }
+
+    /// <summary>Descriptors the pipes would take with every spliced direction asked for (for <see cref="RequiredLimit"/>).</summary>
+    private static long PipesAsked(DescriptorBudgetRequest request) => request.Splice && request.MaxSplicedDirections is int asked
+        ? (2L * asked) + (2L * request.IdlePipes)
+        : 0;
 
     private static long Share(long total, long part, long whole) => (long)Math.Floor(total * ((double)part / whole));
 

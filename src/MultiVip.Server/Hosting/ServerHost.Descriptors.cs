@@ -21,6 +21,9 @@ public static partial class ServerHost
             MaxConnections = options.MaxConnections,
             MaxUdpSessionsPerListener = options.MaxUdpSessionsPerListener,
             MaxUdpSessions = options.MaxUdpSessions,
+            Splice = options.SocketEngine == MultiVip.DataPlane.SocketEngine.Epoll && options.Splice != MultiVip.DataPlane.SpliceMode.Never,
+            MaxSplicedDirections = options.MaxSplicedDirections,
+            IdlePipes = MultiVip.DataPlane.DataPlaneOptions.IdlePipesPerCore * Math.Max(1, Environment.ProcessorCount),
         });
     }
 

@@ -77,6 +77,12 @@ public sealed record ServerOptions
     /// <summary>What drives the TCP data plane's sockets: the data plane's own epoll loops (default on Linux) or System.Net.Sockets.</summary>
     public MultiVip.DataPlane.SocketEngine SocketEngine { get; init; } = new MultiVip.DataPlane.DataPlaneOptions().SocketEngine;
 
+    /// <summary>Whether the epoll engine splices bulk directions (docs/data-plane.md#splice).</summary>
+    public MultiVip.DataPlane.SpliceMode Splice { get; init; } = new MultiVip.DataPlane.DataPlaneOptions().Splice;
+
+    /// <summary>Directions spliced at once; null sizes it from the descriptor limit (at most an eighth of the data plane's share).</summary>
+    public int? MaxSplicedDirections { get; init; }
+
     /// <summary>
     /// Where the embedded authoritative DNS server listens (UDP and TCP), as ip:port; port 0 picks a
     /// free port (see <see cref="RunningServer.DnsEndPoint"/>). "off" (or null) disables it.

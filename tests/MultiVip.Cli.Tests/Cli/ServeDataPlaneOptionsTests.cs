@@ -52,6 +52,7 @@ public sealed class ServeDataPlaneOptionsTests
                 Option<int?> derived => "1234", // no default of its own: sized from the open-file limit
                 Option<string?> or Option<string> => "eth9",
                 Option<SocketEngine> engine => Enum.GetValues<SocketEngine>().First(e => e != (SocketEngine)engine.GetDefaultValue()!).ToString().ToLowerInvariant(),
+                Option<SpliceMode> mode => Enum.GetValues<SpliceMode>().First(e => e != (SpliceMode)mode.GetDefaultValue()!).ToString().ToLowerInvariant(),
                 var option => throw new InvalidOperationException($"{option.Name} has the type {option.ValueType}: add a sample for it here."),
             };
             var parsed = ServerHost.DataPlaneOptionsFor(await ParseAsync(setting.ServeOption, other));

@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace MultiVip.DataPlane.Tests.Abuse;
 
 /// <summary>Backends that swallow requests, never accept, or die in the middle of a response.</summary>
-public abstract class BadBackendTests(ITestOutputHelper output, SocketEngine engine)
+public abstract class BadBackendTests(ITestOutputHelper output, EngineUnderTest engine)
 {
     [Fact]
     public async Task Backend_that_accepts_and_never_answers_does_not_hold_up_other_backends()

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace MultiVip.DataPlane.Tests.Abuse;
 
 /// <summary>A listener at its connection limit under a flood of new clients.</summary>
-public abstract class ConnectionFloodTests(ITestOutputHelper output, SocketEngine engine)
+public abstract class ConnectionFloodTests(ITestOutputHelper output, EngineUnderTest engine)
 {
     private const int Limit = 20;
     private const int Flood = 300;

@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 namespace MultiVip.DataPlane.Tests.Abuse;
 
 /// <summary>Clients that trickle, say nothing, or half-close, while other clients need service.</summary>
-public abstract class SlowClientTests(ITestOutputHelper output, SocketEngine engine)
+public abstract class SlowClientTests(ITestOutputHelper output, EngineUnderTest engine)
 {
     private const int Tricklers = 40;
     private const int Silent = 100;
@@ -140,6 +140,8 @@ public abstract class SlowClientTests(ITestOutputHelper output, SocketEngine eng
 
 [Collection(AbuseCollection.Name)]
 public sealed class SlowClientTestsOnEpoll(ITestOutputHelper output) : SlowClientTests(output, SocketEngine.Epoll);
+
+public sealed class SlowClientTestsOnEpollSpliced(ITestOutputHelper output) : SlowClientTests(output, EngineUnderTest.EpollSpliced);
 
 [Collection(AbuseCollection.Name)]
 public sealed class SlowClientTestsOnDotnet(ITestOutputHelper output) : SlowClientTests(output, SocketEngine.Dotnet);

@@ -11,8 +11,8 @@ internal static class TestPlane
 
     /// <summary>A plane on <paramref name="engine"/>: the behaviour tests run once per socket engine
     /// (an abstract test class and one sealed subclass per engine, so no test is copied).</summary>
-    public static TcpDataPlane Create(SocketEngine engine, TimeProvider? timeProvider = null, DataPlaneOptions? options = null) =>
-        new((options ?? new DataPlaneOptions()) with { SocketEngine = engine }, NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System);
+    public static TcpDataPlane Create(EngineUnderTest engine, TimeProvider? timeProvider = null, DataPlaneOptions? options = null) =>
+        new(engine.Apply(options ?? new DataPlaneOptions()), NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System);
 
     /// <summary>Applies and insists every listener went live.</summary>
     public static async Task ApplyOkAsync(this TcpDataPlane plane, long generation, params ListenerSpec[] listeners)
@@ -21,4 +21,22 @@ internal static class TestPlane
         Assert.Equal(generation, result.Generation);
         Assert.Empty(result.Faults);
     }
+}
+
+/// <summary>
+/// What a behaviour test class runs on: a socket engine, and on epoll whether every direction is
+/// spliced from its first byte (so FIN, half-close, resets, drains and byte counts are all checked on
+/// the splice path, not only on the bulk transfers that reach it by themselves).
+/// </summary>
+public readonly record struct EngineUnderTest(SocketEngine Kind, bool SpliceFromFirstByte = false)
+{
+    public static EngineUnderTest EpollSpliced => new(SocketEngine.Epoll, SpliceFromFirstByte: true);
+
+    public static implicit operator EngineUnderTest(SocketEngine kind) => FromSocketEngine(kind);
+
+    public static EngineUnderTest FromSocketEngine(SocketEngine kind) => new(kind);
+
+    internal DataPlaneOptions Apply(DataPlaneOptions options) => SpliceFromFirstByte
+        ? options with { SocketEngine = Kind, Splice = SpliceMode.Auto, SpliceAfterFullReads = 0 }
+        : options with { SocketEngine = Kind };
 }

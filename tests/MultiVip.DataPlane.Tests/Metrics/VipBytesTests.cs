@@ -11,7 +11,7 @@ namespace MultiVip.DataPlane.Tests.Metrics;
 /// Per-VIP byte totals for usage: exact (each byte once, however often they are read) and
 /// complete (a listener or backend that is removed keeps its bytes in the total).
 /// </summary>
-public abstract class VipBytesTests(SocketEngine engine)
+public abstract class VipBytesTests(EngineUnderTest engine)
 {
     private static int s_next = Random.Shared.Next(0, 1000);
 
@@ -87,5 +87,7 @@ public abstract class VipBytesTests(SocketEngine engine)
 }
 
 public sealed class VipBytesTestsOnEpoll() : VipBytesTests(SocketEngine.Epoll);
+
+public sealed class VipBytesTestsOnEpollSpliced() : VipBytesTests(EngineUnderTest.EpollSpliced);
 
 public sealed class VipBytesTestsOnDotnet() : VipBytesTests(SocketEngine.Dotnet);

@@ -8,7 +8,7 @@ using MultiVip.Model.Services;
 namespace MultiVip.DataPlane.Tests.Reconciliation;
 
 /// <summary>ApplyAsync semantics: live on return, unchanged listeners untouched, draining, faults and retries.</summary>
-public abstract class ReconciliationTests(SocketEngine engine)
+public abstract class ReconciliationTests(EngineUnderTest engine)
 {
     private static readonly DataPlaneOptions Drain30s = new() { DrainTimeout = TimeSpan.FromSeconds(30) };
 
@@ -259,5 +259,7 @@ public abstract class ReconciliationTests(SocketEngine engine)
 }
 
 public sealed class ReconciliationTestsOnEpoll() : ReconciliationTests(SocketEngine.Epoll);
+
+public sealed class ReconciliationTestsOnEpollSpliced() : ReconciliationTests(EngineUnderTest.EpollSpliced);
 
 public sealed class ReconciliationTestsOnDotnet() : ReconciliationTests(SocketEngine.Dotnet);

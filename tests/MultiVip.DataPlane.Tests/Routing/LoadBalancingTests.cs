@@ -7,7 +7,7 @@ using MultiVip.Model.Services;
 namespace MultiVip.DataPlane.Tests.Routing;
 
 /// <summary>Distribution modes, connect retry and the no-healthy-member refusal, on real sockets.</summary>
-public abstract class LoadBalancingTests(SocketEngine engine)
+public abstract class LoadBalancingTests(EngineUnderTest engine)
 {
     [Fact]
     public async Task Five_tuple_distribution_spreads_connections_across_members()

@@ -5,7 +5,7 @@ using MultiVip.DataPlane.Tests.Infrastructure;
 
 namespace MultiVip.DataPlane.Tests.Tcp;
 
-public abstract class BufferPinningTests(SocketEngine engine)
+public abstract class BufferPinningTests(EngineUnderTest engine)
 {
     /// <summary>Counts buffers out on loan so the test can see what idle connections hold.</summary>
     private sealed class CountingPool : ArrayPool<byte>
@@ -33,7 +33,7 @@ public abstract class BufferPinningTests(SocketEngine engine)
     {
         var pool = new CountingPool();
         await using var backend = new TestBackend("vm1");
-        await using var plane = new TcpDataPlane(new DataPlaneOptions { SocketEngine = engine }, NullLoggerFactory.Instance, TimeProvider.System, pool);
+        await using var plane = new TcpDataPlane(engine.Apply(new DataPlaneOptions()), NullLoggerFactory.Instance, TimeProvider.System, pool);
         var key = TestNet.NextKey();
         await plane.ApplyOkAsync(1, TestNet.Spec(key, backend));
 
@@ -69,5 +69,7 @@ public abstract class BufferPinningTests(SocketEngine engine)
 }
 
 public sealed class BufferPinningTestsOnEpoll() : BufferPinningTests(SocketEngine.Epoll);
+
+public sealed class BufferPinningTestsOnEpollSpliced() : BufferPinningTests(EngineUnderTest.EpollSpliced);
 
 public sealed class BufferPinningTestsOnDotnet() : BufferPinningTests(SocketEngine.Dotnet);

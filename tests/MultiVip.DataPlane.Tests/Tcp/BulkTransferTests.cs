@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace MultiVip.DataPlane.Tests.Tcp;
 
 /// <summary>Large transfers in both directions at once: back-pressure must hold and no byte may be lost or reordered.</summary>
-public abstract class BulkTransferTests(ITestOutputHelper output, SocketEngine engine)
+public abstract class BulkTransferTests(ITestOutputHelper output, EngineUnderTest engine)
 {
     private const int Size = 64 * 1024 * 1024;
 
@@ -150,5 +150,7 @@ public abstract class BulkTransferTests(ITestOutputHelper output, SocketEngine e
 }
 
 public sealed class BulkTransferTestsOnEpoll(ITestOutputHelper output) : BulkTransferTests(output, SocketEngine.Epoll);
+
+public sealed class BulkTransferTestsOnEpollSpliced(ITestOutputHelper output) : BulkTransferTests(output, EngineUnderTest.EpollSpliced);
 
 public sealed class BulkTransferTestsOnDotnet(ITestOutputHelper output) : BulkTransferTests(output, SocketEngine.Dotnet);

@@ -12,7 +12,7 @@ namespace MultiVip.DataPlane.Tests.Tcp;
 /// load some connection is always between accept and backend connect when a takeover hands over;
 /// resetting it was the TakeoverTests flake.
 /// </summary>
-public abstract class DrainDuringSetupTests(SocketEngine engine)
+public abstract class DrainDuringSetupTests(EngineUnderTest engine)
 {
     [Fact]
     public async Task A_connection_still_connecting_to_its_backend_when_the_drain_starts_is_forwarded_not_reset()
@@ -75,5 +75,7 @@ public abstract class DrainDuringSetupTests(SocketEngine engine)
 }
 
 public sealed class DrainDuringSetupTestsOnEpoll() : DrainDuringSetupTests(SocketEngine.Epoll);
+
+public sealed class DrainDuringSetupTestsOnEpollSpliced() : DrainDuringSetupTests(EngineUnderTest.EpollSpliced);
 
 public sealed class DrainDuringSetupTestsOnDotnet() : DrainDuringSetupTests(SocketEngine.Dotnet);

@@ -9,7 +9,7 @@ using MultiVip.Model.Services;
 namespace MultiVip.DataPlane.Tests.Tcp;
 
 /// <summary>Byte forwarding, FIN/RST propagation, ACLs, limits, idle timeout and PROXY headers on real loopback sockets.</summary>
-public abstract class ForwardingTests(SocketEngine engine)
+public abstract class ForwardingTests(EngineUnderTest engine)
 {
     private static readonly IPAddress Source21 = IPAddress.Parse("127.0.0.21");
     private static readonly IPAddress Source22 = IPAddress.Parse("127.0.0.22");
@@ -339,5 +339,7 @@ public abstract class ForwardingTests(SocketEngine engine)
 }
 
 public sealed class ForwardingTestsOnEpoll() : ForwardingTests(SocketEngine.Epoll);
+
+public sealed class ForwardingTestsOnEpollSpliced() : ForwardingTests(EngineUnderTest.EpollSpliced);
 
 public sealed class ForwardingTestsOnDotnet() : ForwardingTests(SocketEngine.Dotnet);

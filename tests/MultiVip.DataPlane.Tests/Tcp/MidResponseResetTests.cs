@@ -27,7 +27,7 @@ namespace MultiVip.DataPlane.Tests.Tcp;
 /// at a time caught it as often as 50. Runs alone (the abuse collection): every client pushes data
 /// as fast as loopback takes it.
 /// </remarks>
-public abstract class MidResponseResetTests(ITestOutputHelper output, SocketEngine engine)
+public abstract class MidResponseResetTests(ITestOutputHelper output, EngineUnderTest engine)
 {
     private const int ResponseSize = 256 * 1024;
     private const int Clients = 500;
@@ -263,6 +263,8 @@ public abstract class MidResponseResetTests(ITestOutputHelper output, SocketEngi
 
 [Collection(AbuseCollection.Name)]
 public sealed class MidResponseResetTestsOnEpoll(ITestOutputHelper output) : MidResponseResetTests(output, SocketEngine.Epoll);
+
+public sealed class MidResponseResetTestsOnEpollSpliced(ITestOutputHelper output) : MidResponseResetTests(output, EngineUnderTest.EpollSpliced);
 
 [Collection(AbuseCollection.Name)]
 public sealed class MidResponseResetTestsOnDotnet(ITestOutputHelper output) : MidResponseResetTests(output, SocketEngine.Dotnet);

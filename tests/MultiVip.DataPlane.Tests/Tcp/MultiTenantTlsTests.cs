@@ -14,7 +14,7 @@ namespace MultiVip.DataPlane.Tests.Tcp;
 /// production), each forwarded to a different local port whose server presents the tenant's own
 /// certificate. TLS passes through untouched, so the client must see the right subject per VIP.
 /// </summary>
-public abstract class MultiTenantTlsTests(SocketEngine engine)
+public abstract class MultiTenantTlsTests(EngineUnderTest engine)
 {
     [Fact]
     public async Task Three_vips_on_one_public_port_each_present_their_own_certificate()

@@ -28,6 +28,35 @@ public sealed class DescriptorBudgetTests
     }
 
     [Fact]
+    public void Pipes_of_spliced_directions_come_out_of_the_data_plane_share_first_and_only_where_one_fits()
+    {
+        var plain = DescriptorBudget.Plan(new DescriptorBudgetRequest { Limit = 1_048_576, InUse = 97, DnsTcpConnections = 64 });
+        var spliced = DescriptorBudget.Plan(new DescriptorBudgetRequest { Limit = 1_048_576, InUse = 97, DnsTcpConnections = 64, Splice = true, IdlePipes = 8 });
+
+        // The default 4,096 directions (2 descriptors each) and 8 idle pipes, taken before the TCP/UDP split,
+        // silently (nobody asked for a number); the figures of docs/reliability.md.
+        Assert.Equal(4_096, spliced.SplicedDirections);
+        Assert.Equal((2 * 4_096) + 16, spliced.PipeReserve);
+        Assert.Equal(plain.DataPlaneDescriptors - spliced.PipeReserve, spliced.DataPlaneDescriptors);
+        Assert.Equal((343_766, 343_766), (spliced.Connections, spliced.UdpSessions));
+        Assert.Empty(spliced.Lowered);
+        Assert.InRange(spliced.Limit - (spliced.ControlPlaneReserve + spliced.PipeReserve + (2L * spliced.Connections) + spliced.UdpSessions), 0, 3);
+        Assert.Contains("4096 spliced directions", spliced.Summary, StringComparison.Ordinal);
+        Assert.Equal((0, 0L), (plain.SplicedDirections, plain.PipeReserve));
+
+        // At 400 not one pipe fits in an eighth of the 60 data-plane descriptors: splicing is off and the caps stay as they were.
+        var small = DescriptorBudget.Plan(new DescriptorBudgetRequest { Limit = 400, InUse = 97, MaxConnections = 5_000, Splice = true, IdlePipes = 8 });
+        Assert.Equal((0, 0L, 60L), (small.SplicedDirections, small.PipeReserve, small.DataPlaneDescriptors));
+        Assert.Equal((15, 30), (small.Connections, small.UdpSessions));
+
+        // A number asked for and not held is named in the warning, like any lowered cap.
+        var asked = DescriptorBudget.Plan(new DescriptorBudgetRequest { Limit = 20_000, InUse = 97, Splice = true, IdlePipes = 8, MaxSplicedDirections = 4_096 });
+        var lowered = Assert.Single(asked.Lowered, c => c.Name == "spliced directions");
+        Assert.Equal((4_096L, 1_181L), (lowered.Requested, lowered.Granted));
+        Assert.Equal(1_181, asked.SplicedDirections);
+    }
+
+    [Fact]
     public void A_limit_of_400_serves_with_every_cap_lowered_and_said_so_once()
     {
         var plan = DescriptorBudget.Plan(new DescriptorBudgetRequest { Limit = 400, InUse = 97, MaxConnections = 5_000 });

@@ -33,6 +33,7 @@ internal sealed unsafe class EpollLoop
     private readonly Lock _deadlineGate = new();
     private readonly List<EpollSocket> _expired = [];
     private readonly Stack<EpollSocket> _pool = new();
+    private readonly Stack<SplicePipe> _pipes = new();
     private EpollSocket? _firstDeadline;
 
     /// <summary>The earliest deadline in the list (Stopwatch ticks), or long.MaxValue; may be earlier than the
@@ -119,6 +120,25 @@ internal sealed unsafe class EpollLoop
         {
             _pool.Push(socket);
         }
+    }
+
+    /// <summary>Empty pipes kept per loop for the next spliced direction (the descriptor budget reserves them:
+    /// <see cref="DataPlaneOptions.IdlePipesPerCore"/>).</summary>
+    private const int MaxIdlePipes = DataPlaneOptions.IdlePipesPerCore;
+
+    /// <summary>An idle pipe of this loop, or null (off the loop's thread, or none kept).</summary>
+    public SplicePipe? TakePipe() => IsLoopThread && _pipes.TryPop(out var pipe) ? pipe : null;
+
+    /// <summary>Keeps an empty pipe for reuse; false (the caller closes it) off the loop's thread or when enough are kept.</summary>
+    public bool ReturnPipe(SplicePipe pipe)
+    {
+        if (!IsLoopThread || _pipes.Count >= MaxIdlePipes)
+        {
+            return false;
+        }
+
+        _pipes.Push(pipe);
+        return true;
     }
 
     private void Unlink(EpollSocket socket)

@@ -133,6 +133,22 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
         }
     }
 
+    /// <summary>splice() from this socket into <paramref name="pipe"/> (empty: a -EAGAIN then means the socket is).
+    /// The byte count, 0 for the peer's FIN (or nothing to splice, see <see cref="Tcp.EpollForwarder"/>), or minus errno.</summary>
+    public int SpliceTo(SplicePipe pipe, int length)
+    {
+        Readable.Clear();
+        return SplicePipe.Result(LibC.splice(_handle, 0, pipe.WriteEnd, 0, length, LibC.SPLICE_F_MOVE | LibC.SPLICE_F_NONBLOCK));
+    }
+
+    /// <summary>splice() of what <paramref name="pipe"/> holds into this socket: the byte count taken, or minus errno
+    /// (-EAGAIN: the socket's send buffer is full). A reset peer answers EPIPE or ECONNRESET (the runtime ignores SIGPIPE).</summary>
+    public int SpliceFrom(SplicePipe pipe)
+    {
+        Writable.Clear();
+        return SplicePipe.Result(LibC.splice(pipe.ReadEnd, 0, _handle, 0, pipe.Held, LibC.SPLICE_F_MOVE | LibC.SPLICE_F_NONBLOCK));
+    }
+
     /// <summary>Sends everything, waiting for the output edge while the socket buffer is full.
     /// Throws SocketException on an error, ObjectDisposedException when closed meanwhile.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

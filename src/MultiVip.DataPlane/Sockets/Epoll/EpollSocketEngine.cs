@@ -18,9 +18,9 @@ namespace MultiVip.DataPlane.Sockets.Epoll;
 /// Each listener's one listening socket is watched by every loop (EPOLLEXCLUSIVE: one loop woken per
 /// connection), so accepts, connects and copies of a connection all run on the core that accepted it.
 /// </summary>
-internal sealed class EpollSocketEngine(ArrayPool<byte> pool) : ISocketEngine
+internal sealed class EpollSocketEngine(ArrayPool<byte> pool, SplicePipes? splice = null) : ISocketEngine
 {
-    private readonly EpollForwarder _forwarder = new(pool);
+    private readonly EpollForwarder _forwarder = new(pool, splice);
 
     public SocketEngine Kind => SocketEngine.Epoll;
 

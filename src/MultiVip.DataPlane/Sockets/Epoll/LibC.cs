@@ -40,8 +40,15 @@ internal static unsafe partial class LibC
     public const int EFD_CLOEXEC = 0x80000;
     public const int EFD_NONBLOCK = 0x800;
 
+    public const int O_NONBLOCK = 0x800;
+    public const int O_CLOEXEC = 0x80000;
+    public const int F_SETPIPE_SZ = 1031;
+    public const uint SPLICE_F_MOVE = 1;
+    public const uint SPLICE_F_NONBLOCK = 2;
+
     public const int EINTR = 4;
     public const int EAGAIN = 11;
+    public const int EPIPE = 32;
     public const int EINPROGRESS = 115;
 
     [LibraryImport(Library, SetLastError = true)]
@@ -89,6 +96,20 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, SetLastError = true)]
     public static partial nint read(int fd, void* buffer, nint count);
 
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int pipe2(int* fds, int flags);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int fcntl(int fd, int command, int argument);
+
+    /// <summary>splice(2) from a socket into a pipe's write end (no offsets: neither end is a file).</summary>
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial nint splice(SafeHandle socketIn, nint offsetIn, int pipeOut, nint offsetOut, nint length, uint flags);
+
+    /// <summary>splice(2) from a pipe's read end into a socket.</summary>
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial nint splice(int pipeIn, nint offsetIn, SafeHandle socketOut, nint offsetOut, nint length, uint flags);
+
     /// <summary>struct epoll_event: packed (12 bytes) on x86-64, naturally aligned (16) elsewhere.</summary>
     public static readonly int EpollEventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
 
@@ -111,7 +132,7 @@ internal static unsafe partial class LibC
         13 => SocketError.AccessDenied,
         22 => SocketError.InvalidArgument,
         23 or 24 => SocketError.TooManyOpenSockets, // ENFILE, EMFILE
-        32 => SocketError.Shutdown,                 // EPIPE: we shut down writing, or the peer reset
+        EPIPE => SocketError.Shutdown,                 // EPIPE: we shut down writing, or the peer reset
         98 => SocketError.AddressAlreadyInUse,
         99 => SocketError.AddressNotAvailable,
         100 => SocketError.NetworkDown,
