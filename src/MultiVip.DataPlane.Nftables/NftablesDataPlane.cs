@@ -36,6 +36,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
     private readonly IHostedDataPlane _userSpace;
     private readonly List<Task> _flowDeletes = [];
     private readonly NftCommand _nft;
+    private readonly string _conntrack;
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
@@ -67,6 +68,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
 
         _userSpace = userSpace;
         _nft = new NftCommand(options.Nft, options.Conntrack);
+        _conntrack = options.Conntrack;
         _time = timeProvider;
         _loggers = loggerFactory;
         _logger = loggerFactory.CreateLogger<NftablesDataPlane>();
@@ -531,6 +533,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
                 health.Add(state.ToHealth(spec.Key, spec.ServiceName) with
                 {
                     Plane = Planes.Nftables,
+                    ActiveConnections = Active(id),
                     TotalConnections = Count(counters, $"backend-{id}-conns").Packets,
                 });
             }
@@ -552,6 +555,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
                 var basis = state.ToTraffic();
                 return basis with
                 {
+                    ActiveConnections = Active(id),
                     TotalConnections = Count(counters, $"backend-{id}-conns").Packets,
                     BytesIn = Count(counters, $"backend-{id}-in").Bytes,
                     BytesOut = Count(counters, $"backend-{id}-out").Bytes,
@@ -563,6 +567,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
                 ServiceName = listener.Spec.ServiceName,
                 VirtualIpName = listener.Spec.VirtualIpName,
                 LoadBalancedSetName = listener.Spec.LoadBalancedSetName,
+                ActiveConnections = backends.Sum(b => b.ActiveConnections),
                 Forwarded = backends.Sum(b => b.TotalConnections),
                 DeniedByAcl = Count(counters, $"listener-{listener.Id}-denied").Packets,
                 NoHealthyBackend = Count(counters, NftRuleset.NoBackendCounter(listener)).Packets,
