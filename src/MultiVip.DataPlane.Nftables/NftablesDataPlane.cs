@@ -418,6 +418,14 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
             }
 
             var next = entry.Rendered with { Route = RouteOf(route, entry.MemberIds, entry.Rendered.Route.Slots) };
+            if (next.Route.Reject && entry.Rendered.Spec.DirectServerReturn)
+            {
+                // DSR is stateless on the node: an established flow follows the slots, so with no member
+                // left the last members keep them (only new connections are refused), where NAT flows
+                // would be pinned by conntrack whatever the slots say.
+                next = next with { Route = entry.Rendered.Route with { Reject = true } };
+            }
+
             if (next.Route.Reject == entry.Rendered.Route.Reject && next.Route.SameTargets(entry.Rendered.Route))
             {
                 continue;

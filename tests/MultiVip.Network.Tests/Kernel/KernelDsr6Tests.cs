@@ -56,7 +56,7 @@ public sealed class KernelDsr6Tests
         }
 
         var probe2 = net.TcpIn(vm2, Vm2, ProbePort, "probe");
-        net.TcpIn(net.Backends, Vm1, ProbePort, "probe");
+        var probe1 = net.TcpIn(net.Backends, Vm1, ProbePort, "probe");
         foreach (var vm in new[] { "vm1", "vm2" })
         {
             await WaitForStateAsync(client, vm, HealthState.Healthy, net);
@@ -149,6 +149,49 @@ public sealed class KernelDsr6Tests
             },
             Deadline,
             () => "new connections still reach vm2 after it left rotation:\n" + net.Server!.Output);
+
+        // vm1's probe port closes too: new connections are refused (TCP reset), an established one goes on
+        // (DSR runs before conntrack: "new" is a SYN without ACK, and the last member keeps its slots).
+        using var held = await net.ClientNs.ConnectAsync(sql, TimeSpan.FromSeconds(5));
+        Assert.True(await held.ReceiveAsync(new byte[256], SocketFlags.None) > 0);
+        await probe1.DisposeAsync();
+        await WaitForStateAsync(client, "vm1", HealthState.Unhealthy, net);
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                try
+                {
+                    using var _ = await net.ClientNs.ConnectAsync(sql, TimeSpan.FromSeconds(5));
+                    return false;
+                }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+                {
+                    return true;
+                }
+            },
+            Deadline,
+            () => "new connections were not refused with no member in rotation:\n" + net.Server!.Output);
+        table = await net.NftAsync("list", "table", "ip6", "multivip");
+        var listener = Regex.Match(table, $@"{Regex.Escape(vip.ToString())} \. tcp \. {SqlPort} : goto dsr-(\d+)").Groups[1].Value;
+        var vm1Id = Regex.Match(table, $@"chain be-(\d+) \{{\s+counter name ""backend-\d+-in"" dup to {Regex.Escape(Vm1.ToString())} ").Groups[1].Value;
+        var refused = await CounterAsync(net, $"listener-{listener}-nobackend");
+        var sent = await CounterAsync(net, $"backend-{vm1Id}-in");
+        for (var i = 0; i < 3; i++)
+        {
+            await held.SendAsync("still here"u8.ToArray(), SocketFlags.None);
+        }
+
+        await Eventually.TrueAsync(async () => await CounterAsync(net, $"backend-{vm1Id}-in") >= sent + 3, Deadline, () => "the established connection's segments never reached vm1");
+        Assert.Equal(refused, await CounterAsync(net, $"listener-{listener}-nobackend"));
+        await held.SendAsync("still here"u8.ToArray(), SocketFlags.None); // no reset came back
+    }
+
+    private static async Task<long> CounterAsync(KernelNetwork net, string name)
+    {
+        var counters = await net.NftAsync("list", "counters", "table", "ip6", "multivip");
+        var match = Regex.Match(counters, $@"counter {Regex.Escape(name)} \{{\s+packets (\d+)");
+        Assert.True(match.Success, $"no counter {name} in:\n{counters}");
+        return long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>IPv6 on every link: client–node, node–VMs, and each VM's return link to the client; the node forwards IPv6.</summary>
