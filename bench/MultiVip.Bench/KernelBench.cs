@@ -230,20 +230,20 @@ internal static class KernelBench
     /// ticks of 10 ms). Without CONFIG_IRQ_TIME_ACCOUNTING the kernel samples it at each tick: a
     /// tick that lands in softirq (ksoftirqd included) counts as softirq.
     /// </summary>
-    private static double NodeSoftirqMicroseconds()
+    internal static double NodeSoftirqMicroseconds()
     {
         var line = File.ReadLines("/proc/stat").First(l => l.StartsWith("cpu" + NodeCpu + " ", StringComparison.Ordinal));
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[7], CultureInfo.InvariantCulture) * 10_000.0;
     }
 
-    private static async Task SteerAsync(NetworkNamespace ns, string device, string cpu)
+    internal static async Task SteerAsync(NetworkNamespace ns, string device, string cpu)
     {
         var mask = (1 << int.Parse(cpu, CultureInfo.InvariantCulture)).ToString("x", CultureInfo.InvariantCulture);
         // `ip netns exec` mounts the namespace's own /sys, where its devices are.
         (await ns.ExecAsync("sh", "-c", $"echo {mask} > /sys/class/net/{device}/queues/rx-0/rps_cpus")).ThrowIfFailed();
     }
 
-    private static ManagedProcess Start(string name, NetworkNamespace ns, string cpus, string command, params string[] args) =>
+    internal static ManagedProcess Start(string name, NetworkNamespace ns, string cpus, string command, params string[] args) =>
         ManagedProcess.Start(name, cpus, "ip", ["netns", "exec", ns.Name, command, .. args]);
 
     private static async Task<(ManagedProcess Process, string Vip, string DsrVip)> StartMultiVipAsync(
@@ -297,7 +297,7 @@ internal static class KernelBench
         return (process, vip, dsrVip);
     }
 
-    private static async Task WaitAsync(NetworkNamespace client, string address, int port)
+    internal static async Task WaitAsync(NetworkNamespace client, string address, int port)
     {
         var endpoint = new IPEndPoint(IPAddress.Parse(address), port);
         for (var i = 0; ; i++)
@@ -314,7 +314,7 @@ internal static class KernelBench
         }
     }
 
-    private static string Config(string repo, string run, string name, string front, string backend)
+    internal static string Config(string repo, string run, string name, string front, string backend)
     {
         var text = File.ReadAllText(Path.Combine(repo, "bench", "configs", name))
             .Replace("{{RUN}}", run, StringComparison.Ordinal)

@@ -17,6 +17,12 @@ if (args.Length > 0 && args[0] == "soak")
     return await Soak.RunAsync(args);
 }
 
+// bench/run --kernel-dsr: the DSR methods (dup, netdev fwd, fwmark routing) side by side in namespaces (DsrBench.cs).
+if (args.Contains("--kernel-dsr"))
+{
+    return await DsrBench.RunAsync(args);
+}
+
 // bench/run --kernel: the kernel plane in network namespaces (KernelBench.cs).
 if (args.Contains("--kernel"))
 {

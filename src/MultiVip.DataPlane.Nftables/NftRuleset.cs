@@ -64,7 +64,7 @@ internal sealed record KernelRenderOptions(bool Masquerade, bool ConntrackTimeou
 /// </para>
 /// <list type="bullet">
 /// <item><c>filter-prerouting</c>/<c>filter-output</c> (before DNAT): <c>acl-L</c> (Azure's ACL order; a permit returns) then <c>admit</c> (rejects new connections to a listener in <c>rejecting-ip</c>: no member in rotation).</item>
-/// <item><c>dsr-prerouting</c> (tables <c>ip multivip</c>, <c>ip6 multivip</c>: nft's dup exists only there): DSR listeners' ACL, admission and member; the chosen VM gets the packet unchanged (dup to it as next hop, original dropped).</item>
+/// <item><c>dsr-prerouting</c> (tables <c>ip multivip</c>, <c>ip6 multivip</c>: nft's dup exists only there), at priority raw, before conntrack: DSR listeners' ACL, admission and member; the chosen VM gets the packet unchanged (dup to it as next hop, original dropped), and the node keeps no conntrack entry for it (bench/run --kernel-dsr: conntrack met every original packet when this ran after it).</item>
 /// <item><c>nat-prerouting</c>/<c>nat-output</c>: the idle timeout, then a set's <c>lb-L</c> (<c>ct mark set jhash … mod 5003 seed … map @slots-L … dnat ip to ct mark map @targets-ip</c>: the user-space plane's Maglev table) or a single endpoint's mark and DNAT straight from the maps.</item>
 /// <item><c>nat-postrouting</c>: masquerade of marked connections (unless <c>--kernel-snat never</c>); <c>count-forward</c>: bytes per backend and direction by conntrack mark.</item>
 /// </list>
@@ -232,7 +232,7 @@ internal static class NftRuleset
             		type ipv4_addr . inet_proto . inet_service : verdict
             	}
             	chain dsr-prerouting {
-            		type filter hook prerouting priority dstnat - 5; policy accept;
+            		type filter hook prerouting priority raw; policy accept;
             		ip daddr . meta l4proto . th dport vmap @dsr
             	}
             }
@@ -241,7 +241,7 @@ internal static class NftRuleset
             		type ipv6_addr . inet_proto . inet_service : verdict
             	}
             	chain dsr-prerouting {
-            		type filter hook prerouting priority dstnat - 5; policy accept;
+            		type filter hook prerouting priority raw; policy accept;
             		ip6 daddr . meta l4proto . th dport vmap @dsr
             	}
             }
@@ -628,9 +628,13 @@ internal static class NftRuleset
             return "";
         }
 
+        // DSR runs before conntrack (no state on the node), so a new connection is told by its packet: a
+        // TCP SYN without ACK; established connections go on. UDP has no such mark: every datagram is refused.
         var l = listener.Id;
-        var reject = listener.Spec.Key.Protocol == TransportProtocol.Tcp ? "reject with tcp reset" : "reject";
-        return $"add rule {TableOf(listener)} admit-{l} ct state new counter name \"listener-{l}-nobackend\" {reject}\n";
+        var refused = listener.Spec.Key.Protocol == TransportProtocol.Tcp
+            ? "tcp flags & (syn | ack) == syn counter name \"listener-" + l.ToString(CultureInfo.InvariantCulture) + "-nobackend\" reject with tcp reset"
+            : $"counter name \"listener-{l}-nobackend\" reject";
+        return $"add rule {TableOf(listener)} admit-{l} {refused}\n";
     }
 
     /// <summary>The listener's ACL in Azure's order; <paramref name="permit"/> is where an admitted packet goes on.</summary>

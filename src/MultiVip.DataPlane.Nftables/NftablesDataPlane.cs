@@ -45,6 +45,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
     private readonly IHostedDataPlane _userSpace;
     private readonly List<Task> _flowDeletes = [];
     private readonly NftCommand _nft;
+    private readonly string _conntrack;
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
@@ -76,6 +77,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
 
         _userSpace = userSpace;
         _nft = new NftCommand(options.Nft, options.Conntrack, options.InProcess);
+        _conntrack = options.Conntrack;
         _time = timeProvider;
         _loggers = loggerFactory;
         _logger = loggerFactory.CreateLogger<NftablesDataPlane>();
@@ -433,6 +435,14 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
             }
 
             var next = entry.Rendered with { Route = RouteOf(route, entry.MemberIds, entry.Rendered.Route.Slots) };
+            if (next.Route.Reject && entry.Rendered.Spec.DirectServerReturn)
+            {
+                // DSR is stateless on the node: an established flow follows the slots, so with no member
+                // left the last members keep them (only new connections are refused), where NAT flows
+                // would be pinned by conntrack whatever the slots say.
+                next = next with { Route = entry.Rendered.Route with { Reject = true } };
+            }
+
             if (next.Route.Reject == entry.Rendered.Route.Reject && next.Route.SameTargets(entry.Rendered.Route))
             {
                 continue;
@@ -548,6 +558,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
                 health.Add(state.ToHealth(spec.Key, spec.ServiceName) with
                 {
                     Plane = Planes.Nftables,
+                    ActiveConnections = Active(id),
                     TotalConnections = Count(counters, $"backend-{id}-conns").Packets,
                 });
             }
@@ -569,6 +580,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
                 var basis = state.ToTraffic();
                 return basis with
                 {
+                    ActiveConnections = Active(id),
                     TotalConnections = Count(counters, $"backend-{id}-conns").Packets,
                     BytesIn = Count(counters, $"backend-{id}-in").Bytes,
                     BytesOut = Count(counters, $"backend-{id}-out").Bytes,
@@ -580,6 +592,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
                 ServiceName = listener.Spec.ServiceName,
                 VirtualIpName = listener.Spec.VirtualIpName,
                 LoadBalancedSetName = listener.Spec.LoadBalancedSetName,
+                ActiveConnections = backends.Sum(b => b.ActiveConnections),
                 Forwarded = backends.Sum(b => b.TotalConnections),
                 DeniedByAcl = Count(counters, $"listener-{listener.Id}-denied").Packets,
                 NoHealthyBackend = Count(counters, NftRuleset.NoBackendCounter(listener)).Packets,
