@@ -117,7 +117,7 @@ IReadOnlyList<CheckResult> checks = [];
 try
 {
     Console.WriteLine($"Starting backend and proxies (logs and configs in {run})...");
-    await lab.StartAsync(maxConnections: 19_000, extraRows: !args.Contains("--no-extra"), compareBuild: Arg("--compare") is { } compare ? Path.GetFullPath(compare) : null);
+    await lab.StartAsync(maxConnections: 19_000, extraRows: !args.Contains("--no-extra"), compareBuilds: Args("--compare").Select(Path.GetFullPath).ToList());
     foreach (var target in lab.Targets)
     {
         // Warm-up: JIT, connection pools, page cache. Both kinds of load: the new-connection path
@@ -234,3 +234,7 @@ string? Arg(string name)
     var index = Array.IndexOf(args, name);
     return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
 }
+
+// Every value of an option that may be repeated (--compare A --compare B).
+IEnumerable<string> Args(string name) =>
+    args.Select((arg, index) => (arg, index)).Where(a => a.arg == name && a.index + 1 < args.Length).Select(a => args[a.index + 1]);

@@ -23,6 +23,9 @@ internal sealed class Lab : IDisposable
     public const string MultiVip2Vip = "127.0.0.207";
     public const string MultiVipCompareVip = "127.0.0.208";
 
+    /// <summary>The second and later --compare builds: 127.134.0.1, .2, ... (the runtime settings' A/B range).</summary>
+    public const string MoreCompareVipPrefix = "127.134.0.";
+
     /// <summary>
     /// The port every proxy listens on. Not 80: a packaged nginx (Debian starts one on install)
     /// holds 0.0.0.0:80, which would keep 127.0.0.x:80 from binding; the harness leaves that nginx
@@ -55,7 +58,7 @@ internal sealed class Lab : IDisposable
 
     public ManagedProcess? MultiVip { get; private set; }
 
-    public async Task StartAsync(int maxConnections, bool extraRows, string? compareBuild = null)
+    public async Task StartAsync(int maxConnections, bool extraRows, IReadOnlyList<string> compareBuilds)
     {
         Directory.CreateDirectory(Path.Combine(Run, "tmp"));
         Track(ManagedProcess.Start("backend", BackendCpu, "nginx", ["-c", Config("backend-nginx.conf", HaproxyFront, 1)]));
@@ -74,12 +77,15 @@ internal sealed class Lab : IDisposable
 
         MultiVip = Track(await StartMultiVipAsync(maxConnections, MultiVipVip, ProxyCpu, "epoll"));
         Targets.Add(new Target("MultiVip", MultiVipVip, await MultiVipUdpAsync(), MultiVip));
-        if (compareBuild is not null)
+        for (var i = 0; i < compareBuilds.Count; i++)
         {
-            // --compare DIR: another build of multivip (e.g. the data plane before a change), on the same
-            // core and in the same rounds, so an A/B of CPU per connection sees the same neighbours.
-            var compare = Track(await StartMultiVipAsync(maxConnections, MultiVipCompareVip, ProxyCpu, "epoll", compareBuild));
-            Targets.Add(new Target("MultiVip (compared build)", MultiVipCompareVip, false, compare, Extra: true));
+            // --compare DIR: another build of multivip (e.g. the data plane before a change, or the same
+            // build with other runtime settings), on the same core and in the same rounds, so an A/B of
+            // CPU per connection sees the same neighbours. Several: an A/B/C..., each row named by its directory.
+            var vip = i == 0 ? MultiVipCompareVip : MoreCompareVipPrefix + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var compare = Track(await StartMultiVipAsync(maxConnections, vip, ProxyCpu, "epoll", compareBuilds[i]));
+            var name = compareBuilds.Count == 1 ? "compared build" : Path.GetFileName(compareBuilds[i].TrimEnd('/'));
+            Targets.Add(new Target($"MultiVip ({name})", vip, false, compare, Extra: true));
         }
 
         if (!extraRows)
