@@ -44,7 +44,22 @@ internal static class BulkBench
             processes.AddRange(targets.Select(t => t.Process));
             foreach (var (_, vip, _) in targets)
             {
-                await Measurements.IperfTcpAsync(vip, TimeSpan.FromSeconds(1), 1); // warm-up: JIT, pools
+                // Warm-up: JIT, pools. iperf3's server runs one test at a time and can reset the next
+                // control connection right after the readiness probe's empty one went through the VIP
+                // to it: a few tries, then the failure is real.
+                for (var attempt = 1; ; attempt++)
+                {
+                    try
+                    {
+                        await Measurements.IperfTcpAsync(vip, TimeSpan.FromSeconds(1), 1);
+                        break;
+                    }
+                    catch (InvalidOperationException e) when (attempt < 5)
+                    {
+                        Console.WriteLine($"  warm-up through {vip}: {e.Message}; again");
+                        await Task.Delay(TimeSpan.FromMilliseconds(500));
+                    }
+                }
             }
 
             for (var round = 1; round <= rounds; round++)
