@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace MultiVip.DataPlane.Nftables;
@@ -22,19 +21,8 @@ internal static class ConntrackActive
     /// <summary>Active flows by backend id (the low bits of the mark).</summary>
     public static IReadOnlyDictionary<int, long> Read(string conntrack)
     {
-        var start = new ProcessStartInfo(conntrack) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { "-L", "--mark", $"0x{NftRuleset.MarkPrefix:x8}/0x{NftRuleset.MarkMask:x8}" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new NftException($"cannot run {conntrack}");
-        var error = new System.Text.StringBuilder();
-        process.ErrorDataReceived += (_, e) => error.Append(e.Data).Append(' ');
-        process.BeginErrorReadLine();
-        var counts = Count(process.StandardOutput);
-        process.WaitForExit();
-        return process.ExitCode == 0 ? counts : throw new NftException($"conntrack -L exited with {process.ExitCode}: {error.ToString().Trim()}");
+        var (code, counts, error) = NftCommand.RunReading(conntrack, ["-L", "--mark", $"0x{NftRuleset.MarkPrefix:x8}/0x{NftRuleset.MarkMask:x8}"], Count);
+        return code == 0 ? counts : throw new NftException($"conntrack -L exited with {code}: {error}");
     }
 
     /// <summary>

@@ -113,19 +113,30 @@ internal sealed class NftCommand(string nft = "nft", string conntrack = "conntra
 
     private string Run(params string[] arguments)
     {
-        var start = new ProcessStartInfo(nft) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var (code, output, error) = RunReading(nft, arguments, reader => reader.ReadToEnd());
+        return code == 0 ? output : throw new NftException(Summarize(error, code));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="file"/> and hands its standard output to <paramref name="read"/> while it
+    /// runs (a conntrack dump of many flows is counted line by line, never held whole); standard error
+    /// is collected beside it. The caller words a non-zero exit.
+    /// </summary>
+    internal static (int Code, T Result, string Error) RunReading<T>(string file, string[] arguments, Func<TextReader, T> read)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
         }
 
-        using var process = Process.Start(start) ?? throw new NftException($"cannot run {nft}");
+        using var process = Process.Start(start) ?? throw new NftException($"cannot run {file}");
         var error = new StringBuilder();
-        process.ErrorDataReceived += (_, e) => error.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => error.Append(e.Data).Append(' ');
         process.BeginErrorReadLine();
-        var output = process.StandardOutput.ReadToEnd();
+        var result = read(process.StandardOutput);
         process.WaitForExit();
-        return process.ExitCode == 0 ? output : throw new NftException(Summarize(error.ToString(), process.ExitCode));
+        return (process.ExitCode, result, error.ToString().Trim());
     }
 
     /// <summary>The table as nft prints it (tests, and the fault of a failed start).</summary>
