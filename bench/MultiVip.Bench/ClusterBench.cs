@@ -55,110 +55,95 @@ internal static class ClusterBench
         var loadAtStart = Report.LoadAverage();
 
         Console.WriteLine($"Three nodes on one PostgreSQL (logs and data dirs in {run})");
-        await using var database = await PostgresServer.StartAsync(DatabaseAddress, DatabasePort);
-        var store = database.SocketConnectionString(await database.CreateDatabaseAsync());
-        await using var namespaces = await NetworkNamespaces.CreateAsync(cleanLeftovers: false);
-        var nodes = new List<PostgresNode>();
-        var backends = new List<NamespaceEchoBackend>();
-        try
+        await using var cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions
         {
-            var token = Path.Combine(run, "token");
-            PostgresNode.WriteToken(token);
-            foreach (var (name, i) in NodeNames.Select((n, i) => (n, i)))
-            {
-                var ns = await namespaces.AddAsync("cl-" + name);
-                backends.Add(NamespaceEchoBackend.Start(ns, new IPEndPoint(IPAddress.Parse(BackendAddress), BackendPort), "backend-" + name));
-                var node = new PostgresNode(name, ns, cli, Path.Combine(run, name), IPAddress.Parse($"127.130.0.{i + 1}"), store, VipPool, token);
-                await node.StartAsync();
-                nodes.Add(node);
-            }
+            Cli = cli,
+            Root = run,
+            VipPool = VipPool,
+            RelayAddress = i => IPAddress.Parse($"127.130.0.{i + 1}"),
+            NodeNames = NodeNames,
+            NamespacePrefix = "cl-",
+            Backends = (ns, name) => [NamespaceEchoBackend.Start(ns, new IPEndPoint(IPAddress.Parse(BackendAddress), BackendPort), "backend-" + name)],
+            DatabaseAddress = DatabaseAddress,
+            DatabasePort = DatabasePort,
+            CleanLeftoverNamespaces = false,
+            DeleteRoot = false,
+        });
+        var (database, nodes) = (cluster.Database, cluster.Nodes);
 
-            // (1) Change to traffic: service lat-i with its VM (and so its VIP) is made first; the
-            // timed change is its first endpoint, through node i mod 3, measured at the other two.
-            Console.WriteLine($"Change accepted on one node -> traffic through each other node: {changes} changes");
-            var services = await CreateServicesAsync(nodes, Enumerable.Range(0, changes).Select(i => Name("lat", i)).ToList(), perNode);
-            var acceptMs = new List<double>();
-            var trafficMs = new List<double>();
-            for (var i = 0; i < changes; i++)
-            {
-                var origin = nodes[i % nodes.Count];
-                var (service, vip) = services[i];
-                using var client = origin.Client(FastPolling);
-                var sent = Stopwatch.GetTimestamp();
-                await client.AddEndpointAsync(service, "vm", new EndpointRequest { Name = "web", Protocol = "tcp", LocalPort = BackendPort, PublicPort = 80 }, waitForCompletion: false);
-                var accepted = Stopwatch.GetTimestamp();
-                acceptMs.Add(Stopwatch.GetElapsedTime(sent, accepted).TotalMilliseconds);
-                var reached = await Task.WhenAll(nodes.Where(n => n != origin).Select(n => UntilTrafficAsync(n, vip, accepted)));
-                trafficMs.AddRange(reached);
-                if ((i + 1) % 25 == 0 || i + 1 == changes)
-                {
-                    Console.WriteLine(FormattableString.Invariant($"  {i + 1} changes: traffic p50 {ScaleBench.Percentile(trafficMs, 50):F1} ms, p99 {ScaleBench.Percentile(trafficMs, 99):F1} ms"));
-                }
-            }
-
-            // (2) Changes at once: perNode workers on every node, each adding endpoints to a service
-            // of its own, one change at a time, each waited for until Succeeded.
-            var workers = nodes.SelectMany(n => Enumerable.Range(0, perNode).Select(w => (Node: n, Service: Name("tp-" + n.Name, w)))).ToList();
-            await CreateServicesAsync(nodes, [.. workers.Select(w => w.Service)], perNode);
-            var each = Math.Max(1, parallelChanges / workers.Count);
-            Console.WriteLine($"Changes at once: {workers.Count} workers ({perNode} per node) x {each} add-endpoint changes, each waited for until Succeeded");
-            var cpuBefore = nodes.Sum(n => ManagedProcess.TreeCpuMicroseconds(n.Process!.Pid));
-            var databaseBefore = ManagedProcess.TreeCpuMicroseconds(database.ProcessId!.Value);
-            var clock = Stopwatch.StartNew();
-            await Task.WhenAll(workers.Select(w => Task.Run(async () =>
-            {
-                using var client = w.Node.Client(FastPolling);
-                for (var j = 0; j < each; j++)
-                {
-                    var port = 10_000 + j;
-                    var done = await client.AddEndpointAsync(w.Service, "vm", new EndpointRequest { Name = "e" + port.ToString(CultureInfo.InvariantCulture), Protocol = "tcp", LocalPort = port, PublicPort = port });
-                    // The client throws when the operation Failed; anything but Succeeded is not counted as done.
-                    if (done.OperationStatus != MultiVip.Model.Operations.OperationStatus.Succeeded)
-                    {
-                        throw new InvalidOperationException($"a change through node {w.Node.Name} ended {done.OperationStatus}: {done.ErrorMessage}");
-                    }
-                }
-            })));
-            clock.Stop();
-            var total = each * workers.Count;
-            var nodeCpu = (nodes.Sum(n => ManagedProcess.TreeCpuMicroseconds(n.Process!.Pid)) - cpuBefore) / 1000.0 / total;
-            var databaseCpu = (ManagedProcess.TreeCpuMicroseconds(database.ProcessId!.Value) - databaseBefore) / 1000.0 / total;
-            Console.WriteLine(FormattableString.Invariant($"  {total} changes in {clock.Elapsed.TotalSeconds:F2} s: {total / clock.Elapsed.TotalSeconds:F1} changes/s; CPU per change: nodes {nodeCpu:F1} ms, PostgreSQL {databaseCpu:F1} ms"));
-
-            var figures = new Figures(changes, acceptMs, trafficMs, total, workers.Count, clock.Elapsed.TotalSeconds, nodeCpu, databaseCpu, loadAtStart, Report.LoadAverage());
-            var markdown = Markdown(figures);
-            Console.WriteLine(markdown);
-            var artifact = Path.Combine(repo, "artifacts", "bench", smoke ? "cluster-smoke.md" : "cluster.md");
-            await File.WriteAllTextAsync(artifact, markdown, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-            if (!smoke && !args.Contains("--no-docs"))
-            {
-                var docs = Path.Combine(repo, "docs", "benchmarks.md");
-                await GeneratedBlocks.WriteAsync(docs, GeneratedBlocks.Cluster, markdown);
-                Console.WriteLine($"Wrote {artifact} and the cluster block of {docs}");
-            }
-            else
-            {
-                Console.WriteLine($"Wrote {artifact}");
-            }
-
-            return ScaleBench.Percentile(trafficMs, 99) < GoalP99Ms ? 0 : 1;
-        }
-        finally
+        // (1) Change to traffic: service lat-i with its VM (and so its VIP) is made first; the
+        // timed change is its first endpoint, through node i mod 3, measured at the other two.
+        Console.WriteLine($"Change accepted on one node -> traffic through each other node: {changes} changes");
+        var services = await CreateServicesAsync(nodes, Enumerable.Range(0, changes).Select(i => Name("lat", i)).ToList(), perNode);
+        var acceptMs = new List<double>();
+        var trafficMs = new List<double>();
+        for (var i = 0; i < changes; i++)
         {
-            foreach (var node in nodes)
+            var origin = nodes[i % nodes.Count];
+            var (service, vip) = services[i];
+            using var client = origin.Client(FastPolling);
+            var sent = Stopwatch.GetTimestamp();
+            await client.AddEndpointAsync(service, "vm", new EndpointRequest { Name = "web", Protocol = "tcp", LocalPort = BackendPort, PublicPort = 80 }, waitForCompletion: false);
+            var accepted = Stopwatch.GetTimestamp();
+            acceptMs.Add(Stopwatch.GetElapsedTime(sent, accepted).TotalMilliseconds);
+            var reached = await Task.WhenAll(nodes.Where(n => n != origin).Select(n => UntilTrafficAsync(n, vip, accepted)));
+            trafficMs.AddRange(reached);
+            if ((i + 1) % 25 == 0 || i + 1 == changes)
             {
-                await node.DisposeAsync();
-            }
-
-            foreach (var backend in backends)
-            {
-                await backend.DisposeAsync();
+                Console.WriteLine(FormattableString.Invariant($"  {i + 1} changes: traffic p50 {ScaleBench.Percentile(trafficMs, 50):F1} ms, p99 {ScaleBench.Percentile(trafficMs, 99):F1} ms"));
             }
         }
+
+        // (2) Changes at once: perNode workers on every node, each adding endpoints to a service
+        // of its own, one change at a time, each waited for until Succeeded.
+        var workers = nodes.SelectMany(n => Enumerable.Range(0, perNode).Select(w => (Node: n, Service: Name("tp-" + n.Name, w)))).ToList();
+        await CreateServicesAsync(nodes, [.. workers.Select(w => w.Service)], perNode);
+        var each = Math.Max(1, parallelChanges / workers.Count);
+        Console.WriteLine($"Changes at once: {workers.Count} workers ({perNode} per node) x {each} add-endpoint changes, each waited for until Succeeded");
+        var cpuBefore = nodes.Sum(n => ManagedProcess.TreeCpuMicroseconds(n.Process!.Pid));
+        var databaseBefore = ManagedProcess.TreeCpuMicroseconds(database.ProcessId!.Value);
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(workers.Select(w => Task.Run(async () =>
+        {
+            using var client = w.Node.Client(FastPolling);
+            for (var j = 0; j < each; j++)
+            {
+                var port = 10_000 + j;
+                var done = await client.AddEndpointAsync(w.Service, "vm", new EndpointRequest { Name = "e" + port.ToString(CultureInfo.InvariantCulture), Protocol = "tcp", LocalPort = port, PublicPort = port });
+                // The client throws when the operation Failed; anything but Succeeded is not counted as done.
+                if (done.OperationStatus != MultiVip.Model.Operations.OperationStatus.Succeeded)
+                {
+                    throw new InvalidOperationException($"a change through node {w.Node.Name} ended {done.OperationStatus}: {done.ErrorMessage}");
+                }
+            }
+        })));
+        clock.Stop();
+        var total = each * workers.Count;
+        var nodeCpu = (nodes.Sum(n => ManagedProcess.TreeCpuMicroseconds(n.Process!.Pid)) - cpuBefore) / 1000.0 / total;
+        var databaseCpu = (ManagedProcess.TreeCpuMicroseconds(database.ProcessId!.Value) - databaseBefore) / 1000.0 / total;
+        Console.WriteLine(FormattableString.Invariant($"  {total} changes in {clock.Elapsed.TotalSeconds:F2} s: {total / clock.Elapsed.TotalSeconds:F1} changes/s; CPU per change: nodes {nodeCpu:F1} ms, PostgreSQL {databaseCpu:F1} ms"));
+
+        var figures = new Figures(changes, acceptMs, trafficMs, total, workers.Count, clock.Elapsed.TotalSeconds, nodeCpu, databaseCpu, loadAtStart, Report.LoadAverage());
+        var markdown = Markdown(figures);
+        Console.WriteLine(markdown);
+        var artifact = Path.Combine(repo, "artifacts", "bench", smoke ? "cluster-smoke.md" : "cluster.md");
+        await File.WriteAllTextAsync(artifact, markdown, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+        if (!smoke && !args.Contains("--no-docs"))
+        {
+            var docs = Path.Combine(repo, "docs", "benchmarks.md");
+            await GeneratedBlocks.WriteAsync(docs, GeneratedBlocks.Cluster, markdown);
+            Console.WriteLine($"Wrote {artifact} and the cluster block of {docs}");
+        }
+        else
+        {
+            Console.WriteLine($"Wrote {artifact}");
+        }
+
+        return ScaleBench.Percentile(trafficMs, 99) < GoalP99Ms ? 0 : 1;
     }
 
     /// <summary>Each service with a VM on the backend address (which gives it a deployment and a VIP), spread over the nodes; returns the names and VIPs.</summary>
-    private static async Task<List<(string Service, string Vip)>> CreateServicesAsync(List<PostgresNode> nodes, List<string> names, int parallel)
+    private static async Task<List<(string Service, string Vip)>> CreateServicesAsync(IReadOnlyList<PostgresNode> nodes, List<string> names, int parallel)
     {
         var made = new (string, string)[names.Count];
         using var gate = new SemaphoreSlim(parallel * nodes.Count);

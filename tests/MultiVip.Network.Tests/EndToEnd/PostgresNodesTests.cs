@@ -21,135 +21,109 @@ public sealed class PostgresNodesTests
     [Fact]
     public async Task Three_nodes_carry_each_others_changes_take_300_at_once_lose_nothing_to_kill_9_and_survive_a_database_restart()
     {
-        await using var pg = await PostgresServer.StartAsync();
-        var store = pg.SocketConnectionString(await pg.CreateDatabaseAsync());
-        await using var namespaces = await NetworkNamespaces.CreateAsync();
-        var root = Directory.CreateTempSubdirectory("multivip-pg-nodes-").FullName;
-        var nodes = new List<PostgresNode>();
-        var backends = new List<NamespaceEchoBackend>();
-        try
+        await using var cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions
         {
-            // One API token for all nodes (--token-file).
-            var token = Path.Combine(root, "token");
-            PostgresNode.WriteToken(token);
-            foreach (var (name, i) in new[] { "a", "b", "c" }.Select((n, i) => (n, i)))
+            Cli = Cli,
+            Root = Directory.CreateTempSubdirectory("multivip-pg-nodes-").FullName,
+            VipPool = "127.110.80.0/24",
+            RelayAddress = i => IPAddress.Parse($"127.110.90.{i + 1}"),
+            Backends = (ns, name) => [NamespaceEchoBackend.Start(ns, new IPEndPoint(IPAddress.Parse("127.0.0.2"), BackendPort), "backend-" + name)],
+        });
+        var (pg, nodes) = (cluster.Database, cluster.Nodes);
+        var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
+
+        // A change through A carries traffic through B and C (each to its own backend).
+        using (var client = a.Client())
+        {
+            await client.CreateServiceAsync(new CreateServiceRequest { Name = "web" });
+            await client.AddVmAsync("web", new AddVmRequest { Name = "vm", Address = "127.0.0.2" });
+            await client.AddEndpointAsync("web", "vm", new EndpointRequest { Name = "http", Protocol = "tcp", LocalPort = BackendPort, PublicPort = 80 });
+        }
+
+        var vip = (await Service(a, "web")).Single().Address!;
+        foreach (var node in nodes)
+        {
+            await Eventually.TrueAsync(
+                async () => await TryHelloAsync(node, vip) == "backend-" + node.Name,
+                TimeSpan.FromSeconds(30),
+                () => $"no traffic through node {node.Name} to {vip}:80:\n{node.Process?.Output}");
+        }
+
+        // 300 changes at once, 100 through each node: a service and its deployment (a VIP address).
+        var changes = nodes.SelectMany(node => Enumerable.Range(0, 50).Select(i => Task.Run(async () =>
+        {
+            using var client = node.Client();
+            var name = $"s{node.Name}{i}";
+            await client.CreateServiceAsync(new CreateServiceRequest { Name = name }, waitForCompletion: false);
+            await client.AddVmAsync(name, new AddVmRequest { Name = "vm", Address = "127.0.0.2" }, waitForCompletion: false);
+        }))).ToList();
+        await Task.WhenAll(changes);
+        await AllSeeAsync(nodes, 151);
+        using (var client = c.Client())
+        {
+            var addresses = new List<string>();
+            foreach (var service in await client.ListServicesAsync())
             {
-                var ns = await namespaces.AddAsync("pg-" + name);
-                backends.Add(NamespaceEchoBackend.Start(ns, new IPEndPoint(IPAddress.Parse("127.0.0.2"), BackendPort), "backend-" + name));
-                var node = new PostgresNode(name, ns, Cli, Path.Combine(root, name), IPAddress.Parse($"127.110.90.{i + 1}"), store, "127.110.80.0/24", token);
-                await node.StartAsync();
-                nodes.Add(node);
+                addresses.AddRange((await client.ListVirtualIpsAsync(service.Name)).Select(v => v.Address!));
             }
 
-            var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
+            Assert.Equal(151, addresses.Count);
+            Assert.Equal(addresses.Count, addresses.Distinct().Count());
+        }
 
-            // A change through A carries traffic through B and C (each to its own backend).
-            using (var client = a.Client())
+        // kill -9 of B during a stream of changes through it: every acknowledged one is kept.
+        var acknowledged = new List<string>();
+        var stream = Task.Run(async () =>
+        {
+            using var client = b.Client();
+            for (var i = 0; ; i++)
             {
-                await client.CreateServiceAsync(new CreateServiceRequest { Name = "web" });
-                await client.AddVmAsync("web", new AddVmRequest { Name = "vm", Address = "127.0.0.2" });
-                await client.AddEndpointAsync("web", "vm", new EndpointRequest { Name = "http", Protocol = "tcp", LocalPort = BackendPort, PublicPort = 80 });
-            }
-
-            var vip = (await Service(a, "web")).Single().Address!;
-            foreach (var node in nodes)
-            {
-                await Eventually.TrueAsync(
-                    async () => await TryHelloAsync(node, vip) == "backend-" + node.Name,
-                    TimeSpan.FromSeconds(30),
-                    () => $"no traffic through node {node.Name} to {vip}:80:\n{node.Process?.Output}");
-            }
-
-            // 300 changes at once, 100 through each node: a service and its deployment (a VIP address).
-            var changes = nodes.SelectMany(node => Enumerable.Range(0, 50).Select(i => Task.Run(async () =>
-            {
-                using var client = node.Client();
-                var name = $"s{node.Name}{i}";
-                await client.CreateServiceAsync(new CreateServiceRequest { Name = name }, waitForCompletion: false);
-                await client.AddVmAsync(name, new AddVmRequest { Name = "vm", Address = "127.0.0.2" }, waitForCompletion: false);
-            }))).ToList();
-            await Task.WhenAll(changes);
-            await AllSeeAsync(nodes, 151);
-            using (var client = c.Client())
-            {
-                var addresses = new List<string>();
-                foreach (var service in await client.ListServicesAsync())
+                try
                 {
-                    addresses.AddRange((await client.ListVirtualIpsAsync(service.Name)).Select(v => v.Address!));
-                }
-
-                Assert.Equal(151, addresses.Count);
-                Assert.Equal(addresses.Count, addresses.Distinct().Count());
-            }
-
-            // kill -9 of B during a stream of changes through it: every acknowledged one is kept.
-            var acknowledged = new List<string>();
-            var stream = Task.Run(async () =>
-            {
-                using var client = b.Client();
-                for (var i = 0; ; i++)
-                {
-                    try
+                    await client.CreateServiceAsync(new CreateServiceRequest { Name = $"k{i}" }, waitForCompletion: false);
+                    lock (acknowledged)
                     {
-                        await client.CreateServiceAsync(new CreateServiceRequest { Name = $"k{i}" }, waitForCompletion: false);
-                        lock (acknowledged)
-                        {
-                            acknowledged.Add($"k{i}");
-                        }
-                    }
-                    catch (Exception)
-                    {
-                        // The node is gone: this change was not acknowledged.
-                        return;
+                        acknowledged.Add($"k{i}");
                     }
                 }
-            });
-            await Eventually.TrueAsync(() => Task.FromResult(Count(acknowledged) >= 20), TimeSpan.FromSeconds(60), () => "the stream of changes did not start");
-            await b.KillAsync();
-            await stream;
-            using (var client = a.Client())
-            {
-                var names = (await client.ListServicesAsync()).Select(s => s.Name).ToHashSet();
-                lock (acknowledged)
+                catch (Exception)
                 {
-                    Assert.All(acknowledged, name => Assert.Contains(name, names));
+                    // The node is gone: this change was not acknowledged.
+                    return;
                 }
             }
-
-            // B starts again on the same database and catches up; A changes meanwhile.
-            using (var client = a.Client())
-            {
-                await client.CreateServiceAsync(new CreateServiceRequest { Name = "while-b-was-down" }, waitForCompletion: false);
-            }
-
-            await b.StartAsync();
-            var total = (await a.Client().ListServicesAsync()).Count;
-            await AllSeeAsync(nodes, total);
-
-            // The database restarts: changes are refused meanwhile with 503, then accepted again.
-            await pg.StopAsync();
-            var refused = await Assert.ThrowsAsync<MultiVipApiException>(() => c.Client().CreateServiceAsync(new CreateServiceRequest { Name = "during" }, waitForCompletion: false));
-            Assert.Equal(503, refused.HttpStatus);
-            Assert.Contains("is unreachable since", refused.Message);
-            Assert.Equal("backend-c", await TryHelloAsync(c, vip));
-            await pg.RestartAsync();
-            await c.Client().CreateServiceAsync(new CreateServiceRequest { Name = "after" }, waitForCompletion: false);
-            await AllSeeAsync(nodes, total + 1);
-        }
-        finally
+        });
+        await Eventually.TrueAsync(() => Task.FromResult(Count(acknowledged) >= 20), TimeSpan.FromSeconds(60), () => "the stream of changes did not start");
+        await b.KillAsync();
+        await stream;
+        using (var client = a.Client())
         {
-            foreach (var node in nodes)
+            var names = (await client.ListServicesAsync()).Select(s => s.Name).ToHashSet();
+            lock (acknowledged)
             {
-                await node.DisposeAsync();
+                Assert.All(acknowledged, name => Assert.Contains(name, names));
             }
-
-            foreach (var backend in backends)
-            {
-                await backend.DisposeAsync();
-            }
-
-            Directory.Delete(root, recursive: true);
         }
+
+        // B starts again on the same database and catches up; A changes meanwhile.
+        using (var client = a.Client())
+        {
+            await client.CreateServiceAsync(new CreateServiceRequest { Name = "while-b-was-down" }, waitForCompletion: false);
+        }
+
+        await b.StartAsync();
+        var total = (await a.Client().ListServicesAsync()).Count;
+        await AllSeeAsync(nodes, total);
+
+        // The database restarts: changes are refused meanwhile with 503, then accepted again.
+        await pg.StopAsync();
+        var refused = await Assert.ThrowsAsync<MultiVipApiException>(() => c.Client().CreateServiceAsync(new CreateServiceRequest { Name = "during" }, waitForCompletion: false));
+        Assert.Equal(503, refused.HttpStatus);
+        Assert.Contains("is unreachable since", refused.Message);
+        Assert.Equal("backend-c", await TryHelloAsync(c, vip));
+        await pg.RestartAsync();
+        await c.Client().CreateServiceAsync(new CreateServiceRequest { Name = "after" }, waitForCompletion: false);
+        await AllSeeAsync(nodes, total + 1);
     }
 
     private static int Count(List<string> list)
@@ -166,7 +140,7 @@ public sealed class PostgresNodesTests
         return await client.ListVirtualIpsAsync(name);
     }
 
-    private static async Task AllSeeAsync(List<PostgresNode> nodes, int services)
+    private static async Task AllSeeAsync(IReadOnlyList<PostgresNode> nodes, int services)
     {
         foreach (var node in nodes)
         {
