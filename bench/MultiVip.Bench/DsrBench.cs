@@ -6,8 +6,8 @@ namespace MultiVip.Bench;
 
 /// <summary>
 /// `bench/run --kernel-dsr`: the ways to send a DSR VIP's packets to the VM with the destination
-/// unchanged, side by side on one topology (KernelBench's: client — node — backend, and a return link
-/// backend → client that carries every reply). Each method has a VIP of its own, all held by the
+/// unchanged, side by side on one topology (<see cref="KernelTopology"/>, KernelBench's: client — node —
+/// backend, and a return link backend → client that carries every reply). Each method has a VIP of its own, all held by the
 /// backend on lo, all installed at once, measured in interleaved rounds:
 /// <list type="bullet">
 /// <item><b>dup</b>: what the kernel plane renders today (table ip, prerouting at dstnat − 5: a
@@ -28,7 +28,7 @@ namespace MultiVip.Bench;
 /// </summary>
 internal static class DsrBench
 {
-    private const string Backend = "198.18.1.11";
+    private const string Backend = KernelTopology.BackendAddress;
     private const int WebPort = 8080;
     private const int BulkPort = 5201;
 
@@ -59,75 +59,20 @@ internal static class DsrBench
         var run = Path.Combine(repo, "artifacts", "bench", "kernel-dsr-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
         var output = Arg(args, "--out") ?? Path.Combine(run, "kernel-dsr.md");
         Directory.CreateDirectory(Path.Combine(run, "tmp"));
-        var results = new Dictionary<(string Metric, string Method), List<double>>();
-        void Record(Metric metric, Method method, double value)
-        {
-            if (!results.TryGetValue((metric.Key, method.Name), out var list))
-            {
-                results[(metric.Key, method.Name)] = list = [];
-            }
 
-            list.Add(value);
-            Console.WriteLine($"  {metric.Key,-8} {method.Name,-16} {value,12:F3} {metric.Unit}");
-        }
+        var results = new BenchResults(16);
+        void Record(Metric metric, Method method, double value) => results.Record(metric, method.Name, value);
 
-        var processes = new List<ManagedProcess>();
-        var namespaces = await NetworkNamespaces.CreateAsync(cleanLeftovers: false);
-        var names = new List<string>();
-        using var cleanup = ManagedProcess.OnInterrupt(() =>
-        {
-            foreach (var name in names)
-            {
-                using var del = System.Diagnostics.Process.Start("ip", ["netns", "del", name]);
-                del.WaitForExit(5000);
-            }
-        });
         var load = new List<double>();
         double idle;
+        Console.WriteLine($"Building the namespaces (logs in {run})...");
+        var topology = await KernelTopology.BuildAsync("d6", clientReachesBackend: false);
+        var (client, node, backend, processes) = (topology.Client, topology.Node, topology.Backend, topology.Processes);
         try
         {
-            Console.WriteLine($"Building the namespaces (logs in {run})...");
-            var client = await namespaces.AddAsync("d6-client");
-            var node = await namespaces.AddAsync("d6-node");
-            var backend = await namespaces.AddAsync("d6-be");
-            names.AddRange([client.Name, node.Name, backend.Name]);
-            await namespaces.LinkAsync(client, "eth0", node, "eth0");
-            await namespaces.LinkAsync(node, "eth1", backend, "eth0");
-            await namespaces.LinkAsync(backend, "eth1", client, "eth1");
-            await client.AddAddressAsync("eth0", "198.18.0.2/24");
-            await client.AddAddressAsync("eth1", "198.18.2.2/24");
-            await client.IpAsync("route", "add", "198.19.0.0/24", "via", "198.18.0.1");
-            await node.AddAddressAsync("eth0", "198.18.0.1/24");
-            await node.AddAddressAsync("eth1", "198.18.1.1/24");
-            node.SetSysctl("net/ipv4/ip_forward", "1");
-            await backend.AddAddressAsync("eth0", Backend + "/24");
-            await backend.AddAddressAsync("eth1", "198.18.2.11/24");
-            await backend.IpAsync("route", "add", "default", "via", "198.18.1.1");
-            await backend.IpAsync("rule", "add", "from", "198.19.0.0/24", "lookup", "113");
-            await backend.IpAsync("route", "add", "default", "via", "198.18.2.2", "dev", "eth1", "table", "113");
-            backend.SetSysctl("net/ipv4/conf/all/arp_ignore", "1");
-            backend.SetSysctl("net/ipv4/conf/all/arp_announce", "2");
             foreach (var method in Methods)
             {
                 await backend.AddAddressAsync("lo", method.Vip + "/32");
-            }
-
-            foreach (var ns in new[] { client, node, backend })
-            {
-                foreach (var conf in new[] { "all", "default", "eth0", "eth1" })
-                {
-                    ns.SetSysctl($"net/ipv4/conf/{conf}/rp_filter", "0");
-                }
-
-                ns.SetSysctl("net/ipv4/tcp_tw_reuse", "1");
-                ns.SetSysctl("net/ipv4/ip_local_port_range", "1024 65535");
-            }
-
-            await KernelBench.SteerAsync(node, "eth0", "1");
-            await KernelBench.SteerAsync(node, "eth1", "1");
-            foreach (var (ns, device) in new[] { (client, "eth0"), (client, "eth1"), (backend, "eth0"), (backend, "eth1") })
-            {
-                await KernelBench.SteerAsync(ns, device, Measurements.LoadCpu);
             }
 
             // The methods' rules. fwmark: its own routing table with the VM as gateway; route: the main table.
@@ -199,12 +144,7 @@ internal static class DsrBench
         }
         finally
         {
-            foreach (var process in Enumerable.Reverse(processes))
-            {
-                process.Dispose();
-            }
-
-            await namespaces.DisposeAsync();
+            await topology.DisposeAsync();
         }
 
         var md = Table(results, rounds, duration, idle, load, smoke);
@@ -280,10 +220,9 @@ internal static class DsrBench
             """;
     }
 
-    private static string Table(Dictionary<(string Metric, string Method), List<double>> results, int rounds, TimeSpan duration, double idle, List<double> load, bool smoke)
+    private static string Table(BenchResults results, int rounds, TimeSpan duration, double idle, List<double> load, bool smoke)
     {
-        double Median(Metric metric, string method) =>
-            results.TryGetValue((metric.Key, method), out var values) ? ScaleBench.Percentile(values, 50) : double.NaN;
+        double Median(Metric metric, string method) => results.Median(metric, method);
         string Cell(double value) => double.IsNaN(value) ? "n/a" : value switch
         {
             >= 1000 => value.ToString("N0", CultureInfo.InvariantCulture),

@@ -10,28 +10,22 @@ namespace MultiVip.Bench;
 /// <summary>
 /// `bench/run --kernel`: the kernel plane beside direct, the user-space plane and HAProxy, in network
 /// namespaces (the kernel plane's nft rules may never go into the root namespace, where the loopback
-/// bench runs). Three namespaces on veth pairs, every address in 198.18.0.0/15:
-/// <code>
-///   client 198.18.0.2 ── 198.18.0.1 node 198.18.1.1 ── 198.18.1.11 backend
-///          198.18.2.2 ─────────────────────────────── 198.18.2.11   (DSR replies only)
-/// </code>
-/// The node forwards (ip_forward) and runs `multivip serve --data-plane nftables` (VIPs
-/// 198.19.0.10-11, routed to the node), `multivip serve --data-plane userspace` (198.19.0.20 on the
-/// node's lo) and HAProxy (198.19.0.30 on lo); the backend runs nginx (6-byte response) and iperf3.
+/// bench runs): <see cref="KernelTopology"/>'s client — node — backend. The node forwards
+/// (ip_forward) and runs `multivip serve --data-plane nftables` (VIPs 198.19.0.10-11, routed to the
+/// node), `multivip serve --data-plane userspace` (198.19.0.20 on the node's lo) and HAProxy (198.19.0.30 on lo); the backend runs nginx (6-byte response) and iperf3.
 /// The node has CPU 1 and the client and backend CPU 0: the proxies are pinned to CPU 1 and receive
 /// packet steering (RPS) puts every packet the node receives on CPU 1, so the kernel plane's work
 /// (softirq: forwarding, nftables, conntrack) runs on the node's core as a proxy's does.
 /// </summary>
 internal static class KernelBench
 {
-    private const string ClientAddress = "198.18.0.2";
-    private const string Backend = "198.18.1.11";
+    private const string Backend = KernelTopology.BackendAddress;
     private const string NftPool = "198.19.0.10-198.19.0.11";
     private const string UserspaceVip = "198.19.0.20";
     private const string HaproxyVip = "198.19.0.30";
     private const int WebPort = 8080;
     private const int BulkPort = 5201;
-    private const string NodeCpu = "1";
+    private const string NodeCpu = KernelTopology.NodeCpu;
 
     private static readonly Metric Rps = Measurements.RequestsPerSecond;
     private static readonly Metric Cps = Measurements.ConnectionsPerSecond;
@@ -50,83 +44,20 @@ internal static class KernelBench
         var run = Path.Combine(repo, "artifacts", "bench", "kernel-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
         Directory.CreateDirectory(Path.Combine(run, "tmp"));
 
-        var results = new Dictionary<(string Metric, string Target), List<double>>();
-        void Record(Metric metric, KernelTarget target, double value)
-        {
-            if (!results.TryGetValue((metric.Key, target.Name), out var list))
-            {
-                results[(metric.Key, target.Name)] = list = [];
-            }
+        var results = new BenchResults(22);
+        void Record(Metric metric, KernelTarget target, double value) => results.Record(metric, target.Name, value);
 
-            list.Add(value);
-            Console.WriteLine($"  {metric.Key,-8} {target.Name,-22} {value,12:F3} {metric.Unit}");
-        }
-
-        var processes = new List<ManagedProcess>();
         var relays = new List<NamespaceRelay>();
-        // No clean-up of other runs' leftovers: the bench stops only what it started.
-        var namespaces = await NetworkNamespaces.CreateAsync(cleanLeftovers: false);
-        // Ctrl+C: the processes are stopped first (ManagedProcess), then the namespaces deleted.
-        var names = new List<string>();
-        using var cleanup = ManagedProcess.OnInterrupt(() =>
-        {
-            foreach (var name in names)
-            {
-                using var del = System.Diagnostics.Process.Start("ip", ["netns", "del", name]);
-                del.WaitForExit(5000);
-            }
-        });
         List<KernelTarget> targets = [];
         double idleSoftirqPerSecond;
         var load = new List<double>();
+        Console.WriteLine($"Building the namespaces (logs and configs in {run})...");
+        var topology = await KernelTopology.BuildAsync("nb", clientReachesBackend: true);
+        var (client, node, backend, processes) = (topology.Client, topology.Node, topology.Backend, topology.Processes);
         try
         {
-            Console.WriteLine($"Building the namespaces (logs and configs in {run})...");
-            var client = await namespaces.AddAsync("nb-client");
-            var node = await namespaces.AddAsync("nb-node");
-            var backend = await namespaces.AddAsync("nb-be");
-            names.AddRange([client.Name, node.Name, backend.Name]);
-            await namespaces.LinkAsync(client, "eth0", node, "eth0");
-            await namespaces.LinkAsync(node, "eth1", backend, "eth0");
-            await namespaces.LinkAsync(backend, "eth1", client, "eth1");
-            await client.AddAddressAsync("eth0", ClientAddress + "/24");
-            await client.AddAddressAsync("eth1", "198.18.2.2/24");
-            await client.IpAsync("route", "add", "198.18.1.0/24", "via", "198.18.0.1");
-            await client.IpAsync("route", "add", "198.19.0.0/24", "via", "198.18.0.1");
-            await node.AddAddressAsync("eth0", "198.18.0.1/24");
-            await node.AddAddressAsync("eth1", "198.18.1.1/24");
             await node.AddAddressAsync("lo", UserspaceVip + "/32");
             await node.AddAddressAsync("lo", HaproxyVip + "/32");
-            node.SetSysctl("net/ipv4/ip_forward", "1");
-            await backend.AddAddressAsync("eth0", Backend + "/24");
-            await backend.AddAddressAsync("eth1", "198.18.2.11/24");
-            await backend.IpAsync("route", "add", "default", "via", "198.18.1.1");
-            // DSR, as docs/kernel-plane.md asks of a VM: replies sourced from a VIP leave by the direct link.
-            await backend.IpAsync("rule", "add", "from", "198.19.0.0/24", "lookup", "113");
-            await backend.IpAsync("route", "add", "default", "via", "198.18.2.2", "dev", "eth1", "table", "113");
-            backend.SetSysctl("net/ipv4/conf/all/arp_ignore", "1");
-            backend.SetSysctl("net/ipv4/conf/all/arp_announce", "2");
-            foreach (var ns in new[] { client, node, backend })
-            {
-                foreach (var conf in new[] { "all", "default", "eth0", "eth1" })
-                {
-                    ns.SetSysctl($"net/ipv4/conf/{conf}/rp_filter", "0");
-                }
-
-                // wrk with `Connection: close` opens thousands of connections a second: reuse
-                // TIME_WAIT ports (the root namespace does that only on loopback).
-                ns.SetSysctl("net/ipv4/tcp_tw_reuse", "1");
-                ns.SetSysctl("net/ipv4/ip_local_port_range", "1024 65535");
-            }
-
-            // Receive packet steering: what the node receives is processed on the node's CPU, what
-            // the client and the backend receive on theirs.
-            await SteerAsync(node, "eth0", NodeCpu);
-            await SteerAsync(node, "eth1", NodeCpu);
-            await SteerAsync(client, "eth0", Measurements.LoadCpu);
-            await SteerAsync(client, "eth1", Measurements.LoadCpu);
-            await SteerAsync(backend, "eth0", Measurements.LoadCpu);
-            await SteerAsync(backend, "eth1", Measurements.LoadCpu);
 
             Console.WriteLine("Starting the backend, HAProxy and the two MultiVip planes...");
             processes.Add(Start("backend", backend, Measurements.LoadCpu, "nginx", "-c", Config(repo, run, "backend-nginx.conf", "0.0.0.0", Backend)));
@@ -206,13 +137,8 @@ internal static class KernelBench
                 await relay.DisposeAsync();
             }
 
-            foreach (var process in Enumerable.Reverse(processes))
-            {
-                process.Dispose();
-            }
-
-            // Deletes the namespaces (and with them the veths, the VIPs and the nft table) even when a step failed.
-            await namespaces.DisposeAsync();
+            // Stops the processes and deletes the namespaces (and with them the veths, the VIPs and the nft table) even when a step failed.
+            await topology.DisposeAsync();
         }
 
         var section = Section(repo, results, targets.Select(t => t.Name).ToList(), rounds, duration, idleSoftirqPerSecond, load, smoke);
@@ -341,11 +267,10 @@ internal static class KernelBench
     }
 
     private static string Section(
-        string repo, Dictionary<(string Metric, string Target), List<double>> results, List<string> targets, int rounds, TimeSpan duration,
+        string repo, BenchResults results, List<string> targets, int rounds, TimeSpan duration,
         double idleSoftirqPerSecond, IReadOnlyList<double> load, bool smoke)
     {
-        double Median(Metric metric, string target) =>
-            results.TryGetValue((metric.Key, target), out var values) ? ScaleBench.Percentile(values, 50) : double.NaN;
+        double Median(Metric metric, string target) => results.Median(metric, target);
         string Cell(double value) => double.IsNaN(value) ? "n/a" : value switch
         {
             >= 1000 => value.ToString("N0", CultureInfo.InvariantCulture),
