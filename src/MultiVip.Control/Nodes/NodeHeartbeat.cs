@@ -80,6 +80,7 @@ public sealed partial class NodeHeartbeat : IAsyncDisposable
         Version = Version,
         StoppedAt = _stoppedAt,
         AnnounceAddress = (Announcer as INodeFailover)?.AnnounceAddress,
+        VipPool = _control.Options.Pool.Canonical,
         Holds = Announcer is INodeFailover
             ? [.. Announcer.GetStatus().Where(s => s.State is not null).Select(s => new NodeHold(s.Address.ToString(), s.State!)).OrderBy(h => h.Address, StringComparer.Ordinal)]
             : [],

@@ -36,6 +36,12 @@ public sealed record NodeRecord
     /// </summary>
     public string? AnnounceAddress { get; init; }
 
+    /// <summary>
+    /// The VIP pool it allocates from (--vip-pool), as <see cref="MultiVip.Model.Networking.AddressPool.Canonical"/>
+    /// writes it: nodes on one store must agree on it (<see cref="VipPoolGuard"/>). Null in records older versions wrote.
+    /// </summary>
+    public string? VipPool { get; init; }
+
     /// <summary>The VIP addresses its announcer holds or announces, each with its role (MASTER, BACKUP, FAULT; announced, withdrawn).</summary>
     public IReadOnlyList<NodeHold> Holds { get; init; } = [];
 }

@@ -10,7 +10,7 @@ namespace MultiVip.Control.Nodes;
 internal static class NodeRows
 {
     /// <summary>The columns <see cref="Read"/> expects, in its order.</summary>
-    public const string Columns = "name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at, announce_address, holds";
+    public const string Columns = "name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at, announce_address, holds, vip_pool";
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -31,6 +31,7 @@ internal static class NodeRows
         StoppedAt = reader.IsDBNull(7) ? null : new DateTimeOffset(reader.GetInt64(7), TimeSpan.Zero),
         AnnounceAddress = reader.IsDBNull(8) ? null : reader.GetString(8),
         Holds = reader.IsDBNull(9) ? [] : ReadHolds(reader.GetString(9)),
+        VipPool = reader.IsDBNull(10) ? null : reader.GetString(10),
     };
 
     /// <summary>Holds another version wrote in a shape this one cannot read: the node is still listed, holding nothing known.</summary>

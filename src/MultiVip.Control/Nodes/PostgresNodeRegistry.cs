@@ -12,11 +12,12 @@ public sealed class PostgresNodeRegistry(NpgsqlDataSource data) : INodeRegistry
     public async Task HeartbeatAsync(NodeRecord node, CancellationToken cancellationToken)
     {
         await using var cmd = data.CreateCommand("""
-            INSERT INTO nodes(name_key, name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at, announce_address, holds)
-            VALUES(@key, @name, @api, @started, @heartbeat, @applied, @faults, @version, @stopped, @announce, @holds)
+            INSERT INTO nodes(name_key, name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at, announce_address, holds, vip_pool)
+            VALUES(@key, @name, @api, @started, @heartbeat, @applied, @faults, @version, @stopped, @announce, @holds, @pool)
             ON CONFLICT (name_key) DO UPDATE SET name = excluded.name, api_address = excluded.api_address, started_at = excluded.started_at,
                 heartbeat_at = excluded.heartbeat_at, applied_generation = excluded.applied_generation, faults = excluded.faults, version = excluded.version,
-                stopped_at = excluded.stopped_at, announce_address = excluded.announce_address, holds = excluded.holds
+                stopped_at = excluded.stopped_at, announce_address = excluded.announce_address, holds = excluded.holds,
+                vip_pool = excluded.vip_pool
             """);
         cmd.Parameters.AddWithValue("key", node.Name.ToUpperInvariant());
         cmd.Parameters.AddWithValue("name", node.Name);
@@ -29,6 +30,7 @@ public sealed class PostgresNodeRegistry(NpgsqlDataSource data) : INodeRegistry
         cmd.Parameters.Add(new NpgsqlParameter<long?>("stopped", node.StoppedAt?.UtcTicks));
         cmd.Parameters.Add(new NpgsqlParameter<string?>("announce", node.AnnounceAddress));
         cmd.Parameters.Add(new NpgsqlParameter<string?>("holds", NodeRows.HoldsJson(node)));
+        cmd.Parameters.Add(new NpgsqlParameter<string?>("pool", node.VipPool));
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
 

@@ -23,11 +23,12 @@ public sealed class SqliteNodeRegistry(SqliteConnections connections) : INodeReg
         await using var connection = await OpenAsync(cancellationToken);
         await using var cmd = connection.CreateCommand();
         cmd.CommandText = """
-            INSERT INTO nodes(name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at, announce_address, holds)
-            VALUES($name, $api, $started, $heartbeat, $applied, $faults, $version, $stopped, $announce, $holds)
+            INSERT INTO nodes(name, api_address, started_at, heartbeat_at, applied_generation, faults, version, stopped_at, announce_address, holds, vip_pool)
+            VALUES($name, $api, $started, $heartbeat, $applied, $faults, $version, $stopped, $announce, $holds, $pool)
             ON CONFLICT(name) DO UPDATE SET name = excluded.name, api_address = excluded.api_address, started_at = excluded.started_at,
                 heartbeat_at = excluded.heartbeat_at, applied_generation = excluded.applied_generation, faults = excluded.faults, version = excluded.version,
-                stopped_at = excluded.stopped_at, announce_address = excluded.announce_address, holds = excluded.holds
+                stopped_at = excluded.stopped_at, announce_address = excluded.announce_address, holds = excluded.holds,
+                vip_pool = excluded.vip_pool
             """;
         cmd.Parameters.AddWithValue("$name", node.Name);
         cmd.Parameters.AddWithValue("$api", node.ApiAddress);
@@ -39,6 +40,7 @@ public sealed class SqliteNodeRegistry(SqliteConnections connections) : INodeReg
         cmd.Parameters.AddWithValue("$stopped", node.StoppedAt is { } stopped ? stopped.UtcTicks : DBNull.Value);
         cmd.Parameters.AddWithValue("$announce", (object?)node.AnnounceAddress ?? DBNull.Value);
         cmd.Parameters.AddWithValue("$holds", (object?)NodeRows.HoldsJson(node) ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("$pool", (object?)node.VipPool ?? DBNull.Value);
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
 

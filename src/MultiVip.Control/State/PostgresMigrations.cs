@@ -104,6 +104,12 @@ internal static class PostgresMigrations
         (3, "node announcements", """
             ALTER TABLE nodes ADD COLUMN announce_address text, ADD COLUMN holds text;
             """),
+
+        // The VIP pool each node allocates from (Nodes/VipPoolGuard: a node whose --vip-pool differs
+        // from a live node's refuses to start). Null for rows older versions wrote.
+        (4, "node vip pools", """
+            ALTER TABLE nodes ADD COLUMN vip_pool text;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

@@ -102,6 +102,11 @@ internal static class SchemaMigrations
             ALTER TABLE nodes ADD COLUMN announce_address TEXT;
             ALTER TABLE nodes ADD COLUMN holds TEXT;
             """),
+
+        // The VIP pool each node allocates from, as in the PostgreSQL registry (one mapping, NodeRows).
+        (6, "node vip pools", """
+            ALTER TABLE nodes ADD COLUMN vip_pool TEXT;
+            """),
     ];
 
     public static int LatestVersion => Migrations[^1].Version;

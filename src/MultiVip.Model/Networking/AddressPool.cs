@@ -110,6 +110,13 @@ public sealed class AddressPool
     public override string ToString() => string.Join(", ", Ranges);
 
     /// <summary>
+    /// The pool written one way whatever way it was given (ranges ordered by first address, each
+    /// as first-last): two nodes compare their --vip-pool by it, so 10.0.0.0/24 and
+    /// 10.0.0.1-10.0.0.254 (the same addresses) agree.
+    /// </summary>
+    public string Canonical => string.Join(", ", Ranges.OrderBy(r => r.First));
+
+    /// <summary>
     /// The next free address after <paramref name="cursor"/> in pool order, wrapping once, among the
     /// ranges of the cursor's family (IPv4 when there is no cursor). Walking on from the last allocation
     /// (rather than taking the lowest free address) delays the reuse of a just-released address, so a

@@ -136,6 +136,8 @@ public static partial class ServerHost
                     // A takeover's predecessor is this node itself, beating under its name until it hands over.
                     await NodeNameGuard.EnsureFreeAsync(((PostgresStateStore)store).Nodes, nodeName, options.NodeDownAfter, NodeHeartbeat.DefaultInterval, options.Time, cancellationToken);
                 }
+
+                await VipPoolGuard.EnsureAgreesAsync(((PostgresStateStore)store).Nodes, nodeName, pool, options.NodeDownAfter, options.Time, cancellationToken);
             }
 
             LogDescriptorPlan(descriptors, preLoggers);

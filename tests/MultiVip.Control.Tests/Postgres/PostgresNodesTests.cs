@@ -31,7 +31,7 @@ public sealed class PostgresNodesTests(PostgresFixture fixture)
             await store.DisposeAsync();
         }
 
-        Assert.Equal("1|initial\n2|nodes\n3|node announcements", await fixture.Server.PsqlAsync(database, "SELECT version || '|' || name FROM schema_migrations ORDER BY version"));
+        Assert.Equal("1|initial\n2|nodes\n3|node announcements\n4|node vip pools", await fixture.Server.PsqlAsync(database, "SELECT version || '|' || name FROM schema_migrations ORDER BY version"));
         Assert.Equal("0", await fixture.Server.PsqlAsync(database, "SELECT generation FROM cluster_state"));
     }
 
