@@ -40,6 +40,15 @@ internal sealed record KernelListener(int Id, ListenerSpec Spec, IReadOnlyList<K
 
     /// <summary>An ACL needs rules of its own (a chain); a listener without one is only elements.</summary>
     public bool HasAcl => Spec.Acl.Any();
+
+    /// <summary>
+    /// A spare slot map (<c>slots-N</c>, N from the listener numbers) the data plane filled through netlink
+    /// before this listener's transaction (<see cref="NftSetElements"/>): its rules use that map and write no elements.
+    /// </summary>
+    public int? SpareSlotMap { get; init; }
+
+    /// <summary>The number in the name of the listener's slot map: its own, or the spare it took.</summary>
+    public int SlotMapId => SpareSlotMap ?? Id;
 }
 
 /// <summary>What the rendering depends on besides the listeners: the SNAT mode and conntrack timeout support.</summary>
@@ -302,10 +311,13 @@ internal static class NftRuleset
                 t.Append($"add element {Table} targets-{family} {{ {string.Join(", ", listener.Backends.Select(b => $"{Hex(b.Mark)} : {Target(b)}"))} }}\n");
             }
 
-            t.Append(SlotMap(Table, listener));
-            if (listener.Route.Slots is { } slots)
+            if (listener.SpareSlotMap is null)
             {
-                t.Append(SlotElements("add", Table, listener, slots, Enumerable.Range(0, slots.Length)));
+                t.Append(SlotMap(Table, listener.SlotMapId, dsr: false));
+                if (listener.Route.Slots is { } slots)
+                {
+                    t.Append(SlotElements("add", Table, listener, slots, Enumerable.Range(0, slots.Length)));
+                }
             }
 
             t.Append($"add chain {Table} lb-{l}\n");
@@ -406,7 +418,7 @@ internal static class NftRuleset
 
         if (listener.HasSlotMap)
         {
-            t.Append($"delete map {Table} slots-{l}\n");
+            t.Append($"delete map {Table} slots-{listener.SlotMapId}\n");
         }
 
         foreach (var chain in chains)
@@ -453,7 +465,7 @@ internal static class NftRuleset
             var changed = Enumerable.Range(0, slots.Length).Where(s => old is null || old[s] != slots[s]).ToList();
             if (old is not null && changed.Count > 0)
             {
-                t.Append($"delete element {table} slots-{l} {{ {string.Join(", ", changed.Select(s => s.ToString(CultureInfo.InvariantCulture)))} }}\n");
+                t.Append($"delete element {table} slots-{after.SlotMapId} {{ {string.Join(", ", changed.Select(s => s.ToString(CultureInfo.InvariantCulture)))} }}\n");
             }
 
             if (changed.Count > 0)
@@ -506,7 +518,7 @@ internal static class NftRuleset
 
         if (listener.HasSlotMap)
         {
-            t.Append(SlotMap(table, listener));
+            t.Append(SlotMap(table, listener.SlotMapId, dsr: true));
             if (listener.Route.Slots is { } slots)
             {
                 t.Append(SlotElements("add", table, listener, slots, Enumerable.Range(0, slots.Length)));
@@ -585,7 +597,7 @@ internal static class NftRuleset
     {
         if (listener.Spec.DirectServerReturn)
         {
-            return listener.Route.Direct is { } direct ? $"goto be-{direct}" : $"{HashExpression(listener.Spec)} vmap @slots-{listener.Id}";
+            return listener.Route.Direct is { } direct ? $"goto be-{direct}" : $"{HashExpression(listener.Spec)} vmap @slots-{listener.SlotMapId}";
         }
 
         if (listener.Route.Direct is { } only)
@@ -593,13 +605,22 @@ internal static class NftRuleset
             return BackendRule(listener, listener.Backends.First(b => b.Id == only));
         }
 
-        return $"meta l4proto {Protocol(listener.Spec.Key.Protocol)} ct mark set {HashExpression(listener.Spec)} map @slots-{listener.Id} ct mark @conns "
+        return $"meta l4proto {Protocol(listener.Spec.Key.Protocol)} ct mark set {HashExpression(listener.Spec)} map @slots-{listener.SlotMapId} ct mark @conns "
             + $"dnat {Family(listener)} to ct mark map @targets-{Family(listener)}";
     }
 
     /// <summary>A NAT listener's slot map holds marks (data); a DSR listener's holds gotos to its members' dup chains.</summary>
-    private static string SlotMap(string table, KernelListener listener) =>
-        $"add map {table} slots-{listener.Id} {{ typeof numgen inc mod {MaglevTable.DefaultSize} : {(listener.Spec.DirectServerReturn ? "verdict" : "ct mark")}; }}\n";
+    private static string SlotMap(string table, int number, bool dsr) =>
+        $"add map {table} slots-{number.ToString(CultureInfo.InvariantCulture)} {{ typeof numgen inc mod {MaglevTable.DefaultSize} : {(dsr ? "verdict" : "ct mark")}; }}\n";
+
+    /// <summary>An empty NAT slot map kept ready for the next load-balanced listener (filled through netlink, then used by its rule).</summary>
+    public static string SpareSlotMap(int number) => SlotMap(Table, number, dsr: false);
+
+    /// <summary>Empties a spare whose listener's transaction was refused, so it can serve the next one.</summary>
+    public static string FlushSlotMap(int number) => $"flush map {Table} slots-{number.ToString(CultureInfo.InvariantCulture)}\n";
+
+    /// <summary>The values of a NAT slot map as the kernel holds them (slot → the backend's conntrack mark), for <see cref="NftSetElements"/>.</summary>
+    public static uint[] SlotMarks(int[] slots) => [.. slots.Select(id => MarkPrefix | (uint)id)];
 
     /// <summary>"192.0.2.11 . 8080": a backend as the value of <c>direct-ip</c> and <c>targets-ip</c>.</summary>
     private static string Target(KernelBackend backend) =>
@@ -694,7 +715,7 @@ internal static class NftRuleset
     {
         var dsr = listener.Spec.DirectServerReturn;
         var t = new StringBuilder();
-        t.Append($"{verb} element {table} slots-{listener.Id} {{ ");
+        t.Append($"{verb} element {table} slots-{listener.SlotMapId} {{ ");
         var first = true;
         foreach (var s in which)
         {

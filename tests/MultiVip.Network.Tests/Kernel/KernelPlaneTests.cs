@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
@@ -77,6 +78,18 @@ public sealed partial class KernelPlaneTests
         }
 
         Assert.Equal(["vm1", "vm2"], seen.Order());
+
+        // Every slot, not just the ones 24 flows hit: the map the kernel holds (written through netlink
+        // since the set grew on a running table) is the user-space Maglev table, slot for slot.
+        var targets = Regex.Matches(ElementsOf(table, "targets-ip"), @"(0x[0-9a-f]{8}) : ([\d.]+) \. 8080").ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
+        var slots = Regex.Matches(ElementsOf(table, SlotMap(table, "web", vip, 80)), @"(\d+) : (0x[0-9a-f]{8})").ToDictionary(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), m => m.Groups[2].Value);
+        Assert.Equal(MaglevTable.DefaultSize, slots.Count);
+        var lbChain = Regex.Match(table, $@"{Regex.Escape(vip.ToString())} \. tcp \. 80 : goto lb-(\d+)").Groups[1].Value;
+        Assert.NotEqual($"slots-{lbChain}", SlotMap(table, "web", vip, 80)); // a spare map, filled before the set's transaction
+        for (var slot = 0; slot < MaglevTable.DefaultSize; slot++)
+        {
+            Assert.Equal(userSpace.Members[userSpace.Maglev!.MemberAt(slot)].Spec.Target.Address.ToString(), targets[slots[slot]]);
+        }
 
         // vm2's probe port closes: only the web listener's slot map changes.
         var otherMap = SlotMap(table, "other", vip, 90);
