@@ -116,22 +116,31 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool, SplicePipes? splice =
                 connection.Touch();
                 if (read == 0)
                 {
-                    // FIN from the source. As in PooledBufferForwarder: the first direction to end checks
-                    // that it was a FIN and not a reset another call collected (CLOSE_WAIT), then passes
-                    // the half-close on; the second one leaves the FIN to close().
-                    if (!connection.EndDirection())
-                    {
-                        if (source.TcpState() != TcpStateCloseWait)
-                        {
-                            connection.EndedBy(fromClient ? Logging.Termination.ClientAborted : Logging.Termination.ServerAborted);
-                            connection.Reset();
-                            return;
-                        }
-
-                        destination.ShutdownSend();
-                    }
-
+                    PassEnd(connection, SourceEnded(connection, source), destination, fromClient);
                     return;
+                }
+
+                // The source's FIN is already in (its edge said so) and this read did not fill the buffer, so
+                // the FIN is next: read it before sending, and the data and the FIN leave in one segment
+                // (as HAProxy sends them) instead of a data segment, the peer's ACK and a FIN segment.
+                var ending = End.None;
+                var deferredError = 0;
+                if (pipe is null && read < buffer!.Length && source.PeerClosed && !source.ErrorSeen)
+                {
+                    var next = source.Receive(buffer.AsSpan(read));
+                    if (next == 0)
+                    {
+                        ending = SourceEnded(connection, source);
+                    }
+                    else if (next > 0)
+                    {
+                        read += next;
+                    }
+                    else if (next != -LibC.EAGAIN)
+                    {
+                        // A reset behind the data: the data goes on first, as when the next read found the reset.
+                        deferredError = -next;
+                    }
                 }
 
                 connection.Backend.Counters.AddBytes(fromClient, read);
@@ -147,7 +156,9 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool, SplicePipes? splice =
                 sending = true;
                 if (pipe is null)
                 {
-                    var sent = destination.Send(buffer.AsSpan(0, read));
+                    // Held back for the FIN only when one follows at once (shutdown below, or close() once
+                    // this direction returns as the second); a reset after the data sends it as it came.
+                    var sent = destination.Send(buffer.AsSpan(0, read), finFollows: ending is End.PassOn or End.Close);
                     if (sent != read)
                     {
                         if (sent < 0 && sent != -LibC.EAGAIN)
@@ -156,6 +167,19 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool, SplicePipes? splice =
                         }
 
                         await destination.SendAllAsync(buffer.AsMemory(Math.Max(sent, 0), read - Math.Max(sent, 0))).ConfigureAwait(false);
+                    }
+
+                    if (ending != End.None)
+                    {
+                        sending = false;
+                        PassEnd(connection, ending, destination, fromClient);
+                        return;
+                    }
+
+                    if (deferredError != 0)
+                    {
+                        sending = false;
+                        throw LibC.Error(deferredError);
                     }
 
                     // A short read drained the socket, unless the peer's FIN was already queued behind it.
@@ -201,6 +225,48 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool, SplicePipes? splice =
             {
                 splice!.Give(pipe, source.Loop);
             }
+        }
+    }
+
+    /// <summary>How a direction ends once its source's FIN was read.</summary>
+    private enum End
+    {
+        /// <summary>Not ending (no FIN read).</summary>
+        None,
+
+        /// <summary>The first direction to end: a FIN (CLOSE_WAIT), passed on as a half-close.</summary>
+        PassOn,
+
+        /// <summary>The second direction: close() of both sockets sends the FIN.</summary>
+        Close,
+
+        /// <summary>The 0-byte read was a reset another call collected, not a FIN: both peers get a reset.</summary>
+        Reset,
+    }
+
+    /// <summary>A read of 0 from the source. As in PooledBufferForwarder: the first direction to end checks
+    /// that it was a FIN and not a reset another call collected (CLOSE_WAIT), then passes the half-close on;
+    /// the second one leaves the FIN to close().</summary>
+    private static End SourceEnded(ForwardedConnection connection, EpollSocket source)
+    {
+        if (connection.EndDirection())
+        {
+            return End.Close;
+        }
+
+        return source.TcpState() == TcpStateCloseWait ? End.PassOn : End.Reset;
+    }
+
+    private static void PassEnd(ForwardedConnection connection, End ending, EpollSocket destination, bool fromClient)
+    {
+        if (ending == End.Reset)
+        {
+            connection.EndedBy(fromClient ? Logging.Termination.ClientAborted : Logging.Termination.ServerAborted);
+            connection.Reset();
+        }
+        else if (ending == End.PassOn)
+        {
+            destination.ShutdownSend();
         }
     }
 

@@ -112,7 +112,7 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
     }
 
     /// <summary>recv(): the byte count, 0 for the peer's FIN, or minus errno (-EAGAIN: nothing there now).</summary>
-    public unsafe int Receive(byte[] buffer)
+    public unsafe int Receive(Span<byte> buffer)
     {
         Readable.Clear();
         fixed (byte* p = buffer)
@@ -122,13 +122,16 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
         }
     }
 
-    /// <summary>send() without SIGPIPE: the byte count taken, or minus errno.</summary>
-    public unsafe int Send(ReadOnlySpan<byte> data)
+    /// <summary>send() without SIGPIPE: the byte count taken, or minus errno. With <paramref name="finFollows"/>
+    /// (MSG_MORE) the kernel holds a short tail back, so the shutdown() or close() that must come next sends
+    /// it in the segment that carries the FIN: the peer gets one segment instead of a data segment, its ACK
+    /// and a FIN segment. Only when that FIN is certain: nothing else would flush the held bytes.</summary>
+    public unsafe int Send(ReadOnlySpan<byte> data, bool finFollows = false)
     {
         Writable.Clear();
         fixed (byte* p = data)
         {
-            var sent = LibC.send(_handle, p, data.Length, LibC.MSG_NOSIGNAL);
+            var sent = LibC.send(_handle, p, data.Length, finFollows ? LibC.MSG_NOSIGNAL | LibC.MSG_MORE : LibC.MSG_NOSIGNAL);
             return sent >= 0 ? (int)sent : -Marshal.GetLastPInvokeError();
         }
     }

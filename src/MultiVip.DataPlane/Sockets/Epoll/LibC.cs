@@ -26,6 +26,7 @@ internal static unsafe partial class LibC
     public const int SHUT_WR = 1;
     public const int SHUT_RDWR = 2;
     public const int MSG_NOSIGNAL = 0x4000;
+    public const int MSG_MORE = 0x8000;
 
     public const int EPOLL_CLOEXEC = 0x80000;
     public const int EPOLL_CTL_ADD = 1;
