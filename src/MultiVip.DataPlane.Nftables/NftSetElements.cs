@@ -15,8 +15,8 @@ namespace MultiVip.DataPlane.Nftables;
 /// <para>
 /// The encoding is the kernel's uapi (linux/netfilter/nf_tables.h, nfnetlink.h): a batch begin and end
 /// around NFT_MSG_NEWSETELEM messages, each element a nested key and data of one 32-bit value in host
-/// byte order (what nft stores for <c>numgen … mod</c> keys and <c>ct mark</c> values). NftRulesetTests
-/// lists a map written this way and compares it with the text nft reads.
+/// byte order (what nft stores for <c>numgen … mod</c> keys and <c>ct mark</c> values). KernelPlaneTests
+/// reads a map written this way back with nft and compares every slot with the user-space Maglev table.
 /// </para>
 /// </summary>
 internal sealed class NftSetElements : IDisposable
@@ -100,10 +100,10 @@ internal sealed class NftSetElements : IDisposable
         var buffer = new byte[(2 * 20) + (messages * headerBytes) + (values.Length * ElementBytes)];
         var at = 0;
         var first = _sequence;
-        at = Message(buffer, at, BatchBegin, 0, NlmFRequest, 0, SubsysNftables, out _);
+        at = Message(buffer, at, BatchBegin, 0, NlmFRequest, SubsysNftables, out _);
         for (var m = 0; m < messages; m++)
         {
-            at = Message(buffer, at, (ushort)((SubsysNftables << 8) | NftMsgNewSetElem), NfprotoInet, NlmFRequest | NlmFAck | NlmFCreate, 0, 0, out var start);
+            at = Message(buffer, at, (ushort)((SubsysNftables << 8) | NftMsgNewSetElem), NfprotoInet, NlmFRequest | NlmFAck | NlmFCreate, 0, out var start);
             at = Put(buffer, at, ListTable, table);
             at = Put(buffer, at, ListSet, set);
             var elements = at;
@@ -124,7 +124,7 @@ internal sealed class NftSetElements : IDisposable
             BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(start), (uint)(at - start));
         }
 
-        at = Message(buffer, at, BatchEnd, 0, NlmFRequest, 0, SubsysNftables, out _);
+        at = Message(buffer, at, BatchEnd, 0, NlmFRequest, SubsysNftables, out _);
         var address = new byte[12];
         BinaryPrimitives.WriteUInt16LittleEndian(address, AfNetlink); // sockaddr_nl { AF_NETLINK, 0, pid 0 (the kernel), groups 0 }
         if (NativeMethods.sendto(_socket, buffer, at, 0, address, (uint)address.Length) != at)
@@ -181,10 +181,12 @@ internal sealed class NftSetElements : IDisposable
         }
     }
 
-    private int Message(byte[] buffer, int at, ushort type, byte family, ushort flags, int length, ushort resourceId, out int start)
+    /// <summary>A message header and its nfgenmsg; its length is the bare 20 bytes until the caller, having written the
+    /// attributes, writes the whole length at <paramref name="start"/>.</summary>
+    private int Message(byte[] buffer, int at, ushort type, byte family, ushort flags, ushort resourceId, out int start)
     {
         start = at;
-        BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(at), (uint)(length == 0 ? 20 : length));
+        BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(at), 20u);
         BinaryPrimitives.WriteUInt16LittleEndian(buffer.AsSpan(at + 4), type);
         BinaryPrimitives.WriteUInt16LittleEndian(buffer.AsSpan(at + 6), flags);
         BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(at + 8), _sequence++);
