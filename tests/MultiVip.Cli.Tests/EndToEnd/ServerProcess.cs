@@ -48,17 +48,25 @@ internal sealed class ServerProcess : IDisposable
         Directory.CreateDirectory(dataDir);
         File.Delete(endpointFile);
         var cli = Path.Combine(AppContext.BaseDirectory, "multivip.dll");
-        var start = new ProcessStartInfo(descriptorLimit is null ? "dotnet" : "bash")
+        // The server starts with SIGHUP's default disposition, as systemd starts a service: a test run
+        // launched under nohup (SIGHUP ignored, inherited by every child, and .NET keeps an ignored
+        // signal ignored) would otherwise never deliver SighupTests' SIGHUP. env execs, so Pid stays the server's.
+        var start = new ProcessStartInfo(descriptorLimit is null ? "env" : "bash")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
         if (descriptorLimit is int limit)
         {
-            foreach (var arg in (string[])["-c", "ulimit -n \"$0\" && exec dotnet \"$@\"", limit.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+            foreach (var arg in (string[])["-c", "ulimit -n \"$0\" && exec env --default-signal=HUP dotnet \"$@\"", limit.ToString(System.Globalization.CultureInfo.InvariantCulture)])
             {
                 start.ArgumentList.Add(arg);
             }
+        }
+        else
+        {
+            start.ArgumentList.Add("--default-signal=HUP");
+            start.ArgumentList.Add("dotnet");
         }
 
         foreach (var arg in (string[])[cli, "serve", "--data-dir", dataDir, "--api", "http://127.0.0.1:0", "--vip-pool", pool, "--dns", "off"])
