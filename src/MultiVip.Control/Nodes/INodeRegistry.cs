@@ -13,4 +13,16 @@ public interface INodeRegistry
 
     /// <summary>Every node's record, by name.</summary>
     Task<IReadOnlyList<NodeRecord>> ListAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Raised with the writer's name when some node wrote its record (this one included), so a
+    /// reader waiting for another node's progress reads at once instead of at its next poll. A
+    /// registry without such a feed never raises it (SQLite: one node alone), and a notice may be
+    /// missed (a lost listening connection): readers keep polling as the fallback.
+    /// </summary>
+    event Action<string>? RecordWritten
+    {
+        add { }
+        remove { }
+    }
 }

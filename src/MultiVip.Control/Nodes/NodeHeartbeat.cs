@@ -9,8 +9,9 @@ namespace MultiVip.Control.Nodes;
 /// Every <see cref="Interval"/> it writes its record (name, API address, applied generation,
 /// faults, version) and reads everyone's; right after a local apply it writes at once when another
 /// live node exists, so the others learn the new generation without waiting a second. While
-/// operations wait for other nodes it also reads every <see cref="PollInterval"/>, so they complete
-/// soon after the last node applied. A registry that cannot be reached is logged, not fatal:
+/// operations wait for other nodes it reads as soon as the registry says another node wrote its
+/// record (<see cref="INodeRegistry.RecordWritten"/>: PostgreSQL's NOTIFY), so they complete when
+/// the last node applied; every <see cref="PollInterval"/> besides, for a notice that was missed. A registry that cannot be reached is logged, not fatal:
 /// traffic and the API do not depend on it, and the next beat tries again.
 /// </summary>
 public sealed partial class NodeHeartbeat : IAsyncDisposable
@@ -25,6 +26,9 @@ public sealed partial class NodeHeartbeat : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // 1 when the wake-up is a local apply (write this node's record); a wake-up without it only reads.
+    private int _writeWanted;
     private Task _loop = Task.CompletedTask;
     private string _apiAddress = "";
     private DateTimeOffset _lastBeat;
@@ -65,6 +69,7 @@ public sealed partial class NodeHeartbeat : IAsyncDisposable
         _apiAddress = apiAddress;
         await BeatAsync(write: true, cancellationToken);
         _control.Nodes.LocalChanged += OnLocalChanged;
+        _registry.RecordWritten += OnRecordWritten;
         _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
     }
 
@@ -121,6 +126,16 @@ public sealed partial class NodeHeartbeat : IAsyncDisposable
         // Alone, nobody waits for this node's record; the next beat is soon enough.
         if (_control.Nodes.AnyOtherLive())
         {
+            Volatile.Write(ref _writeWanted, 1);
+            Volatile.Read(ref _wake).TrySetResult();
+        }
+    }
+
+    private void OnRecordWritten(string writer)
+    {
+        // Only a waiting operation needs the news now; this node's own write is no news.
+        if (_control.HasPendingOperations && !string.Equals(writer, _control.Nodes.LocalName, StringComparison.OrdinalIgnoreCase))
+        {
             Volatile.Read(ref _wake).TrySetResult();
         }
     }
@@ -153,7 +168,7 @@ public sealed partial class NodeHeartbeat : IAsyncDisposable
                 Volatile.Write(ref _wake, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             }
 
-            var beat = woken || _time.GetUtcNow() >= nextBeat;
+            var beat = (woken && Interlocked.Exchange(ref _writeWanted, 0) == 1) || _time.GetUtcNow() >= nextBeat;
             await BeatAsync(write: beat, cancellationToken);
             if (beat)
             {
@@ -226,6 +241,7 @@ public sealed partial class NodeHeartbeat : IAsyncDisposable
 
         _stopped = true;
         _control.Nodes.LocalChanged -= OnLocalChanged;
+        _registry.RecordWritten -= OnRecordWritten;
         await _stopping.CancelAsync();
         await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_apiAddress.Length == 0)

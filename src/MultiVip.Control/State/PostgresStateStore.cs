@@ -529,7 +529,8 @@ public sealed partial class PostgresStateStore : IStateStore, ITransferableStore
 
     /// <summary>
     /// Holds one connection with LISTEN on <see cref="Channel"/> and wakes <see cref="WaitForChangesAsync"/>
-    /// on every notification. A lost connection is opened again every second; after each (re)start
+    /// on every notification; on the node registry's channel it passes the writer's name to
+    /// <see cref="Nodes"/> instead (a record, not a commit: nothing to catch up). A lost connection is opened again every second; after each (re)start
     /// it wakes the waiter once, since commits made while nobody listened were not announced.
     /// </summary>
     private async Task ListenAsync(CancellationToken cancellationToken)
@@ -540,8 +541,18 @@ public sealed partial class PostgresStateStore : IStateStore, ITransferableStore
             try
             {
                 await using var connection = await _listenData.OpenConnectionAsync(cancellationToken);
-                connection.Notification += (_, _) => Wake();
-                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
+                connection.Notification += (_, e) =>
+                {
+                    if (e.Channel == MultiVip.Control.Nodes.PostgresNodeRegistry.Channel)
+                    {
+                        Nodes.Notified(e.Payload);
+                    }
+                    else
+                    {
+                        Wake();
+                    }
+                };
+                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}; LISTEN {MultiVip.Control.Nodes.PostgresNodeRegistry.Channel}", connection))
                 {
                     await listen.ExecuteNonQueryAsync(cancellationToken);
                 }
