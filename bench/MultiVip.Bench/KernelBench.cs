@@ -32,6 +32,10 @@ internal static class KernelBench
     private static readonly Metric NodeCpuPerRequest = new("node-rps", "Node CPU per keep-alive request (proxy process + node softirq)", "µs", true);
     private static readonly Metric NodeCpuPerConnection = new("node-cps", "Node CPU per new connection (proxy process + node softirq)", "µs", true);
 
+    // Whether the rate is the node's or the load side's: at ~100 % the client and backend's core sets
+    // every target's new connections/s, and a ratio between targets says little about the planes.
+    private static readonly Metric LoadSideBusy = new("load-busy-cps", "Load side's core busy during new connections (CPU 0: wrk, nginx, their softirq)", "%", false);
+
     private sealed record KernelTarget(string Name, string Address, bool Udp, bool Cps, ManagedProcess? Proxy);
 
     public static async Task<int> RunAsync(string[] args)
@@ -112,9 +116,12 @@ internal static class KernelBench
                 foreach (var target in targets.Where(t => t.Cps))
                 {
                     var cpu = NodeCpu_(target);
+                    var loadSide = CpuTicks(Measurements.LoadCpu);
                     var started = DateTime.UtcNow;
                     var ((cps, _, _), connections) = await Measurements.WrkRunAsync(target.Address, WebPort, duration, close: true, client.Name);
+                    var loadSideAfter = CpuTicks(Measurements.LoadCpu);
                     Record(Cps, target, cps);
+                    Record(LoadSideBusy, target, 100.0 * (loadSideAfter.Busy - loadSide.Busy) / Math.Max(1, loadSideAfter.Total - loadSide.Total));
                     Record(NodeCpuPerConnection, target, Math.Max(0, NodeCpu_(target) - cpu - (idleSoftirqPerSecond * (DateTime.UtcNow - started).TotalSeconds)) / connections);
                 }
 
@@ -160,6 +167,15 @@ internal static class KernelBench
     {
         var line = File.ReadLines("/proc/stat").First(l => l.StartsWith("cpu" + NodeCpu + " ", StringComparison.Ordinal));
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[7], CultureInfo.InvariantCulture) * 10_000.0;
+    }
+
+    /// <summary>A CPU's ticks so far (/proc/stat): all of them, and those not idle or waiting for I/O.</summary>
+    private static (long Busy, long Total) CpuTicks(string cpu)
+    {
+        var line = File.ReadLines("/proc/stat").First(l => l.StartsWith("cpu" + cpu + " ", StringComparison.Ordinal));
+        var ticks = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8).Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+        var total = ticks.Sum();
+        return (total - ticks[3] - ticks[4], total);
     }
 
     internal static async Task SteerAsync(NetworkNamespace ns, string device, string cpu)
@@ -300,7 +316,7 @@ internal static class KernelBench
         md.AppendLine();
         md.AppendLine("| metric | " + string.Join(" | ", targets) + " | nftables / direct | nftables / HAProxy | nftables / user space |");
         md.AppendLine("|---|" + string.Concat(Enumerable.Repeat("---:|", targets.Count + 3)));
-        Metric[] order = [Rps, Measurements.LatencyP50, Measurements.LatencyP99, Cps, NodeCpuPerRequest, NodeCpuPerConnection, Measurements.Bulk1, Measurements.Bulk8, Measurements.UdpDatagrams];
+        Metric[] order = [Rps, Measurements.LatencyP50, Measurements.LatencyP99, Cps, LoadSideBusy, NodeCpuPerRequest, NodeCpuPerConnection, Measurements.Bulk1, Measurements.Bulk8, Measurements.UdpDatagrams];
         foreach (var metric in order)
         {
             var nft = Median(metric, "nftables plane");
@@ -315,7 +331,8 @@ internal static class KernelBench
             "`cpu1` field 7, sampled per tick: this kernel has no IRQ time accounting), minus what that core spent in softirq " +
             $"while the bench was idle ({idleSoftirqPerSecond / 1e4:F2} % of it: other work on the machine), divided by what wrk completed. " +
             "For direct it is the cost of forwarding alone. Tick sampling is coarse (10 ms ticks over a 5 s run) and neighbours' softirq on that core " +
-            "varies: read it as an order of magnitude, rates as figures of this shared machine.");
+            "varies: read it as an order of magnitude, rates as figures of this shared machine. **Load side's core busy**: the share of CPU 0's " +
+            "ticks (/proc/stat) that were not idle while wrk made new connections; near 100 % the client and backend, not the node, set that rate.");
         md.AppendLine();
         md.AppendLine("Goals of issue 16, from this run:");
         md.AppendLine();
