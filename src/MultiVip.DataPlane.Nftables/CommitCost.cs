@@ -5,9 +5,10 @@ using System.Runtime.InteropServices;
 namespace MultiVip.DataPlane.Nftables;
 
 /// <summary>
-/// What the calling thread did over a synchronous section, from the kernel's own accounting: time on a
-/// CPU in user space and in the kernel (getrusage RUSAGE_THREAD) and time spent runnable but waiting for a
-/// CPU (the run queue: <c>/proc/thread-self/schedstat</c>), and the bytes it allocated on the managed heap
+/// What the calling thread did over a synchronous section, from the kernel's own accounting: time on a CPU
+/// (clock_gettime CLOCK_THREAD_CPUTIME_ID, to the nanosecond), split into user space and kernel by getrusage
+/// RUSAGE_THREAD (sampled at the scheduler tick, so the split is exact only over many changes: read medians),
+/// time spent runnable but waiting for a CPU (the run queue: <c>/proc/thread-self/schedstat</c>), and the bytes it allocated on the managed heap
 /// (<see cref="GC.GetAllocatedBytesForCurrentThread"/>). Elapsed time minus both is time the thread
 /// slept: a lock, an RCU grace period, I/O. That split is what tells a slow commit that worked from one that
 /// waited for another process's CPU or for the kernel (bench/kernel-scale --breakdown).
@@ -15,6 +16,8 @@ namespace MultiVip.DataPlane.Nftables;
 internal readonly record struct ThreadTime(TimeSpan User, TimeSpan System, TimeSpan OnCpu, TimeSpan RunQueue, long Allocated)
 {
     private const int RusageThread = 1;
+
+    private const int ClockThreadCpuTime = 3;
 
     public static ThreadTime operator -(ThreadTime after, ThreadTime before) =>
         new(after.User - before.User, after.System - before.System, after.OnCpu - before.OnCpu, after.RunQueue - before.RunQueue, after.Allocated - before.Allocated);
@@ -36,11 +39,18 @@ internal readonly record struct ThreadTime(TimeSpan User, TimeSpan System, TimeS
             system = TimeSpan.FromMicroseconds((usage[2] * 1_000_000) + usage[3]);
         }
 
+        // schedstat's on-CPU figure lags for the running thread (it is brought up to date at the next tick
+        // or switch); the thread CPU clock is not.
+        Span<long> clock = stackalloc long[2];
+        if (NativeMethods.clock_gettime(ClockThreadCpuTime, ref MemoryMarshal.GetReference(clock)) == 0)
+        {
+            onCpu = TimeSpan.FromTicks(((clock[0] * 1_000_000_000) + clock[1]) / 100);
+        }
+
         try
         {
-            // "on-cpu-ns runqueue-wait-ns timeslices"
+            // "on-cpu-ns runqueue-wait-ns timeslices": the wait is added up each time the thread gets a CPU.
             var fields = File.ReadAllText("/proc/thread-self/schedstat").Split(' ');
-            onCpu = TimeSpan.FromTicks(long.Parse(fields[0], CultureInfo.InvariantCulture) / 100);
             runQueue = TimeSpan.FromTicks(long.Parse(fields[1], CultureInfo.InvariantCulture) / 100);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
@@ -58,6 +68,10 @@ internal readonly record struct ThreadTime(TimeSpan User, TimeSpan System, TimeS
         [DllImport("libc", SetLastError = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern int getrusage(int who, ref long usage);
+
+        [DllImport("libc", SetLastError = true)]
+        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+        public static extern int clock_gettime(int clock, ref long time);
     }
 }
 
