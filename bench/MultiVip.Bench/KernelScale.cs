@@ -35,7 +35,13 @@ internal static class KernelScale
         var warmup = IntArg(args, "--warmup", 40);
         var setCount = Math.Max(rotations, Math.Min(100, listenerCount / 10));
         var output = Arg(args, "--out");
-        var docs = Arg(args, "--docs");
+
+        // --no-docs: leave docs/benchmarks.md as it is (a run for a branch's own figures).
+        var docs = args.Contains("--no-docs") ? null : Arg(args, "--docs");
+
+        // --breakdown: where each measured change's time went (lock, our diff and render, netlink batch,
+        // nft's user/kernel/run-queue/sleep time, GC pauses), and the slowest changes with theirs.
+        var breakdown = args.Contains("--breakdown");
 
         // --nft-process: one nft -f - process per commit (the fallback) instead of libnftables in this process.
         var inProcess = !args.Contains("--nft-process");
@@ -68,6 +74,17 @@ internal static class KernelScale
         // Wait until every probed member is in rotation, so only the toggles below move routes.
         await WaitAsync(() => plane.GetHealth().Count(h => h.LastProbeAt is not null && h.State == HealthState.Healthy) >= 2 * setCount, "the set members never all came into rotation");
 
+        // The plane measures its sections only while someone listens; the last change's cost is paired with its time here (listened to
+        // during the warm-up too, so the measuring itself is warm).
+        CommitCost? lastCost = null;
+        void OnCommitted(CommitCost cost) => lastCost = cost;
+        var costs = new List<ChangeCost>();
+        if (breakdown)
+        {
+            plane.ChangeCommitted += OnCommitted;
+        }
+
+        var applied = new Dictionary<string, List<double>> { ["endpoint added"] = [], ["endpoint removed"] = [], ["listener removed"] = [], ["listener added"] = [] };
         var warmupCpuBefore = CpuMilliseconds();
         var cold = new Dictionary<string, List<double>>();
         for (var k = 0; k < warmup; k++)
@@ -77,13 +94,13 @@ internal static class KernelScale
 
         var cpuWarmup = (CpuMilliseconds() - warmupCpuBefore) / Math.Max(1, warmup);
         var cpuBefore = CpuMilliseconds();
-        var applied = new Dictionary<string, List<double>> { ["endpoint added"] = [], ["endpoint removed"] = [], ["listener removed"] = [], ["listener added"] = [] };
         for (var k = 0; k < changeCount; k++)
         {
             await ChangeAsync(k, setCount + (k / 4 % (listenerCount - setCount)), applied);
         }
 
         var cpuPerChange = (CpuMilliseconds() - cpuBefore) / Math.Max(1, changeCount);
+        plane.ChangeCommitted -= OnCommitted;
 
         // One change of kind k % 4 to listener index, its ApplyAsync time added to times[kind].
         async Task ChangeAsync(int k, int index, Dictionary<string, List<double>> times)
@@ -105,9 +122,20 @@ internal static class KernelScale
             }
 
             generation++;
+            var desired = new DesiredState(generation, [.. specs.Where(s => s is not null)]);
+            var gcs = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+            var paused = GC.GetTotalPauseDuration();
+            lastCost = null;
             var began = Stopwatch.GetTimestamp();
-            var result = await plane.ApplyAsync(new DesiredState(generation, [.. specs.Where(s => s is not null)]), CancellationToken.None);
-            (times.TryGetValue(kind, out var list) ? list : times[kind] = []).Add(Stopwatch.GetElapsedTime(began).TotalMilliseconds);
+            var result = await plane.ApplyAsync(desired, CancellationToken.None);
+            var took = Stopwatch.GetElapsedTime(began);
+            (times.TryGetValue(kind, out var list) ? list : times[kind] = []).Add(took.TotalMilliseconds);
+            if (ReferenceEquals(times, applied) && lastCost is { } cost)
+            {
+                costs.Add(new ChangeCost(kind, took, cost, GC.GetTotalPauseDuration() - paused,
+                    (GC.CollectionCount(0) - gcs.Item1, GC.CollectionCount(1) - gcs.Item2, GC.CollectionCount(2) - gcs.Item3)));
+            }
+
             Check(result);
         }
 
@@ -155,6 +183,12 @@ internal static class KernelScale
         report.AppendLine(Row("member left rotation (probe; route commit)", leaving));
         report.AppendLine(Row("member rejoined rotation (probe; route commit)", rejoining));
         report.AppendLine(Row("**all single-endpoint changes**", all));
+        if (breakdown)
+        {
+            report.AppendLine();
+            Breakdown(report, costs);
+        }
+
         report.AppendLine();
         report.AppendLine(CultureInfo.InvariantCulture, $"CPU per ApplyAsync change (this process and its nft/conntrack children, user + system, /proc/self/stat): {cpuPerChange:F1} ms, after {warmup} warm-up changes (not in the table) that cost {cpuWarmup:F1} ms each (the first of each kind waits for the JIT: max {(cold.Count == 0 ? 0 : cold.Values.Max(v => v.Max())):F1} ms)");
         Console.WriteLine();
@@ -181,6 +215,62 @@ internal static class KernelScale
         }
 
         return 0;
+    }
+
+    /// <summary>One measured ApplyAsync: its kind, time, where the plane says it went, and the GC pauses and collections while it ran.</summary>
+    private sealed record ChangeCost(string Kind, TimeSpan Took, CommitCost Plane, TimeSpan GcPause, (int Gen0, int Gen1, int Gen2) Collections);
+
+    /// <summary>
+    /// The medians per kind of each section and the slowest changes with theirs, in ms. The sections are the
+    /// plane's (<see cref="CommitCost"/>): lock wait, diff (desired against rendered, routes), netlink batch,
+    /// render (nft text), nft (libnftables' parse and cache dump and the kernel commit, split by the kernel's
+    /// accounting of the committing thread into user, kernel, waiting for a CPU and asleep), finish
+    /// (bookkeeping); "other" is the rest of ApplyAsync's time (awaits, the user-space plane). "run queue" adds
+    /// up the time the thread waited for a CPU over all sections, "KB allocated" the managed bytes they allocated: a tail that is mostly run queue waited for
+    /// another process or thread, not for our work or the kernel.
+    /// </summary>
+    private static void Breakdown(StringBuilder report, List<ChangeCost> costs)
+    {
+        const string header = "| ms | total | lock wait | diff (on CPU) | netlink batch (kernel, asleep) | render | nft | nft user | nft kernel | nft asleep | finish | other | run queue, all sections | KB allocated | GC pause | GCs 0/1/2 |";
+        const string rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|";
+        static double[] Values(ChangeCost c)
+        {
+            var p = c.Plane;
+            var sections = new[] { p.Diff, p.Netlink, p.Render, p.Nft, p.Finish };
+            var other = c.Took - p.LockWait - sections.Aggregate(TimeSpan.Zero, (sum, x) => sum + x.Elapsed);
+            TimeSpan[] values =
+            [
+                c.Took, p.LockWait, p.Diff.Elapsed, p.Diff.Thread.OnCpu, p.Netlink.Elapsed, p.Netlink.Thread.System, p.Netlink.Slept, p.Render.Elapsed, p.Nft.Elapsed, p.Nft.Thread.User, p.Nft.Thread.System,
+                p.Nft.Slept, p.Finish.Elapsed, other, sections.Aggregate(TimeSpan.Zero, (sum, x) => sum + x.Thread.RunQueue), c.GcPause,
+            ];
+            return [.. values.Select(v => v.TotalMilliseconds), sections.Sum(x => x.Thread.Allocated) / 1024.0];
+        }
+
+        static string Cells(double[] v, (int Gen0, int Gen1, int Gen2) gcs) => string.Create(
+            CultureInfo.InvariantCulture,
+            $"{v[0]:F1} | {v[1]:F1} | {v[2]:F1} ({v[3]:F1}) | {v[4]:F1} ({v[5]:F1}, {v[6]:F1}) | {v[7]:F1} | {v[8]:F1} | {v[9]:F1} | {v[10]:F1} | {v[11]:F1} | {v[12]:F1} | {v[13]:F1} | {v[14]:F1} | {v[16]:F0} | {v[15]:F1} | {gcs.Gen0}/{gcs.Gen1}/{gcs.Gen2}");
+
+        report.AppendLine("Where the time went, ms: median per kind (each column its own median; GCs: all collections of the kind's changes):");
+        report.AppendLine();
+        report.AppendLine(header);
+        report.AppendLine(rule);
+        foreach (var kind in costs.GroupBy(c => c.Kind))
+        {
+            var rows = kind.Select(Values).ToList();
+            var median = Enumerable.Range(0, rows[0].Length).Select(i => rows.Select(r => r[i]).Order().ElementAt((rows.Count - 1) / 2)).ToArray();
+            var gcs = (kind.Sum(c => c.Collections.Gen0), kind.Sum(c => c.Collections.Gen1), kind.Sum(c => c.Collections.Gen2));
+            report.AppendLine(CultureInfo.InvariantCulture, $"| {kind.Key} ({rows.Count}) | {Cells(median, gcs)} |");
+        }
+
+        report.AppendLine();
+        report.AppendLine("The slowest changes:");
+        report.AppendLine();
+        report.AppendLine(header);
+        report.AppendLine(rule);
+        foreach (var c in costs.OrderByDescending(c => c.Took).Take(8))
+        {
+            report.AppendLine(CultureInfo.InvariantCulture, $"| {c.Kind} | {Cells(Values(c), c.Collections)} |");
+        }
     }
 
     /// <summary>User + system CPU of this process and its waited-for children (nft, conntrack), from /proc/self/stat, in ms.</summary>

@@ -609,9 +609,15 @@ internal static class NftRuleset
             + $"dnat {Family(listener)} to ct mark map @targets-{Family(listener)}";
     }
 
-    /// <summary>A NAT listener's slot map holds marks (data); a DSR listener's holds gotos to its members' dup chains.</summary>
+    /// <summary>
+    /// A NAT listener's slot map holds marks (data); a DSR listener's holds gotos to its members' dup chains.
+    /// A NAT map is declared with its size (exactly the 5,003 slots, never more): the kernel then keeps it in
+    /// its fixed-size hash rather than the resizable rhashtable, and a new set's netlink write of all its slots
+    /// took 1.7 ms instead of 4.1-5.3 (kernel-scale --breakdown, 2026-12-02); a rotation's delete + add of the
+    /// same slots in one transaction stays within the size.
+    /// </summary>
     private static string SlotMap(string table, int number, bool dsr) =>
-        $"add map {table} slots-{number.ToString(CultureInfo.InvariantCulture)} {{ typeof numgen inc mod {MaglevTable.DefaultSize} : {(dsr ? "verdict" : "ct mark")}; }}\n";
+        $"add map {table} slots-{number.ToString(CultureInfo.InvariantCulture)} {{ typeof numgen inc mod {MaglevTable.DefaultSize} : {(dsr ? "verdict; " : $"ct mark; size {MaglevTable.DefaultSize}; ")}}}\n";
 
     /// <summary>An empty NAT slot map kept ready for the next load-balanced listener (filled through netlink, then used by its rule).</summary>
     public static string SpareSlotMap(int number) => SlotMap(Table, number, dsr: false);

@@ -56,6 +56,14 @@ internal sealed class NftSetElements : IDisposable
     private const int ElementsPerMessage = 2000;
 
     private readonly int _socket;
+
+    /// <summary>
+    /// The batch and reply buffers, kept: a map's batch is ~140 KB, which as a fresh array per new set would land
+    /// on the large-object heap each time, whose budget sets off blocking gen2 collections.
+    /// </summary>
+    private byte[] _buffer = [];
+
+    private readonly byte[] _reply = new byte[64 << 10];
     private uint _sequence = (uint)Environment.TickCount;
 
     private NftSetElements(int socket) => _socket = socket;
@@ -97,7 +105,14 @@ internal sealed class NftSetElements : IDisposable
         var table = Terminated(NftRuleset.TableName);
         var set = Terminated(map);
         var headerBytes = 16 + 4 + Attribute(table.Length) + Attribute(set.Length) + 4;
-        var buffer = new byte[(2 * 20) + (messages * headerBytes) + (values.Length * ElementBytes)];
+        var needed = (2 * 20) + (messages * headerBytes) + (values.Length * ElementBytes);
+        if (_buffer.Length < needed)
+        {
+            _buffer = new byte[needed];
+        }
+
+        var buffer = _buffer;
+        buffer.AsSpan(0, needed).Clear(); // attribute padding is not written below: no bytes of the last batch in it
         var at = 0;
         var first = _sequence;
         at = Message(buffer, at, BatchBegin, 0, NlmFRequest, SubsysNftables, out _);
@@ -140,7 +155,7 @@ internal sealed class NftSetElements : IDisposable
 
     private void ReadAcks(string map, uint firstSequence, int count)
     {
-        var reply = new byte[64 << 10];
+        var reply = _reply;
         var acked = 0;
         string? refused = null;
         while (acked < count)

@@ -56,6 +56,9 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _commit = new(1, 1);
     private readonly Dictionary<ListenerKey, Entry> _listeners = [];
+
+    /// <summary>The wanted kernel listeners of the ApplyAsync under way (under <see cref="_commit"/>), kept so no change allocates one.</summary>
+    private readonly Dictionary<ListenerKey, ListenerSpec> _wanted = [];
     private readonly Lock _gate = new();
     private readonly Channel<ListenerKey> _routeChanges = Channel.CreateUnbounded<ListenerKey>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
@@ -109,6 +112,12 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
     /// <summary>Raised after a route change (a probe verdict) was committed, with how long the nft commit took (bench/kernel-scale).</summary>
     internal event Action<ListenerKey, TimeSpan>? RouteCommitted;
 
+    /// <summary>Raised after each ApplyAsync with where its time went (bench/kernel-scale --breakdown); measured only while someone listens.</summary>
+    internal event Action<CommitCost>? ChangeCommitted;
+
+    /// <summary>The meter of the ApplyAsync under way (under <see cref="_commit"/>), or null when nobody listens to <see cref="ChangeCommitted"/>.</summary>
+    private CommitCostMeter? _meter;
+
     public IReadOnlySet<IPAddress> DrainingAddresses() => _userSpace.DrainingAddresses();
 
     /// <summary>Only the user-space listeners (PROXY protocol) have sockets to hand over; kernel listeners are rules, re-rendered by the successor.</summary>
@@ -126,12 +135,16 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
     public async Task<ApplyResult> ApplyAsync(DesiredState desired, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(desired);
+        var began = _time.GetTimestamp();
         var userResult = await _userSpace.ApplyAsync(desired with { Listeners = [.. desired.Listeners.Where(l => !IsKernel(l))] }, cancellationToken).ConfigureAwait(false);
         var faults = new List<ListenerFault>(userResult.Faults);
+        var waiting = _time.GetTimestamp();
         await _commit.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var lockWait = _time.GetElapsedTime(waiting);
+        var meter = _meter = ChangeCommitted is null ? null : new CommitCostMeter(nftOnThisThread: _nft.InProcess);
         try
         {
-            await ApplyKernelAsync([.. desired.Listeners.Where(IsKernel)], faults, cancellationToken).ConfigureAwait(false);
+            await ApplyKernelAsync(desired.Listeners, faults, cancellationToken).ConfigureAwait(false);
             Task[] deleting;
             lock (_gate)
             {
@@ -144,17 +157,34 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         }
         finally
         {
+            _meter = null;
             _commit.Release();
+        }
+
+        if (meter is not null)
+        {
+            ChangeCommitted?.Invoke(meter.Cost(_time.GetElapsedTime(began), lockWait));
         }
 
         return new ApplyResult(desired.Generation, faults);
     }
 
+    /// <summary><paramref name="specs"/>: the whole desired state; only its kernel listeners (<see cref="IsKernel"/>) are looked at.</summary>
     private async Task ApplyKernelAsync(IReadOnlyList<ListenerSpec> specs, List<ListenerFault> faults, CancellationToken cancellationToken)
     {
-        var wanted = new Dictionary<ListenerKey, ListenerSpec>();
+        // One pass over the wanted and the current listeners, in collections kept for the plane's life:
+        // at 10,000 listeners a fresh dictionary and key set per change were ~1 MB on the large-object
+        // heap, whose budget sets off a blocking gen2 collection every few changes (bench/kernel-scale --breakdown).
+        var diffing = _meter?.Begin() ?? default;
+        var wanted = _wanted;
+        wanted.Clear();
         foreach (var spec in specs)
         {
+            if (!IsKernel(spec))
+            {
+                continue;
+            }
+
             if (FloatingIpProblem(spec) is { } problem)
             {
                 faults.Add(new ListenerFault(spec.Key, spec.ServiceName, problem));
@@ -164,25 +194,36 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
             wanted[spec.Key] = spec;
         }
 
-        Entry[] current;
+        // Changed listeners are removed and added again in the same transaction, under new numbers.
+        var removed = new List<(Entry Entry, ListenerSpec? Next)>();
+        var added = new List<ListenerSpec>();
         lock (_gate)
         {
-            current = [.. _listeners.Values];
+            foreach (var entry in _listeners.Values)
+            {
+                var found = wanted.TryGetValue(entry.Rendered.Spec.Key, out var next);
+                if (!found || !next!.IsEquivalentTo(entry.Rendered.Spec))
+                {
+                    removed.Add((entry, next));
+                }
+            }
+
+            foreach (var spec in wanted.Values)
+            {
+                if (!_listeners.ContainsKey(spec.Key))
+                {
+                    added.Add(spec);
+                }
+            }
         }
 
-        var removed = current.Where(e => !wanted.TryGetValue(e.Rendered.Spec.Key, out var s) || !s.IsEquivalentTo(e.Rendered.Spec)).ToList();
-        var currentKeys = current.Where(e => !removed.Contains(e)).Select(e => e.Rendered.Spec.Key).ToHashSet();
-        var added = wanted.Values.Where(s => !currentKeys.Contains(s.Key)).ToList();
-
-        // Changed listeners are removed and added again in the same transaction, under new numbers.
-        var changes = new List<Change>();
-        foreach (var entry in removed)
+        var changes = new List<Change>(removed.Count + added.Count);
+        foreach (var (entry, next) in removed)
         {
-            wanted.TryGetValue(entry.Rendered.Spec.Key, out var next);
             changes.Add(new Change(entry, next is null ? null : Prepare(next, entry.Controller)));
         }
 
-        foreach (var spec in added.Where(s => !removed.Any(r => r.Rendered.Spec.Key == s.Key)))
+        foreach (var spec in added)
         {
             changes.Add(new Change(null, Prepare(spec, null)));
         }
@@ -193,6 +234,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
             return;
         }
 
+        _meter?.End(CommitCostMeter.Section.Diff, diffing);
         if (changes.Count == 0)
         {
             return;
@@ -200,11 +242,16 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
 
         var declared = new HashSet<string>(_timeouts, StringComparer.Ordinal);
         var (filled, used) = FillSpareSlotMaps(changes);
+        var rendering = _meter?.Begin() ?? default;
         var (refill, spares) = NewSpares();
         var all = string.Concat(filled.Select(c => Transaction(c, declared))) + refill;
+        _meter?.End(CommitCostMeter.Section.Render, rendering);
         try
         {
+            var committing = _meter?.Begin() ?? default;
             await _nft.CommitAsync(all, cancellationToken).ConfigureAwait(false);
+            _meter?.End(CommitCostMeter.Section.Nft, committing);
+            var finishing = _meter?.Begin() ?? default;
             _timeouts = declared;
             foreach (var spare in spares)
             {
@@ -216,6 +263,7 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
                 Finish(change);
             }
 
+            _meter?.End(CommitCostMeter.Section.Finish, finishing);
             return;
         }
         catch (NftException e) when (changes.Count > 1)
@@ -320,7 +368,9 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
             {
                 try
                 {
+                    var writing = _meter?.Begin() ?? default;
                     _elements.AddSlots($"slots-{spare}", NftRuleset.SlotMarks(slots));
+                    _meter?.End(CommitCostMeter.Section.Netlink, writing);
                     used.Add(spare);
                     filled.Add(change with { Next = next with { Listener = listener with { SpareSlotMap = spare } } });
                     continue;
@@ -648,11 +698,28 @@ public sealed partial class NftablesDataPlane : IHostedDataPlane
         }
     }
 
-    /// <summary>Validation Azure does for floating IP: with DSR the VM sees VIP:public port, so the local port must be the same.</summary>
-    private static string? FloatingIpProblem(ListenerSpec spec) =>
-        spec.DirectServerReturn && spec.Backends.FirstOrDefault(b => b.Target.Port != spec.Key.Port) is { } wrong
-            ? $"The endpoint {wrong.EndpointName} of {wrong.VmName} has EnableDirectServerReturn (floating IP): its local port {wrong.Target.Port} must equal the public port {spec.Key.Port}. Set the local port to {spec.Key.Port}."
-            : null;
+    /// <summary>
+    /// Validation Azure does for floating IP: with DSR the VM sees VIP:public port, so the local port must be the same.
+    /// A loop, not a lambda over <paramref name="spec"/>: its closure was allocated on every call, DSR or not, and the
+    /// diff calls this for each of 10,000 listeners per change (240 KB a change, NftChangeCostTests).
+    /// </summary>
+    private static string? FloatingIpProblem(ListenerSpec spec)
+    {
+        if (!spec.DirectServerReturn)
+        {
+            return null;
+        }
+
+        foreach (var wrong in spec.Backends)
+        {
+            if (wrong.Target.Port != spec.Key.Port)
+            {
+                return $"The endpoint {wrong.EndpointName} of {wrong.VmName} has EnableDirectServerReturn (floating IP): its local port {wrong.Target.Port} must equal the public port {spec.Key.Port}. Set the local port to {spec.Key.Port}.";
+            }
+        }
+
+        return null;
+    }
 
     public IReadOnlyList<BackendHealth> GetHealth(string? serviceName = null)
     {

@@ -1,8 +1,5 @@
 using System.Net;
-using Microsoft.Extensions.Logging.Abstractions;
-using MultiVip.DataPlane;
 using MultiVip.DataPlane.Contract;
-using MultiVip.DataPlane.Nftables;
 using MultiVip.Model.Services;
 
 namespace MultiVip.Network.Tests.Kernel;
@@ -16,39 +13,25 @@ public sealed class NftCommitFaultTests
     [Fact]
     public async Task A_refused_commit_is_a_listener_fault_carrying_nfts_message()
     {
-        var directory = Directory.CreateTempSubdirectory("multivip-fake-nft");
-        try
-        {
-            var fake = Path.Combine(directory.FullName, "nft");
-            await File.WriteAllTextAsync(fake, "#!/bin/sh\ncat > /dev/null\necho 'Error: Could not process rule: No buffer space available' >&2\nexit 1\n");
-            File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            await using var plane = new NftablesDataPlane(
-                new NftablesOptions { Nft = fake, Conntrack = "/bin/false" },
-                new DataPlaneHost(new DataPlaneOptions(), NullLoggerFactory.Instance, TimeProvider.System),
-                NullLoggerFactory.Instance,
-                TimeProvider.System);
-            var key = new ListenerKey(IPAddress.Parse("198.51.100.10"), TransportProtocol.Tcp, 80);
-            var result = await plane.ApplyAsync(
-                new DesiredState(3, [new ListenerSpec
-                {
-                    Key = key,
-                    ServiceName = "svc",
-                    VirtualIpName = "Vip1",
-                    Backends = [new BackendSpec("vm1", "web", new IPEndPoint(IPAddress.Parse("192.0.2.11"), 8080))],
-                }]),
-                CancellationToken.None);
-            Assert.Equal(3, result.Generation);
-            var fault = Assert.Single(result.Faults);
-            Assert.Equal(key, fault.Key);
-            Assert.Contains("No buffer space available", fault.Message, StringComparison.Ordinal);
+        await using var nft = await StandInNft.CreateAsync("cat > /dev/null\necho 'Error: Could not process rule: No buffer space available' >&2\nexit 1\n");
+        var plane = nft.Plane;
+        var key = new ListenerKey(IPAddress.Parse("198.51.100.10"), TransportProtocol.Tcp, 80);
+        var result = await plane.ApplyAsync(
+            new DesiredState(3, [new ListenerSpec
+            {
+                Key = key,
+                ServiceName = "svc",
+                VirtualIpName = "Vip1",
+                Backends = [new BackendSpec("vm1", "web", new IPEndPoint(IPAddress.Parse("192.0.2.11"), 8080))],
+            }]),
+            CancellationToken.None);
+        Assert.Equal(3, result.Generation);
+        var fault = Assert.Single(result.Faults);
+        Assert.Equal(key, fault.Key);
+        Assert.Contains("No buffer space available", fault.Message, StringComparison.Ordinal);
 
-            // The listener is retried with the next snapshot (and refused again, still a fault).
-            var again = await plane.ApplyAsync(new DesiredState(4, [new ListenerSpec { Key = key, ServiceName = "svc", VirtualIpName = "Vip1", Backends = [new BackendSpec("vm1", "web", new IPEndPoint(IPAddress.Parse("192.0.2.11"), 8080))] }]), CancellationToken.None);
-            Assert.Single(again.Faults);
-        }
-        finally
-        {
-            directory.Delete(recursive: true);
-        }
+        // The listener is retried with the next snapshot (and refused again, still a fault).
+        var again = await plane.ApplyAsync(new DesiredState(4, [new ListenerSpec { Key = key, ServiceName = "svc", VirtualIpName = "Vip1", Backends = [new BackendSpec("vm1", "web", new IPEndPoint(IPAddress.Parse("192.0.2.11"), 8080))] }]), CancellationToken.None);
+        Assert.Single(again.Faults);
     }
 }

@@ -100,7 +100,7 @@ public sealed class NftRulesetTests
             add,
             StringComparison.Ordinal);
         Assert.Contains("add element inet multivip targets-ip { 0x4d000004 : 192.0.2.11 . 53, 0x4d000005 : 192.0.2.12 . 53 }\n", add, StringComparison.Ordinal);
-        Assert.Contains("add map inet multivip slots-8 { typeof numgen inc mod 5003 : ct mark; }\n", add, StringComparison.Ordinal);
+        Assert.Contains("add map inet multivip slots-8 { typeof numgen inc mod 5003 : ct mark; size 5003; }\n", add, StringComparison.Ordinal); // a fixed-size hash in the kernel
 
         // Data, not verdicts: no chain per backend, no goto but the listener's own dispatch element (a
         // jump/goto makes the kernel validate every verdict-map element of the table at commit).
@@ -188,6 +188,16 @@ public sealed class NftRulesetTests
         Assert.Contains("198.51.100.10 . tcp . 80 : goto acl-7", listed, StringComparison.Ordinal);
         Assert.Contains("ip saddr 198.18.0.7 return", listed, StringComparison.Ordinal);
         Assert.Contains("ct mark 0x4d000000/8 ct status dnat masquerade", listed, StringComparison.Ordinal);
+
+        // The slot map is a fixed-size one (size 5003); a rotation deletes and re-adds slots in one transaction
+        // within that size: slot 0 (backend 4 before) moves to backend 5.
+        Assert.Matches(@"map slots-8 \{\s+typeof numgen inc mod 5003 : ct mark\s+size 5003\s", listed);
+        var moved = slots.Select((backend, slot) => slot % 7 == 0 ? 5 : backend).ToArray();
+        (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: NftRuleset.UpdateRoute(Set(slots), Set(moved), Options))).ThrowIfFailed();
+        var rotated = (await ns.ExecAsync("nft", "list", "map", "inet", "multivip", "slots-8")).ThrowIfFailed();
+        Assert.Matches(@"(?<!\d)0 : 0x4d000005\b", rotated);
+        Assert.Matches(@"(?<!\d)3 : 0x4d000004\b", rotated);
+        (await Command.TryRunAsync("ip", ["netns", "exec", ns.Name, "nft", "-f", "-"], standardInput: NftRuleset.UpdateRoute(Set(moved), Set(slots), Options))).ThrowIfFailed();
 
         var ip = (await ns.ExecAsync("nft", "list", "table", "ip", "multivip")).ThrowIfFailed();
         Assert.Contains("198.51.100.12 . tcp . 1433 : goto dsr-9", ip, StringComparison.Ordinal);
