@@ -29,15 +29,9 @@ public sealed class FirstFlightTests
     {
         using var backendListener = Listen(NextAddress());
         var backendTarget = (IPEndPoint)backendListener.LocalEndPoint!;
-        var key = NextKey();
-        using var listening = ListenerBinder.TryBind(key, out var error) ?? throw new InvalidOperationException(error);
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await client.ConnectAsync(new IPEndPoint(key.Address, key.Port)).WaitAsync(TestNet.Timeout);
-        await client.SendAsync("GET / HTTP/1.1\r\n\r\n"u8.ToArray(), SocketFlags.None).WaitAsync(TestNet.Timeout);
-
-        // Accepted only now: the request is in the client socket before the engine first reads it.
         var engine = new EpollSocketEngine(ArrayPool<byte>.Shared);
-        var accepted = await AcceptOneAsync(engine, listening);
+        var (accepted, client) = await AcceptAfterTheClientSentAsync(engine, "GET / HTTP/1.1\r\n\r\n"u8.ToArray());
+        using var clientSocket = client;
         var backend = (EpollSocket)await engine.ConnectAsync(
             backendTarget, accepted, "PROXY UNKNOWN\r\n"u8.ToArray(), TestNet.Timeout, TimeProvider.System, CancellationToken.None).AsTask().WaitAsync(TestNet.Timeout);
         try
@@ -92,14 +86,9 @@ public sealed class FirstFlightTests
         var refusedAddress = NextAddress();
         var refused = new IPEndPoint(refusedAddress, TestNet.FreePort(refusedAddress));
         using var backendListener = Listen(NextAddress());
-        var key = NextKey();
-        using var listening = ListenerBinder.TryBind(key, out var error) ?? throw new InvalidOperationException(error);
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await client.ConnectAsync(new IPEndPoint(key.Address, key.Port)).WaitAsync(TestNet.Timeout);
-        await client.SendAsync("hello\n"u8.ToArray(), SocketFlags.None).WaitAsync(TestNet.Timeout);
-
         var engine = new EpollSocketEngine(ArrayPool<byte>.Shared);
-        var accepted = await AcceptOneAsync(engine, listening);
+        var (accepted, client) = await AcceptAfterTheClientSentAsync(engine, "hello\n"u8.ToArray());
+        using var clientSocket = client;
         try
         {
             await Assert.ThrowsAsync<SocketException>(() => engine.ConnectAsync(
@@ -133,6 +122,18 @@ public sealed class FirstFlightTests
         listener.Bind(new IPEndPoint(address, 0));
         listener.Listen(16);
         return listener;
+    }
+
+    /// <summary>A client connects and sends <paramref name="bytes"/>; only then does the engine accept it, so the bytes are
+    /// in its socket before the engine first reads it.</summary>
+    private static async Task<(EpollSocket Accepted, Socket Client)> AcceptAfterTheClientSentAsync(EpollSocketEngine engine, byte[] bytes)
+    {
+        var key = NextKey();
+        using var listening = ListenerBinder.TryBind(key, out var error) ?? throw new InvalidOperationException(error);
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await client.ConnectAsync(new IPEndPoint(key.Address, key.Port)).WaitAsync(TestNet.Timeout);
+        await client.SendAsync(bytes, SocketFlags.None).WaitAsync(TestNet.Timeout);
+        return (await AcceptOneAsync(engine, listening), client);
     }
 
     private static async Task<EpollSocket> AcceptOneAsync(EpollSocketEngine engine, Socket listening)
