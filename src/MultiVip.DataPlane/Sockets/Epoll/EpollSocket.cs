@@ -39,6 +39,9 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
     private int _firstFlightLength;
     private ArrayPool<byte>? _firstFlightPool;
 
+    /// <summary>The read before the connect filled its buffer: the client may have more at once.</summary>
+    private bool _firstFlightFilled;
+
     private EpollSocket(int fd, EpollLoop loop, IPEndPoint? remote)
     {
         _handle = new Descriptor(fd);
@@ -94,13 +97,11 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
         _ => true, // not tried, or it met the FIN or an error: the copy loop's own read meets it again and handles it
     };
 
-    private bool _firstFlightFilled;
-
     /// <summary>
     /// What a new backend connection sends first: <paramref name="preamble"/> (the PROXY header, or nothing), then
     /// whatever the client has already sent, taken with one non-blocking recv the first time it is asked (before the
     /// first connect attempt; later attempts get the same bytes). Never waited for: a client of a server-first protocol
-    /// (SMTP, MySQL, PostgreSQL's SSL answer...) sends nothing until the backend greets it, and then the flight is the
+    /// (SMTP, MySQL, FTP) sends nothing until the backend greets it, and then the flight is the
     /// preamble alone. HAProxy reads the client the same way before it connects. Sending these bytes at once, in the
     /// connect's own turn of the loop, puts the request in the backend's queue with its handshake: the backend's accept
     /// finds it there (docs/data-plane.md#socket-engines).

@@ -54,8 +54,9 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool, SplicePipes? splic
         try
         {
             socket.SetNoDelay();
-            if (!flight.IsEmpty && DelayHandshakeAck)
+            if (!flight.IsEmpty)
             {
+                // Sent at once below (or on the output edge): the handshake's last ACK waits for it and rides on it.
                 socket.DelayHandshakeAck();
             }
 
@@ -102,9 +103,6 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool, SplicePipes? splic
             throw;
         }
     }
-
-    /// <summary>Whether a connection with bytes to send at once holds the handshake's last ACK back for them (<see cref="EpollSocket.DelayHandshakeAck"/>).</summary>
-    private static readonly bool DelayHandshakeAck = true;
 
     /// <summary>The output edge says the handshake finished; an error edge says it failed, and only then is SO_ERROR read.
     /// On the system clock the timeout is a deadline in the socket's loop (no timer object per connect);
