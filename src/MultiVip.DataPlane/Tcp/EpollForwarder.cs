@@ -25,6 +25,13 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool, SplicePipes? splice =
     {
         var client = (EpollSocket)connection.Client;
         var backend = (EpollSocket)connection.BackendSocket;
+        if (client.FirstBytes > 0)
+        {
+            // Read before the connect and sent with it (EpollSocket.FirstFlight): counted as the copy loop counts a read.
+            connection.Backend.Counters.AddBytes(fromClient: true, client.FirstBytes);
+            connection.BytesIn += client.FirstBytes;
+        }
+
         var upstream = CopyAsync(connection, client, backend, fromClient: true);
         var downstream = CopyAsync(connection, backend, client, fromClient: false);
         await upstream.ConfigureAwait(false);
@@ -42,8 +49,9 @@ internal sealed class EpollForwarder(ArrayPool<byte> pool, SplicePipes? splice =
     {
         byte[]? buffer = null;
         SplicePipe? pipe = null;
-        // The client usually sent its first bytes before the backend connect finished; the backend has not answered yet.
-        var mayHaveMore = fromClient;
+        // The client's first read happened before the connect (EpollSocket.FirstFlight): it says whether to read again
+        // at once or wait for the next edge. The backend has not answered yet.
+        var mayHaveMore = fromClient && source.FirstReadMayHaveLeftMore;
         var sending = false;
         // Full-buffer reads until this direction counts as bulk; int.MinValue: never (splice off, or handed back).
         var untilSplice = splice?.AfterFullReads ?? int.MinValue;

@@ -25,8 +25,10 @@ internal interface ISocketEngine
     IClientAcceptor[] CreateAcceptors(Socket listening, CancellationToken stopping);
 
     /// <summary>Connects to a backend for <paramref name="client"/>, bounded by <paramref name="timeout"/> on <paramref name="timeProvider"/>
-    /// (TimeoutException when it runs out).</summary>
-    ValueTask<ConnectionSocket> ConnectAsync(IPEndPoint target, ConnectionSocket client, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken);
+    /// (TimeoutException when it runs out), and sends it <paramref name="preamble"/> (the PROXY header, or nothing) before
+    /// any byte of the client's. The epoll engine sends the client's first bytes with it when they were already in
+    /// (docs/data-plane.md#socket-engines); a failure to send them counts as a failed connect, as a refusal does.</summary>
+    ValueTask<ConnectionSocket> ConnectAsync(IPEndPoint target, ConnectionSocket client, ReadOnlyMemory<byte> preamble, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken);
 }
 
 /// <summary>One accept loop's source of clients. Errors are SocketExceptions with the accept's error code.</summary>
@@ -54,8 +56,20 @@ internal sealed class DotnetSocketEngine(PooledBufferForwarder forwarder) : ISoc
     /// <summary>One accept loop: the runtime's completions already run on its own epoll threads.</summary>
     public IClientAcceptor[] CreateAcceptors(Socket listening, CancellationToken stopping) => [new Acceptor(listening, stopping)];
 
-    public async ValueTask<ConnectionSocket> ConnectAsync(IPEndPoint target, ConnectionSocket client, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken) =>
-        new DotnetConnectionSocket(await BackendConnector.ConnectAsync(target, timeout, timeProvider, cancellationToken).ConfigureAwait(false));
+    public async ValueTask<ConnectionSocket> ConnectAsync(IPEndPoint target, ConnectionSocket client, ReadOnlyMemory<byte> preamble, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        var backend = new DotnetConnectionSocket(await BackendConnector.ConnectAsync(target, timeout, timeProvider, cancellationToken).ConfigureAwait(false));
+        try
+        {
+            await backend.SendAsync(preamble).ConfigureAwait(false);
+            return backend;
+        }
+        catch
+        {
+            backend.Abort();
+            throw;
+        }
+    }
 
     private sealed class Acceptor(Socket listening, CancellationToken stopping) : IClientAcceptor
     {

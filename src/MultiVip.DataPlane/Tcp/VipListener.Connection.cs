@@ -12,7 +12,7 @@ namespace MultiVip.DataPlane.Tcp;
 
 /// <summary>
 /// The path of one accepted connection, as named steps: admit → ACL → choose backends → connect
-/// with retries → PROXY header → forward. Each step that can refuse counts and logs its own refusal
+/// with retries (the PROXY header first on the new connection) → forward. Each step that can refuse counts and logs its own refusal
 /// and returns false or null; the caller then resets the client. Any exception on the way is a
 /// failed setup: both sockets are reset, never a clean FIN.
 /// </summary>
@@ -61,7 +61,7 @@ internal sealed partial class VipListener
                 return;
             }
 
-            var attempt = await ConnectWithRetriesAsync(route, candidates, remote, client).ConfigureAwait(false);
+            var attempt = await ConnectWithRetriesAsync(route, candidates, remote, client, ProxyHeader(route.Spec, remote)).ConfigureAwait(false);
             backendSocket = attempt.Socket;
             trace?.Connected(attempt.Backend, attempt.Attempts);
             if (attempt.Backend is not { } backend || backendSocket is null)
@@ -70,8 +70,6 @@ internal sealed partial class VipListener
                 client.Abort();
                 return;
             }
-
-            await SendProxyHeaderAsync(route.Spec, backendSocket, remote).ConfigureAwait(false);
 
             var connection = new ForwardedConnection(client, backendSocket, backend, remote, _timeProvider);
             backendSocket = null;
@@ -239,10 +237,11 @@ internal sealed partial class VipListener
 
     /// <summary>
     /// Step 4, connect: each candidate in turn, each attempt bounded by
-    /// <see cref="DataPlaneOptions.BackendConnectTimeout"/>. (null, null) when every one failed.
+    /// <see cref="DataPlaneOptions.BackendConnectTimeout"/>; an attempt succeeds once the backend is connected
+    /// and has been sent <paramref name="preamble"/> (the PROXY header), before any client byte. (null, null) when every one failed.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ConnectAttempt> ConnectWithRetriesAsync(RouteTable route, ArraySegment<int> candidates, IPEndPoint remote, ConnectionSocket client)
+    private async ValueTask<ConnectAttempt> ConnectWithRetriesAsync(RouteTable route, ArraySegment<int> candidates, IPEndPoint remote, ConnectionSocket client, ReadOnlyMemory<byte> preamble)
     {
         var timedOut = false;
         for (var attempt = 0; attempt < candidates.Count; attempt++)
@@ -257,7 +256,7 @@ internal sealed partial class VipListener
             try
             {
                 var socket = await _engine.ConnectAsync(
-                    candidate.Spec.Target, client, _options.BackendConnectTimeout, _timeProvider, _abandoned.Token).ConfigureAwait(false);
+                    candidate.Spec.Target, client, preamble, _options.BackendConnectTimeout, _timeProvider, _abandoned.Token).ConfigureAwait(false);
                 return new ConnectAttempt(candidate, socket, attempt + 1, TimedOut: false);
             }
             catch (Exception ex) when (ex is SocketException or TimeoutException)
@@ -277,20 +276,13 @@ internal sealed partial class VipListener
     /// <summary>The backend a connect reached (null when every candidate failed), after how many attempts, and whether the last one timed out.</summary>
     private readonly record struct ConnectAttempt(BackendState? Backend, ConnectionSocket? Socket, int Attempts, bool TimedOut);
 
-    /// <summary>Step 5, the PROXY protocol header, when the endpoint asks for one: before any client byte.</summary>
-    private async ValueTask SendProxyHeaderAsync(ListenerSpec spec, ConnectionSocket backendSocket, IPEndPoint remote)
-    {
-        if (spec.ProxyProtocol == ProxyProtocolVersion.None)
-        {
-            return;
-        }
-
-        var header = ProxyProtocolHeader.Build(spec.ProxyProtocol, remote, _localEndPoint);
-        await backendSocket.SendAsync(header).ConfigureAwait(false);
-    }
+    /// <summary>The PROXY protocol header of this connection when the endpoint asks for one (empty when not): the
+    /// first bytes its backend connection sends, built once for every connect attempt.</summary>
+    private ReadOnlyMemory<byte> ProxyHeader(ListenerSpec spec, IPEndPoint remote) =>
+        spec.ProxyProtocol == ProxyProtocolVersion.None ? ReadOnlyMemory<byte>.Empty : ProxyProtocolHeader.Build(spec.ProxyProtocol, remote, _localEndPoint);
 
     /// <summary>
-    /// Step 6, forward: the connection is registered with the listener and its backend (so drains and
+    /// Step 5, forward: the connection is registered with the listener and its backend (so drains and
     /// the idle sweep see it) for as long as bytes move.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
@@ -29,6 +30,17 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
 
     /// <summary>An accepted client that did not inherit TCP_NODELAY from its listener (<see cref="PrepareClient"/> sets it).</summary>
     private bool _needsNoDelay;
+
+    private FirstRead _firstRead;
+
+    /// <summary>The backend's first bytes (preamble, then the client's first bytes) until a connect sent them; from <see cref="_firstFlightPool"/>.</summary>
+    private byte[]? _firstFlight;
+
+    private int _firstFlightLength;
+    private ArrayPool<byte>? _firstFlightPool;
+
+    /// <summary>The read before the connect filled its buffer: the client may have more at once.</summary>
+    private bool _firstFlightFilled;
 
     private EpollSocket(int fd, EpollLoop loop, IPEndPoint? remote)
     {
@@ -69,6 +81,68 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
     public bool PeerClosed => Volatile.Read(ref _peerClosed) != 0;
 
     internal SafeHandle Handle => _handle;
+
+    /// <summary>Client bytes the read before the backend connect took (<see cref="FirstFlight"/>); the forwarder counts them.</summary>
+    public int FirstBytes { get; private set; }
+
+    /// <summary>
+    /// Whether the client's copy loop must read before it waits for the next input edge: false when the read before
+    /// the connect found the socket empty (EAGAIN: data arriving since is a new edge) or took less than it asked for
+    /// (the socket drained, unless the FIN was reported since).
+    /// </summary>
+    public bool FirstReadMayHaveLeftMore => _firstRead switch
+    {
+        FirstRead.Drained => PeerClosed,
+        FirstRead.Bytes => _firstFlightFilled || PeerClosed,
+        _ => true, // not tried, or it met the FIN or an error: the copy loop's own read meets it again and handles it
+    };
+
+    /// <summary>
+    /// What a new backend connection sends first: <paramref name="preamble"/> (the PROXY header, or nothing), then
+    /// whatever the client has already sent, taken with one non-blocking recv the first time it is asked (before the
+    /// first connect attempt; later attempts get the same bytes). Never waited for: a client of a server-first protocol
+    /// (SMTP, MySQL, FTP) sends nothing until the backend greets it, and then the flight is the
+    /// preamble alone. HAProxy reads the client the same way before it connects. Sending these bytes at once, in the
+    /// connect's own turn of the loop, puts the request in the backend's queue with its handshake: the backend's accept
+    /// finds it there (docs/data-plane.md#socket-engines).
+    /// </summary>
+    public ReadOnlyMemory<byte> FirstFlight(ReadOnlyMemory<byte> preamble, ArrayPool<byte> pool)
+    {
+        if (_firstRead == FirstRead.NotTried)
+        {
+            var buffer = pool.Rent(PooledBufferForwarder.BufferSize);
+            preamble.Span.CopyTo(buffer);
+            var room = buffer.Length - preamble.Length;
+            var read = Receive(buffer.AsSpan(preamble.Length, room));
+            if (read > 0)
+            {
+                _firstRead = FirstRead.Bytes;
+                _firstFlight = buffer;
+                _firstFlightPool = pool;
+                _firstFlightLength = preamble.Length + read;
+                _firstFlightFilled = read == room;
+                FirstBytes = read;
+            }
+            else
+            {
+                pool.Return(buffer);
+                _firstRead = read == -LibC.EAGAIN ? FirstRead.Drained : FirstRead.Ended;
+            }
+        }
+
+        return _firstFlight is { } flight ? flight.AsMemory(0, _firstFlightLength) : preamble;
+    }
+
+    /// <summary>A connect sent the flight (or the client is closing): its buffer goes back to the pool, so a connection
+    /// that then idles holds none.</summary>
+    public void ReleaseFirstFlight()
+    {
+        if (Interlocked.Exchange(ref _firstFlight, null) is { } buffer)
+        {
+            _firstFlightPool!.Return(buffer);
+            _firstFlightPool = null;
+        }
+    }
 
     /// <summary>Takes ownership of a fresh non-blocking descriptor and registers it with <paramref name="loop"/>.</summary>
     public static EpollSocket Adopt(int fd, EpollLoop loop, IPEndPoint? remote, bool needsNoDelay)
@@ -198,6 +272,17 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
         _ = LibC.setsockopt(_handle, LibC.IPPROTO_TCP, LibC.TCP_NODELAY, &on, sizeof(int));
     }
 
+    /// <summary>
+    /// TCP_QUICKACK off before connect(): the kernel then holds the handshake's last ACK back (tcp_rcv_synsent_state_process)
+    /// and the first data segment carries it, so the backend gets one segment (ACK and request) instead of two. Only for a
+    /// connection that sends at once: without data the ACK would wait for the delayed-ACK timer and hold up the backend's accept.
+    /// </summary>
+    public unsafe void DelayHandshakeAck()
+    {
+        var off = 0;
+        _ = LibC.setsockopt(_handle, LibC.IPPROTO_TCP, LibC.TCP_QUICKACK, &off, sizeof(int));
+    }
+
     /// <summary>Passes a half-close on: FIN towards this socket's peer, reading goes on.</summary>
     public void ShutdownSend()
     {
@@ -249,6 +334,9 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
         socket._peerClosed = 0;
         socket._connectState = 0;
         socket._needsNoDelay = false;
+        socket._firstRead = FirstRead.NotTried;
+        socket._firstFlightFilled = false;
+        socket.FirstBytes = 0;
         socket.Readable.Renew();
         socket.Writable.Renew();
         Volatile.Write(ref socket._closed, 0);
@@ -292,6 +380,7 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
         Readable.End();
         Writable.End();
         _handle.Dispose();
+        ReleaseFirstFlight();
     }
 
     public unsafe override void Abort()
@@ -360,6 +449,21 @@ internal sealed class EpollSocket : ConnectionSocket, IEpollTarget
         }
 
         return new IPEndPoint(new IPAddress(address.Slice(4, 4)), port);
+    }
+
+    /// <summary>What the read before the backend connect found.</summary>
+    private enum FirstRead : byte
+    {
+        NotTried,
+
+        /// <summary>Client bytes: they are the first flight's.</summary>
+        Bytes,
+
+        /// <summary>EAGAIN: the client has sent nothing yet.</summary>
+        Drained,
+
+        /// <summary>The client's FIN or an error: left for the copy loop's read to meet again.</summary>
+        Ended,
     }
 
     /// <summary>The descriptor: closed once no call uses it any more, after its loop forgot it.</summary>

@@ -29,10 +29,20 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool, SplicePipes? splic
     public IClientAcceptor[] CreateAcceptors(Socket listening, CancellationToken stopping) =>
         new ListeningRegistration(listening, stopping).Acceptors;
 
+    /// <summary>
+    /// socket(), connect() and, when there is something to send (the preamble, the client's first bytes), a send
+    /// right after connect() returns: on a near backend (loopback, the same host) the handshake has already finished
+    /// by then, so the send succeeds and the connection needs no turn of the loop to confirm it, and the backend gets
+    /// the request with its handshake. A send that answers EAGAIN means the handshake is still under way: the output
+    /// edge confirms it as without data, and the flight follows. A send that fails is the connect's failure (the refusal
+    /// is reported to whichever call asks first), so the next candidate gets the same bytes.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<ConnectionSocket> ConnectAsync(IPEndPoint target, ConnectionSocket client, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
+    public async ValueTask<ConnectionSocket> ConnectAsync(IPEndPoint target, ConnectionSocket client, ReadOnlyMemory<byte> preamble, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
-        var loop = client is EpollSocket accepted ? accepted.Loop : EpollLoop.Next();
+        var accepted = client as EpollSocket;
+        var loop = accepted is not null ? accepted.Loop : EpollLoop.Next();
+        var flight = accepted is not null ? accepted.FirstFlight(preamble, pool) : preamble;
         var family = target.AddressFamily == AddressFamily.InterNetworkV6 ? LibC.AF_INET6 : LibC.AF_INET;
         var fd = LibC.socket(family, LibC.SOCK_STREAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -44,6 +54,12 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool, SplicePipes? splic
         try
         {
             socket.SetNoDelay();
+            if (!flight.IsEmpty)
+            {
+                // Sent at once below (or on the output edge): the handshake's last ACK waits for it and rides on it.
+                socket.DelayHandshakeAck();
+            }
+
             var error = socket.Connect(target);
             if (error != 0 && error != LibC.EINPROGRESS)
             {
@@ -53,7 +69,17 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool, SplicePipes? splic
             // Registered only now: a socket that has not started connecting reports a hang-up.
             socket.BeginConnectWait();
             socket.RegisterAfterConnect();
-            if (error == LibC.EINPROGRESS)
+            var sent = 0;
+            if (error == LibC.EINPROGRESS && !flight.IsEmpty)
+            {
+                sent = socket.Send(flight.Span);
+                if (sent < 0 && sent != -LibC.EAGAIN)
+                {
+                    throw LibC.Error(-sent);
+                }
+            }
+
+            if (error == LibC.EINPROGRESS && sent <= 0)
             {
                 await WaitConnectedAsync(socket, target, timeout, timeProvider, cancellationToken).ConfigureAwait(false);
             }
@@ -62,6 +88,13 @@ internal sealed class EpollSocketEngine(ArrayPool<byte> pool, SplicePipes? splic
                 socket.EndConnectWait();
             }
 
+            sent = Math.Max(sent, 0);
+            if (sent < flight.Length)
+            {
+                await socket.SendAllAsync(flight[sent..]).ConfigureAwait(false);
+            }
+
+            accepted?.ReleaseFirstFlight();
             return socket;
         }
         catch

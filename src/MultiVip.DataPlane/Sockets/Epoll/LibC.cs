@@ -23,6 +23,7 @@ internal static unsafe partial class LibC
     public const int IPPROTO_TCP = 6;
     public const int TCP_NODELAY = 1;
     public const int TCP_INFO = 11;
+    public const int TCP_QUICKACK = 12;
     public const int SHUT_WR = 1;
     public const int SHUT_RDWR = 2;
     public const int MSG_NOSIGNAL = 0x4000;
