@@ -163,19 +163,21 @@ internal static class KernelBench
     /// ticks of 10 ms). Without CONFIG_IRQ_TIME_ACCOUNTING the kernel samples it at each tick: a
     /// tick that lands in softirq (ksoftirqd included) counts as softirq.
     /// </summary>
-    internal static double NodeSoftirqMicroseconds()
-    {
-        var line = File.ReadLines("/proc/stat").First(l => l.StartsWith("cpu" + NodeCpu + " ", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[7], CultureInfo.InvariantCulture) * 10_000.0;
-    }
+    internal static double NodeSoftirqMicroseconds() => CpuStat(NodeCpu)[6] * 10_000.0;
 
     /// <summary>A CPU's ticks so far (/proc/stat): all of them, and those not idle or waiting for I/O.</summary>
     private static (long Busy, long Total) CpuTicks(string cpu)
     {
-        var line = File.ReadLines("/proc/stat").First(l => l.StartsWith("cpu" + cpu + " ", StringComparison.Ordinal));
-        var ticks = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8).Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+        var ticks = CpuStat(cpu);
         var total = ticks.Sum();
         return (total - ticks[3] - ticks[4], total);
+    }
+
+    /// <summary>The cpuN line of /proc/stat in USER_HZ ticks: user, nice, system, idle, iowait, irq, softirq, steal.</summary>
+    private static long[] CpuStat(string cpu)
+    {
+        var line = File.ReadLines("/proc/stat").First(l => l.StartsWith("cpu" + cpu + " ", StringComparison.Ordinal));
+        return [.. line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8).Select(f => long.Parse(f, CultureInfo.InvariantCulture))];
     }
 
     internal static async Task SteerAsync(NetworkNamespace ns, string device, string cpu)

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -20,8 +19,6 @@ namespace MultiVip.DataPlane.Tests.Sockets;
 /// </summary>
 public sealed class FirstFlightTests
 {
-    private const int TcpInfo = 11;
-
     private static int s_next;
 
     [Fact]
@@ -42,7 +39,7 @@ public sealed class FirstFlightTests
 
             // The handshake's last ACK rode on the data: one segment fewer than a plain connect-then-send, whose ACK
             // and data arrive apart (the kernel counts the handshake's segments into the accepted socket's total too).
-            var withFlight = SegmentsIn(server);
+            var withFlight = TcpInfo.SegmentsIn(server);
             var plain = await SegmentsOfPlainConnectThenSendAsync(backendListener, backendTarget);
             Assert.Equal(plain - 1, withFlight);
 
@@ -113,7 +110,7 @@ public sealed class FirstFlightTests
         await plain.SendAsync("GET / HTTP/1.1\r\n\r\n"u8.ToArray(), SocketFlags.None).WaitAsync(TestNet.Timeout);
         using var server = await backendListener.AcceptAsync().WaitAsync(TestNet.Timeout);
         await ReceiveTextAsync(server, 18);
-        return SegmentsIn(server);
+        return TcpInfo.SegmentsIn(server);
     }
 
     private static Socket Listen(IPAddress address)
@@ -181,15 +178,6 @@ public sealed class FirstFlightTests
         }
 
         return line.ToString().TrimEnd('\r');
-    }
-
-    /// <summary>tcpi_segs_in: segments this socket received; an accepted socket counts the one that completed its handshake.</summary>
-    private static uint SegmentsIn(Socket socket)
-    {
-        var info = new byte[232];
-        var length = socket.GetRawSocketOption((int)SocketOptionLevel.Tcp, TcpInfo, info);
-        Assert.True(length >= 144, $"tcp_info is {length} bytes: this kernel does not report tcpi_segs_in (Linux 4.2 or later does)");
-        return BinaryPrimitives.ReadUInt32LittleEndian(info.AsSpan(140));
     }
 
     private static IPAddress NextAddress() =>

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -19,8 +18,6 @@ namespace MultiVip.DataPlane.Tests.Tcp;
 public sealed class FinSegmentTests
 {
     private const int TcpCork = 3;
-    private const int TcpInfo = 11;
-
     private static int s_next;
 
     [Fact]
@@ -40,7 +37,7 @@ public sealed class FinSegmentTests
         Assert.Equal("banner\n", await TestNet.ReadToEndAsync(client));
 
         // The SYN-ACK and one segment with the banner and the FIN (before: the banner, then a FIN segment).
-        Assert.Equal(2u, SegmentsIn(client));
+        Assert.Equal(2u, TcpInfo.SegmentsIn(client));
     }
 
     [Fact]
@@ -53,10 +50,10 @@ public sealed class FinSegmentTests
             // "ready" first: once the client has it, the proxy's client-to-backend copy is waiting for input.
             await socket.SendAsync("ready\n"u8.ToArray(), SocketFlags.None);
             await UntilAckedAsync(socket);
-            var before = SegmentsIn(socket);
+            var before = TcpInfo.SegmentsIn(socket);
             armed.TrySetResult();
             var request = await TestNet.ReadToEndAsync(socket);
-            counted.TrySetResult((SegmentsIn(socket) - before, request));
+            counted.TrySetResult((TcpInfo.SegmentsIn(socket) - before, request));
             await socket.SendAsync("reply\n"u8.ToArray(), SocketFlags.None);
             socket.Shutdown(SocketShutdown.Send);
         }, NextAddress());
@@ -87,21 +84,10 @@ public sealed class FinSegmentTests
     private static async Task UntilAckedAsync(Socket socket)
     {
         using var deadline = new CancellationTokenSource(TestNet.Timeout);
-        while (BinaryPrimitives.ReadUInt32LittleEndian(Info(socket).AsSpan(24)) != 0)
+        while (TcpInfo.Unacknowledged(socket) != 0)
         {
             await Task.Delay(1, deadline.Token);
         }
-    }
-
-    /// <summary>tcpi_segs_in: segments this socket received, handshake included (struct tcp_info, linux/tcp.h).</summary>
-    private static uint SegmentsIn(Socket socket) => BinaryPrimitives.ReadUInt32LittleEndian(Info(socket).AsSpan(140));
-
-    private static byte[] Info(Socket socket)
-    {
-        var info = new byte[232];
-        var length = socket.GetRawSocketOption((int)SocketOptionLevel.Tcp, TcpInfo, info);
-        Assert.True(length >= 144, $"tcp_info is {length} bytes: this kernel does not report tcpi_segs_in (Linux 4.2 or later does)");
-        return info;
     }
 
     private static IPAddress NextAddress() =>
