@@ -46,9 +46,13 @@ public sealed class BgpFailoverTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         await Eventually.MatchesAsync(() => net.RouterNextHopsAsync(vip + "/32"), hops => hops.Count == 0, TimeSpan.FromSeconds(60), hops => $"the router still routes {vip} via {string.Join(", ", hops)} with every backend down:\n{net.Nodes[1].Output}");
         output.WriteLine($"BGP: every backend unhealthy -> route withdrawn after {clock.Elapsed.TotalMilliseconds:0} ms (probe interval 5 s)");
+        // The router hears the withdrawal when BIRD takes its new configuration; the node records the state
+        // after its next birdc call (the session read) returns, so the view follows a moment later.
         using var client = net.Nodes[1].Client();
-        var view = (await client.GetDeploymentAsync("svc")).Value.Network.Single(n => n.Address == vip);
-        Assert.Equal("withdrawn", view.State);
+        var state = await Eventually.MatchesAsync(
+            async () => (await client.GetDeploymentAsync("svc")).Value.Network.Single(n => n.Address == vip).State,
+            s => s == "withdrawn", TimeSpan.FromSeconds(10), s => $"node 2 still shows {vip} as {s} after the router withdrew it:\n{net.Nodes[1].Output}");
+        Assert.Equal("withdrawn", state);
     }
 
     [Fact]
