@@ -78,12 +78,18 @@ public sealed class NodeRecordNotifyTests(PostgresFixture fixture)
         Version = "test",
     };
 
-    /// <summary>The real registry (its notifications too), telling the test when a read followed this node's write of a generation.</summary>
+    /// <summary>
+    /// The real registry (its notifications too), telling the test when a read followed this node's
+    /// write of a generation. A read that came before the test asks is remembered: the heartbeat
+    /// wakes on the local apply and can write and read before the test gets to ask, and with a clock
+    /// that never moves there is no later read to wait for.
+    /// </summary>
     private sealed class Watched(PostgresNodeRegistry inner) : INodeRegistry
     {
         private readonly Lock _gate = new();
         private readonly List<(long Generation, TaskCompletionSource Read)> _waits = [];
         private long _written;
+        private long _readAfterWriting = -1;
 
         public event Action<string>? RecordWritten
         {
@@ -96,7 +102,14 @@ public sealed class NodeRecordNotifyTests(PostgresFixture fixture)
             var read = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             lock (_gate)
             {
-                _waits.Add((generation, read));
+                if (generation <= _readAfterWriting)
+                {
+                    read.TrySetResult();
+                }
+                else
+                {
+                    _waits.Add((generation, read));
+                }
             }
 
             return read.Task;
@@ -114,6 +127,7 @@ public sealed class NodeRecordNotifyTests(PostgresFixture fixture)
             var records = await inner.ListAsync(cancellationToken);
             lock (_gate)
             {
+                _readAfterWriting = Math.Max(_readAfterWriting, written);
                 foreach (var (generation, read) in _waits.Where(w => w.Generation <= written))
                 {
                     read.TrySetResult();
