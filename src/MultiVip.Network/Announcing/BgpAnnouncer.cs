@@ -276,15 +276,29 @@ internal sealed partial class BgpAnnouncer : IAddressAnnouncer, INodeFailover
             }
 
             Volatile.Write(ref _announced, announce);
+
+            // BIRD withdrew what left the configuration the moment it took it: the node says so now,
+            // not after the session read below, so its view never trails what the router was told.
+            RecordStates(announce, established: null);
         }
 
         var sessions = _daemon is { IsRunning: true } ? await ReadSessionsAsync(cancellationToken) : new Dictionary<string, string>();
         Volatile.Write(ref _sessions, sessions);
-        var established = sessions.Values.Any(s => s == "Established");
+        RecordStates(announce, sessions.Values.Any(s => s == "Established"));
+    }
+
+    /// <summary>Records each held address's route state; with <paramref name="established"/> unknown, only the withdrawn ones.</summary>
+    private void RecordStates(HashSet<IPAddress> announce, bool? established)
+    {
         foreach (var address in _held)
         {
+            if (established is null && announce.Contains(address))
+            {
+                continue;
+            }
+
             var (state, reason) = announce.Contains(address)
-                ? established ? ("announced", "BGP session established, route exported") : ("withdrawn", "no BGP session is established")
+                ? established == true ? ("announced", "BGP session established, route exported") : ("withdrawn", "no BGP session is established")
                 : _released ? ("withdrawn", "the node is stopping")
                 : _local.GetStatus(address) is not { Held: true } ? ("withdrawn", "the address is not on " + _options.AddressInterface)
                 : ("withdrawn", "no listener on the address has a backend in rotation");
