@@ -26,6 +26,9 @@ internal sealed class Lab : IDisposable
     /// <summary>The second and later --compare builds: 127.134.0.1, .2, ... (the runtime settings' A/B range).</summary>
     public const string MoreCompareVipPrefix = "127.134.0.";
 
+    /// <summary>The --compare builds' two-core rows: 127.134.2.1, .2, ...</summary>
+    public const string Compare2CoreVipPrefix = "127.134.2.";
+
     /// <summary>
     /// The port every proxy listens on. Not 80: a packaged nginx (Debian starts one on install)
     /// holds 0.0.0.0:80, which would keep 127.0.0.x:80 from binding; the harness leaves that nginx
@@ -106,6 +109,15 @@ internal sealed class Lab : IDisposable
         Targets.Add(new Target("nginx stream, 2 cores", Nginx2Front, false, nginx2, Extra: true));
         var multivip2 = Track(await StartMultiVipAsync(maxConnections, MultiVip2Vip, BothCpus, "epoll"));
         Targets.Add(new Target("MultiVip, 2 cores", MultiVip2Vip, false, multivip2, Extra: true));
+        for (var i = 0; i < compareBuilds.Count; i++)
+        {
+            // Each --compare build on both cores too: runtime settings that only matter when the
+            // proxy shares a core with the load side (thread-pool spinning) show only in this row.
+            var vip = Compare2CoreVipPrefix + (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var compare = Track(await StartMultiVipAsync(maxConnections, vip, BothCpus, "epoll", compareBuilds[i]));
+            var name = compareBuilds.Count == 1 ? "compared build" : Path.GetFileName(compareBuilds[i].TrimEnd('/'));
+            Targets.Add(new Target($"MultiVip ({name}), 2 cores", vip, false, compare, Extra: true));
+        }
     }
 
     public ManagedProcess? MultiVipDotnet { get; private set; }
