@@ -72,6 +72,7 @@ internal static class Report
             "(HAProxy has no UDP; direct has no proxy memory).");
         md.AppendLine();
         md.Append(Extra(results, targets, extra));
+        md.Append(Paired(results, extra));
         md.Append(Syscalls(syscalls));
         md.AppendLine("## Control plane at scale");
         md.AppendLine();
@@ -150,6 +151,55 @@ internal static class Report
 
             var one = target.Split(", 2 cores")[0];
             md.AppendLine(CultureInfo.InvariantCulture, $" {(one == target ? "" : Ratio(Median(results, Measurements.ConnectionsPerSecond, target), Median(results, Measurements.ConnectionsPerSecond, one)))} |");
+        }
+
+        md.AppendLine();
+        return md.ToString();
+    }
+
+    /// <summary>
+    /// Each --compare build against the build under test, round by round: on a machine whose rounds of
+    /// one build spread further than two builds differ, the ratio within a round (same neighbours, same
+    /// minute) and how many rounds it favoured are the A/B's signal; the medians of the table above are not.
+    /// </summary>
+    private static string Paired(Dictionary<(string Metric, string Target), List<double>> results, IReadOnlyList<string> extra)
+    {
+        var md = new StringBuilder();
+        var compared = extra.Where(t => t.StartsWith("MultiVip (", StringComparison.Ordinal) && !t.StartsWith("MultiVip (dotnet engine)", StringComparison.Ordinal)).ToList();
+        if (compared.Count == 0)
+        {
+            return md.ToString();
+        }
+
+        md.AppendLine("## Compared builds, round by round");
+        md.AppendLine();
+        md.AppendLine("The build under test divided by each `--compare` build in the same round (they run one after the other, " +
+            "so they share the round's neighbours): above 1 means the build under test did more (rates) or, for CPU, cost more.");
+        md.AppendLine();
+        md.AppendLine("| build under test / compared | metric | per round | median | rounds above 1 |");
+        md.AppendLine("|---|---|---|---:|---:|");
+        Metric[] metrics = [Measurements.ConnectionsPerSecond, Measurements.CpuPerConnection, Measurements.RequestsPerSecond, Measurements.CpuPerRequest];
+        foreach (var target in compared)
+        {
+            var under = target.EndsWith(", 2 cores", StringComparison.Ordinal) ? "MultiVip, 2 cores" : "MultiVip";
+            foreach (var metric in metrics)
+            {
+                if (!results.TryGetValue((metric.Key, under), out var a) || !results.TryGetValue((metric.Key, target), out var b))
+                {
+                    continue;
+                }
+
+                var ratios = a.Zip(b, (x, y) => y == 0 ? double.NaN : x / y).Where(r => !double.IsNaN(r)).ToList();
+                if (ratios.Count == 0)
+                {
+                    continue;
+                }
+
+                var sorted = ratios.Order().ToList();
+                var median = sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+                var rounds = string.Join(", ", ratios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)));
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {under} / {target} | {metric.Key} | {rounds} | {median:F2} | {ratios.Count(r => r > 1)} of {ratios.Count} |");
+            }
         }
 
         md.AppendLine();
