@@ -195,8 +195,7 @@ internal static class Report
                     continue;
                 }
 
-                var sorted = ratios.Order().ToList();
-                var median = sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+                var median = ScaleBench.Percentile(ratios, 50);
                 var rounds = string.Join(", ", ratios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)));
                 md.AppendLine(CultureInfo.InvariantCulture, $"| {under} / {target} | {metric.Key} | {rounds} | {median:F2} | {ratios.Count(r => r > 1)} of {ratios.Count} |");
             }

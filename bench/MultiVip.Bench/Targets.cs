@@ -87,8 +87,7 @@ internal sealed class Lab : IDisposable
             // CPU per connection sees the same neighbours. Several: an A/B/C..., each row named by its directory.
             var vip = i == 0 ? MultiVipCompareVip : MoreCompareVipPrefix + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             var compare = Track(await StartMultiVipAsync(maxConnections, vip, ProxyCpu, "epoll", compareBuilds[i]));
-            var name = compareBuilds.Count == 1 ? "compared build" : Path.GetFileName(compareBuilds[i].TrimEnd('/'));
-            Targets.Add(new Target($"MultiVip ({name})", vip, false, compare, Extra: true));
+            Targets.Add(new Target($"MultiVip ({ComparedName(i)})", vip, false, compare, Extra: true));
         }
 
         if (!extraRows)
@@ -115,9 +114,11 @@ internal sealed class Lab : IDisposable
             // proxy shares a core with the load side (thread-pool spinning) show only in this row.
             var vip = Compare2CoreVipPrefix + (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
             var compare = Track(await StartMultiVipAsync(maxConnections, vip, BothCpus, "epoll", compareBuilds[i]));
-            var name = compareBuilds.Count == 1 ? "compared build" : Path.GetFileName(compareBuilds[i].TrimEnd('/'));
-            Targets.Add(new Target($"MultiVip ({name}), 2 cores", vip, false, compare, Extra: true));
+            Targets.Add(new Target($"MultiVip ({ComparedName(i)}), 2 cores", vip, false, compare, Extra: true));
         }
+
+        // A row's name for a --compare build: one is "compared build", several are named by directory.
+        string ComparedName(int i) => compareBuilds.Count == 1 ? "compared build" : Path.GetFileName(compareBuilds[i].TrimEnd('/'));
     }
 
     public ManagedProcess? MultiVipDotnet { get; private set; }

@@ -46,8 +46,8 @@ public sealed class BgpFailoverTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         await Eventually.MatchesAsync(() => net.RouterNextHopsAsync(vip + "/32"), hops => hops.Count == 0, TimeSpan.FromSeconds(60), hops => $"the router still routes {vip} via {string.Join(", ", hops)} with every backend down:\n{net.Nodes[1].Output}");
         output.WriteLine($"BGP: every backend unhealthy -> route withdrawn after {clock.Elapsed.TotalMilliseconds:0} ms (probe interval 5 s)");
-        // The router hears the withdrawal when BIRD takes its new configuration; the node records the state
-        // after its next birdc call (the session read) returns, so the view follows a moment later.
+        // The router hears the withdrawal when BIRD takes its new configuration; the node records it when
+        // `birdc configure` has returned to it, so its view can follow the router's by that round trip.
         using var client = net.Nodes[1].Client();
         var state = await Eventually.MatchesAsync(
             async () => (await client.GetDeploymentAsync("svc")).Value.Network.Single(n => n.Address == vip).State,
