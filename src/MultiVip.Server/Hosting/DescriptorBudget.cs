@@ -192,9 +192,12 @@ internal static class DescriptorBudget
         }
         else
         {
-            // Too little: every cap shrinks in proportion to what was asked.
+            // Too little: every cap shrinks in proportion to what was asked. A share that rounds to 0 is
+            // lifted to 1 (a listener must carry something), and that one is taken from the other share,
+            // so a lopsided request (14 connections beside 185,312 sessions) never overdraws the limit.
             tcp = Math.Max(1, Share(dataPlane, tcpDemand, need));
-            udp = Math.Max(1, Share(dataPlane, udpDemand, need));
+            udp = Math.Max(1, Math.Min(Share(dataPlane, udpDemand, need), dataPlane - (2 * tcp)));
+            tcp = Math.Max(1, Math.Min(tcp, (dataPlane - udp) / 2));
         }
 
         var connections = ClampToInt(tcp);

@@ -127,6 +127,31 @@ public sealed class DescriptorBudgetTests
     }
 
     [Fact]
+    public void A_lopsided_shrink_lifts_the_tiny_share_to_one_without_overdrawing()
+    {
+        // The case CsCheck found (seed 4xmir3UMmgI4): 14 connections beside 185,312 sessions in 5,829
+        // data-plane descriptors. The TCP share rounds to 0 and is lifted to 1; its two descriptors must
+        // come out of the UDP share, or the plan holds one descriptor more than the limit.
+        var plan = DescriptorBudget.Plan(new DescriptorBudgetRequest
+        {
+            Limit = 8_232, InUse = 137, DnsTcpConnections = 64, MaxApiConnections = 66_934,
+            MaxConnectionsPerListener = 94_917, MaxConnections = 14, MaxUdpSessionsPerListener = 195_787, MaxUdpSessions = 185_312,
+        });
+
+        Assert.Equal(5_829, plan.DataPlaneDescriptors);
+        Assert.Equal((1, 5_827), (plan.Connections, plan.UdpSessions));
+        Assert.Equal(plan.Limit, plan.ControlPlaneReserve + (2L * plan.Connections) + plan.UdpSessions);
+
+        // The mirror case: a session share that rounds to 0 takes its descriptor from the connections.
+        var mirror = DescriptorBudget.Plan(new DescriptorBudgetRequest
+        {
+            Limit = 8_232, InUse = 137, MaxConnections = 185_312, MaxUdpSessions = 14,
+        });
+        Assert.Equal(1, mirror.UdpSessions);
+        Assert.True(mirror.ControlPlaneReserve + (2L * mirror.Connections) + mirror.UdpSessions <= mirror.Limit);
+    }
+
+    [Fact]
     public void An_unknown_limit_keeps_the_caps_as_configured()
     {
         // Where RLIMIT_NOFILE cannot be read (Windows) the host passes int.MaxValue.
