@@ -192,12 +192,13 @@ internal static class DescriptorBudget
         }
         else
         {
-            // Too little: every cap shrinks in proportion to what was asked. A share that rounds to 0 is
-            // lifted to 1 (a listener must carry something), and that one is taken from the other share,
-            // so a lopsided request (14 connections beside 185,312 sessions) never overdraws the limit.
+            // Too little: every cap shrinks in proportion to what was asked. Floored shares never overdraw;
+            // a share that rounds to 0 is lifted to 1 (a listener must carry something). A lifted TCP share
+            // takes its two descriptors from the UDP share (14 connections beside 185,312 sessions would
+            // otherwise overdraw by one); a lifted UDP share always fits, since a floored TCP share is below
+            // half of the data plane (2 x tcpDemand < need) and so leaves at least one descriptor.
             tcp = Math.Max(1, Share(dataPlane, tcpDemand, need));
             udp = Math.Max(1, Math.Min(Share(dataPlane, udpDemand, need), dataPlane - (2 * tcp)));
-            tcp = Math.Max(1, Math.Min(tcp, (dataPlane - udp) / 2));
         }
 
         var connections = ClampToInt(tcp);

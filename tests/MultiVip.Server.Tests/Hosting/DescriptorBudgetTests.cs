@@ -142,7 +142,8 @@ public sealed class DescriptorBudgetTests
         Assert.Equal((1, 5_827), (plan.Connections, plan.UdpSessions));
         Assert.Equal(plan.Limit, plan.ControlPlaneReserve + (2L * plan.Connections) + plan.UdpSessions);
 
-        // The mirror case: a session share that rounds to 0 takes its descriptor from the connections.
+        // The mirror case: a session share that rounds to 0 is lifted to 1 and fits beside the floored
+        // connection share, which always leaves at least one descriptor.
         var mirror = DescriptorBudget.Plan(new DescriptorBudgetRequest
         {
             Limit = 8_232, InUse = 137, MaxConnections = 185_312, MaxUdpSessions = 14,
